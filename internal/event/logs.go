@@ -1,0 +1,157 @@
+package event
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// LogLine is one line of output from a service instance, the gateway or devstack itself.
+type LogLine struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Source  string    `json:"source"`            // service name, or "devstack", "gateway", "broker", "postgres"
+	Replica int       `json:"replica,omitempty"` // 0-based replica index for services
+	Stream  string    `json:"stream,omitempty"`  // stdout, stderr, build, setup, access, system
+	Text    string    `json:"text"`
+}
+
+// Level guesses a log line's level from its text: error, warn, info, debug, or "".
+func (l LogLine) Level() string {
+	t := l.Text
+	if len(t) > 200 {
+		t = t[:200]
+	}
+	t = strings.ToLower(t)
+	switch {
+	case strings.Contains(t, "error") || strings.Contains(t, "panic") || strings.Contains(t, "fatal") ||
+		strings.Contains(t, "traceback") || strings.Contains(t, "exception"):
+		return "error"
+	case strings.Contains(t, "warn"):
+		return "warn"
+	case strings.Contains(t, "debug"):
+		return "debug"
+	case strings.Contains(t, "info"):
+		return "info"
+	}
+	return ""
+}
+
+// Logs is a bounded ring buffer of log lines with live subscribers. It is a stream separate from
+// the state Bus so a chatty service cannot crowd state changes out.
+type Logs struct {
+	mu   sync.Mutex
+	buf  []LogLine
+	next int  // index of the next write
+	full bool // buf has wrapped
+	seq  uint64
+	subs map[*logSub]struct{}
+}
+
+type logSub struct {
+	ch     chan LogLine
+	filter func(LogLine) bool
+}
+
+// NewLogs returns a ring buffer that keeps the last capacity lines (at least 16).
+func NewLogs(capacity int) *Logs {
+	if capacity < 16 {
+		capacity = 16
+	}
+	return &Logs{buf: make([]LogLine, capacity), subs: map[*logSub]struct{}{}}
+}
+
+// Append stores a line (stamping Seq and, if unset, Time) and delivers it to subscribers.
+// A subscriber that falls behind has its channel closed.
+func (l *Logs) Append(line LogLine) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	line.Seq = l.seq
+	if line.Time.IsZero() {
+		line.Time = time.Now()
+	}
+	l.buf[l.next] = line
+	l.next++
+	if l.next == len(l.buf) {
+		l.next = 0
+		l.full = true
+	}
+	for s := range l.subs {
+		if s.filter != nil && !s.filter(line) {
+			continue
+		}
+		select {
+		case s.ch <- line:
+		default:
+			delete(l.subs, s)
+			close(s.ch)
+		}
+	}
+}
+
+// Tail returns up to n of the most recent lines that match filter (nil matches all), oldest first.
+// n <= 0 means all that are kept.
+func (l *Logs) Tail(n int, filter func(LogLine) bool) []LogLine {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tailLocked(n, filter)
+}
+
+func (l *Logs) tailLocked(n int, filter func(LogLine) bool) []LogLine {
+	size := l.next
+	if l.full {
+		size = len(l.buf)
+	}
+	if n <= 0 || n > size {
+		n = size
+	}
+	out := make([]LogLine, 0, n)
+	// walk backwards from newest
+	for i := 0; i < size && len(out) < n; i++ {
+		idx := (l.next - 1 - i + len(l.buf)) % len(l.buf)
+		if filter == nil || filter(l.buf[idx]) {
+			out = append(out, l.buf[idx])
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// Subscribe returns up to backlog recent matching lines and a channel of every later matching line.
+// The channel (capacity buf, at least 256) is closed by cancel or when the subscriber falls behind.
+func (l *Logs) Subscribe(backlog, buf int, filter func(LogLine) bool) ([]LogLine, <-chan LogLine, func()) {
+	if buf < 256 {
+		buf = 256
+	}
+	s := &logSub{ch: make(chan LogLine, buf), filter: filter}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var past []LogLine
+	if backlog > 0 {
+		past = l.tailLocked(backlog, filter)
+	}
+	l.subs[s] = struct{}{}
+	var once sync.Once
+	cancel := func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if _, ok := l.subs[s]; ok {
+				delete(l.subs, s)
+				close(s.ch)
+			}
+		})
+	}
+	return past, s.ch, cancel
+}
+
+// SourceFilter returns a filter matching lines from the given source; "" matches all.
+func SourceFilter(source string) func(LogLine) bool {
+	if source == "" {
+		return nil
+	}
+	return func(l LogLine) bool { return l.Source == source }
+}
