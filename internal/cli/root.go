@@ -1,0 +1,108 @@
+// Package cli implements devstack's command line: one file per command.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devstack-dev/devstack/internal/config"
+	"github.com/devstack-dev/devstack/internal/control"
+)
+
+// App is what every command gets: global flags and helpers to reach the config and a running stack.
+type App struct {
+	ConfigPath string // --file/-f, default devstack.yaml
+	Verbose    bool
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
+	// StopSignals stops listening for SIGINT/SIGTERM so a second Ctrl-C kills devstack at once.
+	StopSignals func()
+}
+
+// exitError carries a process exit code without printing anything more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// ExitCode makes a command end the process with code (after its own output).
+func ExitCode(code int) error { return exitError{code} }
+
+// commands are added by each command's file in init, so commands live one per file.
+var commands []func(*App) *cobra.Command
+
+func register(f func(*App) *cobra.Command) { commands = append(commands, f) }
+
+// Execute runs the command line and returns the process exit code.
+func Execute(ctx context.Context, stopSignals func(), args []string) int {
+	app := &App{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, StopSignals: stopSignals}
+	root := newRoot(app)
+	root.SetArgs(args)
+	root.SetIn(app.Stdin)
+	root.SetOut(app.Stdout)
+	root.SetErr(app.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintln(app.Stderr, "devstack:", err)
+	return 1
+}
+
+func newRoot(app *App) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "devstack",
+		Short:         "Your whole microservice platform — broker, database, gateway, services — in one command",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&app.ConfigPath, "file", "f", "devstack.yaml", "path to devstack.yaml")
+	root.PersistentFlags().BoolVarP(&app.Verbose, "verbose", "v", false, "debug logging")
+	for _, c := range commands {
+		root.AddCommand(c(app))
+	}
+	return root
+}
+
+// Config loads and validates the stack's devstack.yaml.
+func (a *App) Config() (*config.Config, error) {
+	return config.Load(a.ConfigPath)
+}
+
+// StateDir returns the stack's state directory without fully validating the config when it cannot
+// be loaded (so `status` still finds a running stack): <dir of devstack.yaml>/.devstack by default.
+func (a *App) StateDir() string {
+	if cfg, err := a.Config(); err == nil {
+		return cfg.StateDirPath()
+	}
+	abs, err := filepath.Abs(a.ConfigPath)
+	if err != nil {
+		abs = a.ConfigPath
+	}
+	return filepath.Join(filepath.Dir(abs), ".devstack")
+}
+
+// Client connects to the control API of the stack started from this devstack.yaml.
+func (a *App) Client() (control.Controller, error) {
+	return control.Dial(a.StateDir())
+}
+
+// Logger returns a text logger on stderr (debug level with --verbose).
+func (a *App) Logger() *slog.Logger {
+	lvl := slog.LevelInfo
+	if a.Verbose {
+		lvl = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
