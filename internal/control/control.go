@@ -46,11 +46,11 @@ type LogQuery struct {
 // MessageQuery selects where a tap starts reading.
 type MessageQuery struct {
 	Topic     string    `json:"topic"`
-	Partition int32     `json:"partition"`          // -1 for all partitions
-	Offset    int64     `json:"offset"`             // used when From is "offset"
-	From      string    `json:"from"`               // "beginning", "end", "offset", "time", "last" (last Limit records)
-	Since     time.Time `json:"since,omitempty"`    // used when From is "time"
-	Limit     int       `json:"limit,omitempty"`    // stop after this many (0: no limit)
+	Partition int32     `json:"partition"`       // -1 for all partitions
+	Offset    int64     `json:"offset"`          // used when From is "offset"
+	From      string    `json:"from"`            // "beginning", "end", "offset", "time", "last" (last Limit records)
+	Since     time.Time `json:"since,omitempty"` // used when From is "time"
+	Limit     int       `json:"limit,omitempty"` // stop after this many (0: no limit)
 	Follow    bool      `json:"follow,omitempty"`
 }
 

@@ -1,0 +1,245 @@
+// Package containers runs real Apache Kafka and PostgreSQL in Docker (testcontainers-go) for --containers parity.
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// Default images; override with KafkaOptions.Image / PostgresOptions.Image.
+const (
+	DefaultKafkaImage    = "apache/kafka:4.1.0"
+	DefaultPostgresImage = "postgres:15"
+)
+
+// ErrNoDocker says no Docker engine is reachable.
+var ErrNoDocker = errors.New("no Docker engine reachable")
+
+// Available reports whether a Docker engine answers, with a hint when it does not.
+func Available(ctx context.Context) error {
+	p, err := testcontainers.NewDockerProvider()
+	if err != nil {
+		return fmt.Errorf("%w: %v (start Docker, or run without --containers)", ErrNoDocker, err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := p.Health(ctx); err != nil {
+		return fmt.Errorf("%w: %v (start Docker, or run without --containers)", ErrNoDocker, err)
+	}
+	return nil
+}
+
+// KafkaOptions configure a real single-node KRaft Kafka broker.
+type KafkaOptions struct {
+	Stack          string // names the container and its data volume
+	Image          string
+	Port           int // host port on 127.0.0.1 (clients use 127.0.0.1:Port)
+	AutoCreate     bool
+	Partitions     int // num.partitions for auto-created topics
+	RetentionMs    int64
+	RetentionBytes int64
+	Logger         *slog.Logger
+}
+
+// kafkaEnv is the broker configuration: one node acting as broker and controller, advertising the host port.
+func kafkaEnv(o KafkaOptions) map[string]string {
+	parts := o.Partitions
+	if parts <= 0 {
+		parts = 1
+	}
+	env := map[string]string{
+		"KAFKA_NODE_ID":                                  "1",
+		"KAFKA_PROCESS_ROLES":                            "broker,controller",
+		"KAFKA_LISTENERS":                                "PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093",
+		"KAFKA_ADVERTISED_LISTENERS":                     "PLAINTEXT://127.0.0.1:" + strconv.Itoa(o.Port),
+		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":           "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+		"KAFKA_CONTROLLER_LISTENER_NAMES":                "CONTROLLER",
+		"KAFKA_CONTROLLER_QUORUM_VOTERS":                 "1@localhost:9093",
+		"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR":         "1",
+		"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+		"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR":            "1",
+		"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS":         "0",
+		"KAFKA_AUTO_CREATE_TOPICS_ENABLE":                strconv.FormatBool(o.AutoCreate),
+		"KAFKA_NUM_PARTITIONS":                           strconv.Itoa(parts),
+		"KAFKA_LOG_DIRS":                                 "/var/lib/kafka/data",
+	}
+	if o.RetentionMs > 0 {
+		env["KAFKA_LOG_RETENTION_MS"] = strconv.FormatInt(o.RetentionMs, 10)
+	}
+	if o.RetentionBytes > 0 {
+		env["KAFKA_LOG_RETENTION_BYTES"] = strconv.FormatInt(o.RetentionBytes, 10)
+	}
+	return env
+}
+
+var nameUnsafe = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+// resourceName is a Docker-safe name for this stack's container or volume.
+func resourceName(stack, what string) string {
+	s := strings.Trim(nameUnsafe.ReplaceAllString(strings.ToLower(stack), "-"), "-.")
+	if s == "" {
+		s = "stack"
+	}
+	return "devstack-" + s + "-" + what
+}
+
+// bindLoopback publishes containerPort on 127.0.0.1:hostPort only.
+func bindLoopback(containerPort string, hostPort int) testcontainers.CustomizeRequestOption {
+	return testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+		p := network.MustParsePort(containerPort)
+		if hc.PortBindings == nil {
+			hc.PortBindings = network.PortMap{}
+		}
+		hc.PortBindings[p] = []network.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: strconv.Itoa(hostPort)}}
+	})
+}
+
+// Kafka is a running Kafka container.
+type Kafka struct {
+	c    testcontainers.Container
+	addr string
+	once sync.Once
+	err  error
+}
+
+// StartKafka starts (or reuses after a crash) the stack's Kafka container; data lives in a named volume.
+func StartKafka(ctx context.Context, o KafkaOptions) (*Kafka, error) {
+	if err := Available(ctx); err != nil {
+		return nil, err
+	}
+	img := o.Image
+	if img == "" {
+		img = DefaultKafkaImage
+	}
+	c, err := testcontainers.Run(ctx, img,
+		testcontainers.WithName(resourceName(o.Stack, "kafka")),
+		testcontainers.WithEnv(kafkaEnv(o)),
+		testcontainers.WithExposedPorts("9092/tcp"),
+		bindLoopback("9092/tcp", o.Port),
+		testcontainers.WithMounts(testcontainers.VolumeMount(resourceName(o.Stack, "kafka-data"), "/var/lib/kafka/data")),
+		testcontainers.WithWaitStrategyAndDeadline(2*time.Minute, wait.ForListeningPort("9092/tcp")),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start Kafka container (%s): %w", img, err)
+	}
+	return &Kafka{c: c, addr: "127.0.0.1:" + strconv.Itoa(o.Port)}, nil
+}
+
+// Addr is the bootstrap address.
+func (k *Kafka) Addr() string { return k.addr }
+
+// Close stops and removes the container (the data volume stays).
+func (k *Kafka) Close() error {
+	k.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		k.err = testcontainers.TerminateContainer(k.c, testcontainers.StopContext(ctx))
+	})
+	return k.err
+}
+
+// PostgresOptions configure a real PostgreSQL container.
+type PostgresOptions struct {
+	Stack    string
+	Image    string
+	Port     int
+	User     string
+	Password string
+	Logger   *slog.Logger
+}
+
+func postgresEnv(o PostgresOptions) map[string]string {
+	return map[string]string{
+		"POSTGRES_USER":     o.User,
+		"POSTGRES_PASSWORD": o.Password,
+		"POSTGRES_DB":       "postgres",
+		"PGDATA":            "/var/lib/postgresql/data/pgdata",
+	}
+}
+
+// Postgres is a running PostgreSQL container.
+type Postgres struct {
+	c        testcontainers.Container
+	port     int
+	user, pw string
+	once     sync.Once
+	err      error
+}
+
+// StartPostgres starts the stack's PostgreSQL container; data lives in a named volume.
+func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
+	if err := Available(ctx); err != nil {
+		return nil, err
+	}
+	img := o.Image
+	if img == "" {
+		img = DefaultPostgresImage
+	}
+	if o.User == "" {
+		o.User = "postgres"
+	}
+	if o.Password == "" {
+		o.Password = "postgres"
+	}
+	c, err := testcontainers.Run(ctx, img,
+		testcontainers.WithName(resourceName(o.Stack, "postgres")),
+		testcontainers.WithEnv(postgresEnv(o)),
+		testcontainers.WithExposedPorts("5432/tcp"),
+		bindLoopback("5432/tcp", o.Port),
+		testcontainers.WithMounts(testcontainers.VolumeMount(resourceName(o.Stack, "pgdata"), "/var/lib/postgresql/data")),
+		testcontainers.WithWaitStrategyAndDeadline(2*time.Minute,
+			wait.ForLog("database system is ready to accept connections").WithOccurrence(1),
+			wait.ForListeningPort("5432/tcp")),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start PostgreSQL container (%s): %w", img, err)
+	}
+	return &Postgres{c: c, port: o.Port, user: o.User, pw: o.Password}, nil
+}
+
+// Port is the host port on 127.0.0.1.
+func (p *Postgres) Port() int { return p.port }
+
+// SuperuserURL is a URL for database db as the superuser.
+func (p *Postgres) SuperuserURL(db string) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(p.user, p.pw), Host: "127.0.0.1:" + strconv.Itoa(p.port), Path: "/" + db, RawQuery: "sslmode=disable"}
+	return u.String()
+}
+
+// Stop stops and removes the container (the data volume stays).
+func (p *Postgres) Stop() error {
+	p.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p.err = testcontainers.TerminateContainer(p.c, testcontainers.StopContext(ctx))
+	})
+	return p.err
+}
+
+func init() {
+	// testcontainers prints to stdout by default; keep the user's terminal clean unless asked.
+	if os.Getenv("DEVSTACK_CONTAINERS_DEBUG") == "" {
+		tclog.SetDefault(silentLogger{})
+	}
+}
+
+type silentLogger struct{}
+
+func (silentLogger) Printf(string, ...any) {}
