@@ -18,7 +18,7 @@ import (
 
 // App is what every command gets: global flags and helpers to reach the config and a running stack.
 type App struct {
-	ConfigPath string // --file/-f, default devstack.yaml
+	ConfigPath string // --file/-c (env DEVSTACK_FILE), default devstack.yaml
 	Verbose    bool
 	Stdin      io.Reader
 	Stdout     io.Writer
@@ -67,7 +67,12 @@ func newRoot(app *App) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVarP(&app.ConfigPath, "file", "f", "devstack.yaml", "path to devstack.yaml")
+	def := os.Getenv("DEVSTACK_FILE")
+	if def == "" {
+		def = "devstack.yaml"
+	}
+	// -c, not -f: -f means --follow in logs and consume, as in docker compose and kubectl.
+	root.PersistentFlags().StringVarP(&app.ConfigPath, "file", "c", def, "path to devstack.yaml (env DEVSTACK_FILE)")
 	root.PersistentFlags().BoolVarP(&app.Verbose, "verbose", "v", false, "debug logging")
 	for _, c := range commands {
 		root.AddCommand(c(app))
@@ -94,7 +99,7 @@ func (a *App) StateDir() string {
 }
 
 // Client connects to the control API of the stack started from this devstack.yaml.
-func (a *App) Client() (control.Controller, error) {
+func (a *App) Client() (*control.Client, error) {
 	return control.Dial(a.StateDir())
 }
 

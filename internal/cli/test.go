@@ -1,0 +1,373 @@
+//go:build wip
+
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devstack-dev/devstack/internal/config"
+	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/stack"
+)
+
+func init() { register(newTestCmd) }
+
+type testFlags struct {
+	junit        string
+	readyTimeout time.Duration
+	containers   bool
+	logs         bool
+	only         []string
+	tailLines    int
+}
+
+func newTestCmd(app *App) *cobra.Command {
+	var f testFlags
+	cmd := &cobra.Command{
+		Use:   "test [flags] [-- command args...]",
+		Short: "Start the stack headless, run the tests: commands (or the command after --), stop, exit with their status",
+		Long: `Start the stack without a UI, wait until every service is ready, then run each entry of tests:
+in devstack.yaml (or the command given after --) with the stack's environment (GATEWAY_URL,
+KAFKA_BROKERS, DATABASE_URL of the superuser, DEVSTACK_STATE_DIR). Their output is streamed; when one
+fails, the last log lines of every service are printed. Everything is stopped before devstack exits
+with the tests' status. This is what CI runs.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			tests := cfg.Tests
+			if len(args) > 0 {
+				tests = []config.Test{{Name: strings.Join(args, " "), Command: shellJoin(args), Timeout: config.Duration(time.Hour)}}
+			}
+			if len(f.only) > 0 {
+				var keep []config.Test
+				for _, t := range tests {
+					for _, o := range f.only {
+						if t.Name == o {
+							keep = append(keep, t)
+						}
+					}
+				}
+				if len(keep) == 0 {
+					return fmt.Errorf("no test named %s in %s", strings.Join(f.only, ", "), cfg.Path)
+				}
+				tests = keep
+			}
+			if len(tests) == 0 {
+				return fmt.Errorf("nothing to run: add a tests: list to %s or give a command after --", cfg.Path)
+			}
+			return app.runTests(cmd.Context(), cfg, tests, f)
+		},
+	}
+	cmd.Flags().StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
+	cmd.Flags().DurationVar(&f.readyTimeout, "ready-timeout", 10*time.Minute, "fail if the stack is not ready within this time")
+	cmd.Flags().BoolVar(&f.containers, "containers", false, "run real Kafka and PostgreSQL in containers (needs Docker)")
+	cmd.Flags().BoolVar(&f.logs, "logs", false, "stream the services' logs too")
+	cmd.Flags().StringSliceVar(&f.only, "run", nil, "run only the tests with these names")
+	cmd.Flags().IntVar(&f.tailLines, "tail", 40, "log lines per service printed when a test fails")
+	return cmd
+}
+
+type testResult struct {
+	test     config.Test
+	duration time.Duration
+	err      error
+	output   *tailBuffer
+}
+
+func (a *App) runTests(ctx context.Context, cfg *config.Config, tests []config.Test, f testFlags) error {
+	logger, closeLog, err := a.stackLogger(cfg, false)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	st, err := a.newStack(cfg, f.containers, logger)
+	if err != nil {
+		return err
+	}
+	p := painter{on: useColor(a.Stdout)}
+	out := &lockedWriter{w: a.Stdout}
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	runErr := make(chan error, 1)
+	t0 := time.Now()
+	fmt.Fprintf(out, "%s starting %s for tests\n", p.dim("devstack test:"), cfg.Name)
+	go func() { runErr <- st.Run(runCtx) }()
+
+	var wg sync.WaitGroup
+	pctx, stopPrinting := context.WithCancel(context.Background())
+	wg.Add(1)
+	go func() { defer wg.Done(); printProgress(pctx, out, p, st) }()
+	if f.logs {
+		wg.Add(1)
+		go func() { defer wg.Done(); printLogs(pctx, out, p, st, cfg) }()
+	}
+	stop := func() {
+		cancelRun()
+		<-runErr
+		stopPrinting()
+		wg.Wait()
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, f.readyTimeout)
+	err = st.WaitReady(rctx)
+	cancel()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("the stack was not ready after %s (--ready-timeout)", f.readyTimeout)
+		}
+		stopPrinting()
+		wg.Wait()
+		fmt.Fprintf(out, "%s %v\n", p.red("devstack test: stack failed to start:"), err)
+		printServiceLogs(out, p, st, cfg, f.tailLines)
+		cancelRun()
+		<-runErr
+		_ = writeJUnit(f.junit, cfg, []testResult{{test: config.Test{Name: "stack startup"}, err: err, output: newTailBuffer(1)}}, time.Since(t0))
+		return ExitCode(1)
+	}
+	fmt.Fprintf(out, "%s stack ready in %s\n", p.green("devstack test:"), fmtDur(time.Since(t0)))
+
+	env := testEnv(cfg, st)
+	var results []testResult
+	failed := 0
+	for _, t := range tests {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(out, "%s %s: %s\n", p.dim("=== RUN"), t.Name, t.Command)
+		r := runOneTest(ctx, cfg, t, env, out)
+		results = append(results, r)
+		if r.err != nil {
+			failed++
+			fmt.Fprintf(out, "%s %s (%s): %v\n", p.red("--- FAIL"), t.Name, fmtDur(r.duration), r.err)
+			printServiceLogs(out, p, st, cfg, f.tailLines)
+		} else {
+			fmt.Fprintf(out, "%s %s (%s)\n", p.green("--- PASS"), t.Name, fmtDur(r.duration))
+		}
+	}
+	stop()
+	if err := writeJUnit(f.junit, cfg, results, time.Since(t0)); err != nil {
+		fmt.Fprintf(out, "devstack test: %v\n", err)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(out, "devstack test: interrupted")
+		return ExitCode(130)
+	}
+	fmt.Fprintf(out, "devstack test: %d passed, %d failed\n", len(results)-failed, failed)
+	if failed > 0 {
+		return ExitCode(1)
+	}
+	return nil
+}
+
+func testEnv(cfg *config.Config, st *stack.Stack) []string {
+	env := os.Environ()
+	for k, v := range cfg.DotEnv {
+		env = append(env, k+"="+v)
+	}
+	for k, v := range cfg.Env {
+		env = append(env, k+"="+v)
+	}
+	addrs := st.Addrs()
+	if a, ok := addrs[stack.CompGateway]; ok {
+		env = append(env, "GATEWAY_URL=http://"+a)
+	}
+	if a, ok := addrs[stack.CompBroker]; ok {
+		env = append(env, "KAFKA_BROKERS="+a)
+	}
+	if u := st.DatabaseURL(""); u != "" {
+		env = append(env, "DATABASE_URL="+u)
+	}
+	env = append(env, "DEVSTACK_STATE_DIR="+cfg.StateDirPath(), "DEVSTACK_CONFIG="+cfg.Path)
+	return env
+}
+
+func runOneTest(ctx context.Context, cfg *config.Config, t config.Test, env []string, out io.Writer) testResult {
+	r := testResult{test: t, output: newTailBuffer(200)}
+	start := time.Now()
+	timeout := t.Timeout.D()
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	dir := cfg.Dir
+	if t.Dir != "" {
+		dir = t.Dir
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(cfg.Dir, dir)
+		}
+	}
+	cmd := exec.Command("/bin/sh", "-c", t.Command)
+	cmd.Dir = dir
+	cmd.Env = append([]string(nil), env...)
+	for k, v := range t.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	w := io.MultiWriter(out, r.output)
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		r.err = fmt.Errorf("start %q in %s: %w", t.Command, dir, err)
+		return r
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		r.err = err
+	case <-tctx.Done():
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if ctx.Err() != nil {
+			r.err = errors.New("interrupted")
+		} else {
+			r.err = fmt.Errorf("timed out after %s (tests[].timeout)", timeout)
+		}
+	}
+	// the test's own children must not outlive it
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	r.duration = time.Since(start)
+	return r
+}
+
+func printServiceLogs(w io.Writer, p painter, st *stack.Stack, cfg *config.Config, n int) {
+	if n <= 0 {
+		return
+	}
+	sources := append([]string{"gateway", "postgres", "broker"}, cfg.ServiceSeq...)
+	for _, src := range sources {
+		lines := st.LogStore().Tail(n, event.SourceFilter(src))
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s\n", p.dim(fmt.Sprintf("---- last %d lines of %s (full log: %s) ----", len(lines), src, filepath.Join(cfg.StateDirPath(), "logs", src+".log"))))
+		for _, l := range lines {
+			fmt.Fprintln(w, p.formatLogLine(l, len(src)+1))
+		}
+	}
+}
+
+// tailBuffer keeps the last n lines written to it.
+type tailBuffer struct {
+	mu    sync.Mutex
+	n     int
+	lines []string
+	part  bytes.Buffer
+}
+
+func newTailBuffer(n int) *tailBuffer { return &tailBuffer{n: n} }
+
+func (t *tailBuffer) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.part.Write(b)
+	for {
+		line, err := t.part.ReadString('\n')
+		if err != nil {
+			t.part.Reset()
+			t.part.WriteString(line)
+			break
+		}
+		t.lines = append(t.lines, strings.TrimRight(line, "\n"))
+		if len(t.lines) > t.n {
+			t.lines = t.lines[len(t.lines)-t.n:]
+		}
+	}
+	return len(b), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := strings.Join(t.lines, "\n")
+	if t.part.Len() > 0 {
+		s += "\n" + t.part.String()
+	}
+	return s
+}
+
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Time     string      `xml:"time,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+func writeJUnit(path string, cfg *config.Config, results []testResult, total time.Duration) error {
+	if path == "" {
+		return nil
+	}
+	s := junitSuite{Name: "devstack." + cfg.Name, Tests: len(results), Time: fmt.Sprintf("%.3f", total.Seconds())}
+	for _, r := range results {
+		c := junitCase{Name: r.test.Name, Classname: "devstack." + cfg.Name, Time: fmt.Sprintf("%.3f", r.duration.Seconds()), SystemOut: r.output.String()}
+		if r.err != nil {
+			s.Failures++
+			c.Failure = &junitFailure{Message: r.err.Error(), Text: r.output.String()}
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	b, err := xml.MarshalIndent(junitSuites{Suites: []junitSuite{s}}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append([]byte(xml.Header), append(b, '\n')...), 0o644); err != nil {
+		return fmt.Errorf("write JUnit report: %w", err)
+	}
+	return nil
+}
+
+// shellJoin quotes args for sh -c.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r == '-' || r == '_' || r == '.' || r == '/' || r == '=' || r == ':' || r == ',' || r == '@' || r == '+' ||
+				(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
+		}) < 0 {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}

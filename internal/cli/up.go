@@ -1,0 +1,350 @@
+//go:build wip
+
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devstack-dev/devstack/internal/config"
+	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/stack"
+	"github.com/devstack-dev/devstack/internal/tui"
+)
+
+func init() { register(newUpCmd) }
+
+type upFlags struct {
+	noTUI      bool
+	containers bool
+	timeout    time.Duration
+}
+
+func newUpCmd(app *App) *cobra.Command {
+	var f upFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the stack in the foreground (broker, postgres, gateway, services)",
+		Long: `Start everything devstack.yaml describes and keep it running until Ctrl-C.
+
+With a terminal, the TUI opens; with --no-tui or when output is not a terminal, progress and
+colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			useTUI := !f.noTUI && isTerminal(app.Stdout) && isTerminal(app.Stdin)
+			return app.up(cmd.Context(), cfg, f, useTUI)
+		},
+	}
+	cmd.Flags().BoolVar(&f.noTUI, "no-tui", false, "print progress and logs instead of opening the TUI")
+	cmd.Flags().BoolVar(&f.containers, "containers", false, "run real Kafka and PostgreSQL in containers instead of the embedded ones (needs Docker)")
+	cmd.Flags().DurationVar(&f.timeout, "ready-timeout", 0, "fail if the stack is not ready within this time (0: no limit beyond each service's probe timeout)")
+	return cmd
+}
+
+// openLog opens <state>/devstack.log for devstack's own log (kept short: truncated at start).
+func openLog(cfg *config.Config) (io.WriteCloser, error) {
+	dir := cfg.StateDirPath()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	return os.OpenFile(filepath.Join(dir, "devstack.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+}
+
+// stackLogger logs to the state dir's devstack.log, and warnings also to stderr when asked.
+func (a *App) stackLogger(cfg *config.Config, alsoStderr bool) (*slog.Logger, func(), error) {
+	f, err := openLog(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	lvl := slog.LevelInfo
+	if a.Verbose {
+		lvl = slog.LevelDebug
+	}
+	var h slog.Handler = slog.NewTextHandler(f, &slog.HandlerOptions{Level: lvl})
+	if alsoStderr {
+		h = teeHandler{h, slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})}
+	}
+	return slog.New(h), func() { f.Close() }, nil
+}
+
+func (a *App) newStack(cfg *config.Config, containers bool, logger *slog.Logger) (*stack.Stack, error) {
+	o := stack.Options{Config: cfg, Logger: logger}
+	if containers {
+		o.Infra = containerInfra(cfg.Name, logger)
+	}
+	return stack.New(o)
+}
+
+func (a *App) up(ctx context.Context, cfg *config.Config, f upFlags, useTUI bool) error {
+	logger, closeLog, err := a.stackLogger(cfg, !useTUI)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	st, err := a.newStack(cfg, f.containers, logger)
+	if err != nil {
+		return err
+	}
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	runErr := make(chan error, 1)
+	go func() { runErr <- st.Run(runCtx) }()
+
+	if useTUI {
+		uiErr := tui.Run(ctx, st, tui.Options{Version: Version})
+		cancelRun()
+		err := <-runErr
+		if uiErr != nil {
+			return uiErr
+		}
+		return err
+	}
+
+	p := painter{on: useColor(a.Stdout)}
+	out := &lockedWriter{w: a.Stdout}
+	fmt.Fprintf(out, "%s starting %s from %s\n", p.dim("devstack"), cfg.Name, cfg.Path)
+	var wg sync.WaitGroup
+	pctx, stopPrinting := context.WithCancel(context.Background())
+	wg.Add(2)
+	go func() { defer wg.Done(); printProgress(pctx, out, p, st) }()
+	go func() { defer wg.Done(); printLogs(pctx, out, p, st, cfg) }()
+	readyErr := make(chan error, 1)
+	go func() {
+		rctx := ctx
+		if f.timeout > 0 {
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(ctx, f.timeout)
+			defer cancel()
+		}
+		readyErr <- st.WaitReady(rctx)
+	}()
+	var result error
+	select {
+	case err := <-readyErr:
+		if err != nil {
+			if ctx.Err() == nil {
+				result = fmt.Errorf("stack not ready: %w", err)
+				fmt.Fprintf(out, "%s %v\n", p.red("devstack: not ready:"), err)
+				cancelRun()
+			}
+		} else {
+			fmt.Fprintf(out, "%s %s\n", p.green("devstack: all ready in "+fmtDur(time.Since(st.Bus().Snapshot().StartedAt))), readyBanner(st))
+		}
+	case err := <-runErr:
+		stopPrinting()
+		wg.Wait()
+		if err != nil {
+			return err
+		}
+		return nil
+	}
+	if result == nil {
+		select {
+		case <-ctx.Done():
+		case err := <-runErr:
+			stopPrinting()
+			wg.Wait()
+			return err
+		}
+	}
+	// First Ctrl-C: stop gracefully. A second one kills devstack at once (children die with it).
+	if a.StopSignals != nil {
+		a.StopSignals()
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(out, p.dim("devstack: stopping (Ctrl-C again to kill)…"))
+	}
+	cancelRun()
+	err = <-runErr
+	stopPrinting()
+	wg.Wait()
+	fmt.Fprintln(out, p.dim("devstack: stopped"))
+	if result != nil {
+		return result
+	}
+	return err
+}
+
+func readyBanner(st *stack.Stack) string {
+	var parts []string
+	addrs := st.Addrs()
+	if a, ok := addrs[stack.CompGateway]; ok {
+		parts = append(parts, "gateway http://"+a)
+	}
+	if a, ok := addrs[stack.CompBroker]; ok {
+		parts = append(parts, "kafka "+a)
+	}
+	if a, ok := addrs[stack.CompPostgres]; ok {
+		parts = append(parts, "postgres "+a)
+	}
+	parts = append(parts, "Ctrl-C to stop")
+	return "— " + strings.Join(parts, " · ")
+}
+
+// printProgress prints one line each time a component or service changes status.
+func printProgress(ctx context.Context, w io.Writer, p painter, st *stack.Stack) {
+	last := map[string]string{}
+	show := func(kind, name string, status event.Status, detail string) {
+		key := string(status) + detail
+		if last[kind+name] == key {
+			return
+		}
+		last[kind+name] = key
+		fmt.Fprintf(w, "  %s %-10s %-10s %s\n", statusMark(p, status), name, status, detail)
+	}
+	handle := func(ev event.Event) {
+		switch {
+		case ev.Kind == event.KindComponent && ev.Component != nil:
+			c := ev.Component
+			d := c.Addr
+			if c.StartedIn > 0 {
+				d += "  " + p.dim(fmtDur(c.StartedIn))
+			}
+			if c.Error != "" {
+				d = p.red(c.Error)
+			}
+			show("c", c.Name, c.Status, d)
+		case ev.Kind == event.KindService && ev.Service != nil:
+			s := ev.Service
+			d := ""
+			var ports []string
+			for _, in := range s.Instances {
+				if in.Port != 0 {
+					ports = append(ports, fmt.Sprintf(":%d", in.Port))
+				}
+			}
+			if len(ports) > 0 {
+				d = strings.Join(ports, " ")
+			}
+			if s.Status == event.StatusReady && s.StartedIn > 0 {
+				d += "  " + p.dim(fmtDur(s.StartedIn))
+			}
+			if s.Error != "" {
+				d = p.red(s.Error)
+			}
+			if s.LastReload != nil && s.Status == event.StatusReady {
+				r := s.LastReload
+				if r.OK {
+					d += "  " + p.dim("reloaded in "+fmtDur(r.Duration))
+				} else {
+					d += "  " + p.red("reload failed: build error (running instance kept)")
+				}
+			}
+			show("s", s.Name, s.Status, d)
+		case ev.Kind == event.KindStack && ev.Level == "error":
+			fmt.Fprintf(w, "  %s %s\n", p.red("!"), ev.Message)
+		}
+	}
+	for ctx.Err() == nil {
+		snap, ch, cancel := st.Bus().Subscribe(4096)
+		for _, c := range snap.Components {
+			handle(event.Event{Kind: event.KindComponent, Component: &c})
+		}
+		for _, s := range snap.Services {
+			handle(event.Event{Kind: event.KindService, Service: &s})
+		}
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				cancel()
+				return
+			case ev, ok := <-ch:
+				if !ok {
+					break loop
+				}
+				handle(ev)
+			}
+		}
+		cancel()
+	}
+}
+
+// printLogs prints every log line, prefixed with its coloured source.
+func printLogs(ctx context.Context, w io.Writer, p painter, st *stack.Stack, cfg *config.Config) {
+	width := 8
+	for name := range cfg.Services {
+		if len(name)+2 > width {
+			width = len(name) + 2
+		}
+	}
+	var lastSeq uint64
+	for ctx.Err() == nil {
+		past, ch, cancel := st.LogStore().Subscribe(0, 16384, nil)
+		_ = past
+		for {
+			select {
+			case <-ctx.Done():
+				cancel()
+				// drain what is already queued so the last lines are not lost
+				for l := range ch {
+					if l.Seq > lastSeq {
+						fmt.Fprintln(w, p.formatLogLine(l, width))
+					}
+				}
+				return
+			case l, ok := <-ch:
+				if !ok {
+					// fell behind: say so and catch up from the ring
+					fmt.Fprintln(w, p.yellow("devstack: log output fell behind; some lines are only in .devstack/logs/"))
+					goto resub
+				}
+				lastSeq = l.Seq
+				fmt.Fprintln(w, p.formatLogLine(l, width))
+			}
+		}
+	resub:
+		cancel()
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// teeHandler sends records to two handlers.
+type teeHandler struct{ a, b slog.Handler }
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var errs []error
+	if t.a.Enabled(ctx, r.Level) {
+		errs = append(errs, t.a.Handle(ctx, r.Clone()))
+	}
+	if t.b.Enabled(ctx, r.Level) {
+		errs = append(errs, t.b.Handle(ctx, r))
+	}
+	return errors.Join(errs...)
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(n string) slog.Handler {
+	return teeHandler{t.a.WithGroup(n), t.b.WithGroup(n)}
+}

@@ -1,0 +1,232 @@
+//go:build wip
+
+package stack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/devstack-dev/devstack/internal/broker"
+	"github.com/devstack-dev/devstack/internal/config"
+	"github.com/devstack-dev/devstack/internal/postgres"
+	"github.com/devstack-dev/devstack/internal/proxy"
+	"github.com/devstack-dev/devstack/internal/supervisor"
+)
+
+// This file turns devstack.yaml (config) into each component's own options. Components never see config.
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func brokerOptions(c *config.Config) broker.Options {
+	b := c.Broker
+	o := broker.Options{
+		Host:              b.Host,
+		Port:              b.Port,
+		AutoCreate:        boolOr(b.AutoCreateTopics, true),
+		DefaultPartitions: b.DefaultPartitions,
+		RetentionTime:     b.Retention.Time.D(),
+		RetentionBytes:    int64(b.Retention.Bytes),
+	}
+	if boolOr(b.Persist, true) {
+		o.DataDir = filepath.Join(c.StateDirPath(), "kafka")
+	}
+	names := make([]string, 0, len(b.Topics))
+	for n := range b.Topics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t := b.Topics[n]
+		o.Topics = append(o.Topics, broker.TopicSpec{Name: n, Partitions: t.Partitions, Configs: t.Configs})
+	}
+	return o
+}
+
+func postgresOptions(c *config.Config) postgres.Options {
+	p := c.Postgres
+	return postgres.Options{
+		DataDir:  filepath.Join(c.StateDirPath(), "postgres"),
+		Port:     p.Port,
+		BinDir:   absPath(c, p.BinDir),
+		Version:  p.Version,
+		User:     p.User,
+		Password: p.Password,
+	}
+}
+
+func gatewayConfig(c *config.Config) proxy.Config {
+	g := c.Gateway
+	pc := proxy.Config{
+		Host:      g.Host,
+		HTTPPort:  g.HTTPPort,
+		HTTPSPort: g.HTTPSPort,
+		StateDir:  c.StateDirPath(),
+		TLSHosts:  g.TLS.Hosts,
+		MaxBody:   int64(g.MaxBody),
+		Timeout:   g.Timeout.D(),
+		WaitReady: g.WaitReady.D(),
+		CORS:      corsOf(g.CORS),
+		Auth: proxy.Auth{
+			Issuer:   g.Auth.Issuer,
+			Audience: g.Auth.Audience,
+			Leeway:   g.Auth.Leeway.D(),
+			DevIssuer: proxy.DevIssuer{
+				Enabled:  c.DevIssuerEnabled(),
+				TokenTTL: g.Auth.DevIssuer.TokenTTL.D(),
+			},
+		},
+		GlobalLimit: limitOf(g.RateLimit),
+	}
+	for _, k := range g.Auth.Keys {
+		pc.Auth.Keys = append(pc.Auth.Keys, proxy.Key{
+			ID: k.ID, Algorithms: k.Algorithms, Secret: k.Secret, PEMFile: absPath(c, k.PEMFile), JWKSURL: k.JWKSURL,
+		})
+	}
+	for _, cl := range g.Auth.DevIssuer.Clients {
+		pc.Auth.DevIssuer.Clients = append(pc.Auth.DevIssuer.Clients, proxy.OAuthClient{ID: cl.ID, Secret: cl.Secret, Scopes: cl.Scopes})
+	}
+	for _, u := range g.Auth.DevIssuer.Users {
+		pc.Auth.DevIssuer.Users = append(pc.Auth.DevIssuer.Users, proxy.OAuthUser{Username: u.Username, Password: u.Password, Scopes: u.Scopes})
+	}
+	for _, r := range g.Routes {
+		pc.Routes = append(pc.Routes, proxy.Route{
+			Path: r.Path, Host: r.Host, Methods: r.Methods, Service: r.Service,
+			StripPrefix: r.StripPrefix, Rewrite: r.Rewrite, Auth: r.Auth, Scopes: r.Scopes, Claims: r.Claims,
+			RateLimit: limitOf(r.RateLimit), Balance: r.Balance, Timeout: r.Timeout.D(), MaxBody: int64(r.MaxBody),
+			CORS: corsOf(r.CORS), MaxConcurrent: r.MaxConcurrent,
+		})
+	}
+	return pc
+}
+
+func limitOf(r *config.RateLimit) *proxy.RateLimit {
+	if r == nil {
+		return nil
+	}
+	return &proxy.RateLimit{Requests: r.Requests, Per: r.Per.D(), Burst: r.Burst, Key: r.Key}
+}
+
+func corsOf(c *config.CORS) *proxy.CORS {
+	if c == nil {
+		return nil
+	}
+	return &proxy.CORS{Origins: c.Origins, Methods: c.Methods, Headers: c.Headers, Credentials: c.Credentials, MaxAge: c.MaxAge.D()}
+}
+
+// coordinates are what every service learns about the stack.
+type coordinates struct {
+	kafka      string
+	gatewayURL string
+	dbURL      map[string]string // service -> DATABASE_URL
+}
+
+// serviceEnv builds a service's environment: the process environment, then .env, then the stack-wide
+// env:, then the stack's coordinates, then the service's own env: (which may override anything).
+func serviceEnv(c *config.Config, s *config.Service, co coordinates) []string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	for k, v := range c.DotEnv {
+		m[k] = v
+	}
+	for k, v := range c.Env {
+		m[k] = v
+	}
+	m["DEVSTACK_SERVICE"] = s.Name
+	m["DEVSTACK_STACK"] = c.Name
+	if co.kafka != "" {
+		m["KAFKA_BROKERS"] = co.kafka
+	}
+	if co.gatewayURL != "" {
+		m["GATEWAY_URL"] = co.gatewayURL
+	}
+	if u, ok := co.dbURL[s.Name]; ok {
+		m["DATABASE_URL"] = u
+	}
+	for k, v := range s.Env {
+		m[k] = v
+	}
+	delete(m, "PORT") // the supervisor sets it per replica
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func supervisorSpecs(c *config.Config, co coordinates) ([]supervisor.Spec, error) {
+	order, err := c.Order()
+	if err != nil {
+		return nil, err
+	}
+	var specs []supervisor.Spec
+	for _, name := range order {
+		s := c.Services[name]
+		if s == nil || s.Disabled {
+			continue
+		}
+		sp := supervisor.Spec{
+			Name:        name,
+			Dir:         s.Dir,
+			Setup:       s.Setup,
+			SetupInputs: s.SetupInputs,
+			Build:       s.Build,
+			Command:     s.Command,
+			Env:         serviceEnv(c, s, co),
+			Port:        s.Port,
+			Replicas:    s.Replicas,
+			DependsOn:   map[string]string{},
+			Restart:     s.Restart.Policy,
+			MaxRestarts: s.Restart.MaxRestarts,
+			Backoff:     s.Restart.Backoff.D(),
+			StopGrace:   s.StopGrace.D(),
+		}
+		for dep, d := range s.DependsOn {
+			if ds := c.Services[dep]; ds != nil && ds.Disabled {
+				continue
+			}
+			sp.DependsOn[dep] = d.Condition
+		}
+		if p := s.Ready; p != nil {
+			sp.Probe = supervisor.Probe{HTTP: p.HTTP, TCP: p.TCP, Log: p.Log, Exec: p.Exec, Interval: p.Interval.D(), Timeout: p.Timeout.D()}
+		}
+		if w := s.Watch; w != nil && !w.Disabled {
+			sp.Watch = &supervisor.Watch{Paths: w.Paths, Include: w.Include, Ignore: w.Ignore, Debounce: w.Debounce.D()}
+		}
+		specs = append(specs, sp)
+	}
+	return specs, nil
+}
+
+func hostPort(host string, port int) string {
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+// absPath resolves a path from devstack.yaml against the file's directory ("" stays "").
+func absPath(c *config.Config, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
+
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
