@@ -105,7 +105,7 @@ func (c *Client) getJSON(ctx context.Context, method, path string, body, out any
 }
 
 // stream decodes NDJSON values of type T from resp into a channel until EOF or ctx ends.
-func stream[T any](ctx context.Context, resp *http.Response, first func(*T) bool) <-chan T {
+func stream[T any](ctx context.Context, resp *http.Response) <-chan T {
 	ch := make(chan T, 256)
 	go func() {
 		defer close(ch)
@@ -115,9 +115,6 @@ func stream[T any](ctx context.Context, resp *http.Response, first func(*T) bool
 			var v T
 			if err := dec.Decode(&v); err != nil {
 				return
-			}
-			if first != nil && first(&v) {
-				continue
 			}
 			select {
 			case ch <- v:
@@ -204,7 +201,7 @@ func (c *Client) Logs(ctx context.Context, q LogQuery) ([]event.LogLine, <-chan 
 	if err != nil {
 		return nil, nil, err
 	}
-	return nil, stream[event.LogLine](ctx, resp, nil), nil
+	return nil, stream[event.LogLine](ctx, resp), nil
 }
 
 func (c *Client) action(ctx context.Context, service, action string) error {
@@ -248,7 +245,7 @@ func (c *Client) Messages(ctx context.Context, q MessageQuery) (<-chan event.Mes
 	if err != nil {
 		return nil, err
 	}
-	return stream[event.Message](ctx, resp, nil), nil
+	return stream[event.Message](ctx, resp), nil
 }
 
 // Produce implements Controller.
