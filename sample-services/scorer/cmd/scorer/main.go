@@ -1,0 +1,124 @@
+// Command scorer scores orders for risk in real time: orders.placed in, orders.scored out.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/devstack-dev/devstack/sample-services/scorer/internal/pipeline"
+	"github.com/devstack-dev/devstack/sample-services/scorer/internal/risk"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel(os.Getenv("LOG_LEVEL"))}))
+	if err := run(ctx, log); err != nil {
+		log.Error("scorer stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	brokers := splitList(getenv("KAFKA_BROKERS", "127.0.0.1:9092"))
+	addr := net.JoinHostPort(getenv("HOST", "127.0.0.1"), getenv("PORT", "0"))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	scorer := risk.New(risk.DefaultConfig())
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "scorer_tracked_users", Help: "Users with a sliding window in memory.",
+	}, func() float64 { return float64(scorer.Users()) }))
+
+	p, err := pipeline.New(pipeline.Options{
+		Brokers: brokers,
+		Group:   getenv("SCORER_GROUP", "scorer"),
+		Scorer:  scorer,
+		Metrics: pipeline.NewMetrics(reg),
+		Logger:  log,
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (PORT): %w", addr, err)
+	}
+	srv := &http.Server{Handler: routes(p, reg), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 2)
+	go func() {
+		log.Info("http listening", "addr", ln.Addr().String())
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	go func() { errc <- p.Run(ctx) }()
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	log.Info("scorer stopped")
+	return err
+}
+
+func routes(p *pipeline.Pipeline, reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		status, code, detail := "ok", http.StatusOK, ""
+		if err := p.Ping(ctx); err != nil {
+			status, code, detail = "unavailable", http.StatusServiceUnavailable, "kafka: "+err.Error()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": status, "service": "scorer", "detail": detail})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+func getenv(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

@@ -1,0 +1,250 @@
+// Package pipeline consumes orders.placed in a consumer group, scores each order and produces
+// orders.scored with an idempotent producer; records that can't be scored go to orders.dlq.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/devstack-dev/devstack/sample-services/scorer/internal/events"
+	"github.com/devstack-dev/devstack/sample-services/scorer/internal/risk"
+)
+
+// Options configure a Pipeline.
+type Options struct {
+	Brokers []string     // seed brokers, host:port
+	Group   string       // consumer group (default "scorer")
+	Scorer  *risk.Scorer // required
+	Metrics *Metrics     // nil: not recorded
+	Logger  *slog.Logger // nil: discard
+	// Now is the clock (default time.Now); tests pin it.
+	Now func() time.Time
+}
+
+// Pipeline is the scorer's Kafka loop. Delivery is at least once: offsets are committed only after
+// the records they cover were produced (to orders.scored or orders.dlq) and acknowledged, so a crash
+// replays the uncommitted tail and consumers downstream dedupe by order_id.
+type Pipeline struct {
+	opts Options
+	cl   *kgo.Client
+	log  *slog.Logger
+}
+
+// New connects lazily: it validates options and builds the client without touching the network.
+func New(opts Options) (*Pipeline, error) {
+	if len(opts.Brokers) == 0 {
+		return nil, errors.New("pipeline: no brokers (set KAFKA_BROKERS)")
+	}
+	if opts.Scorer == nil {
+		return nil, errors.New("pipeline: Scorer is required")
+	}
+	if opts.Group == "" {
+		opts.Group = "scorer"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p := &Pipeline{opts: opts, log: log}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(opts.Brokers...),
+		kgo.ClientID("scorer"),
+		kgo.ConsumerGroup(opts.Group),
+		kgo.ConsumeTopics(events.TopicPlaced),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		// Between a poll and its commit no rebalance may move partitions away, so offsets are never
+		// committed for partitions this member no longer owns.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(p.onRevoked),
+		kgo.OnPartitionsLost(p.onLost),
+		// Producing is idempotent by default in franz-go (acks=all, sequence numbers per partition);
+		// say so explicitly so nobody "optimises" it away.
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.AllowAutoTopicCreation(),
+		kgo.WithLogger(kgoLogger{log}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: create kafka client: %w", err)
+	}
+	p.cl = cl
+	return p, nil
+}
+
+// Ping checks that a broker answers.
+func (p *Pipeline) Ping(ctx context.Context) error { return p.cl.Ping(ctx) }
+
+// Close leaves the group and closes the client; safe to call more than once.
+func (p *Pipeline) Close() { p.cl.Close() }
+
+// Run polls, scores, produces and commits until ctx ends (then it returns nil) or producing fails
+// for good (then it returns the error and the process should exit so the supervisor restarts it).
+func (p *Pipeline) Run(ctx context.Context) error {
+	p.log.Info("consuming", "topic", events.TopicPlaced, "group", p.opts.Group, "brokers", strings.Join(p.opts.Brokers, ","))
+	for {
+		fetches := p.cl.PollRecords(ctx, 500)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			p.cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			p.log.Warn("fetch failed", "topic", topic, "partition", partition, "err", err)
+		})
+		recs := fetches.Records()
+		if len(recs) == 0 {
+			p.cl.AllowRebalance()
+			continue
+		}
+		start := time.Now()
+		out := make([]*kgo.Record, 0, len(recs))
+		for _, r := range recs {
+			out = append(out, p.handle(r))
+		}
+		if err := p.finishBatch(ctx, out, recs); err != nil {
+			return err
+		}
+		p.opts.Metrics.observeBatch(len(recs), time.Since(start))
+	}
+}
+
+// finishBatch produces out and commits recs. A shutdown (ctx done) lets the batch in flight finish
+// within a grace period, so stopping the scorer does not make the next start score it again.
+func (p *Pipeline) finishBatch(ctx context.Context, out, recs []*kgo.Record) error {
+	defer p.cl.AllowRebalance()
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchGrace)
+	defer cancel()
+	if err := p.cl.ProduceSync(bctx, out...).FirstErr(); err != nil {
+		return fmt.Errorf("produce %d records: %w", len(out), err)
+	}
+	if err := p.cl.CommitRecords(bctx, recs...); err != nil {
+		// Not fatal: the records are redelivered and scored again; downstream dedupes by order_id.
+		p.log.Warn("commit offsets failed", "records", len(recs), "err", err)
+	}
+	return nil
+}
+
+// batchGrace bounds producing and committing one batch, also during shutdown.
+const batchGrace = 15 * time.Second
+
+// handle turns one orders.placed record into the record to produce: a score or a dead letter.
+func (p *Pipeline) handle(r *kgo.Record) *kgo.Record {
+	corr := header(r, events.HeaderCorrelationID)
+	log := p.log.With("partition", r.Partition, "offset", r.Offset, "correlation_id", corr)
+
+	var order events.OrderPlaced
+	dec := json.NewDecoder(strings.NewReader(string(r.Value)))
+	if err := dec.Decode(&order); err != nil {
+		log.Warn("poison message: not an order", "err", err)
+		p.opts.Metrics.deadLetter("invalid_json")
+		return p.deadLetter(r, fmt.Errorf("decode JSON: %w", err))
+	}
+	if dec.More() {
+		p.opts.Metrics.deadLetter("invalid_json")
+		return p.deadLetter(r, errors.New("decode JSON: trailing data after the order"))
+	}
+	if err := order.Validate(); err != nil {
+		log.Warn("poison message: invalid order", "err", err)
+		p.opts.Metrics.deadLetter("invalid_order")
+		return p.deadLetter(r, fmt.Errorf("invalid order: %w", err))
+	}
+
+	scored := p.opts.Scorer.Score(order, p.opts.Now())
+	value, err := json.Marshal(scored)
+	if err != nil { // cannot happen with these types; dead-letter rather than lose the record
+		return p.deadLetter(r, fmt.Errorf("encode score: %w", err))
+	}
+	p.opts.Metrics.scored(scored)
+	log.Info("order scored", "order_id", scored.OrderID, "user_id", scored.UserID, "score", scored.Score, "decision", scored.Decision)
+	return &kgo.Record{
+		Topic:   events.TopicScored,
+		Key:     []byte(order.UserID),
+		Value:   value,
+		Headers: outHeaders(corr),
+	}
+}
+
+func (p *Pipeline) deadLetter(r *kgo.Record, cause error) *kgo.Record {
+	dl := events.DeadLetter{
+		SourceTopic:   r.Topic,
+		Partition:     r.Partition,
+		Offset:        r.Offset,
+		ConsumerGroup: p.opts.Group,
+		Error:         cause.Error(),
+		Value:         strings.ToValidUTF8(string(r.Value), "\uFFFD"),
+		ValueBase64:   r.Value,
+		FailedAt:      p.opts.Now().UTC(),
+	}
+	if r.Key != nil {
+		k := strings.ToValidUTF8(string(r.Key), "\uFFFD")
+		dl.Key = &k
+	}
+	if dl.ValueBase64 == nil {
+		dl.ValueBase64 = []byte{}
+	}
+	value, _ := json.Marshal(dl) // plain types only
+	hdrs := append([]kgo.RecordHeader(nil), r.Headers...)
+	hdrs = append(hdrs, kgo.RecordHeader{Key: events.HeaderDLQError, Value: []byte(cause.Error())})
+	return &kgo.Record{Topic: events.TopicDLQ, Key: r.Key, Value: value, Headers: hdrs}
+}
+
+func (p *Pipeline) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	// Every polled batch is committed before a rebalance may run (BlockRebalanceOnPoll), so nothing is
+	// left to commit. The users on these partitions are scored by another member from now on, so
+	// the windows kept here go stale: drop them (simple and safe; it costs the other users' history).
+	p.log.Info("partitions revoked", "partitions", revoked)
+	p.opts.Scorer.Forget()
+}
+
+func (p *Pipeline) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	p.log.Warn("partitions lost", "partitions", lost)
+	p.opts.Scorer.Forget()
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if strings.EqualFold(h.Key, key) {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func outHeaders(corr string) []kgo.RecordHeader {
+	h := []kgo.RecordHeader{{Key: events.HeaderContentType, Value: []byte("application/json")}}
+	if corr != "" {
+		h = append(h, kgo.RecordHeader{Key: events.HeaderCorrelationID, Value: []byte(corr)})
+	}
+	return h
+}
+
+// kgoLogger adapts slog to franz-go's logger; franz-go's info level is chatty, so it logs at debug.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel {
+	if k.l.Enabled(context.Background(), slog.LevelDebug) {
+		return kgo.LogLevelDebug
+	}
+	return kgo.LogLevelWarn
+}
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lvl := slog.LevelDebug
+	switch level {
+	case kgo.LogLevelError:
+		lvl = slog.LevelError
+	case kgo.LogLevelWarn:
+		lvl = slog.LevelWarn
+	}
+	k.l.Log(context.Background(), lvl, "kafka: "+msg, keyvals...)
+}
