@@ -1,0 +1,343 @@
+// Package broker runs devstack's embedded Kafka-compatible broker (franz-go's kfake) and provides an
+// admin and tap layer that works against any Kafka cluster, embedded or real.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Defaults applied by Start to zero Options fields.
+const (
+	DefaultHost           = "127.0.0.1"
+	DefaultRetentionTime  = 24 * time.Hour
+	DefaultRetentionBytes = 256 << 20 // per partition
+	defaultSweepInterval  = 30 * time.Second
+	maxSegmentBytes       = 64 << 20
+	minSegmentBytes       = 1 << 20
+)
+
+// Options configures the embedded broker.
+type Options struct {
+	// Host and Port to listen on. Host defaults to 127.0.0.1. Port 0 picks a free port (tests); the
+	// stack passes the configured port (9092 by default).
+	Host string
+	Port int
+	// DataDir keeps topics, records and group offsets across restarts; "" keeps everything in memory
+	// (still bounded by retention).
+	DataDir string
+	// AutoCreate creates unknown topics when a client asks for their metadata (all Metadata versions,
+	// as real Kafka does), with DefaultPartitions partitions (default 1).
+	AutoCreate        bool
+	DefaultPartitions int
+	// RetentionTime and RetentionBytes (per partition) apply to every topic that does not set its own
+	// retention.ms / retention.bytes. Zero or negative means the default (24h, 256 MiB): the broker
+	// never runs unbounded.
+	RetentionTime  time.Duration
+	RetentionBytes int64
+	// Topics exist (with at least these partitions and these configs) before Start returns.
+	Topics []TopicSpec
+	Logger *slog.Logger
+}
+
+// TopicSpec declares a topic.
+type TopicSpec struct {
+	Name       string
+	Partitions int               // <= 0: 1
+	Configs    map[string]string // topic configs such as cleanup.policy or retention.ms
+}
+
+// Broker is a running embedded broker.
+type Broker struct {
+	opts    Options
+	log     *slog.Logger
+	cluster *kfake.Cluster
+	addr    string
+	admin   *Admin
+	lock    *os.File
+
+	// produced counts record bytes produced since the last retention sweep; crossing sweepBytes wakes
+	// the sweeper so a partition overshoots its byte bound by at most about sweepBytes.
+	produced   atomic.Int64
+	sweepBytes int64
+	sweepNow   chan struct{}
+	sweeps     atomic.Int64
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts the broker and returns once it accepts connections and every declared topic exists.
+func Start(ctx context.Context, o Options) (*Broker, error) {
+	if o.Host == "" {
+		o.Host = DefaultHost
+	}
+	if o.DefaultPartitions <= 0 {
+		o.DefaultPartitions = 1
+	}
+	if o.RetentionTime <= 0 {
+		o.RetentionTime = DefaultRetentionTime
+	}
+	if o.RetentionBytes <= 0 {
+		o.RetentionBytes = DefaultRetentionBytes
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Broker{
+		opts:     o,
+		log:      log,
+		sweepNow: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+	}
+	b.sweepBytes = max(o.RetentionBytes/8, 64<<10)
+
+	kopts := []kfake.Opt{
+		kfake.Ports(o.Port), // one broker
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			return net.Listen(network, net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
+		}),
+		kfake.ClusterID("devstack"),
+		kfake.DefaultNumPartitions(o.DefaultPartitions),
+		kfake.WithLogger(kfakeLogger{log}),
+		// Never kfake.AllowAutoTopicCreation: kfake's own auto-creation only runs for Metadata v4+
+		// and does not write the topic to the data dir until a clean shutdown. Our Metadata hook
+		// creates topics through kfake's admin path instead, which persists at once.
+		kfake.BrokerConfigs(map[string]string{
+			"log.retention.ms":    strconv.FormatInt(o.RetentionTime.Milliseconds(), 10),
+			"log.retention.bytes": strconv.FormatInt(o.RetentionBytes, 10),
+			// Whole segments are what retention frees (from disk, and from memory in in-memory
+			// mode), so keep them small relative to the byte bound.
+			"log.segment.bytes": strconv.FormatInt(min(max(o.RetentionBytes/4, minSegmentBytes), maxSegmentBytes), 10),
+		}),
+	}
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("broker: create data dir: %w", err)
+		}
+		lock, err := lockDir(o.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		b.lock = lock
+		kopts = append(kopts, kfake.DataDir(o.DataDir))
+	}
+
+	c, err := kfake.NewCluster(kopts...)
+	if err != nil {
+		b.unlock()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("broker: port %d is in use on %s (another Kafka or devstack is running?); stop it or change broker.port in devstack.yaml", o.Port, o.Host)
+		}
+		return nil, fmt.Errorf("broker: start: %w", err)
+	}
+	b.cluster = c
+	b.addr = c.ListenAddrs()[0]
+	c.ControlKey(int16(kmsg.Metadata), b.onMetadata)
+	c.ControlKey(int16(kmsg.Produce), b.onProduce)
+
+	b.wg.Add(1)
+	go b.sweeper()
+
+	admin, err := NewAdmin([]string{b.addr}, log)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.admin = admin
+	if err := admin.EnsureTopics(ctx, o.Topics); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("broker: declared topics: %w", err)
+	}
+	log.Info("broker started", "addr", b.addr, "data_dir", o.DataDir, "auto_create", o.AutoCreate,
+		"retention", o.RetentionTime.String(), "retention_bytes", o.RetentionBytes)
+	return b, nil
+}
+
+// Addr is the broker's host:port for clients' bootstrap servers.
+func (b *Broker) Addr() string { return b.addr }
+
+// Admin is an admin client connected to this broker; it is closed by Close.
+func (b *Broker) Admin() *Admin { return b.admin }
+
+// ApplyRetention enforces retention on every partition now (the broker also does this on its own
+// every 30s and whenever enough bytes were produced).
+func (b *Broker) ApplyRetention() {
+	b.cluster.ApplyRetention()
+	b.sweeps.Add(1)
+}
+
+// Close shuts the broker down cleanly, writing its state to the data dir. It is idempotent.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		close(b.stop)
+		b.wg.Wait()
+		if b.admin != nil {
+			b.admin.Close()
+		}
+		b.cluster.Close()
+		b.unlock()
+		b.log.Info("broker stopped")
+	})
+	return b.closeErr
+}
+
+func (b *Broker) unlock() {
+	if b.lock != nil {
+		_ = syscall.Flock(int(b.lock.Fd()), syscall.LOCK_UN)
+		b.lock.Close()
+		b.lock = nil
+	}
+}
+
+// lockDir takes an exclusive lock on dir so two devstacks never share one data dir.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, "devstack.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("broker: lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid, _ := os.ReadFile(path)
+		f.Close()
+		return nil, fmt.Errorf("broker: data dir %s is in use by another devstack (pid %s); stop it first", dir, string(pid))
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
+	return f, nil
+}
+
+// onMetadata runs for every Metadata request before kfake handles it. Real Kafka auto-creates
+// requested topics for every Metadata version (v0-v3 have no flag and always ask; v4+ ask with
+// AllowAutoTopicCreation). We create them through kfake's admin path, which persists the topic list
+// at once, then let kfake answer the request as usual.
+func (b *Broker) onMetadata(kreq kmsg.Request) (kmsg.Response, error, bool) {
+	req, ok := kreq.(*kmsg.MetadataRequest)
+	if !ok {
+		return nil, nil, false
+	}
+	if req.Version == 0 && len(req.Topics) == 0 {
+		// v0 has no null array: an empty list means "all topics".
+		req.Topics = nil
+	}
+	if !b.opts.AutoCreate || (req.Version >= 4 && !req.AllowAutoTopicCreation) {
+		return nil, nil, false
+	}
+	for _, t := range req.Topics {
+		if t.Topic == nil || t.TopicID != [16]byte{} {
+			continue
+		}
+		name := *t.Topic
+		if ValidateTopicName(name) != nil {
+			continue // kfake answers UNKNOWN_TOPIC_OR_PARTITION
+		}
+		// The control function runs on its own goroutine while kfake's loop keeps serving admin
+		// calls, so calling the cluster's admin API here is safe.
+		err := b.cluster.CreateTopic(name, int32(b.opts.DefaultPartitions), nil)
+		switch {
+		case err == nil:
+			b.log.Info("topic auto-created", "topic", name, "partitions", b.opts.DefaultPartitions)
+		case errors.Is(err, kerr.TopicAlreadyExists), errors.Is(err, kerr.InvalidTopicException):
+		default:
+			b.log.Warn("auto-create topic", "topic", name, "err", err)
+		}
+	}
+	return nil, nil, false
+}
+
+// onProduce counts produced bytes and wakes the retention sweeper when enough arrived; it never
+// handles the request itself.
+func (b *Broker) onProduce(kreq kmsg.Request) (kmsg.Response, error, bool) {
+	req, ok := kreq.(*kmsg.ProduceRequest)
+	if !ok {
+		return nil, nil, false
+	}
+	var n int64
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			n += int64(len(req.Topics[i].Partitions[j].Records))
+		}
+	}
+	if b.produced.Add(n) >= b.sweepBytes {
+		select {
+		case b.sweepNow <- struct{}{}:
+		default:
+		}
+	}
+	return nil, nil, false
+}
+
+// sweeper applies retention every defaultSweepInterval (time bound) and whenever sweepBytes were
+// produced since the last sweep (byte bound).
+func (b *Broker) sweeper() {
+	defer b.wg.Done()
+	t := time.NewTicker(defaultSweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		case <-b.sweepNow:
+		}
+		b.produced.Store(0)
+		b.cluster.ApplyRetention()
+		b.sweeps.Add(1)
+	}
+}
+
+// kfakeLogger adapts slog to kfake's logger. kfake logs every request at info, so its info is our debug.
+type kfakeLogger struct{ l *slog.Logger }
+
+func (k kfakeLogger) Logf(level kfake.LogLevel, format string, args ...any) {
+	var lvl slog.Level
+	switch level {
+	case kfake.LogLevelError:
+		lvl = slog.LevelError
+	case kfake.LogLevelWarn:
+		lvl = slog.LevelWarn
+	case kfake.LogLevelInfo:
+		lvl = slog.LevelDebug
+	default:
+		lvl = slog.LevelDebug - 4
+	}
+	if !k.l.Enabled(context.Background(), lvl) {
+		return
+	}
+	k.l.Log(context.Background(), lvl, fmt.Sprintf(format, args...), "component", "kfake")
+}
+
+// ValidateTopicName applies Kafka's topic name rules.
+func ValidateTopicName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("topic name is empty")
+	case name == "." || name == "..":
+		return fmt.Errorf("topic name %q is not allowed", name)
+	case len(name) > 249:
+		return fmt.Errorf("topic name %q is longer than 249 characters", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("topic name %q: only letters, digits, '.', '_' and '-' are allowed", name)
+		}
+	}
+	return nil
+}
