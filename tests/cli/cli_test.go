@@ -1,0 +1,468 @@
+// Package cli_test drives the real devstack binary the way a user does: validate, up, status, logs,
+// restart, Ctrl-C, kill -9 and devstack test.
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	bin = os.Getenv("DEVSTACK_BIN")
+	if bin == "" {
+		dir, err := os.MkdirTemp("", "devstack-bin")
+		if err != nil {
+			panic(err)
+		}
+		bin = filepath.Join(dir, "devstack")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/devstack")
+		cmd.Dir = root
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build devstack:", err)
+			os.Exit(1)
+		}
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// stackDir writes devstack.yaml (with ${BROKER_PORT}, ${GATEWAY_PORT}, ${CONTROL_PORT} filled in) into a temp dir.
+func stackDir(t *testing.T, yaml string) (dir string, ports map[string]int) {
+	t.Helper()
+	dir = t.TempDir()
+	ports = map[string]int{"BROKER_PORT": freePort(t), "GATEWAY_PORT": freePort(t), "CONTROL_PORT": freePort(t), "PG_PORT": freePort(t)}
+	for k, v := range ports {
+		yaml = strings.ReplaceAll(yaml, "${"+k+"}", fmt.Sprint(v))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, ports
+}
+
+func run(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("devstack %v: %v", args, err)
+	}
+	return string(out), code
+}
+
+// upProcess is a running `devstack up --no-tui`.
+type upProcess struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan error
+}
+
+func (u *upProcess) output() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.out.String()
+}
+
+func startUp(t *testing.T, dir string) *upProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "up", "--no-tui")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	u := &upProcess{cmd: cmd, done: make(chan error, 1)}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			u.mu.Lock()
+			u.out.WriteString(sc.Text() + "\n")
+			u.mu.Unlock()
+		}
+	}()
+	go func() { err := cmd.Wait(); pw.Close(); u.done <- err }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-u.done
+		}
+		if t.Failed() {
+			t.Logf("devstack up output:\n%s", u.output())
+		}
+	})
+	return u
+}
+
+func (u *upProcess) waitFor(t *testing.T, substr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if strings.Contains(u.output(), substr) {
+			return
+		}
+		select {
+		case err := <-u.done:
+			u.done <- err
+			t.Fatalf("devstack up exited (%v) before printing %q", err, substr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("devstack up did not print %q within %s", substr, timeout)
+}
+
+type state struct {
+	Components []struct {
+		Name, Status, Addr string
+	}
+	Services []struct {
+		Name      string
+		Status    string
+		Restarts  int
+		Instances []struct {
+			PID, Port  int
+			Ready      bool
+			Generation int
+		}
+	}
+}
+
+func status(t *testing.T, dir string) state {
+	t.Helper()
+	out, code := run(t, dir, "status", "--json")
+	if code != 0 {
+		t.Fatalf("devstack status: exit %d: %s", code, out)
+	}
+	var st state
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	return st
+}
+
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	// a zombie is not alive for our purposes
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// descendants returns every process whose ancestry includes pid.
+func descendants(pid int) []int {
+	parent := map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var p int
+		if _, err := fmt.Sscan(e.Name(), &p); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		var pp int
+		fmt.Sscan(fields[1], &pp)
+		parent[p] = pp
+	}
+	var out []int
+	for p := range parent {
+		for a := parent[p]; a > 1; a = parent[a] {
+			if a == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func waitGone(t *testing.T, pids []int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		var left []int
+		for _, p := range pids {
+			if alive(p) {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var left []string
+	for _, p := range pids {
+		if alive(p) {
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+			left = append(left, fmt.Sprintf("%d (%s)", p, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+	t.Fatalf("processes outlived devstack: %s", strings.Join(left, ", "))
+}
+
+const basicStack = `
+name: clitest
+control: {port: ${CONTROL_PORT}}
+broker: {port: ${BROKER_PORT}, persist: false, topics: {events: {partitions: 2}}}
+postgres: {enabled: false}
+gateway:
+  http_port: ${GATEWAY_PORT}
+  https_port: -1
+  routes:
+    - {path: /web, service: web, strip_prefix: true}
+services:
+  web:
+    command: exec python3 -u -m http.server $PORT --bind 127.0.0.1
+    ready: {http: /}
+  forker:
+    command: "echo forker-started; sh -c 'sleep 1000 & wait'"
+    ready: {log: forker-started}
+  stubborn:
+    command: "trap '' TERM; echo stubborn-started; while true; do sleep 1; done"
+    ready: {log: stubborn-started}
+    stop_grace: 1s
+`
+
+func TestUpStatusLogsRestartAndCtrlC(t *testing.T) {
+	dir, ports := stackDir(t, basicStack)
+	u := startUp(t, dir)
+	u.waitFor(t, "all ready", 60*time.Second)
+
+	// the gateway routes to the web service
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/web/", ports["GATEWAY_PORT"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /web/ through the gateway: %d", resp.StatusCode)
+	}
+
+	st := status(t, dir)
+	var pids []int
+	restarts := map[string]int{}
+	for _, s := range st.Services {
+		if s.Status != "ready" {
+			t.Errorf("service %s status %q, want ready", s.Name, s.Status)
+		}
+		for _, in := range s.Instances {
+			pids = append(pids, in.PID)
+			pids = append(pids, descendants(in.PID)...)
+		}
+		restarts[s.Name] = s.Restarts
+	}
+	if len(st.Services) != 3 {
+		t.Fatalf("status shows %d services, want 3", len(st.Services))
+	}
+	for _, c := range []string{"control", "broker", "gateway"} {
+		found := false
+		for _, comp := range st.Components {
+			found = found || comp.Name == c && comp.Status == "ready"
+		}
+		if !found {
+			t.Errorf("component %s not ready in status", c)
+		}
+	}
+
+	out, code := run(t, dir, "logs", "forker")
+	if code != 0 || !strings.Contains(out, "forker-started") {
+		t.Errorf("devstack logs forker: exit %d, output %q", code, out)
+	}
+	if !strings.Contains(u.output(), "forker-started") {
+		t.Errorf("up output lacks the service's log line")
+	}
+
+	out, code = run(t, dir, "restart", "web")
+	if code != 0 {
+		t.Fatalf("devstack restart web: exit %d: %s", code, out)
+	}
+	out, code = run(t, dir, "restart", "nope")
+	if code == 0 || !strings.Contains(out, "nope") {
+		t.Errorf("restart of an unknown service: exit %d, %q", code, out)
+	}
+
+	// Ctrl-C: everything stops, including the forked grandchild and the process that ignores SIGTERM.
+	st = status(t, dir)
+	for _, s := range st.Services {
+		for _, in := range s.Instances {
+			pids = append(pids, in.PID)
+			pids = append(pids, descendants(in.PID)...)
+		}
+	}
+	pids = append(pids, descendants(u.cmd.Process.Pid)...)
+	u.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-u.done:
+		if err != nil {
+			t.Errorf("devstack up after Ctrl-C: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("devstack up did not stop within 30s of Ctrl-C")
+	}
+	waitGone(t, pids, 5*time.Second)
+	if _, code := run(t, dir, "status"); code == 0 {
+		t.Errorf("status succeeded after the stack stopped")
+	}
+}
+
+func TestKill9LeavesNoOrphans(t *testing.T) {
+	dir, _ := stackDir(t, basicStack)
+	u := startUp(t, dir)
+	u.waitFor(t, "all ready", 60*time.Second)
+	pids := descendants(u.cmd.Process.Pid)
+	if len(pids) < 3 {
+		t.Fatalf("expected service processes under devstack, found %v", pids)
+	}
+	u.cmd.Process.Signal(syscall.SIGKILL)
+	<-u.done
+	u.done <- nil
+	waitGone(t, pids, 10*time.Second)
+}
+
+func TestValidate(t *testing.T) {
+	dir, _ := stackDir(t, basicStack)
+	out, code := run(t, dir, "validate")
+	if code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("validate of a good file: exit %d: %s", code, out)
+	}
+	bad := "services:\n  web:\n    command: x\n    replicas: many\n    depends_on: {ghost: {}}\n  other:\n    comand: y\n"
+	os.WriteFile(filepath.Join(dir, "devstack.yaml"), []byte(bad), 0o644)
+	out, code = run(t, dir, "validate")
+	if code == 0 {
+		t.Fatalf("validate of a bad file exited 0: %s", out)
+	}
+	for _, want := range []string{"devstack.yaml:4:", "devstack.yaml:5:", "devstack.yaml:7:", "ghost"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+	// up refuses to start anything on a bad file
+	out, code = run(t, dir, "up", "--no-tui")
+	if code == 0 || !strings.Contains(out, "devstack.yaml:4:") {
+		t.Errorf("up with a bad file: exit %d: %s", code, out)
+	}
+}
+
+func TestDevstackTestPassAndFail(t *testing.T) {
+	yaml := basicStack + `
+tests:
+  - name: gateway-answers
+    command: python3 -c "import os,urllib.request; urllib.request.urlopen(os.environ['GATEWAY_URL']+'/web/').read(); print('gateway ok')"
+  - name: kafka-env
+    command: test -n "$KAFKA_BROKERS" && echo brokers=$KAFKA_BROKERS
+`
+	dir, _ := stackDir(t, yaml)
+	junit := filepath.Join(dir, "junit.xml")
+	out, code := run(t, dir, "test", "--junit", junit)
+	if code != 0 {
+		t.Fatalf("devstack test: exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"gateway ok", "brokers=127.0.0.1:", "2 passed, 0 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	var suites struct {
+		Suites []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+		} `xml:"testsuite"`
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(b, &suites); err != nil || len(suites.Suites) != 1 || suites.Suites[0].Tests != 2 || suites.Suites[0].Failures != 0 {
+		t.Errorf("junit = %+v (%v)\n%s", suites, err, b)
+	}
+
+	// a failing command after --: exit 1, and the services' last log lines are printed
+	out, code = run(t, dir, "test", "--junit", junit, "--", "sh", "-c", "echo failing-now; exit 3")
+	if code != 1 {
+		t.Errorf("failing test: exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{"failing-now", "FAIL", "stubborn-started", "0 passed, 1 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b, _ = os.ReadFile(junit)
+	if !bytes.Contains(b, []byte("<failure")) {
+		t.Errorf("junit lacks the failure:\n%s", b)
+	}
+}
+
+func TestServiceNeverReadyFailsClearly(t *testing.T) {
+	yaml := `
+control: {port: ${CONTROL_PORT}}
+broker: {enabled: false}
+postgres: {enabled: false}
+services:
+  slow:
+    command: sleep 1000
+    ready: {http: /health, timeout: 2s}
+tests:
+  - {name: never, command: "true"}
+`
+	dir, _ := stackDir(t, yaml)
+	out, code := run(t, dir, "test")
+	if code == 0 {
+		t.Fatalf("devstack test with a never-ready service exited 0:\n%s", out)
+	}
+	if !strings.Contains(out, "slow") || !strings.Contains(out, "not ready") {
+		t.Errorf("output does not say which service was not ready:\n%s", out)
+	}
+}
