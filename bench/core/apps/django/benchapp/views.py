@@ -1,0 +1,5 @@
+from django.http import HttpResponse
+
+
+def version(request):
+    return HttpResponse("v0")

@@ -1,0 +1,10 @@
+#!/usr/bin/env python
+"""Django entry point of the hot-reload benchmark app."""
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchapp.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)

@@ -1,0 +1,3 @@
+module benchhello
+
+go 1.26

@@ -1,0 +1,377 @@
+// Command corebench measures devstack's start-up (cold and warm, per component) and its hot-reload
+// latency for a Go, a NestJS and a Django service against the tool a user would otherwise use (air,
+// `nest start --watch`, Django's runserver autoreloader), in one run on one machine. It prints Markdown.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var (
+	devstack = flag.String("devstack", "bin/devstack", "devstack binary")
+	appsDir  = flag.String("apps", "bench/core/apps", "benchmark apps")
+	work     = flag.String("work", "", "scratch directory (default: a temp dir)")
+	runs     = flag.Int("runs", 5, "edits per reload measurement")
+	starts   = flag.Int("starts", 3, "start-ups per start measurement")
+	airBin   = flag.String("air", "", "air binary (Go peer)")
+	python   = flag.String("python", "python3", "python with Django installed")
+)
+
+func main() {
+	flag.Parse()
+	var err error
+	*devstack, _ = filepath.Abs(*devstack)
+	*appsDir, _ = filepath.Abs(*appsDir)
+	if *work == "" {
+		*work, err = os.MkdirTemp("", "corebench")
+		must(err)
+		defer os.RemoveAll(*work)
+	}
+	fmt.Printf("## Start-up and hot reload (devstack core)\n\n")
+	fmt.Printf("Measured %s on %d cores (%s/%s). Medians; each figure's peer runs in the same session.\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	startup()
+	reload()
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "corebench:", err)
+		os.Exit(1)
+	}
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func copyDir(src, dst string) {
+	cmd := exec.Command("cp", "-a", src+"/.", dst)
+	must(os.MkdirAll(dst, 0o755))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		must(fmt.Errorf("cp %s: %v: %s", src, err, out))
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+
+// ---- start-up ----
+
+const startYAML = `name: benchcore
+control: {port: %d}
+broker: {port: %d, topics: {orders: {partitions: 3}}}
+postgres: {port: %d}
+gateway: {http_port: %d, https_port: -1, routes: [{path: /, service: hello}]}
+services:
+  hello:
+    dir: hello
+    build: go build -o bin/hello .
+    command: ./bin/hello
+    database: true
+    ready: {http: /}
+`
+
+type status struct {
+	Components []struct {
+		Name      string
+		StartedIn time.Duration `json:"started_in"`
+	}
+	Services []struct {
+		Name      string
+		StartedIn time.Duration `json:"started_in"`
+	}
+}
+
+// upOnce starts devstack up in dir, returns time to "all ready" and the per-component breakdown.
+func upOnce(dir string, env []string) (time.Duration, map[string]time.Duration) {
+	cmd := exec.Command(*devstack, "up", "--no-tui")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cmd.Env, "NO_COLOR=1")
+	out, err := cmd.StdoutPipe()
+	must(err)
+	cmd.Stderr = cmd.Stdout
+	t0 := time.Now()
+	must(cmd.Start())
+	ready := make(chan time.Duration, 1)
+	var log strings.Builder
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "all ready") {
+				ready <- time.Since(t0)
+			}
+		}
+	}()
+	var took time.Duration
+	select {
+	case took = <-ready:
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Kill()
+		must(fmt.Errorf("devstack up not ready after 3 minutes:\n%s", log.String()))
+	}
+	st := exec.Command(*devstack, "status", "--json")
+	st.Dir = dir
+	b, err := st.Output()
+	must(err)
+	var s status
+	must(json.Unmarshal(b, &s))
+	parts := map[string]time.Duration{}
+	for _, c := range s.Components {
+		parts[c.Name] = c.StartedIn
+	}
+	for _, sv := range s.Services {
+		parts["service "+sv.Name] = sv.StartedIn
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+	}
+	return took, parts
+}
+
+func startup() {
+	base := filepath.Join(*work, "startup")
+	type row struct {
+		name  string
+		total []time.Duration
+		parts map[string][]time.Duration
+	}
+	rows := []*row{{name: "cold: new stack, no initdb template cached"}, {name: "fresh: new stack, template cached"}, {name: "warm: existing .devstack"}}
+	for _, r := range rows {
+		r.parts = map[string][]time.Duration{}
+	}
+	for i := 0; i < *starts; i++ {
+		dir := filepath.Join(base, fmt.Sprint(i))
+		copyDir(filepath.Join(*appsDir, "go"), filepath.Join(dir, "hello"))
+		must(os.WriteFile(filepath.Join(dir, "devstack.yaml"), []byte(fmt.Sprintf(startYAML, freePort(), freePort(), freePort(), freePort())), 0o644))
+		cache := filepath.Join(base, fmt.Sprintf("cache%d", i))
+		env := []string{"XDG_CACHE_HOME=" + cache}
+		for j, r := range rows {
+			if j == 1 { // a new stack that finds the template cached by the cold run
+				os.RemoveAll(filepath.Join(dir, ".devstack"))
+			}
+			t, parts := upOnce(dir, env)
+			r.total = append(r.total, t)
+			for k, v := range parts {
+				r.parts[k] = append(r.parts[k], v)
+			}
+		}
+	}
+	fmt.Printf("### `devstack up` to all-ready\n\n")
+	fmt.Printf("Stack: broker (1 declared topic), PostgreSQL (1 service database), gateway (1 route), one Go service (build + HTTP probe). %d runs each.\n\n", *starts)
+	fmt.Printf("| start | total | broker | postgres | gateway | service (build+start+ready) |\n|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", r.name, ms(median(r.total)), ms(median(r.parts["broker"])), ms(median(r.parts["postgres"])),
+			ms(median(r.parts["gateway"])), ms(median(r.parts["service hello"])))
+	}
+	fmt.Println()
+}
+
+// ---- hot reload ----
+
+type reloadCase struct {
+	lang     string
+	app      string // dir under apps
+	file     string // file edited, relative to app
+	devYAML  string // service definition for devstack
+	peerName string
+	peer     func(dir string, port int) *exec.Cmd
+	setup    func(dir string)
+}
+
+func reload() {
+	cases := []reloadCase{
+		{
+			lang: "Go", app: "go", file: "main.go", peerName: "air",
+			devYAML: `    build: go build -o bin/hello .
+    command: ./bin/hello
+    watch: {include: ["**/*.go"]}`,
+			peer: func(dir string, port int) *exec.Cmd {
+				toml := "root = \".\"\ntmp_dir = \"tmp\"\n[build]\ncmd = \"go build -o ./tmp/hello .\"\nbin = \"./tmp/hello\"\ninclude_ext = [\"go\"]\ndelay = 200\n[log]\nmain_only = true\n"
+				must(os.WriteFile(filepath.Join(dir, ".air.toml"), []byte(toml), 0o644))
+				return exec.Command(*airBin, "-c", ".air.toml")
+			},
+		},
+		{
+			lang: "NestJS", app: "nest", file: "src/app.controller.ts", peerName: "nest start --watch",
+			devYAML: `    build: ./node_modules/.bin/tsc -p tsconfig.json
+    command: node dist/main.js
+    watch: {paths: [src]}`,
+			peer: func(dir string, port int) *exec.Cmd {
+				return exec.Command("./node_modules/.bin/nest", "start", "--watch")
+			},
+		},
+		{
+			lang: "Django", app: "django", file: "benchapp/views.py", peerName: "manage.py runserver",
+			devYAML: `    command: exec ` + *python + ` manage.py runserver --noreload 127.0.0.1:$PORT
+    watch: {include: ["**/*.py"]}`,
+			peer: func(dir string, port int) *exec.Cmd {
+				return exec.Command(*python, "manage.py", "runserver", fmt.Sprintf("127.0.0.1:%d", port))
+			},
+		},
+	}
+	fmt.Printf("### Hot reload: file saved → new code answers HTTP\n\n")
+	fmt.Printf("Each of %d edits rewrites the handler's version string, then polls every 2 ms until the new string is served "+
+		"(through devstack's gateway for devstack; directly for the peer). air is given the same 200 ms debounce as devstack "+
+		"(its default is 1 s). devstack's NestJS build is `tsc` with incremental build info; Django runs `runserver --noreload` and devstack restarts it.\n\n", *runs)
+	fmt.Printf("| service | devstack | peer | peer median | ratio devstack/peer |\n|---|---|---|---|---|\n")
+	for _, c := range cases {
+		if c.lang == "Go" && *airBin == "" {
+			fmt.Printf("| %s | - | %s | not installed | - |\n", c.lang, c.peerName)
+			continue
+		}
+		dev := measureDevstack(c)
+		peer := measurePeer(c)
+		ratio := "-"
+		if peer > 0 && dev > 0 {
+			ratio = fmt.Sprintf("%.2f", float64(dev)/float64(peer))
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", c.lang, ms(dev), c.peerName, ms(peer), ratio)
+	}
+	fmt.Println()
+}
+
+func prepApp(c reloadCase, name string) string {
+	dir := filepath.Join(*work, "reload", c.app+"-"+name)
+	os.RemoveAll(dir)
+	copyDir(filepath.Join(*appsDir, c.app), dir)
+	if c.app == "nest" {
+		// share the installed node_modules instead of copying them per run
+		os.RemoveAll(filepath.Join(dir, "node_modules"))
+		must(os.Symlink(filepath.Join(*appsDir, "nest", "node_modules"), filepath.Join(dir, "node_modules")))
+	}
+	return dir
+}
+
+func get(url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func waitBody(url, want string, timeout time.Duration) (time.Duration, bool) {
+	t0 := time.Now()
+	for time.Since(t0) < timeout {
+		if strings.Contains(get(url), want) {
+			return time.Since(t0), true
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return 0, false
+}
+
+// edits rewrites the version marker runs times and measures until served.
+func edits(file, url string) time.Duration {
+	var ds []time.Duration
+	b, err := os.ReadFile(file)
+	must(err)
+	cur := "v0"
+	for i := 1; i <= *runs; i++ {
+		next := fmt.Sprintf("v%d", i)
+		b = []byte(strings.Replace(string(b), cur, next, 1))
+		time.Sleep(500 * time.Millisecond) // let the tool settle after the previous reload
+		must(os.WriteFile(file, b, 0o644))
+		d, ok := waitBody(url, next, 90*time.Second)
+		if !ok {
+			fmt.Fprintf(os.Stderr, "corebench: %s never served %s\n", url, next)
+			return 0
+		}
+		ds = append(ds, d)
+		cur = next
+	}
+	return median(ds)
+}
+
+func measureDevstack(c reloadCase) time.Duration {
+	dir := prepApp(c, "devstack")
+	root := filepath.Dir(dir)
+	stackDir := filepath.Join(root, c.app+"-stack")
+	os.RemoveAll(stackDir)
+	must(os.MkdirAll(stackDir, 0o755))
+	must(os.Rename(dir, filepath.Join(stackDir, "app")))
+	gw := freePort()
+	yaml := fmt.Sprintf("name: reload\ncontrol: {port: %d}\nbroker: {enabled: false}\npostgres: {enabled: false}\n"+
+		"gateway: {http_port: %d, https_port: -1, routes: [{path: /, service: app}]}\nservices:\n  app:\n    dir: app\n%s\n    ready: {http: /}\n",
+		freePort(), gw, c.devYAML)
+	must(os.WriteFile(filepath.Join(stackDir, "devstack.yaml"), []byte(yaml), 0o644))
+	cmd := exec.Command(*devstack, "up", "--no-tui")
+	cmd.Dir = stackDir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	must(cmd.Start())
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+	url := fmt.Sprintf("http://127.0.0.1:%d/", gw)
+	if _, ok := waitBody(url, "v0", 3*time.Minute); !ok {
+		fmt.Fprintf(os.Stderr, "corebench: devstack %s never served v0\n", c.lang)
+		return 0
+	}
+	return edits(filepath.Join(stackDir, "app", c.file), url)
+}
+
+func measurePeer(c reloadCase) time.Duration {
+	dir := prepApp(c, "peer")
+	port := freePort()
+	cmd := c.peer(dir, port)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	must(cmd.Start())
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}()
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	if _, ok := waitBody(url, "v0", 3*time.Minute); !ok {
+		fmt.Fprintf(os.Stderr, "corebench: %s never served v0\n", c.peerName)
+		return 0
+	}
+	return edits(filepath.Join(dir, c.file), url)
+}
