@@ -70,8 +70,8 @@ type Broker struct {
 	admin   *Admin
 	lock    *os.File
 
-	// produced counts record bytes produced since the last retention sweep; crossing sweepBytes wakes
-	// the sweeper so a partition overshoots its byte bound by at most about sweepBytes.
+	// produced counts bytes received from clients since the last retention sweep; crossing sweepBytes
+	// wakes the sweeper so a partition overshoots its byte bound by little more than sweepBytes.
 	produced   atomic.Int64
 	sweepBytes int64
 	sweepNow   chan struct{}
@@ -112,7 +112,11 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 	kopts := []kfake.Opt{
 		kfake.Ports(o.Port), // one broker
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-			return net.Listen(network, net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
+			ln, err := net.Listen(network, net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
+			if err != nil {
+				return nil, err
+			}
+			return countingListener{ln, b}, nil
 		}),
 		kfake.ClusterID("devstack"),
 		kfake.DefaultNumPartitions(o.DefaultPartitions),
@@ -151,7 +155,6 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 	b.cluster = c
 	b.addr = c.ListenAddrs()[0]
 	c.ControlKey(int16(kmsg.Metadata), b.onMetadata)
-	c.ControlKey(int16(kmsg.Produce), b.onProduce)
 
 	b.wg.Add(1)
 	go b.sweeper()
@@ -178,7 +181,7 @@ func (b *Broker) Addr() string { return b.addr }
 func (b *Broker) Admin() *Admin { return b.admin }
 
 // ApplyRetention enforces retention on every partition now (the broker also does this on its own
-// every 30s and whenever enough bytes were produced).
+// every 30s and whenever enough bytes were received).
 func (b *Broker) ApplyRetention() {
 	b.cluster.ApplyRetention()
 	b.sweeps.Add(1)
@@ -262,30 +265,40 @@ func (b *Broker) onMetadata(kreq kmsg.Request) (kmsg.Response, error, bool) {
 	return nil, nil, false
 }
 
-// onProduce counts produced bytes and wakes the retention sweeper when enough arrived; it never
-// handles the request itself.
-func (b *Broker) onProduce(kreq kmsg.Request) (kmsg.Response, error, bool) {
-	req, ok := kreq.(*kmsg.ProduceRequest)
-	if !ok {
-		return nil, nil, false
+// countingListener counts the bytes clients send (nearly all of it produced records) and wakes the
+// retention sweeper when enough arrived. This costs one atomic add per read, unlike a control hook
+// on Produce, which kfake runs on a goroutine of its own per request.
+type countingListener struct {
+	net.Listener
+	b *Broker
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
-	var n int64
-	for i := range req.Topics {
-		for j := range req.Topics[i].Partitions {
-			n += int64(len(req.Topics[i].Partitions[j].Records))
-		}
-	}
-	if b.produced.Add(n) >= b.sweepBytes {
+	return countingConn{c, l.b}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	b *Broker
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.b.produced.Add(int64(n)) >= c.b.sweepBytes {
 		select {
-		case b.sweepNow <- struct{}{}:
+		case c.b.sweepNow <- struct{}{}:
 		default:
 		}
 	}
-	return nil, nil, false
+	return n, err
 }
 
 // sweeper applies retention every defaultSweepInterval (time bound) and whenever sweepBytes were
-// produced since the last sweep (byte bound).
+// received since the last sweep (byte bound).
 func (b *Broker) sweeper() {
 	defer b.wg.Done()
 	t := time.NewTicker(defaultSweepInterval)
