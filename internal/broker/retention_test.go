@@ -43,7 +43,7 @@ func dirSize(t *testing.T, dir string) int64 {
 }
 
 func TestRetentionBoundsBytes(t *testing.T) {
-	const bound = 1 << 20      // per partition
+	const bound = 1 << 20     // per partition
 	const produced = 48 << 20 // far over the bound
 	tests := []struct {
 		name    string
