@@ -1,0 +1,52 @@
+/** Typed settings read once from the environment the supervisor (devstack) injects. */
+export interface AppConfig {
+  host: string;
+  port: number;
+  databaseUrl: string;
+  kafkaBrokers: string[];
+  jwt: {
+    secret: string;
+    issuer: string;
+    audience: string;
+    ttlSeconds: number;
+  };
+  bcryptRounds: number;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+function required(env: NodeJS.ProcessEnv, key: string): string {
+  const value = env[key];
+  if (!value) {
+    throw new Error(`${key} is not set: run the service under devstack (it injects ${key}) or export it`);
+  }
+  return value;
+}
+
+function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${key}=${raw}: want a non-negative integer`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  return {
+    host: env.HOST || '127.0.0.1',
+    // PORT 0 asks the OS for a free port (handy when running alone); devstack always sets PORT.
+    port: int(env, 'PORT', 0),
+    databaseUrl: required(env, 'DATABASE_URL'),
+    kafkaBrokers: (env.KAFKA_BROKERS || '127.0.0.1:9092')
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+    jwt: {
+      secret: required(env, 'JWT_SECRET'),
+      issuer: env.JWT_ISSUER || 'devstack',
+      audience: env.JWT_AUDIENCE || 'devstack',
+      ttlSeconds: int(env, 'JWT_TTL_SECONDS', 3600),
+    },
+    bcryptRounds: int(env, 'BCRYPT_ROUNDS', 12),
+  };
+}

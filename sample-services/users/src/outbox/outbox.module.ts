@@ -1,0 +1,40 @@
+import { Module } from '@nestjs/common';
+import { ClientsModule, Transport } from '@nestjs/microservices';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Partitioners } from 'kafkajs';
+import { APP_CONFIG, AppConfig } from '../config/configuration';
+import { OutboxMessage } from './outbox-message.entity';
+import { KAFKA_CLIENT, OutboxRelay } from './outbox.relay';
+
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([OutboxMessage]),
+    ClientsModule.registerAsync([
+      {
+        name: KAFKA_CLIENT,
+        inject: [APP_CONFIG],
+        useFactory: (config: AppConfig) => ({
+          transport: Transport.KAFKA,
+          options: {
+            client: {
+              clientId: process.env.DEVSTACK_SERVICE || 'users',
+              brokers: config.kafkaBrokers,
+              // kafkajs' default retry budget; an idempotent producer must not cap it lower.
+              retry: { initialRetryTime: 200 },
+            },
+            producer: {
+              idempotent: true, // acks=all, sequence numbers: a retried send is not written twice
+              maxInFlightRequests: 1,
+              allowAutoTopicCreation: true,
+              createPartitioner: Partitioners.DefaultPartitioner, // murmur2 by key, like the JVM client
+            },
+            producerOnlyMode: true,
+          },
+        }),
+      },
+    ]),
+  ],
+  providers: [OutboxRelay],
+  exports: [OutboxRelay],
+})
+export class OutboxModule {}
