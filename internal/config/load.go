@@ -1,34 +1,342 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
-	"github.com/goccy/go-yaml"
+	yaml "github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
 )
 
+// MaxFileSize is the largest devstack.yaml Load accepts.
+const MaxFileSize = 4 << 20
+
 // Load reads, interpolates, decodes, defaults and validates a devstack.yaml.
-// TEMPORARY minimal version: the config owner replaces it with the full pipeline.
+//
+// The pipeline: read the file -> parse YAML keeping positions -> read the env file (default .env
+// beside the file) -> decode strictly into Config, expanding ${VAR} in values -> apply defaults ->
+// run every validator. All problems are returned at once as Errors, sorted by position, each
+// formatted "FILE:LINE:COL: path.to.key: what is wrong" with FILE as path was given. On any error
+// the returned *Config is nil: there is never a partial result.
 func Load(path string) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(abs)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	var c Config
-	if err := yaml.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c.Path, c.Dir = abs, filepath.Dir(abs)
-	for name, s := range c.Services {
-		s.Name = name
-		c.ServiceSeq = append(c.ServiceSeq, name)
+	st, err := os.Stat(abs)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file: create it, or point at it with --file FILE", path)
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return &c, nil
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory: pass the devstack.yaml file inside it", path)
+	}
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s: file is %d bytes; devstack.yaml is limited to %d", path, st.Size(), MaxFileSize)
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	c, err := LoadBytes(path, data, filepath.Dir(abs), environ())
+	if err != nil {
+		return nil, err
+	}
+	c.Path = abs
+	return c, nil
+}
+
+// LoadBytes is Load for a file's content: name is the file name used in messages, dir the directory
+// relative paths (and the default .env) are resolved against, env the environment used for ${VAR}
+// (nil means empty). It reads the env file and checks that directories and files the config names
+// exist, but writes nothing.
+func LoadBytes(name string, data []byte, dir string, env map[string]string) (cfg *Config, err error) {
+	defer func() {
+		// Defence in depth: the loader must never take devstack down, whatever the input.
+		if r := recover(); r != nil {
+			cfg = nil
+			err = Errors{{File: name, Pos: Pos{1, 1}, Path: "file", Msg: fmt.Sprintf("internal error while loading (please report it): %v", r)}}
+		}
+	}()
+	if dir == "" {
+		dir = "."
+	}
+	if d, err := filepath.Abs(dir); err == nil {
+		dir = d
+	}
+	if env == nil {
+		env = map[string]string{}
+	}
+	l := &loader{name: name, dir: dir, env: env, pos: map[string]Pos{}, kpos: map[string]Pos{}, dbTrue: map[string]bool{}, errPaths: map[string]bool{}}
+	c := l.run(data)
+	if len(l.errs) > 0 {
+		return nil, sortErrors(l.errs)
+	}
+	for _, w := range sortErrors(l.warns) {
+		c.Warnings = append(c.Warnings, w.Error())
+	}
+	return c, nil
+}
+
+func environ() map[string]string {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// loader carries one load: positions of everything decoded, errors and warnings.
+type loader struct {
+	name     string            // file name for messages
+	dir      string            // absolute directory of the file
+	env      map[string]string // process environment
+	dotenv   map[string]string // env file values
+	errs     []*Error
+	warns    []*Error
+	pos      map[string]Pos  // path -> position of the value
+	kpos     map[string]Pos  // path -> position of the key (or list item)
+	dbTrue   map[string]bool // paths of "database: true"
+	errPaths map[string]bool // paths with an error
+	visits   int
+	tooBig   bool
+}
+
+// errAt records a problem. Only the first problem of each path is kept: a value that failed to
+// decode is not reported again by a validator that sees its zero value.
+func (l *loader) errAt(p Pos, path, msg string) {
+	if l.hasErrAt(path) {
+		return
+	}
+	l.errPaths[path] = true
+	l.errs = append(l.errs, &Error{File: l.name, Pos: p, Path: path, Msg: msg})
+}
+
+// errf reports a problem at the value of path (or, when it came from a default, at the nearest key
+// the user wrote).
+func (l *loader) errf(path, format string, a ...any) {
+	l.errAt(l.where(path), path, fmt.Sprintf(format, a...))
+}
+
+// keyErrf reports a problem at the key of path.
+func (l *loader) keyErrf(path, format string, a ...any) {
+	p, ok := l.kpos[path]
+	if !ok {
+		p = l.where(path)
+	}
+	l.errAt(p, path, fmt.Sprintf(format, a...))
+}
+
+func (l *loader) warnAt(p Pos, path, msg string) {
+	l.warns = append(l.warns, &Error{File: l.name, Pos: p, Path: path, Msg: msg})
+}
+
+// has reports whether path was written in the file.
+func (l *loader) has(path string) bool {
+	_, ok := l.kpos[path]
+	return ok
+}
+
+// where is the position of path's value, else of its nearest written ancestor, else 1:1.
+func (l *loader) where(path string) Pos {
+	if p, ok := l.pos[path]; ok {
+		return p
+	}
+	for q := path; q != ""; q = parentPath(q) {
+		if p, ok := l.kpos[q]; ok {
+			return p
+		}
+	}
+	return Pos{1, 1}
+}
+
+// parentPath drops the last element of a path: a.b[2] -> a.b, a.b -> a, a["x y"] -> a.
+func parentPath(p string) string {
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndex(p, "["); i >= 0 {
+			// A quoted key may contain [; find the [ that opens the last element.
+			if j := strings.LastIndex(p, "[\""); j >= 0 && strings.HasSuffix(p, "\"]") {
+				i = j
+			}
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndex(p, "."); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+func (l *loader) lookup(name string) (string, bool) {
+	if v, ok := l.env[name]; ok {
+		return v, true
+	}
+	v, ok := l.dotenv[name]
+	return v, ok
+}
+
+func (l *loader) run(data []byte) *Config {
+	c := &Config{Dir: l.dir, Path: filepath.Join(l.dir, filepath.Base(l.name))}
+	if len(data) > MaxFileSize {
+		l.errAt(Pos{1, 1}, "file", fmt.Sprintf("file is %d bytes; devstack.yaml is limited to %d", len(data), MaxFileSize))
+		return c
+	}
+	root, ok := l.parse(data)
+	if !ok {
+		return c
+	}
+	l.readEnvFile(c, root)
+	if root.kind == kNull {
+		root = &node{kind: kMap, pos: root.pos}
+	}
+	if root.kind != kMap {
+		l.errAt(root.pos, "file", "devstack.yaml must be a mapping with keys such as services, broker, postgres, gateway and tests, not "+root.describe())
+		return c
+	}
+	l.decode("", root, Pos{1, 1}, reflectValue(c))
+	if l.tooBig {
+		return c
+	}
+	for name, s := range c.Services {
+		if s == nil { // "name:" with nothing under it
+			c.Services[name] = &Service{}
+		}
+	}
+	if e := root.get("services"); e != nil && e.val.kind == kMap {
+		for _, se := range e.val.entries {
+			if s := c.Services[se.key]; s != nil && !contains(c.ServiceSeq, se.key) {
+				c.ServiceSeq = append(c.ServiceSeq, se.key)
+				s.Name, s.Line = se.key, se.keyPos.Line
+			}
+		}
+	}
+	l.applyDefaults(c)
+	for _, v := range validators {
+		v(l, c)
+	}
+	return c
+}
+
+// parse runs the YAML parser and builds the tree. Only one document is allowed.
+func (l *loader) parse(data []byte) (root *node, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.errAt(Pos{1, 1}, "syntax error", fmt.Sprintf("the YAML parser failed on this file: %v", r))
+			root, ok = nil, false
+		}
+	}()
+	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		var ye yaml.Error
+		p, msg := Pos{1, 1}, err.Error()
+		if errors.As(err, &ye) {
+			p, msg = posOf(ye.GetToken()), ye.GetMessage()
+		}
+		l.errAt(p, "syntax error", msg)
+		return nil, false
+	}
+	b := &treeBuilder{l: l, anchors: map[string]*node{}}
+	var docs []*node
+	for i, d := range f.Docs {
+		if d == nil || (d.Body == nil && i > 0) {
+			continue
+		}
+		if len(docs) == 1 {
+			l.errAt(nodePos(d), "file", "only one YAML document is allowed; remove the second ---")
+			break
+		}
+		docs = append(docs, b.build(d, "", Pos{1, 1}, 0))
+	}
+	if len(docs) == 0 {
+		return &node{kind: kNull, pos: Pos{1, 1}}, true
+	}
+	return docs[0], true
+}
+
+// readEnvFile loads env_file (default .env beside devstack.yaml) before anything is interpolated.
+func (l *loader) readEnvFile(c *Config, root *node) {
+	l.dotenv = map[string]string{}
+	c.DotEnv = l.dotenv
+	name, explicit, p := ".env", false, Pos{1, 1}
+	if e := root.get("env_file"); e != nil && e.val.kind != kNull {
+		if e.val.kind != kScalar {
+			return // decode reports the wrong type
+		}
+		r, err := interpolate(e.val.text, func(k string) (string, bool) { v, ok := l.env[k]; return v, ok })
+		if err != nil {
+			return // decode reports it
+		}
+		name, explicit, p = r.out, true, e.val.pos
+		if name == "" {
+			return
+		}
+	}
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(l.dir, name)
+	}
+	shown := name
+	if !filepath.IsAbs(name) {
+		shown = filepath.Join(filepath.Dir(l.name), name)
+	}
+	data, err := readSmallFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+		l.errAt(p, "env_file", fmt.Sprintf("cannot read %s: %v", shown, unwrapPathError(err)))
+		return
+	}
+	vals, errs := parseDotEnv(data, l.env)
+	for _, e := range errs {
+		path := "env_file"
+		if e.key != "" {
+			path = e.key
+		}
+		l.errs = append(l.errs, &Error{File: shown, Pos: Pos{e.line, e.col}, Path: path, Msg: e.msg})
+	}
+	for k, v := range vals {
+		l.dotenv[k] = v
+	}
+}
+
+func readSmallFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, errors.New("is a directory")
+	}
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("file is larger than %d bytes", MaxFileSize)
+	}
+	return os.ReadFile(path)
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // StateDirPath is the absolute state directory (default <dir>/.devstack).
@@ -41,4 +349,46 @@ func (c *Config) StateDirPath() string {
 		d = filepath.Join(c.Dir, d)
 	}
 	return d
+}
+
+// BrokerEnabled reports whether the embedded broker runs (broker.enabled, default true).
+func (c *Config) BrokerEnabled() bool { return boolOr(c.Broker.Enabled, true) }
+
+// PostgresEnabled reports whether PostgreSQL runs: postgres.enabled when set, else whether any
+// enabled service has a database or postgres.databases is not empty.
+func (c *Config) PostgresEnabled() bool {
+	if c.Postgres.Enabled != nil {
+		return *c.Postgres.Enabled
+	}
+	if len(c.Postgres.Databases) > 0 {
+		return true
+	}
+	for _, s := range c.Services {
+		if s != nil && !s.Disabled && s.Database != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// GatewayEnabled reports whether the gateway runs: gateway.enabled when set, else whether any
+// route exists.
+func (c *Config) GatewayEnabled() bool {
+	if c.Gateway.Enabled != nil {
+		return *c.Gateway.Enabled
+	}
+	return len(c.Gateway.Routes) > 0
+}
+
+// DevIssuerEnabled reports whether the gateway serves the development OAuth2 issuer
+// (gateway.auth.dev_issuer.enabled, default true; false when the gateway is off).
+func (c *Config) DevIssuerEnabled() bool {
+	return c.GatewayEnabled() && boolOr(c.Gateway.Auth.DevIssuer.Enabled, true)
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
 }

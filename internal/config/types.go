@@ -1,220 +1,245 @@
 // Package config loads, validates and documents devstack.yaml.
 package config
 
+// The struct tags drive three things: `yaml` names the key (a key without omitempty is required),
+// `jsonschema_description` documents it in the generated JSON Schema, and `jsonschema:"enum=..."`
+// lists allowed values. After Load every default below is filled in, so a zero value read from a
+// loaded Config is a value the user chose (e.g. max_restarts: 0).
+
 // Config is a whole devstack.yaml. Paths inside it are relative to the file's directory (Dir).
 type Config struct {
-	// Name of the stack, shown in the UI. Defaults to the directory name.
-	Name string `yaml:"name,omitempty" json:"name,omitempty" jsonschema:"description=Name of the stack shown in the UI; defaults to the directory name"`
-	// EnvFile is read for ${VAR} interpolation and injected into every service. Default ".env" (optional).
-	EnvFile string `yaml:"env_file,omitempty" json:"env_file,omitempty" jsonschema:"description=File of KEY=VALUE lines used for interpolation and service env (default .env; missing is fine)"`
+	// Name of the stack, shown in the UI. Default: the name of the file's directory.
+	Name string `yaml:"name,omitempty" json:"name,omitempty" jsonschema_description:"Name of the stack shown in the UI. Default: the name of the directory holding devstack.yaml."`
+	// EnvFile is read for ${VAR} interpolation and injected into every service. Default ".env"
+	// (a missing default file is fine; a missing file named explicitly is an error).
+	EnvFile string `yaml:"env_file,omitempty" json:"env_file,omitempty" jsonschema_description:"File of KEY=VALUE lines used for ${VAR} interpolation and added to every service's environment. Default .env beside devstack.yaml (missing is fine unless named explicitly)."`
 	// StateDir holds data, logs and caches. Default ".devstack".
-	StateDir string `yaml:"state_dir,omitempty" json:"state_dir,omitempty" jsonschema:"description=Directory for data, logs and caches (default .devstack)"`
+	StateDir string `yaml:"state_dir,omitempty" json:"state_dir,omitempty" jsonschema_description:"Directory for data, logs and caches, relative to devstack.yaml. Default .devstack."`
 	// Env is added to every service's environment (a service's own env wins).
-	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty" jsonschema:"description=Environment for every service"`
+	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty" jsonschema_description:"Environment for every service (a service's own env wins). A mapping or a list of KEY=VALUE."`
 
-	Control  Control             `yaml:"control,omitempty" json:"control,omitempty"`
-	Broker   Broker              `yaml:"broker,omitempty" json:"broker,omitempty"`
-	Postgres Postgres            `yaml:"postgres,omitempty" json:"postgres,omitempty"`
-	Gateway  Gateway             `yaml:"gateway,omitempty" json:"gateway,omitempty"`
-	Services map[string]*Service `yaml:"services,omitempty" json:"services,omitempty"`
-	Tests    []Test              `yaml:"tests,omitempty" json:"tests,omitempty"`
+	Control  Control             `yaml:"control,omitempty" json:"control,omitempty" jsonschema_description:"The loopback control API used by devstack status, logs and restart."`
+	Broker   Broker              `yaml:"broker,omitempty" json:"broker,omitempty" jsonschema_description:"The embedded Kafka-compatible broker."`
+	Postgres Postgres            `yaml:"postgres,omitempty" json:"postgres,omitempty" jsonschema_description:"The embedded PostgreSQL server."`
+	Gateway  Gateway             `yaml:"gateway,omitempty" json:"gateway,omitempty" jsonschema_description:"The API gateway in front of the services."`
+	Services map[string]*Service `yaml:"services,omitempty" json:"services,omitempty" jsonschema_description:"The processes devstack runs, by name ([a-z0-9][a-z0-9_-]*)."`
+	Tests    []Test              `yaml:"tests,omitempty" json:"tests,omitempty" jsonschema_description:"Commands devstack test runs once every service is ready."`
 
 	// Set by Load, not from YAML.
 	Path       string            `yaml:"-" json:"-"` // absolute path of the file
 	Dir        string            `yaml:"-" json:"-"` // its directory
 	ServiceSeq []string          `yaml:"-" json:"-"` // service names in file order
 	DotEnv     map[string]string `yaml:"-" json:"-"` // values read from EnvFile
+	// Warnings are problems that do not stop loading, formatted like errors
+	// ("devstack.yaml:3:12: services.api.env.TOKEN: variable TOKEN is not set; using an empty string").
+	Warnings []string `yaml:"-" json:"-"`
 }
 
 // Control is the loopback HTTP API that `devstack status|logs|restart|tui` use.
 type Control struct {
 	// Port on 127.0.0.1. Default 7477; 0 in YAML means default.
-	Port int `yaml:"port,omitempty" json:"port,omitempty" jsonschema:"description=Port of the control API on 127.0.0.1 (default 7477)"`
+	Port int `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Port of the control API on 127.0.0.1. Default 7477." jsonschema:"minimum=0,maximum=65535"`
 }
 
 // Broker configures the embedded Kafka-compatible broker.
 type Broker struct {
-	// Enabled defaults to true when any service exists; set false to run without a broker.
-	Enabled *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	Host    string `yaml:"host,omitempty" json:"host,omitempty" jsonschema:"description=Listen address (default 127.0.0.1)"`
-	Port    int    `yaml:"port,omitempty" json:"port,omitempty" jsonschema:"description=Kafka port (default 9092)"`
+	// Enabled defaults to true; set false to run without a broker.
+	Enabled *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Run the broker. Default true."`
+	Host    string `yaml:"host,omitempty" json:"host,omitempty" jsonschema_description:"Listen address (an IP address or localhost). Default 127.0.0.1."`
+	Port    int    `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Kafka port. Default 9092." jsonschema:"minimum=0,maximum=65535"`
 	// AutoCreateTopics: unknown topics are created on first use (default true).
-	AutoCreateTopics *bool `yaml:"auto_create_topics,omitempty" json:"auto_create_topics,omitempty"`
+	AutoCreateTopics *bool `yaml:"auto_create_topics,omitempty" json:"auto_create_topics,omitempty" jsonschema_description:"Create unknown topics on first use. Default true."`
 	// DefaultPartitions for auto-created topics (default 1).
-	DefaultPartitions int `yaml:"default_partitions,omitempty" json:"default_partitions,omitempty"`
+	DefaultPartitions int `yaml:"default_partitions,omitempty" json:"default_partitions,omitempty" jsonschema_description:"Partitions of auto-created topics and of topics without partitions. Default 1." jsonschema:"minimum=1"`
 	// Persist keeps data in <state_dir>/kafka across restarts (default true).
-	Persist   *bool     `yaml:"persist,omitempty" json:"persist,omitempty"`
-	Retention Retention `yaml:"retention,omitempty" json:"retention,omitempty"`
+	Persist   *bool     `yaml:"persist,omitempty" json:"persist,omitempty" jsonschema_description:"Keep topics and records in <state_dir>/kafka across restarts. Default true."`
+	Retention Retention `yaml:"retention,omitempty" json:"retention,omitempty" jsonschema_description:"What the broker keeps per partition."`
 	// Topics created before any service starts, by name.
-	Topics map[string]Topic `yaml:"topics,omitempty" json:"topics,omitempty"`
+	Topics map[string]Topic `yaml:"topics,omitempty" json:"topics,omitempty" jsonschema_description:"Topics created before any service starts, by name."`
 }
 
-// Retention bounds what the broker keeps per partition.
+// Retention bounds what the broker keeps per partition. 0 means no limit.
 type Retention struct {
-	Time  Duration `yaml:"time,omitempty" json:"time,omitempty" jsonschema:"description=Keep records this long (default 24h)"`
-	Bytes ByteSize `yaml:"bytes,omitempty" json:"bytes,omitempty" jsonschema:"description=Keep at most this many bytes per partition (default 256MiB)"`
+	Time  Duration `yaml:"time,omitempty" json:"time,omitempty" jsonschema_description:"Keep records this long; 0 keeps them forever. Default 24h."`
+	Bytes ByteSize `yaml:"bytes,omitempty" json:"bytes,omitempty" jsonschema_description:"Keep at most this many bytes per partition; 0 means no limit. Default 256MiB."`
 }
 
 // Topic is a topic declared in devstack.yaml.
 type Topic struct {
-	Partitions int               `yaml:"partitions,omitempty" json:"partitions,omitempty" jsonschema:"description=Partition count (default 1)"`
-	Configs    map[string]string `yaml:"configs,omitempty" json:"configs,omitempty" jsonschema:"description=Topic configs such as cleanup.policy or retention.ms"`
+	// Partitions: default broker.default_partitions.
+	Partitions int               `yaml:"partitions,omitempty" json:"partitions,omitempty" jsonschema_description:"Partition count. Default broker.default_partitions." jsonschema:"minimum=1"`
+	Configs    map[string]string `yaml:"configs,omitempty" json:"configs,omitempty" jsonschema_description:"Topic configs such as cleanup.policy or retention.ms."`
 }
 
 // Postgres configures the embedded PostgreSQL server.
 type Postgres struct {
-	Enabled *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	Port    int    `yaml:"port,omitempty" json:"port,omitempty" jsonschema:"description=Port on 127.0.0.1 (default 5433)"`
-	Version string `yaml:"version,omitempty" json:"version,omitempty" jsonschema:"description=Major version to download when no local PostgreSQL is found (default 15)"`
+	// Enabled defaults to true when a service has a database or databases is not empty.
+	Enabled *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Run PostgreSQL. Default: true when a service has a database or postgres.databases is not empty."`
+	Port    int    `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Port on 127.0.0.1. Default 5433." jsonschema:"minimum=0,maximum=65535"`
+	Version string `yaml:"version,omitempty" json:"version,omitempty" jsonschema_description:"Major version to download when no local PostgreSQL is found. Default 15."`
 	// BinDir points at PostgreSQL's bin directory; default: a local install if one is found.
-	BinDir string `yaml:"bin_dir,omitempty" json:"bin_dir,omitempty"`
+	BinDir string `yaml:"bin_dir,omitempty" json:"bin_dir,omitempty" jsonschema_description:"Directory holding postgres, initdb and pg_ctl. Default: a local install if one is found, else a download."`
 	// User and Password of the superuser (defaults postgres/postgres).
-	User     string `yaml:"user,omitempty" json:"user,omitempty"`
-	Password string `yaml:"password,omitempty" json:"password,omitempty"`
+	User     string `yaml:"user,omitempty" json:"user,omitempty" jsonschema_description:"Superuser name. Default postgres."`
+	Password string `yaml:"password,omitempty" json:"password,omitempty" jsonschema_description:"Superuser password. Default postgres."`
 	// Databases created on first start besides the services' own.
-	Databases []Database `yaml:"databases,omitempty" json:"databases,omitempty"`
+	Databases []Database `yaml:"databases,omitempty" json:"databases,omitempty" jsonschema_description:"Databases created on first start besides the services' own."`
 }
 
 // Database is an extra database with optional init SQL files run once on creation.
 type Database struct {
-	Name string   `yaml:"name" json:"name"`
-	Init []string `yaml:"init,omitempty" json:"init,omitempty" jsonschema:"description=SQL files run once when the database is created"`
+	Name string   `yaml:"name" json:"name" jsonschema_description:"Database name: lowercase letters, digits and _, starting with a letter or _."`
+	Init []string `yaml:"init,omitempty" json:"init,omitempty" jsonschema_description:"SQL files (relative to devstack.yaml) run once, in order, when the database is created."`
 }
 
 // Gateway configures the API gateway.
 type Gateway struct {
-	Enabled   *bool      `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	Host      string     `yaml:"host,omitempty" json:"host,omitempty" jsonschema:"description=Listen address (default 127.0.0.1)"`
-	HTTPPort  int        `yaml:"http_port,omitempty" json:"http_port,omitempty" jsonschema:"description=HTTP port (default 8080)"`
-	HTTPSPort int        `yaml:"https_port,omitempty" json:"https_port,omitempty" jsonschema:"description=HTTPS port (default 8443; -1 disables HTTPS)"`
-	TLS       TLS        `yaml:"tls,omitempty" json:"tls,omitempty"`
-	Auth      Auth       `yaml:"auth,omitempty" json:"auth,omitempty"`
-	RateLimit *RateLimit `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty" jsonschema:"description=Stack-wide limit applied before per-route limits"`
-	MaxBody   ByteSize   `yaml:"max_body,omitempty" json:"max_body,omitempty" jsonschema:"description=Request body limit (default 10MiB)"`
-	Timeout   Duration   `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema:"description=Upstream timeout (default 30s)"`
+	// Enabled defaults to true when routes is not empty.
+	Enabled   *bool      `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Run the gateway. Default: true when routes is not empty."`
+	Host      string     `yaml:"host,omitempty" json:"host,omitempty" jsonschema_description:"Listen address (an IP address or localhost). Default 127.0.0.1."`
+	HTTPPort  int        `yaml:"http_port,omitempty" json:"http_port,omitempty" jsonschema_description:"HTTP port. Default 8080." jsonschema:"minimum=0,maximum=65535"`
+	HTTPSPort int        `yaml:"https_port,omitempty" json:"https_port,omitempty" jsonschema_description:"HTTPS port. Default 8443; -1 disables HTTPS." jsonschema:"minimum=-1,maximum=65535"`
+	TLS       TLS        `yaml:"tls,omitempty" json:"tls,omitempty" jsonschema_description:"The local development CA and certificate."`
+	Auth      Auth       `yaml:"auth,omitempty" json:"auth,omitempty" jsonschema_description:"Token verification and the built-in development OAuth2 issuer."`
+	RateLimit *RateLimit `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty" jsonschema_description:"Stack-wide limit applied before per-route limits."`
+	// MaxBody: 0 means no limit.
+	MaxBody ByteSize `yaml:"max_body,omitempty" json:"max_body,omitempty" jsonschema_description:"Request body limit; 0 means no limit. Default 10MiB."`
+	// Timeout: 0 means no timeout.
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema_description:"Upstream timeout; 0 means none. Default 30s."`
 	// WaitReady bounds how long a request waits for a ready instance before 503 (default 30s).
-	WaitReady Duration `yaml:"wait_ready,omitempty" json:"wait_ready,omitempty"`
-	CORS      *CORS    `yaml:"cors,omitempty" json:"cors,omitempty"`
-	Routes    []Route  `yaml:"routes,omitempty" json:"routes,omitempty"`
+	WaitReady Duration `yaml:"wait_ready,omitempty" json:"wait_ready,omitempty" jsonschema_description:"How long a request waits for a ready instance before the gateway answers 503. Default 30s."`
+	CORS      *CORS    `yaml:"cors,omitempty" json:"cors,omitempty" jsonschema_description:"CORS policy for every route (a route's own cors replaces it)."`
+	Routes    []Route  `yaml:"routes,omitempty" json:"routes,omitempty" jsonschema_description:"Requests to forward to services; the longest matching path wins."`
 }
 
 // TLS configures the local development CA and certificate.
 type TLS struct {
 	// Hosts the certificate is valid for besides localhost, 127.0.0.1 and ::1.
-	Hosts []string `yaml:"hosts,omitempty" json:"hosts,omitempty"`
+	Hosts []string `yaml:"hosts,omitempty" json:"hosts,omitempty" jsonschema_description:"Host names or IP addresses the certificate covers besides localhost, 127.0.0.1 and ::1."`
 }
 
 // Auth configures token verification and the built-in development OAuth2 issuer.
 type Auth struct {
-	// Issuer (iss) that tokens must carry. Default: the gateway's own issuer URL.
-	Issuer string `yaml:"issuer,omitempty" json:"issuer,omitempty"`
+	// Issuer (iss) that tokens must carry. Default "devstack".
+	Issuer string `yaml:"issuer,omitempty" json:"issuer,omitempty" jsonschema_description:"Issuer (iss) tokens must carry; also the iss of tokens the dev issuer signs. Default devstack."`
 	// Audience (aud) tokens must carry. Default "devstack".
-	Audience string   `yaml:"audience,omitempty" json:"audience,omitempty"`
-	Leeway   Duration `yaml:"leeway,omitempty" json:"leeway,omitempty" jsonschema:"description=Clock skew allowed for exp/nbf/iat (default 30s)"`
+	Audience string   `yaml:"audience,omitempty" json:"audience,omitempty" jsonschema_description:"Audience (aud) tokens must contain. Default devstack."`
+	Leeway   Duration `yaml:"leeway,omitempty" json:"leeway,omitempty" jsonschema_description:"Clock skew allowed for exp, nbf and iat. Default 30s."`
 	// Keys that verify tokens, besides the built-in issuer's own key.
-	Keys []Key `yaml:"keys,omitempty" json:"keys,omitempty"`
+	Keys []Key `yaml:"keys,omitempty" json:"keys,omitempty" jsonschema_description:"Keys that verify tokens, besides the dev issuer's own key."`
 	// DevIssuer is the built-in OAuth2 token endpoint (/oauth/token) and JWKS. Enabled by default.
-	DevIssuer DevIssuer `yaml:"dev_issuer,omitempty" json:"dev_issuer,omitempty"`
+	DevIssuer DevIssuer `yaml:"dev_issuer,omitempty" json:"dev_issuer,omitempty" jsonschema_description:"The built-in OAuth2 issuer: POST /oauth/token and /.well-known/jwks.json."`
 }
 
-// Key verifies tokens. Exactly one of Secret, PEMFile and JWKSURL is set.
+// Key verifies tokens. Exactly one of Secret, PEMFile and JWKSURL is set; Algorithms are either
+// all HMAC (HS*, with Secret) or all asymmetric (RS*, PS*, ES*, EdDSA, with PEMFile or JWKSURL).
 type Key struct {
-	ID         string   `yaml:"id,omitempty" json:"id,omitempty" jsonschema:"description=kid this key answers to; empty matches tokens without kid"`
-	Algorithms []string `yaml:"algorithms" json:"algorithms" jsonschema:"description=Allowed algorithms, e.g. [HS256] or [RS256]; none is never allowed"`
-	Secret     string   `yaml:"secret,omitempty" json:"secret,omitempty" jsonschema:"description=HMAC secret, usually ${JWT_SECRET}"`
-	PEMFile    string   `yaml:"pem_file,omitempty" json:"pem_file,omitempty" jsonschema:"description=Public key (RSA, EC or Ed25519) in PEM"`
-	JWKSURL    string   `yaml:"jwks_url,omitempty" json:"jwks_url,omitempty" jsonschema:"description=JWKS endpoint, cached and refreshed on unknown kid"`
+	ID         string   `yaml:"id,omitempty" json:"id,omitempty" jsonschema_description:"kid this key answers to; empty matches any token."`
+	Algorithms []string `yaml:"algorithms" json:"algorithms" jsonschema_description:"Allowed algorithms: HS256, HS384, HS512 (with secret) or RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA (with pem_file or jwks_url). none is never allowed."`
+	Secret     string   `yaml:"secret,omitempty" json:"secret,omitempty" jsonschema_description:"HMAC secret, usually ${JWT_SECRET}."`
+	PEMFile    string   `yaml:"pem_file,omitempty" json:"pem_file,omitempty" jsonschema_description:"Public key or certificate (RSA, EC or Ed25519) in PEM, relative to devstack.yaml."`
+	JWKSURL    string   `yaml:"jwks_url,omitempty" json:"jwks_url,omitempty" jsonschema_description:"http(s) URL of a JWKS, cached and refreshed on an unknown kid."`
 }
 
 // DevIssuer is the built-in development OAuth2 issuer.
 type DevIssuer struct {
-	Enabled  *bool         `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	TokenTTL Duration      `yaml:"token_ttl,omitempty" json:"token_ttl,omitempty" jsonschema:"description=Lifetime of issued tokens (default 1h)"`
-	Clients  []OAuthClient `yaml:"clients,omitempty" json:"clients,omitempty" jsonschema:"description=client_credentials clients"`
-	Users    []OAuthUser   `yaml:"users,omitempty" json:"users,omitempty" jsonschema:"description=Users for the password grant"`
+	// Enabled defaults to true.
+	Enabled  *bool         `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Serve the dev issuer. Default true."`
+	TokenTTL Duration      `yaml:"token_ttl,omitempty" json:"token_ttl,omitempty" jsonschema_description:"Lifetime of issued tokens. Default 1h."`
+	Clients  []OAuthClient `yaml:"clients,omitempty" json:"clients,omitempty" jsonschema_description:"Clients allowed the client_credentials grant."`
+	Users    []OAuthUser   `yaml:"users,omitempty" json:"users,omitempty" jsonschema_description:"Users allowed the password grant."`
 }
 
 // OAuthClient may get tokens with the client_credentials grant.
 type OAuthClient struct {
-	ID     string   `yaml:"id" json:"id"`
-	Secret string   `yaml:"secret" json:"secret"`
-	Scopes []string `yaml:"scopes,omitempty" json:"scopes,omitempty"`
+	ID     string   `yaml:"id" json:"id" jsonschema_description:"client_id."`
+	Secret string   `yaml:"secret" json:"secret" jsonschema_description:"client_secret."`
+	Scopes []string `yaml:"scopes,omitempty" json:"scopes,omitempty" jsonschema_description:"Scopes the client may ask for (all of them when it asks for none)."`
 }
 
 // OAuthUser may get tokens with the password grant.
 type OAuthUser struct {
-	Username string   `yaml:"username" json:"username"`
-	Password string   `yaml:"password" json:"password"`
-	Scopes   []string `yaml:"scopes,omitempty" json:"scopes,omitempty"`
+	Username string   `yaml:"username" json:"username" jsonschema_description:"Username; also the token's sub."`
+	Password string   `yaml:"password" json:"password" jsonschema_description:"Password."`
+	Scopes   []string `yaml:"scopes,omitempty" json:"scopes,omitempty" jsonschema_description:"Scopes the user may ask for (all of them when it asks for none)."`
 }
 
-// RateLimit is a token bucket.
+// RateLimit is a token bucket: Requests tokens are added every Per, up to Burst.
 type RateLimit struct {
-	// Requests per second refilled; Burst is the bucket size (default: Requests rounded up).
-	Requests float64  `yaml:"requests" json:"requests" jsonschema:"description=Requests per Per (token refill rate)"`
-	Per      Duration `yaml:"per,omitempty" json:"per,omitempty" jsonschema:"description=Window for Requests (default 1s)"`
-	Burst    int      `yaml:"burst,omitempty" json:"burst,omitempty"`
+	// Requests added to the bucket every Per (> 0).
+	Requests float64 `yaml:"requests" json:"requests" jsonschema_description:"Requests allowed per 'per' (the refill rate); must be greater than 0." jsonschema:"exclusiveMinimum=0"`
+	// Per is the window for Requests (default 1s).
+	Per Duration `yaml:"per,omitempty" json:"per,omitempty" jsonschema_description:"Window for requests. Default 1s."`
+	// Burst is the bucket size (default: Requests rounded up).
+	Burst int `yaml:"burst,omitempty" json:"burst,omitempty" jsonschema_description:"Bucket size: requests allowed at once. Default: requests rounded up." jsonschema:"minimum=1"`
 	// Key: ip (default), sub (JWT subject), header:NAME (e.g. header:X-API-Key), or global.
-	Key string `yaml:"key,omitempty" json:"key,omitempty" jsonschema:"description=ip (default), sub, header:NAME or global"`
+	Key string `yaml:"key,omitempty" json:"key,omitempty" jsonschema_description:"What gets its own bucket: ip (default), sub (the token's subject), header:NAME, or global." jsonschema:"pattern=^(ip|sub|global|header:[!#$%&'*+.^_|~0-9A-Za-z-]+)$"`
 }
 
 // CORS policy.
 type CORS struct {
-	Origins     []string `yaml:"origins" json:"origins"`
-	Methods     []string `yaml:"methods,omitempty" json:"methods,omitempty"`
-	Headers     []string `yaml:"headers,omitempty" json:"headers,omitempty"`
-	Credentials bool     `yaml:"credentials,omitempty" json:"credentials,omitempty"`
-	MaxAge      Duration `yaml:"max_age,omitempty" json:"max_age,omitempty"`
+	Origins     []string `yaml:"origins" json:"origins" jsonschema_description:"Allowed origins such as http://localhost:3000, or * for any."`
+	Methods     []string `yaml:"methods,omitempty" json:"methods,omitempty" jsonschema_description:"Allowed methods (GET, POST, ...)."`
+	Headers     []string `yaml:"headers,omitempty" json:"headers,omitempty" jsonschema_description:"Allowed request headers."`
+	Credentials bool     `yaml:"credentials,omitempty" json:"credentials,omitempty" jsonschema_description:"Allow cookies and Authorization (not with origin *)."`
+	MaxAge      Duration `yaml:"max_age,omitempty" json:"max_age,omitempty" jsonschema_description:"How long browsers may cache a preflight answer."`
 }
 
 // Route sends matching requests to a service.
 type Route struct {
 	// Path prefix to match, e.g. /api/users (matches /api/users and /api/users/...).
-	Path    string   `yaml:"path" json:"path"`
-	Host    string   `yaml:"host,omitempty" json:"host,omitempty"`
-	Methods []string `yaml:"methods,omitempty" json:"methods,omitempty"`
-	Service string   `yaml:"service" json:"service"`
+	Path    string   `yaml:"path" json:"path" jsonschema_description:"Path prefix to match, starting with /; /api/users matches /api/users and /api/users/..." jsonschema:"pattern=^/"`
+	Host    string   `yaml:"host,omitempty" json:"host,omitempty" jsonschema_description:"Only requests for this host name (compared without the port)."`
+	Methods []string `yaml:"methods,omitempty" json:"methods,omitempty" jsonschema_description:"Only these methods (GET, POST, ...). Default: all."`
+	Service string   `yaml:"service" json:"service" jsonschema_description:"Service that answers."`
 	// StripPrefix removes Path before forwarding; Rewrite replaces it with this prefix.
-	StripPrefix bool   `yaml:"strip_prefix,omitempty" json:"strip_prefix,omitempty"`
-	Rewrite     string `yaml:"rewrite,omitempty" json:"rewrite,omitempty"`
+	StripPrefix bool   `yaml:"strip_prefix,omitempty" json:"strip_prefix,omitempty" jsonschema_description:"Remove path before forwarding (/api/users/7 reaches the service as /7)."`
+	Rewrite     string `yaml:"rewrite,omitempty" json:"rewrite,omitempty" jsonschema_description:"Replace path with this prefix before forwarding (starts with /)."`
 	// Auth: none (default), optional, required.
-	Auth   string   `yaml:"auth,omitempty" json:"auth,omitempty" jsonschema:"enum=none,enum=optional,enum=required"`
-	Scopes []string `yaml:"scopes,omitempty" json:"scopes,omitempty" jsonschema:"description=Scopes the token must carry (all of them)"`
+	Auth   string   `yaml:"auth,omitempty" json:"auth,omitempty" jsonschema_description:"none (default): no token check; optional: a token, when sent, must be valid; required: a valid token is needed." jsonschema:"enum=none,enum=optional,enum=required"`
+	Scopes []string `yaml:"scopes,omitempty" json:"scopes,omitempty" jsonschema_description:"Scopes the token must carry, all of them (needs auth: required)."`
 	// Claims the token must carry with these exact values.
-	Claims    map[string]string `yaml:"claims,omitempty" json:"claims,omitempty"`
-	RateLimit *RateLimit        `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty"`
+	Claims    map[string]string `yaml:"claims,omitempty" json:"claims,omitempty" jsonschema_description:"Claims the token must carry with these exact values (needs auth: required)."`
+	RateLimit *RateLimit        `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty" jsonschema_description:"Rate limit for this route."`
 	// Balance: round_robin (default) or least_conn.
-	Balance string   `yaml:"balance,omitempty" json:"balance,omitempty" jsonschema:"enum=round_robin,enum=least_conn"`
-	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	MaxBody ByteSize `yaml:"max_body,omitempty" json:"max_body,omitempty"`
-	CORS    *CORS    `yaml:"cors,omitempty" json:"cors,omitempty"`
+	Balance string `yaml:"balance,omitempty" json:"balance,omitempty" jsonschema_description:"How requests spread over replicas: round_robin (default) or least_conn." jsonschema:"enum=round_robin,enum=least_conn"`
+	// Timeout and MaxBody default to the gateway's.
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema_description:"Upstream timeout; 0 means none. Default gateway.timeout."`
+	MaxBody ByteSize `yaml:"max_body,omitempty" json:"max_body,omitempty" jsonschema_description:"Request body limit; 0 means no limit. Default gateway.max_body."`
+	CORS    *CORS    `yaml:"cors,omitempty" json:"cors,omitempty" jsonschema_description:"CORS policy for this route (replaces gateway.cors)."`
 	// MaxConcurrent caps in-flight requests to the upstream (0: no cap); extra ones queue briefly.
-	MaxConcurrent int `yaml:"max_concurrent,omitempty" json:"max_concurrent,omitempty"`
+	MaxConcurrent int `yaml:"max_concurrent,omitempty" json:"max_concurrent,omitempty" jsonschema_description:"Cap on in-flight requests to the service; 0 means no cap." jsonschema:"minimum=0"`
 }
 
 // Service is one process (or several replicas) that devstack runs.
 type Service struct {
-	// Dir is the working directory (default: the file's directory).
-	Dir string `yaml:"dir,omitempty" json:"dir,omitempty"`
+	// Dir is the working directory; after Load always absolute (default: the file's directory).
+	Dir string `yaml:"dir,omitempty" json:"dir,omitempty" jsonschema_description:"Working directory, relative to devstack.yaml. Default: the directory of devstack.yaml."`
 	// Setup installs dependencies; it re-runs only when a SetupInputs file changes.
-	Setup       string            `yaml:"setup,omitempty" json:"setup,omitempty" jsonschema:"description=Dependency install command, e.g. npm ci"`
-	SetupInputs []string          `yaml:"setup_inputs,omitempty" json:"setup_inputs,omitempty" jsonschema:"description=Files whose content decides whether setup re-runs (default: lock files found in dir)"`
-	Build       string            `yaml:"build,omitempty" json:"build,omitempty" jsonschema:"description=Build command run before start and on every change"`
-	Command     string            `yaml:"command" json:"command" jsonschema:"description=Command that runs the service (via sh -c)"`
-	Env         map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	Setup string `yaml:"setup,omitempty" json:"setup,omitempty" jsonschema_description:"Dependency install command such as npm ci; re-runs only when a setup_inputs file changes."`
+	// SetupInputs default: the lock files present in Dir among package-lock.json, yarn.lock,
+	// pnpm-lock.yaml, requirements.txt, poetry.lock and go.sum.
+	SetupInputs []string `yaml:"setup_inputs,omitempty" json:"setup_inputs,omitempty" jsonschema_description:"Files (relative to dir) whose content decides whether setup re-runs. Default: the lock files present in dir among package-lock.json, yarn.lock, pnpm-lock.yaml, requirements.txt, poetry.lock, go.sum."`
+	Build       string   `yaml:"build,omitempty" json:"build,omitempty" jsonschema_description:"Build command run before the first start and on every watched change (via sh -c)."`
+	Command     string   `yaml:"command" json:"command" jsonschema_description:"Command that runs the service (via sh -c)." jsonschema:"minLength=1"`
+	// Env for this service; it overrides everything else.
+	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty" jsonschema_description:"Environment of this service (wins over everything else). A mapping or a list of KEY=VALUE."`
 	// Port the service listens on; when 0 a free port is allocated and passed as PORT.
-	Port     int `yaml:"port,omitempty" json:"port,omitempty"`
-	Replicas int `yaml:"replicas,omitempty" json:"replicas,omitempty" jsonschema:"description=Number of instances (default 1); each gets its own PORT"`
-	// Database: true for a database named after the service, or a name. DATABASE_URL is injected.
-	Database  string                `yaml:"database,omitempty" json:"database,omitempty" jsonschema:"description=Own database: true (named after the service) or a database name"`
-	DependsOn map[string]Dependency `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
-	Ready     *Probe                `yaml:"ready,omitempty" json:"ready,omitempty"`
-	Restart   RestartPolicy         `yaml:"restart,omitempty" json:"restart,omitempty"`
-	Watch     *Watch                `yaml:"watch,omitempty" json:"watch,omitempty"`
+	// Replica i (0-based) gets Port+i.
+	Port     int `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Port the service listens on, passed as PORT; replica i gets port+i. Default: a free port." jsonschema:"minimum=0,maximum=65535"`
+	Replicas int `yaml:"replicas,omitempty" json:"replicas,omitempty" jsonschema_description:"Number of instances; each gets its own PORT. Default 1." jsonschema:"minimum=1"`
+	// Database: YAML true means a database named after the service (with - turned into _), a string
+	// names it, false or absent means none. After Load it is the name or "". DATABASE_URL is injected.
+	Database  string                `yaml:"database,omitempty" json:"database,omitempty" jsonschema_description:"Own database, passed as DATABASE_URL: true for one named after the service (- becomes _), or a database name."`
+	DependsOn map[string]Dependency `yaml:"depends_on,omitempty" json:"depends_on,omitempty" jsonschema_description:"Services that must be up first: a list of names (condition healthy), or a mapping of name to condition or {condition: ...}."`
+	Ready     *Probe                `yaml:"ready,omitempty" json:"ready,omitempty" jsonschema_description:"Readiness probe: exactly one of http, tcp, log, exec. Default: ready once started."`
+	Restart   RestartPolicy         `yaml:"restart,omitempty" json:"restart,omitempty" jsonschema_description:"Restart policy: no, on-failure or always, or a mapping with policy, max_restarts, backoff."`
+	// Watch is nil when hot reload is off (the key is absent, or null).
+	Watch *Watch `yaml:"watch,omitempty" json:"watch,omitempty" jsonschema_description:"Hot reload: true for defaults, or a mapping. Absent means no hot reload."`
 	// StopGrace is how long after SIGTERM the process group is SIGKILLed (default 10s).
-	StopGrace Duration `yaml:"stop_grace,omitempty" json:"stop_grace,omitempty"`
-	// Disabled services are not started.
-	Disabled bool `yaml:"disabled,omitempty" json:"disabled,omitempty"`
+	StopGrace Duration `yaml:"stop_grace,omitempty" json:"stop_grace,omitempty" jsonschema_description:"Time between SIGTERM and SIGKILL to the process group. Default 10s."`
+	// Disabled services are not started; dependencies on them are ignored.
+	Disabled bool `yaml:"disabled,omitempty" json:"disabled,omitempty" jsonschema_description:"Do not start this service (dependencies on it are ignored)."`
 
 	Name string `yaml:"-" json:"-"` // the key in services
 	Line int    `yaml:"-" json:"-"` // where it is declared
@@ -223,42 +248,47 @@ type Service struct {
 // Dependency says when a dependent may start.
 type Dependency struct {
 	// Condition: started, healthy (default) or completed.
-	Condition string `yaml:"condition,omitempty" json:"condition,omitempty" jsonschema:"enum=started,enum=healthy,enum=completed"`
+	Condition string `yaml:"condition,omitempty" json:"condition,omitempty" jsonschema_description:"started: once running; healthy (default): once its ready probe passes; completed: once it exited with status 0." jsonschema:"enum=started,enum=healthy,enum=completed"`
 }
 
 // Probe decides when an instance is ready. Exactly one of HTTP, TCP, Log and Exec is set.
 type Probe struct {
-	HTTP     string   `yaml:"http,omitempty" json:"http,omitempty" jsonschema:"description=Path that must answer 2xx/3xx, e.g. /health"`
-	TCP      bool     `yaml:"tcp,omitempty" json:"tcp,omitempty" jsonschema:"description=Ready when the port accepts connections"`
-	Log      string   `yaml:"log,omitempty" json:"log,omitempty" jsonschema:"description=Regular expression a log line must match"`
-	Exec     string   `yaml:"exec,omitempty" json:"exec,omitempty" jsonschema:"description=Command that must exit 0"`
-	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty" jsonschema:"description=Between attempts (default 200ms)"`
-	Timeout  Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema:"description=Give up and fail the service after this long (default 60s)"`
+	HTTP     string   `yaml:"http,omitempty" json:"http,omitempty" jsonschema_description:"Path on the instance's port that must answer 2xx or 3xx, e.g. /health." jsonschema:"pattern=^/"`
+	TCP      bool     `yaml:"tcp,omitempty" json:"tcp,omitempty" jsonschema_description:"Ready when the instance's port accepts connections."`
+	Log      string   `yaml:"log,omitempty" json:"log,omitempty" jsonschema_description:"Regular expression (Go syntax) an output line must match."`
+	Exec     string   `yaml:"exec,omitempty" json:"exec,omitempty" jsonschema_description:"Command (via sh -c, in dir, with the service's env) that must exit 0."`
+	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty" jsonschema_description:"Time between attempts. Default 200ms."`
+	Timeout  Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema_description:"Give up and fail the service after this long. Default 60s."`
 }
 
 // RestartPolicy says what happens when a process exits.
 type RestartPolicy struct {
 	// Policy: no, on-failure (default), always.
-	Policy      string   `yaml:"policy,omitempty" json:"policy,omitempty" jsonschema:"enum=no,enum=on-failure,enum=always"`
-	MaxRestarts int      `yaml:"max_restarts,omitempty" json:"max_restarts,omitempty" jsonschema:"description=Give up after this many restarts in a row (default 5)"`
-	Backoff     Duration `yaml:"backoff,omitempty" json:"backoff,omitempty" jsonschema:"description=First delay, doubled each time up to 30s (default 500ms)"`
+	Policy string `yaml:"policy,omitempty" json:"policy,omitempty" jsonschema_description:"no, on-failure (default: restart after a non-zero exit) or always." jsonschema:"enum=no,enum=on-failure,enum=always"`
+	// MaxRestarts in a row before giving up (default 5; 0 never restarts; -1 means no limit).
+	MaxRestarts int `yaml:"max_restarts,omitempty" json:"max_restarts,omitempty" jsonschema_description:"Give up after this many restarts in a row; -1 means no limit. Default 5." jsonschema:"minimum=-1"`
+	// Backoff is the first delay, doubled after each restart up to 30s (default 500ms).
+	Backoff Duration `yaml:"backoff,omitempty" json:"backoff,omitempty" jsonschema_description:"First delay before a restart, doubled each time up to 30s. Default 500ms."`
 }
 
-// Watch configures hot reload.
+// Watch configures hot reload. Globs use / as separator: * and ? do not cross /, ** as a whole
+// segment matches any number of directories, [abc] is a class. A glob without / matches a file's
+// base name at any depth (*.go); one with / matches the path relative to the service dir.
 type Watch struct {
 	// Paths to watch, relative to the service dir (default: the service dir).
-	Paths    []string `yaml:"paths,omitempty" json:"paths,omitempty"`
-	Include  []string `yaml:"include,omitempty" json:"include,omitempty" jsonschema:"description=Globs of files that trigger a reload (default all)"`
-	Ignore   []string `yaml:"ignore,omitempty" json:"ignore,omitempty" jsonschema:"description=Globs ignored besides the defaults (.git, node_modules, .venv, dist, __pycache__)"`
-	Debounce Duration `yaml:"debounce,omitempty" json:"debounce,omitempty" jsonschema:"description=Quiet period before reloading (default 200ms)"`
-	Disabled bool     `yaml:"disabled,omitempty" json:"disabled,omitempty"`
+	Paths    []string `yaml:"paths,omitempty" json:"paths,omitempty" jsonschema_description:"Directories or files to watch, relative to dir. Default: dir."`
+	Include  []string `yaml:"include,omitempty" json:"include,omitempty" jsonschema_description:"Globs of files whose change triggers a reload. Default: all files."`
+	Ignore   []string `yaml:"ignore,omitempty" json:"ignore,omitempty" jsonschema_description:"Globs ignored besides the defaults (.git, node_modules, .venv, dist, __pycache__, the build output)."`
+	Debounce Duration `yaml:"debounce,omitempty" json:"debounce,omitempty" jsonschema_description:"Quiet period after the last change before reloading. Default 200ms."`
+	Disabled bool     `yaml:"disabled,omitempty" json:"disabled,omitempty" jsonschema_description:"Turn hot reload off (same as watch: false)."`
 }
 
 // Test is a command `devstack test` runs once the stack is ready.
 type Test struct {
-	Name    string            `yaml:"name" json:"name"`
-	Command string            `yaml:"command" json:"command"`
-	Dir     string            `yaml:"dir,omitempty" json:"dir,omitempty"`
-	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
-	Timeout Duration          `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema:"description=Default 10m"`
+	// Name defaults to the command.
+	Name    string            `yaml:"name,omitempty" json:"name,omitempty" jsonschema_description:"Name in the output and the JUnit report. Default: the command."`
+	Command string            `yaml:"command" json:"command" jsonschema_description:"Command to run (via sh -c) with the stack's environment." jsonschema:"minLength=1"`
+	Dir     string            `yaml:"dir,omitempty" json:"dir,omitempty" jsonschema_description:"Working directory, relative to devstack.yaml. Default: the directory of devstack.yaml."`
+	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty" jsonschema_description:"Extra environment. A mapping or a list of KEY=VALUE."`
+	Timeout Duration          `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema_description:"Fail the test after this long; 0 means no limit. Default 10m."`
 }

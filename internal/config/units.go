@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,10 @@ func (d *Duration) UnmarshalText(b []byte) error {
 		*d = 0
 		return nil
 	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
+	if n, err := strconv.ParseFloat(s, 64); err == nil || isNumeric(s) {
+		if err != nil || math.IsNaN(n) || n < 0 || n*float64(time.Second) > math.MaxInt64/2 {
+			return fmt.Errorf("invalid duration %q: must be a non-negative number of seconds or a duration like 30s", s)
+		}
 		*d = Duration(n * float64(time.Second))
 		return nil
 	}
@@ -67,7 +71,7 @@ func (s *ByteSize) UnmarshalText(b []byte) error {
 		}
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f < 0 || f*float64(mult) > 1<<62 {
+	if err != nil || math.IsNaN(f) || f < 0 || f*float64(mult) > 1<<62 {
 		return fmt.Errorf("invalid size %q: use a number with a unit, like 512KiB, 10MiB or 1GiB", string(b))
 	}
 	*s = ByteSize(f * float64(mult))
@@ -76,3 +80,10 @@ func (s *ByteSize) UnmarshalText(b []byte) error {
 
 // MarshalText writes the size in bytes.
 func (s ByteSize) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(s), 10)), nil }
+
+// isNumeric is true for text that looks like a plain number (so "1e999" is a bad number, not a
+// bad unit).
+func isNumeric(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	return s != "" && strings.Trim(s, "0123456789.eE+-_") == ""
+}
