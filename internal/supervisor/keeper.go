@@ -1,0 +1,344 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/devstack-dev/devstack/internal/event"
+)
+
+// notFoundWindow: an exit with 127/126 this soon after start is a missing command even when the
+// instance (without probe) already counted as ready.
+const notFoundWindow = 5 * time.Second
+
+// keeper runs one instance (a replica of one generation): it starts the process, probes it, restarts
+// it according to the restart policy, and stops it when asked.
+type keeper struct {
+	sv       *service
+	replica  int
+	port     int
+	autoPort bool
+	fastFail bool // a crash before the first ready fails the instance (blue-green candidates)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	first  chan error // first outcome, cap 1: nil when ready or completed, else why it failed
+	once   sync.Once
+
+	// guarded by sv.mu
+	inst        event.Instance
+	proc        *proc
+	draining    bool
+	sampleAt    time.Time
+	sampleTicks uint64
+}
+
+func (sv *service) newKeeper(replica, gen int, fastFail bool) (*keeper, error) {
+	k := &keeper{sv: sv, replica: replica, fastFail: fastFail, done: make(chan struct{}), first: make(chan error, 1)}
+	if sv.spec.Port > 0 {
+		k.port = sv.spec.Port + replica
+	} else {
+		p, err := sv.sup.ports.get()
+		if err != nil {
+			return nil, err
+		}
+		k.port, k.autoPort = p, true
+	}
+	k.ctx, k.cancel = context.WithCancel(context.Background())
+	k.inst = event.Instance{Replica: replica, Port: k.port, Status: event.StatusStarting, Generation: gen}
+	return k, nil
+}
+
+// stop ends the instance (graceful stop of its process group) and waits for it. Idempotent.
+func (k *keeper) stop() {
+	k.cancel()
+	<-k.done
+}
+
+func (k *keeper) settle(err error) {
+	k.once.Do(func() { k.first <- err })
+}
+
+func (k *keeper) update(fn func(in *event.Instance)) {
+	k.sv.mu.Lock()
+	fn(&k.inst)
+	k.sv.mu.Unlock()
+	k.sv.publish()
+}
+
+func (k *keeper) env() []string {
+	env := make([]string, 0, len(k.sv.spec.Env)+2)
+	for _, kv := range k.sv.spec.Env {
+		if strings.HasPrefix(kv, "PORT=") || strings.HasPrefix(kv, "DEVSTACK_REPLICA=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "PORT="+strconv.Itoa(k.port), "DEVSTACK_REPLICA="+strconv.Itoa(k.replica))
+}
+
+// failed marks the instance failed for good.
+func (k *keeper) failed(msg string) {
+	sv := k.sv
+	sv.mu.Lock()
+	k.inst.Status = event.StatusFailed
+	k.inst.Ready = false
+	k.inst.PID = 0
+	candidate := containsKeeper(sv.candidates, k)
+	if !candidate && !k.draining {
+		sv.errMsg = msg
+	}
+	sv.mu.Unlock()
+	if !candidate {
+		sv.log.Warn("instance failed", "replica", k.replica, "err", msg)
+	}
+	sv.system(msg)
+	sv.publish()
+	k.settle(errors.New(msg))
+}
+
+func (k *keeper) run() {
+	sv := k.sv
+	spec := sv.spec
+	name := spec.Name
+	defer close(k.done)
+	defer func() {
+		if k.autoPort {
+			sv.sup.ports.release(k.port)
+		}
+		k.settle(errors.New("stopped before it became ready"))
+	}()
+	consecutive := 0
+	streakStart := time.Now() // readiness timeout counts from here until the instance is ready
+	for {
+		env := k.env()
+		pr, err := newProber(spec.Probe, k.port, spec.Dir, env)
+		if err != nil {
+			k.failed(fmt.Sprintf("service %s: %v", name, err))
+			return
+		}
+		tail := newTail(20)
+		replica := k.replica
+		p, err := startProc(procSpec{Dir: spec.Dir, Command: spec.Command, Env: env, Stdout: "stdout", Stderr: "stderr",
+			PidsDir: sv.sup.pidsDir,
+			OnLine: func(stream, text string) {
+				sv.emit(replica, stream, text)
+				tail.add(text)
+				pr.line(text)
+			}})
+		if err != nil {
+			k.failed(fmt.Sprintf("service %s: cannot start %q: %v", name, spec.Command, err))
+			return
+		}
+		startedAt := time.Now()
+		k.update(func(in *event.Instance) {
+			in.PID, in.StartedAt, in.Status, in.Ready, in.ExitCode = p.PID, startedAt, event.StatusStarting, false, 0
+			k.proc = p
+			in.CPU, in.RSS = 0, 0
+		})
+
+		// readiness
+		ready := false
+		probeErr := make(chan error, 1)
+		pctx, pcancel := context.WithCancel(k.ctx)
+		if pr.none() {
+			probeErr <- nil
+		} else {
+			go func() { probeErr <- k.probeUntilReady(pctx, pr, p, streakStart.Add(spec.Probe.Timeout)) }()
+		}
+		select {
+		case err := <-probeErr:
+			if err == nil {
+				ready = true
+				break
+			}
+			pcancel()
+			if k.ctx.Err() != nil {
+				k.stopped(p)
+				return
+			}
+			p.Stop(spec.StopGrace)
+			k.failed(fmt.Sprintf("service %s: not ready after %s (%s last said: %s); see %s",
+				name, fmtDur(spec.Probe.Timeout), pr.describe(), err.Error(), sv.sup.logPath(name)))
+			return
+		case <-p.Done():
+		case <-k.ctx.Done():
+			pcancel()
+			k.stopped(p)
+			return
+		}
+		pcancel()
+		var readyAt time.Time
+		if ready {
+			readyAt = time.Now()
+			k.update(func(in *event.Instance) { in.Status, in.Ready = event.StatusReady, true })
+			k.settle(nil)
+			streakStart = time.Time{}
+			select {
+			case <-p.Done():
+			case <-k.ctx.Done():
+				k.stopped(p)
+				return
+			}
+		}
+
+		// the process exited by itself
+		code := p.ExitCode()
+		if k.ctx.Err() != nil || k.isDraining() {
+			k.stopped(p)
+			return
+		}
+		if ready && time.Since(readyAt) >= healthyReset {
+			consecutive = 0
+		}
+		last := lastLine(tail.String())
+		how := exitText(code)
+		// sh says 127/126 for a command that is not found / not executable: restarting cannot help.
+		if (code == 127 || code == 126) && (!ready || time.Since(startedAt) < notFoundWindow) {
+			what := "not found"
+			if code == 126 {
+				what = "not executable (permission denied)"
+			}
+			k.exited(code, event.StatusFailed)
+			k.failed(fmt.Sprintf("service %s: command %q %s in %s; check services.%s.command (a dependency may need installing by services.%s.setup)",
+				name, notFoundName(tail.get(), spec.Command), what, spec.Dir, name, name))
+			return
+		}
+		if !ready && k.fastFail {
+			k.exited(code, event.StatusFailed)
+			k.failed(fmt.Sprintf("service %s: %s before becoming ready%s; see %s", name, how, lastOutput(last), sv.sup.logPath(name)))
+			return
+		}
+		restart := spec.Restart == "always" || (spec.Restart == "on-failure" && code != 0)
+		if !restart {
+			if code == 0 {
+				k.exited(code, event.StatusCompleted)
+				sv.system("completed")
+				k.settle(nil)
+				return
+			}
+			k.exited(code, event.StatusFailed)
+			k.failed(fmt.Sprintf("service %s: %s%s; see %s", name, how, lastOutput(last), sv.sup.logPath(name)))
+			return
+		}
+		consecutive++
+		if spec.MaxRestarts > 0 && consecutive > spec.MaxRestarts {
+			k.exited(code, event.StatusFailed)
+			k.failed(fmt.Sprintf("service %s: gave up after %d restarts in a row (%s)%s; see %s",
+				name, spec.MaxRestarts, how, lastOutput(last), sv.sup.logPath(name)))
+			return
+		}
+		delay := spec.Backoff
+		for i := 1; i < consecutive && delay < maxBackoff; i++ {
+			delay *= 2
+		}
+		delay = min(delay, maxBackoff)
+		k.exited(code, event.StatusBackoff)
+		sv.mu.Lock()
+		k.inst.Restarts++
+		sv.restarts++
+		sv.mu.Unlock()
+		sv.system(fmt.Sprintf("replica %d %s; restarting in %s (%d/%d)", k.replica, how, fmtDur(delay), consecutive, spec.MaxRestarts))
+		if streakStart.IsZero() {
+			streakStart = time.Now().Add(delay)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-k.ctx.Done():
+			t.Stop()
+			k.update(func(in *event.Instance) { in.Status = event.StatusStopped })
+			return
+		}
+	}
+}
+
+func (k *keeper) isDraining() bool {
+	k.sv.mu.Lock()
+	defer k.sv.mu.Unlock()
+	return k.draining
+}
+
+// exited records an exit (the process is gone).
+func (k *keeper) exited(code int, st event.Status) {
+	k.update(func(in *event.Instance) {
+		in.ExitCode, in.Status, in.Ready, in.PID = code, st, false, 0
+		k.proc = nil
+	})
+}
+
+// stopped stops the process (graceful) and records the instance as stopped.
+func (k *keeper) stopped(p *proc) {
+	k.update(func(in *event.Instance) {
+		if in.Status != event.StatusCompleted && in.Status != event.StatusFailed {
+			in.Status = event.StatusStopping
+		}
+		in.Ready = false
+	})
+	p.Stop(k.sv.spec.StopGrace)
+	k.update(func(in *event.Instance) {
+		in.Status, in.PID, in.ExitCode = event.StatusStopped, 0, p.ExitCode()
+		k.proc = nil
+	})
+}
+
+// probeUntilReady probes until ready (nil), the deadline passes (the last probe error), the process
+// exits or ctx ends.
+func (k *keeper) probeUntilReady(ctx context.Context, pr *prober, p *proc, deadline time.Time) error {
+	var last error
+	for {
+		err := pr.check(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		last = err
+		if time.Now().After(deadline) {
+			return last
+		}
+		t := time.NewTimer(pr.interval())
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-p.Done():
+			t.Stop()
+			<-ctx.Done() // the caller sees the exit
+			return ctx.Err()
+		}
+	}
+}
+
+func exitText(code int) string {
+	if code > 128 && code < 128+65 {
+		return fmt.Sprintf("was killed by signal %d", code-128)
+	}
+	return fmt.Sprintf("exited with code %d", code)
+}
+
+func lastOutput(last string) string {
+	if last == "" {
+		return ""
+	}
+	if len(last) > 300 {
+		last = last[:300] + "…"
+	}
+	return "; last output: " + last
+}
+
+// fmtDur prints whole seconds as "60s" rather than "1m0s".
+func fmtDur(d time.Duration) string {
+	if d >= time.Second && d%time.Second == 0 {
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	}
+	return d.String()
+}

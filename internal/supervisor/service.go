@@ -1,0 +1,933 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/devstack-dev/devstack/internal/event"
+)
+
+const (
+	maxBackoff     = 30 * time.Second
+	healthyReset   = 60 * time.Second // running this long resets the consecutive-failure count
+	drainDelay     = time.Second      // an unpublished instance keeps serving this long before SIGTERM
+	buildTailLines = 50
+)
+
+type opKind int
+
+const (
+	opStart opKind = iota
+	opStop
+	opRestart
+	opRebuild
+	opReload // a file change
+	opInitial
+)
+
+type request struct {
+	op    opKind
+	reply chan error
+}
+
+// settled says whether a service reached a state WaitReady stops waiting for.
+type settled int
+
+const (
+	settledNot settled = iota
+	settledReady
+	settledCompleted
+	settledFailed
+	settledStopped
+)
+
+// service is one Spec at run time. Its loop goroutine serializes deploys (setup, build, replace),
+// stops and file changes; keepers run the instances.
+type service struct {
+	sup    *Supervisor
+	spec   Spec
+	log    *slog.Logger
+	file   *logFile
+	filter *fileFilter
+
+	mu          sync.Mutex
+	phase       event.Status // overrides the status derived from instances: pending, setup, building, stopped, failed
+	errMsg      string       // why the service failed
+	keepers     []*keeper    // current instances, one per replica
+	candidates  []*keeper    // new instances of a blue-green replace, not yet published as current
+	draining    []*keeper    // replaced instances being stopped
+	gen         int
+	restarts    int
+	lastReload  *event.Reload
+	startedAt   time.Time // when the first deploy began
+	startedIn   time.Duration
+	userStopped bool
+
+	reqs     chan request
+	changeMu sync.Mutex
+	pending  *change
+	changeCh chan struct{} // cap 1: a change is pending
+	quit     chan struct{} // closed when the service shuts down
+	drains   sync.WaitGroup
+	loopDone chan struct{}
+}
+
+func newService(sup *Supervisor, spec Spec) *service {
+	sv := &service{
+		sup:      sup,
+		spec:     spec,
+		log:      sup.log.With("service", spec.Name),
+		file:     openLogFile(sup.logDir, spec.Name),
+		phase:    event.StatusPending,
+		reqs:     make(chan request),
+		changeCh: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}
+	if spec.Watch != nil {
+		ignore := append(append([]string{}, DefaultIgnore...), spec.Watch.Ignore...)
+		sv.filter = &fileFilter{dir: spec.Dir, include: spec.Watch.Include, ignore: ignore,
+			setupInputs: spec.SetupInputs, ignoreAbs: []string{sup.opts.StateDir}}
+	}
+	return sv
+}
+
+// emit records one output line in the ring and the log file.
+func (sv *service) emit(replica int, stream, text string) {
+	t := time.Now()
+	sv.sup.logs.Append(event.LogLine{Time: t, Source: sv.spec.Name, Replica: replica, Stream: stream, Text: text})
+	sv.file.write(t, replica, stream, text)
+}
+
+// system records a line from devstack itself about this service.
+func (sv *service) system(text string) { sv.emit(0, "system", text) }
+
+// publish sends the service's state to the bus and wakes waiters.
+func (sv *service) publish() {
+	sv.mu.Lock()
+	st := sv.snapshotLocked()
+	sv.sup.bus.SetService(st)
+	sv.mu.Unlock()
+	sv.sup.notify()
+}
+
+func (sv *service) snapshotLocked() event.Service {
+	out := event.Service{
+		Name:      sv.spec.Name,
+		Status:    sv.statusLocked(),
+		Replicas:  sv.spec.Replicas,
+		Restarts:  sv.restarts,
+		Error:     sv.errMsg,
+		StartedIn: sv.startedIn,
+	}
+	if sv.lastReload != nil {
+		r := *sv.lastReload
+		out.LastReload = &r
+	}
+	for _, list := range [][]*keeper{sv.keepers, sv.candidates, sv.draining} {
+		for _, k := range list {
+			out.Instances = append(out.Instances, k.inst)
+		}
+	}
+	return out
+}
+
+// statusLocked derives the service status: an explicit phase wins, else it follows the instances.
+func (sv *service) statusLocked() event.Status {
+	if sv.phase != "" {
+		return sv.phase
+	}
+	if len(sv.keepers) == 0 {
+		return event.StatusStopped
+	}
+	all := func(ok func(event.Status) bool) bool {
+		for _, k := range sv.keepers {
+			if !ok(k.inst.Status) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, k := range sv.keepers {
+		if k.inst.Status == event.StatusFailed {
+			return event.StatusFailed
+		}
+	}
+	switch {
+	case all(func(s event.Status) bool { return s == event.StatusCompleted }):
+		return event.StatusCompleted
+	case all(func(s event.Status) bool { return s == event.StatusReady || s == event.StatusCompleted }):
+		return event.StatusReady
+	}
+	for _, k := range sv.keepers {
+		if k.inst.Status == event.StatusBackoff {
+			return event.StatusBackoff
+		}
+	}
+	return event.StatusStarting
+}
+
+// readiness reports whether WaitReady can stop waiting for this service, and its error if it failed.
+func (sv *service) readiness() (settled, error) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if sv.userStopped {
+		return settledStopped, nil
+	}
+	if sv.errMsg != "" && (sv.phase == event.StatusFailed || sv.statusLocked() == event.StatusFailed) {
+		return settledFailed, errors.New(sv.errMsg)
+	}
+	if len(sv.keepers) == sv.spec.Replicas && len(sv.keepers) > 0 {
+		ready, completed := true, true
+		for _, k := range sv.keepers {
+			switch k.inst.Status {
+			case event.StatusReady:
+				completed = false
+			case event.StatusCompleted:
+			default:
+				ready, completed = false, false
+			}
+		}
+		if completed {
+			return settledCompleted, nil
+		}
+		if ready {
+			return settledReady, nil
+		}
+	}
+	return settledNot, nil
+}
+
+// depState is what a dependent sees of this service.
+func (sv *service) depState(cond string) (ok bool, failed error) {
+	st, err := sv.readiness()
+	if st == settledFailed {
+		return false, err
+	}
+	switch cond {
+	case "completed":
+		return st == settledCompleted, nil
+	case "started":
+		if st == settledReady || st == settledCompleted {
+			return true, nil
+		}
+		sv.mu.Lock()
+		defer sv.mu.Unlock()
+		for _, k := range sv.keepers {
+			if k.inst.PID > 0 || k.inst.Status == event.StatusCompleted {
+				return true, nil
+			}
+		}
+		return false, nil
+	default: // healthy
+		return st == settledReady || st == settledCompleted, nil
+	}
+}
+
+func (sv *service) setPhase(p event.Status) {
+	sv.mu.Lock()
+	sv.phase = p
+	sv.mu.Unlock()
+	sv.publish()
+}
+
+// fail marks the service failed with msg (no instance keeps running).
+func (sv *service) fail(msg string) {
+	sv.mu.Lock()
+	sv.phase = event.StatusFailed
+	sv.errMsg = msg
+	sv.mu.Unlock()
+	sv.log.Warn("service failed", "err", msg)
+	sv.system(msg)
+	sv.publish()
+}
+
+// running reports whether any current instance is alive (starting, ready or restarting).
+func (sv *service) running() bool {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	for _, k := range sv.keepers {
+		switch k.inst.Status {
+		case event.StatusStarting, event.StatusReady, event.StatusBackoff:
+			return true
+		}
+	}
+	return false
+}
+
+func (sv *service) healthy() bool {
+	st, _ := sv.readiness()
+	return st == settledReady || st == settledCompleted
+}
+
+// addChange queues a debounced file change for the loop.
+func (sv *service) addChange(c change) {
+	sv.changeMu.Lock()
+	if sv.pending == nil {
+		sv.pending = &c
+	} else {
+		for _, p := range c.Paths {
+			if !containsStr(sv.pending.Paths, p) {
+				sv.pending.Paths = append(sv.pending.Paths, p)
+			}
+		}
+	}
+	sv.changeMu.Unlock()
+	select {
+	case sv.changeCh <- struct{}{}:
+	default:
+	}
+}
+
+func (sv *service) takeChange() *change {
+	sv.changeMu.Lock()
+	defer sv.changeMu.Unlock()
+	c := sv.pending
+	sv.pending = nil
+	return c
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (sv *service) startWatch(ctx context.Context, wg *sync.WaitGroup) error {
+	w := sv.spec.Watch
+	roots := w.Paths
+	if len(roots) == 0 {
+		roots = []string{"."}
+	}
+	abs := make([]string, 0, len(roots))
+	for _, r := range roots {
+		if !filepath.IsAbs(r) {
+			r = filepath.Join(sv.spec.Dir, r)
+		}
+		abs = append(abs, filepath.Clean(r))
+	}
+	co := newCoalescer(sv.sup.clock, w.Debounce, debounceCap, sv.addChange)
+	wt, err := newWatcher(abs, sv.filter, co, sv.log)
+	if err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); wt.run(ctx) }()
+	return nil
+}
+
+// deployRun is one running deploy (start, reload, restart).
+type deployRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	replies []chan error
+	err    error
+}
+
+// loop owns the service: it runs deploys one at a time, cancelling a running one when a newer change
+// or request arrives, until ctx ends; then it stops every instance.
+func (sv *service) loop(ctx context.Context) {
+	defer close(sv.loopDone)
+	var cur *deployRun
+	finish := func(wait bool) {
+		if cur == nil {
+			return
+		}
+		if wait {
+			cur.cancel()
+		}
+		<-cur.done
+		for _, r := range cur.replies {
+			err := cur.err
+			if errors.Is(err, context.Canceled) {
+				err = errors.New("superseded by a newer change or request")
+			}
+			r <- err
+		}
+		cur = nil
+	}
+	start := func(op opKind, c *change, reply chan error) {
+		dctx, cancel := context.WithCancel(ctx)
+		d := &deployRun{cancel: cancel, done: make(chan struct{})}
+		if reply != nil {
+			d.replies = append(d.replies, reply)
+		}
+		cur = d
+		go func() {
+			defer close(d.done)
+			defer cancel()
+			d.err = sv.deploy(dctx, op, c)
+		}()
+	}
+	start(opInitial, nil, nil)
+	for {
+		var curDone chan struct{}
+		if cur != nil {
+			curDone = cur.done
+		}
+		select {
+		case <-ctx.Done():
+			close(sv.quit)
+			finish(true)
+			sv.stopAll(event.StatusStopped)
+			sv.drains.Wait()
+			return
+		case <-curDone:
+			finish(false)
+		case <-sv.changeCh:
+			c := sv.takeChange()
+			if c == nil {
+				continue
+			}
+			sv.mu.Lock()
+			stopped := sv.userStopped
+			sv.mu.Unlock()
+			if stopped {
+				continue
+			}
+			finish(true)
+			start(opReload, c, nil)
+		case r := <-sv.reqs:
+			switch r.op {
+			case opStop:
+				finish(true)
+				sv.mu.Lock()
+				sv.userStopped = true
+				sv.mu.Unlock()
+				sv.stopAll(event.StatusStopped)
+				sv.system("stopped")
+				r.reply <- nil
+			case opStart:
+				if cur == nil && sv.healthy() {
+					r.reply <- nil
+					continue
+				}
+				if cur != nil && !sv.userStoppedNow() {
+					cur.replies = append(cur.replies, r.reply) // already starting: wait for it
+					continue
+				}
+				finish(true)
+				sv.clearStopped()
+				start(opStart, nil, r.reply)
+			default:
+				finish(true)
+				sv.clearStopped()
+				start(r.op, nil, r.reply)
+			}
+		}
+	}
+}
+
+func (sv *service) userStoppedNow() bool {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.userStopped
+}
+
+func (sv *service) clearStopped() {
+	sv.mu.Lock()
+	sv.userStopped = false
+	sv.mu.Unlock()
+}
+
+// stopAll stops every instance (current, candidate, draining) in parallel and marks the service.
+func (sv *service) stopAll(final event.Status) {
+	sv.mu.Lock()
+	all := append(append(append([]*keeper{}, sv.keepers...), sv.candidates...), sv.draining...)
+	for _, k := range all {
+		if k.inst.Status != event.StatusCompleted && k.inst.Status != event.StatusFailed {
+			k.inst.Status = event.StatusStopping
+			k.inst.Ready = false
+		}
+	}
+	if len(all) > 0 {
+		sv.phase = event.StatusStopping
+	}
+	sv.mu.Unlock()
+	sv.publish()
+	var wg sync.WaitGroup
+	for _, k := range all {
+		wg.Add(1)
+		go func() { defer wg.Done(); k.stop() }()
+	}
+	wg.Wait()
+	sv.mu.Lock()
+	sv.keepers, sv.candidates, sv.draining = nil, nil, nil
+	sv.phase = final
+	sv.mu.Unlock()
+	sv.publish()
+}
+
+// deploy brings the service to a new running state: wait for dependencies (when nothing runs),
+// setup when its inputs changed, build, then replace the instances.
+func (sv *service) deploy(ctx context.Context, op opKind, c *change) error {
+	name := sv.spec.Name
+	began := time.Now()
+	trigger := "manual"
+	if c != nil {
+		began = c.First
+		trigger = sv.describeChange(c)
+	}
+	reload := op == opReload || op == opRebuild
+	wasRunning := sv.running()
+	if !wasRunning {
+		sv.mu.Lock()
+		if sv.startedAt.IsZero() {
+			sv.startedAt = time.Now()
+		}
+		sv.mu.Unlock()
+		if err := sv.waitDeps(ctx); err != nil {
+			return err
+		}
+		if st, err := os.Stat(sv.spec.Dir); err != nil || !st.IsDir() {
+			msg := fmt.Sprintf("service %s: directory %s does not exist; fix services.%s.dir", name, sv.spec.Dir, name)
+			sv.fail(msg)
+			return errors.New(msg)
+		}
+	}
+	if op == opReload {
+		sv.system(fmt.Sprintf("change detected: %s", trigger))
+	}
+	// setup and build; a failure keeps running instances
+	steps := []struct {
+		stream, command string
+		skip            bool
+	}{
+		{"setup", sv.spec.Setup, sv.spec.Setup == "" || (op == opRestart && wasRunning)},
+		{"build", sv.spec.Build, sv.spec.Build == "" || (op == opRestart && wasRunning)},
+	}
+	for _, st := range steps {
+		if st.skip {
+			continue
+		}
+		var hashPath, sum string
+		if st.stream == "setup" {
+			hashPath = filepath.Join(sv.sup.setupDir, name+".sha256")
+			sum = setupHash(sv.spec.Dir, sv.spec.Setup, sv.spec.SetupInputs)
+			if readHash(hashPath) == sum {
+				continue
+			}
+			_ = os.Remove(hashPath)
+		}
+		prev := sv.currentPhase()
+		sv.setPhase(event.Status(map[string]event.Status{"setup": event.StatusSetup, "build": event.StatusBuilding}[st.stream]))
+		stepStart := time.Now()
+		out, err := sv.runStep(ctx, st.stream, st.command)
+		if ctx.Err() != nil {
+			sv.restorePhase(prev, wasRunning)
+			return ctx.Err()
+		}
+		if err != nil {
+			msg := fmt.Sprintf("service %s: %s failed (%v); see %s", name, st.stream, err, sv.sup.logPath(name))
+			if out != "" {
+				msg += ":\n" + out
+			}
+			if sv.running() {
+				sv.mu.Lock()
+				sv.phase = ""
+				sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: false, Trigger: trigger, Error: orText(out, err.Error())}
+				sv.mu.Unlock()
+				sv.system(fmt.Sprintf("%s failed; keeping the running instance", st.stream))
+				sv.publish()
+				return errors.New(msg)
+			}
+			if reload {
+				sv.mu.Lock()
+				sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: false, Trigger: trigger, Error: orText(out, err.Error())}
+				sv.mu.Unlock()
+			}
+			sv.fail(msg)
+			return errors.New(msg)
+		}
+		sv.system(fmt.Sprintf("%s finished in %s", st.stream, time.Since(stepStart).Round(time.Millisecond)))
+		if hashPath != "" {
+			_ = writeHash(hashPath, sum)
+		}
+	}
+	if err := sv.replace(ctx, began, trigger, op); err != nil {
+		return err
+	}
+	return nil
+}
+
+func orText(s, alt string) string {
+	if strings.TrimSpace(s) == "" {
+		return alt
+	}
+	return s
+}
+
+func (sv *service) currentPhase() event.Status {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.phase
+}
+
+func (sv *service) restorePhase(prev event.Status, wasRunning bool) {
+	sv.mu.Lock()
+	if wasRunning {
+		sv.phase = ""
+	} else {
+		sv.phase = prev
+	}
+	sv.mu.Unlock()
+	sv.publish()
+}
+
+func (sv *service) describeChange(c *change) string {
+	if len(c.Paths) == 0 {
+		return "file change"
+	}
+	p := c.Paths[0]
+	if r, err := filepath.Rel(sv.spec.Dir, p); err == nil && !strings.HasPrefix(r, "..") {
+		p = r
+	}
+	if n := len(c.Paths) - 1; n > 0 {
+		return fmt.Sprintf("%s and %d more", p, n)
+	}
+	return p
+}
+
+// runStep runs setup or build under the shim and returns its last lines of output.
+func (sv *service) runStep(ctx context.Context, stream, command string) (string, error) {
+	tail := newTail(buildTailLines)
+	p, err := startProc(procSpec{Dir: sv.spec.Dir, Command: command, Env: sv.spec.Env, Stdout: stream, Stderr: stream,
+		PidsDir: sv.sup.pidsDir,
+		OnLine:  func(s, text string) { sv.emit(0, s, text); tail.add(text) }})
+	if err != nil {
+		return "", err
+	}
+	select {
+	case <-p.Done():
+	case <-ctx.Done():
+		sv.system(fmt.Sprintf("%s cancelled", stream))
+		p.Stop(sv.spec.StopGrace)
+		return tail.String(), ctx.Err()
+	}
+	code := p.ExitCode()
+	if code == 0 {
+		return tail.String(), nil
+	}
+	if code == 127 {
+		cmd := notFoundName(tail.get(), command)
+		return tail.String(), fmt.Errorf("command %q not found in %s", cmd, sv.spec.Dir)
+	}
+	return tail.String(), fmt.Errorf("exit code %d", code)
+}
+
+var notFoundRe = regexp.MustCompile(`(?:^|: )([^\s:]+): (?:command )?not found`)
+
+// notFoundName finds the missing command in sh's error output, else takes the command's first word.
+func notFoundName(lines []string, command string) string {
+	for i := len(lines) - 1; i >= 0; i-- {
+		if m := notFoundRe.FindStringSubmatch(lines[i]); m != nil {
+			return m[1]
+		}
+	}
+	if f := strings.Fields(command); len(f) > 0 {
+		return f[0]
+	}
+	return command
+}
+
+// waitDeps waits until every dependency meets its condition; a failed dependency fails this service.
+func (sv *service) waitDeps(ctx context.Context) error {
+	if len(sv.spec.DependsOn) == 0 {
+		return nil
+	}
+	sv.setPhase(event.StatusPending)
+	for {
+		ch := sv.sup.changes()
+		allOK := true
+		for dep, cond := range sv.spec.DependsOn {
+			ok, ferr := sv.sup.services[dep].depState(cond)
+			if ferr != nil {
+				msg := fmt.Sprintf("service %s: not started because its dependency %s failed", sv.spec.Name, dep)
+				sv.fail(msg)
+				return errors.New(msg)
+			}
+			if !ok {
+				allOK = false
+			}
+		}
+		if allOK {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// replace starts new instances and retires the old ones: blue-green when ports are allocated and
+// instances run (the new ones must be ready before the old ones are unpublished), otherwise
+// stop-then-start.
+func (sv *service) replace(ctx context.Context, began time.Time, trigger string, op opKind) error {
+	name := sv.spec.Name
+	blueGreen := sv.spec.Port == 0 && sv.running()
+	sv.mu.Lock()
+	old := sv.keepers
+	sv.gen++
+	gen := sv.gen
+	sv.mu.Unlock()
+
+	if blueGreen {
+		news := make([]*keeper, sv.spec.Replicas)
+		for i := range news {
+			k, err := sv.newKeeper(i, gen, true)
+			if err != nil {
+				sv.stopKeepers(news[:i])
+				return sv.reloadFailed(began, trigger, err.Error())
+			}
+			news[i] = k
+		}
+		sv.mu.Lock()
+		sv.candidates = news
+		sv.phase = ""
+		sv.mu.Unlock()
+		for _, k := range news {
+			go k.run()
+		}
+		sv.publish()
+		if err := waitFirst(ctx, news); err != nil {
+			sv.stopKeepers(news)
+			sv.mu.Lock()
+			sv.candidates = nil
+			sv.mu.Unlock()
+			if ctx.Err() != nil {
+				sv.publish()
+				return ctx.Err()
+			}
+			return sv.reloadFailed(began, trigger, err.Error())
+		}
+		sv.mu.Lock()
+		sv.keepers, sv.candidates = news, nil
+		for _, k := range old {
+			k.draining = true
+			if k.inst.Status != event.StatusCompleted && k.inst.Status != event.StatusFailed {
+				k.inst.Status = event.StatusStopping
+			}
+			k.inst.Ready = false
+		}
+		sv.draining = append(sv.draining, old...)
+		sv.errMsg = ""
+		sv.phase = ""
+		sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: true, Trigger: trigger}
+		sv.mu.Unlock()
+		sv.publish()
+		sv.system(fmt.Sprintf("replaced by generation %d in %s", gen, time.Since(began).Round(time.Millisecond)))
+		sv.drains.Add(1)
+		go sv.drain(old)
+		return nil
+	}
+
+	// stop, then start on the same ports
+	if len(old) > 0 {
+		sv.mu.Lock()
+		for _, k := range old {
+			k.draining = true
+			if k.inst.Status != event.StatusCompleted && k.inst.Status != event.StatusFailed {
+				k.inst.Status = event.StatusStopping
+			}
+			k.inst.Ready = false
+		}
+		sv.mu.Unlock()
+		sv.publish()
+		sv.stopKeepers(old)
+		sv.mu.Lock()
+		sv.keepers = nil
+		sv.mu.Unlock()
+	}
+	if sv.spec.Port > 0 {
+		for i := range sv.spec.Replicas {
+			port := sv.spec.Port + i
+			if !waitPortFree(ctx, port, len(old) > 0) {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				by := "another process"
+				if o := portOwner(port); o != "" {
+					by += " (" + o + ")"
+				}
+				msg := fmt.Sprintf("service %s: port %d is already in use by %s; stop it or change services.%s.port", name, port, by, name)
+				sv.fail(msg)
+				return errors.New(msg)
+			}
+		}
+	}
+	news := make([]*keeper, sv.spec.Replicas)
+	for i := range news {
+		k, err := sv.newKeeper(i, gen, false)
+		if err != nil {
+			sv.stopKeepers(news[:i])
+			msg := fmt.Sprintf("service %s: %v", name, err)
+			sv.fail(msg)
+			return errors.New(msg)
+		}
+		news[i] = k
+	}
+	sv.mu.Lock()
+	sv.keepers = news
+	sv.phase = ""
+	sv.errMsg = ""
+	sv.mu.Unlock()
+	for _, k := range news {
+		go k.run()
+	}
+	sv.publish()
+	err := waitFirst(ctx, news)
+	if ctx.Err() != nil {
+		return ctx.Err() // a newer deploy takes over these instances
+	}
+	sv.mu.Lock()
+	if err == nil && sv.startedIn == 0 && !sv.startedAt.IsZero() {
+		sv.startedIn = time.Since(sv.startedAt)
+	}
+	if op == opReload || op == opRebuild {
+		r := &event.Reload{At: time.Now(), Duration: time.Since(began), OK: err == nil, Trigger: trigger}
+		if err != nil {
+			r.Error = err.Error()
+		}
+		sv.lastReload = r
+	}
+	sv.mu.Unlock()
+	sv.publish()
+	return err
+}
+
+func (sv *service) reloadFailed(began time.Time, trigger, reason string) error {
+	sv.mu.Lock()
+	sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: false, Trigger: trigger, Error: reason}
+	sv.phase = ""
+	sv.mu.Unlock()
+	sv.system("reload failed; keeping the running instance: " + reason)
+	sv.publish()
+	return errors.New(reason)
+}
+
+// waitPortFree reports whether port is free, waiting up to 3s when a just-stopped instance may still
+// be releasing it.
+func waitPortFree(ctx context.Context, port int, wait bool) bool {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if portFree(port) {
+			return true
+		}
+		if !wait || time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitFirst waits for every keeper's first outcome (ready or completed: nil; failed: its error).
+func waitFirst(ctx context.Context, ks []*keeper) error {
+	var errs []error
+	for _, k := range ks {
+		select {
+		case err := <-k.first:
+			k.first <- err // keep it readable
+			if err != nil {
+				errs = append(errs, err)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (sv *service) stopKeepers(ks []*keeper) {
+	var wg sync.WaitGroup
+	for _, k := range ks {
+		if k == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); k.stop() }()
+	}
+	wg.Wait()
+}
+
+// drain stops replaced instances after giving in-flight requests time to finish.
+func (sv *service) drain(old []*keeper) {
+	defer sv.drains.Done()
+	t := time.NewTimer(drainDelay)
+	select {
+	case <-t.C:
+	case <-sv.quit:
+		t.Stop()
+	}
+	sv.stopKeepers(old)
+	sv.mu.Lock()
+	sv.draining = removeKeepers(sv.draining, old)
+	sv.mu.Unlock()
+	sv.publish()
+}
+
+func removeKeepers(list, rm []*keeper) []*keeper {
+	out := list[:0:0]
+	for _, k := range list {
+		if !containsKeeper(rm, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func containsKeeper(list []*keeper, k *keeper) bool {
+	for _, x := range list {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// sample updates CPU% and RSS of every instance from one /proc listing.
+func (sv *service) sample(all []procInfo, now time.Time) {
+	sv.mu.Lock()
+	changed := false
+	for _, list := range [][]*keeper{sv.keepers, sv.candidates, sv.draining} {
+		for _, k := range list {
+			if k.proc == nil {
+				continue
+			}
+			var ticks, rss uint64
+			for _, p := range descendants(all, k.proc.ShimPID) {
+				ticks += p.utime + p.stime
+				rss += p.rss * pageSize
+			}
+			if !k.sampleAt.IsZero() && ticks >= k.sampleTicks {
+				secs := now.Sub(k.sampleAt).Seconds()
+				if secs > 0 {
+					k.inst.CPU = float64(ticks-k.sampleTicks) / clockTicks / secs * 100
+				}
+			}
+			k.sampleAt, k.sampleTicks = now, ticks
+			k.inst.RSS = rss
+			changed = true
+		}
+	}
+	sv.mu.Unlock()
+	if changed {
+		sv.publish()
+	}
+}
