@@ -54,10 +54,10 @@ func startTestBroker(t *testing.T) *broker.Broker {
 }
 
 type jsonRec struct {
-	Topic     string          `json:"topic"`
-	Partition int32           `json:"partition"`
-	Offset    int64           `json:"offset"`
-	Key       *string         `json:"key"`
+	Topic     string  `json:"topic"`
+	Partition int32   `json:"partition"`
+	Offset    int64   `json:"offset"`
+	Key       *string `json:"key"`
 	Headers   []struct{ Key, Value string }
 	Value     json.RawMessage `json:"value"`
 }
