@@ -76,6 +76,7 @@ type Broker struct {
 	sweepBytes int64
 	sweepNow   chan struct{}
 	sweeps     atomic.Int64
+	closing    atomic.Bool
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -190,6 +191,7 @@ func (b *Broker) ApplyRetention() {
 // Close shuts the broker down cleanly, writing its state to the data dir. It is idempotent.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
+		b.closing.Store(true)
 		close(b.stop)
 		b.wg.Wait()
 		if b.admin != nil {
@@ -240,7 +242,7 @@ func (b *Broker) onMetadata(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		// v0 has no null array: an empty list means "all topics".
 		req.Topics = nil
 	}
-	if !b.opts.AutoCreate || (req.Version >= 4 && !req.AllowAutoTopicCreation) {
+	if !b.opts.AutoCreate || (req.Version >= 4 && !req.AllowAutoTopicCreation) || b.closing.Load() {
 		return nil, nil, false
 	}
 	for _, t := range req.Topics {

@@ -546,3 +546,25 @@ func TestCloseIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestProduceUnknownTopic(t *testing.T) {
+	tests := []struct {
+		autoCreate bool
+		wantErr    string
+	}{
+		{true, ""},
+		{false, "does not auto-create it"},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint("autocreate=", tc.autoCreate), func(t *testing.T) {
+			b := startBroker(t, Options{AutoCreate: tc.autoCreate})
+			err := b.Admin().Produce(testCtx(t), "fresh", []event.Message{{Value: []byte("x")}})
+			if tc.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
