@@ -568,3 +568,34 @@ func TestProduceUnknownTopic(t *testing.T) {
 		})
 	}
 }
+
+func TestEphemeralDataDir(t *testing.T) {
+	// A dir left by a killed broker (its lock is free) is removed by the next Start; a fresh one or
+	// one whose owner still runs is kept.
+	stale, err := os.MkdirTemp("", tempDirPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(stale+"/devstack.lock", []byte("1"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(stale, old, old)
+
+	b := startBroker(t, Options{})
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale ephemeral dir %s was not removed: %v", stale, err)
+	}
+	dir := b.tempDir
+	if dir == "" {
+		t.Fatal("no ephemeral data dir")
+	}
+	os.Chtimes(dir, old, old)
+	b2 := startBroker(t, Options{}) // must not remove the running broker's dir
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("a running broker's dir was removed: %v", err)
+	}
+	b2.Close()
+	b.Close()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("Close left %s: %v", dir, err)
+	}
+}

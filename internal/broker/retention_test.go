@@ -49,7 +49,7 @@ func TestRetentionBoundsBytes(t *testing.T) {
 		name    string
 		dataDir bool
 	}{
-		{"in-memory", false},
+		{"ephemeral", false},
 		{"data-dir", true},
 	}
 	for _, tc := range tests {
