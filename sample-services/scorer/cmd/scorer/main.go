@@ -60,7 +60,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (PORT): %w", addr, err)
 	}
-	srv := &http.Server{Handler: routes(p, reg), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: routes(p, reg, risk.DefaultConfig()), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
 	go func() {
 		log.Info("http listening", "addr", ln.Addr().String())
@@ -81,8 +81,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 	return err
 }
 
-func routes(p *pipeline.Pipeline, reg *prometheus.Registry) http.Handler {
+func routes(p *pipeline.Pipeline, reg *prometheus.Registry, rules risk.Config) http.Handler {
 	mux := http.NewServeMux()
+	// Routed by the gateway (/api/scorer/**): what the scorer does, for humans and dashboards.
+	mux.HandleFunc("GET /api/scorer/rules", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(rules)
+	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

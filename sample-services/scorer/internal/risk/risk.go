@@ -18,21 +18,22 @@ const (
 
 // Config holds the thresholds of the rules. The zero value is not useful: start from DefaultConfig.
 type Config struct {
-	Window          time.Duration // how far back a user's orders count
-	MaxUsers        int           // users tracked at once; the least recently seen are forgotten first
-	LargeOrderCents int64         // an order above this is large
-	HugeOrderCents  int64         // an order above this is huge
-	BulkQuantity    int64         // more units than this in one order is a bulk order
-	VelocityOrders  int           // this many orders in the window (this one included) is suspicious
-	BurstOrders     int           // this many is a burst
-	WindowSpend     int64         // spend in the window above this is suspicious
-	ReviewAt        int           // score >= ReviewAt: review
-	RejectAt        int           // score >= RejectAt: reject
+	Window          time.Duration `json:"-"`                  // how far back a user's orders count
+	WindowSeconds   int64         `json:"window_seconds"`     // Window, as shown in /api/scorer/rules
+	MaxUsers        int           `json:"max_users"`          // users tracked at once; the least recently seen are forgotten first
+	LargeOrderCents int64         `json:"large_order_cents"`  // an order above this is large
+	HugeOrderCents  int64         `json:"huge_order_cents"`   // an order above this is huge
+	BulkQuantity    int64         `json:"bulk_quantity"`      // more units than this in one order is a bulk order
+	VelocityOrders  int           `json:"velocity_orders"`    // this many orders in the window (this one included) is suspicious
+	BurstOrders     int           `json:"burst_orders"`       // this many is a burst
+	WindowSpend     int64         `json:"window_spend_cents"` // spend in the window above this is suspicious
+	ReviewAt        int           `json:"review_at"`          // score >= ReviewAt: review
+	RejectAt        int           `json:"reject_at"`          // score >= RejectAt: reject
 }
 
 // DefaultConfig is what the scorer runs with unless told otherwise.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Window:          10 * time.Minute,
 		MaxUsers:        100_000,
 		LargeOrderCents: 50_000,
@@ -44,6 +45,8 @@ func DefaultConfig() Config {
 		ReviewAt:        40,
 		RejectAt:        70,
 	}
+	c.WindowSeconds = int64(c.Window / time.Second)
+	return c
 }
 
 type entry struct {
