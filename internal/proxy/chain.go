@@ -1,0 +1,486 @@
+package proxy
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/devstack-dev/devstack/internal/event"
+)
+
+const (
+	authNone = iota
+	authOptional
+	authRequired
+)
+
+// chain is one immutable build of the config: route table, verifier, limiters. Reload swaps it.
+type chain struct {
+	g      *Gateway
+	cfg    Config
+	routes []*route
+	ver    *verifier
+	global *limiter
+	dev    *issuerKey // nil when the dev issuer is disabled
+	cors   *corsPolicy
+}
+
+type route struct {
+	Route
+	name      string
+	host      string
+	auth      int
+	limiter   *limiter
+	stats     *routeStats
+	pool      *pool
+	transport http.RoundTripper
+	maxBody   int64
+	cors      *corsPolicy
+	leastConn bool
+	sem       chan struct{}
+	queued    atomic.Int32
+	queueWait time.Duration
+	scopesStr string
+}
+
+func routeName(r Route) string {
+	var b strings.Builder
+	if len(r.Methods) > 0 {
+		b.WriteString(strings.Join(r.Methods, ","))
+		b.WriteByte(' ')
+	}
+	b.WriteString(r.Host)
+	b.WriteString(r.Path)
+	b.WriteString(" -> ")
+	b.WriteString(r.Service)
+	return b.String()
+}
+
+func (g *Gateway) buildChain(cfg Config) (*chain, error) {
+	c := &chain{g: g, cfg: cfg}
+	if !cfg.Auth.DevIssuer.Disabled {
+		c.dev = g.dev
+	}
+	ver, err := newVerifier(cfg.Auth, g.dev, g.now)
+	if err != nil {
+		return nil, err
+	}
+	c.ver = ver
+	if cfg.GlobalLimit != nil {
+		c.global = newLimiter("global", cfg.GlobalLimit, g.now)
+	}
+	c.cors = newCORS(cfg.CORS)
+	for i, r := range cfg.Routes {
+		rt := &route{Route: r, name: routeName(r), host: strings.ToLower(r.Host)}
+		rt.Methods = nil
+		for _, m := range r.Methods {
+			rt.Methods = append(rt.Methods, strings.ToUpper(m))
+		}
+		switch r.Auth {
+		case "optional":
+			rt.auth = authOptional
+		case "required":
+			rt.auth = authRequired
+		}
+		if r.RateLimit != nil {
+			rt.limiter = newLimiter("route-"+strconv.Itoa(i), r.RateLimit, g.now)
+		}
+		rt.stats = g.stats.get(rt.name, r.Service)
+		rt.pool = g.pool(r.Service)
+		to := r.Timeout
+		if to <= 0 {
+			to = cfg.Timeout
+		}
+		rt.transport = g.transport(to)
+		rt.maxBody = r.MaxBody
+		if rt.maxBody <= 0 {
+			rt.maxBody = cfg.MaxBody
+		}
+		rt.cors = c.cors
+		if r.CORS != nil {
+			rt.cors = newCORS(r.CORS)
+		}
+		rt.leastConn = r.Balance == "least_conn"
+		if r.MaxConcurrent > 0 {
+			rt.sem = make(chan struct{}, r.MaxConcurrent)
+			rt.queueWait = queueWait
+		}
+		rt.scopesStr = strings.Join(r.Scopes, " ")
+		c.routes = append(c.routes, rt)
+	}
+	// most specific first: host routes, then longer prefixes, then routes with a method list
+	slices.SortStableFunc(c.routes, func(a, b *route) int {
+		if (a.host != "") != (b.host != "") {
+			if a.host != "" {
+				return -1
+			}
+			return 1
+		}
+		if len(a.Path) != len(b.Path) {
+			return len(b.Path) - len(a.Path)
+		}
+		return len(b.Methods) - len(a.Methods)
+	})
+	return c, nil
+}
+
+// match finds the route for a clean path; methodMismatch reports a path match whose methods differ.
+func (c *chain) match(host, p, method string) (rt *route, methodMismatch bool) {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		host = host[:i]
+	}
+	for _, r := range c.routes {
+		if r.host != "" && !strings.EqualFold(r.host, host) {
+			continue
+		}
+		if !prefixMatch(p, r.Path) {
+			continue
+		}
+		if len(r.Methods) > 0 && !slices.Contains(r.Methods, method) {
+			methodMismatch = true
+			continue
+		}
+		return r, false
+	}
+	return nil, methodMismatch
+}
+
+func prefixMatch(p, prefix string) bool {
+	if prefix == "/" {
+		return true
+	}
+	if !strings.HasPrefix(p, prefix) {
+		return false
+	}
+	return len(p) == len(prefix) || p[len(prefix)] == '/' || prefix[len(prefix)-1] == '/'
+}
+
+// upstreamPath applies strip_prefix / rewrite.
+func (r *route) upstreamPath(p string) string {
+	if !r.StripPrefix && r.Rewrite == "" {
+		return p
+	}
+	rest := p
+	if r.Path != "/" {
+		rest = strings.TrimPrefix(p, strings.TrimSuffix(r.Path, "/"))
+	}
+	base := r.Rewrite
+	if r.StripPrefix {
+		base = "/"
+	}
+	if rest == "" || rest == "/" {
+		if rest == "/" && !strings.HasSuffix(base, "/") {
+			return base + "/"
+		}
+		return base
+	}
+	return strings.TrimSuffix(base, "/") + rest
+}
+
+// needsClean reports whether p has empty, . or .. segments.
+func needsClean(p string) bool {
+	return strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
+		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")
+}
+
+// cleanPath resolves . and .. and collapses slashes, keeping a trailing slash.
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if c != "/" && strings.HasSuffix(p, "/") {
+		c += "/"
+	}
+	return c
+}
+
+// requestID returns the client's X-Request-Id when it is sane, or a new random one.
+func requestID(h http.Header) string {
+	if v := h["X-Request-Id"]; len(v) == 1 && validRequestID(v[0]) {
+		return v[0]
+	}
+	var b [16]byte
+	u1, u2 := rand.Uint64(), rand.Uint64()
+	for i := 0; i < 8; i++ {
+		b[i] = byte(u1 >> (8 * i))
+		b[8+i] = byte(u2 >> (8 * i))
+	}
+	var out [32]byte
+	hex.Encode(out[:], b[:])
+	return string(out[:])
+}
+
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// reqLog is what the access log and metrics need about one request.
+type reqLog struct {
+	status   int
+	bytes    int64
+	upstream string
+	subject  string
+	auth     string
+}
+
+// ServeHTTP is the whole gateway pipeline for one request.
+func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rid := requestID(r.Header)
+	r.Header["X-Request-Id"] = []string{rid}
+	w.Header()["X-Request-Id"] = []string{rid}
+	ip := clientIP(r)
+	var lg reqLog
+	var rt *route
+	p := r.URL.Path
+	defer func() {
+		d := time.Since(start)
+		if rt != nil {
+			rt.stats.record(lg.status, d, start)
+		}
+		c.g.logAccess(r, rt, rid, ip, start, d, &lg, p)
+	}()
+
+	// reserved paths are served by the gateway itself
+	if len(p) > 2 && (p[1] == '.' || p[1] == 'o' || p[1] == '_') {
+		if c.serveReserved(w, r, &lg) {
+			return
+		}
+	}
+	if raw := r.URL.RawPath; raw != "" {
+		if strings.Contains(raw, "%2F") || strings.Contains(raw, "%2f") || strings.Contains(raw, "%5C") || strings.Contains(raw, "%5c") {
+			lg.status = writeError(w, http.StatusBadRequest, "bad_request", "encoded slashes (%2F, %5C) are not allowed in the path")
+			return
+		}
+	}
+	if p == "" || p[0] != '/' || strings.IndexByte(p, 0) >= 0 || strings.IndexByte(p, '\\') >= 0 {
+		lg.status = writeError(w, http.StatusBadRequest, "bad_request", "invalid request path")
+		return
+	}
+	cleaned := false
+	if needsClean(p) {
+		p, cleaned = cleanPath(p), true
+	}
+	var mm bool
+	rt, mm = c.match(r.Host, p, r.Method)
+	if rt == nil {
+		if mm {
+			lg.status = writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s is not allowed on %s", r.Method, p))
+		} else {
+			lg.status = writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no gateway route matches %s (routes are in devstack.yaml under gateway.routes)", p))
+		}
+		return
+	}
+	if rt.cors != nil {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				lg.status = rt.cors.preflight(w, r, origin)
+				return
+			}
+			rt.cors.actual(w.Header(), origin)
+		}
+	}
+	if r.ContentLength > rt.maxBody {
+		lg.status = writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, rt.maxBody))
+		return
+	}
+
+	// authentication: client-sent X-Auth-* never reach the upstream
+	for k := range r.Header {
+		if len(k) > 7 && k[:7] == "X-Auth-" {
+			delete(r.Header, k)
+		}
+	}
+	var prin *principal
+	if rt.auth != authNone {
+		var ok bool
+		prin, ok = c.authenticate(w, r, rt, &lg)
+		if !ok {
+			return
+		}
+		if prin != nil {
+			r.Header["X-Auth-Subject"] = []string{prin.sub}
+			r.Header["X-Auth-Scopes"] = []string{prin.scopesHeader}
+			lg.subject = prin.sub
+		}
+	} else {
+		lg.auth = "none"
+	}
+
+	// rate limits: stack-wide, then per route
+	if c.global != nil && !c.global.allow(w.Header(), c.global.key(r, ip, prin)) {
+		lg.status = writeError(w, http.StatusTooManyRequests, "rate_limited", "stack-wide rate limit exceeded; retry after the number of seconds in Retry-After")
+		return
+	}
+	if rt.limiter != nil && !rt.limiter.allow(w.Header(), rt.limiter.key(r, ip, prin)) {
+		lg.status = writeError(w, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("rate limit of route %s exceeded; retry after the number of seconds in Retry-After", rt.Path))
+		return
+	}
+	if rt.sem != nil {
+		release, ok := rt.acquireSlot(r)
+		if !ok {
+			w.Header()["Retry-After"] = []string{"1"}
+			lg.status = writeError(w, http.StatusServiceUnavailable, "overloaded", fmt.Sprintf("service %s has %d requests in flight (max_concurrent) and the queue is full", rt.Service, rt.MaxConcurrent))
+			return
+		}
+		defer release()
+	}
+	fwd := rt.upstreamPath(p)
+	c.forward(w, r, rt, fwd, cleaned || fwd != r.URL.Path, ip, &lg)
+}
+
+// queueWait bounds how long a request queues for a MaxConcurrent slot.
+var queueWait = time.Second
+
+// acquireSlot takes one of MaxConcurrent slots, queueing at most MaxConcurrent requests for up to queueWait.
+func (rt *route) acquireSlot(r *http.Request) (func(), bool) {
+	release := func() { <-rt.sem }
+	select {
+	case rt.sem <- struct{}{}:
+		return release, true
+	default:
+	}
+	if int(rt.queued.Add(1)) > cap(rt.sem) {
+		rt.queued.Add(-1)
+		return nil, false
+	}
+	defer rt.queued.Add(-1)
+	t := time.NewTimer(rt.queueWait)
+	defer t.Stop()
+	select {
+	case rt.sem <- struct{}{}:
+		return release, true
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	return nil, false
+}
+
+// authenticate applies the route's auth mode. ok=false means a response was written.
+func (c *chain) authenticate(w http.ResponseWriter, r *http.Request, rt *route, lg *reqLog) (*principal, bool) {
+	realm := `Bearer realm="` + c.cfg.Auth.Issuer + `"`
+	authz := r.Header["Authorization"]
+	inQuery := strings.Contains(r.URL.RawQuery, "access_token")
+	if inQuery && r.URL.Query().Has("access_token") {
+		lg.auth = "invalid: token in query"
+		w.Header()["Www-Authenticate"] = []string{realm + `, error="invalid_request", error_description="send the token in the Authorization header only, not in the query"`}
+		lg.status = writeError(w, http.StatusBadRequest, "invalid_request", "tokens are accepted only in the Authorization header")
+		return nil, false
+	}
+	if len(authz) > 1 {
+		lg.auth = "invalid: several Authorization headers"
+		w.Header()["Www-Authenticate"] = []string{realm + `, error="invalid_request", error_description="more than one Authorization header"`}
+		lg.status = writeError(w, http.StatusBadRequest, "invalid_request", "more than one Authorization header")
+		return nil, false
+	}
+	if len(authz) == 0 || authz[0] == "" {
+		if rt.auth == authOptional {
+			lg.auth = "none"
+			return nil, true
+		}
+		lg.auth = "missing"
+		w.Header()["Www-Authenticate"] = []string{realm}
+		lg.status = writeError(w, http.StatusUnauthorized, "unauthorized", "this route needs a bearer token: Authorization: Bearer <token> (get one with `devstack token` or POST /oauth/token)")
+		return nil, false
+	}
+	raw, ok := bearer(authz[0])
+	if !ok {
+		lg.auth = "invalid: not a bearer token"
+		w.Header()["Www-Authenticate"] = []string{realm + `, error="invalid_request", error_description="use the Bearer scheme"`}
+		lg.status = writeError(w, http.StatusUnauthorized, "invalid_request", "the Authorization header must be 'Bearer <token>'")
+		return nil, false
+	}
+	prin, err := c.ver.verify(r.Context(), raw)
+	if err != nil {
+		lg.auth = "invalid: " + err.Error()
+		w.Header()["Www-Authenticate"] = []string{realm + `, error="invalid_token", error_description="` + err.Error() + `"`}
+		lg.status = writeError(w, http.StatusUnauthorized, "invalid_token", err.Error())
+		return nil, false
+	}
+	lg.subject = prin.sub
+	for _, s := range rt.Scopes {
+		if !prin.hasScope(s) {
+			lg.auth = "forbidden: missing scope " + s
+			w.Header()["Www-Authenticate"] = []string{realm + `, error="insufficient_scope", scope="` + rt.scopesStr + `"`}
+			lg.status = writeError(w, http.StatusForbidden, "insufficient_scope", fmt.Sprintf("the token lacks scope %q (route needs: %s)", s, rt.scopesStr))
+			return nil, false
+		}
+	}
+	for k, want := range rt.Claims {
+		if got := fmt.Sprint(prin.claims[k]); prin.claims[k] == nil || got != want {
+			lg.auth = "forbidden: claim " + k
+			w.Header()["Www-Authenticate"] = []string{realm + `, error="insufficient_scope", error_description="claim ` + k + ` does not match"`}
+			lg.status = writeError(w, http.StatusForbidden, "insufficient_scope", fmt.Sprintf("the token's claim %q must be %q", k, want))
+			return nil, false
+		}
+	}
+	lg.auth = "ok"
+	return prin, true
+}
+
+func bearer(h string) (string, bool) {
+	if len(h) < 8 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	t := strings.TrimSpace(h[7:])
+	return t, t != ""
+}
+
+// writeError writes a JSON error body and returns the status.
+func writeError(w http.ResponseWriter, status int, code, msg string) int {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Cache-Control"] = []string{"no-store"}
+	w.WriteHeader(status)
+	b := make([]byte, 0, 64+len(msg))
+	b = append(b, `{"error":`...)
+	b = strconv.AppendQuote(b, code)
+	b = append(b, `,"message":`...)
+	b = strconv.AppendQuote(b, msg)
+	if rid := h.Get("X-Request-Id"); rid != "" {
+		b = append(b, `,"request_id":`...)
+		b = strconv.AppendQuote(b, rid)
+	}
+	b = append(b, "}\n"...)
+	_, _ = w.Write(b)
+	return status
+}
+
+func (g *Gateway) logAccess(r *http.Request, rt *route, rid, ip string, start time.Time, d time.Duration, lg *reqLog, p string) {
+	if g.access == nil {
+		return
+	}
+	a := event.Access{Time: start, RequestID: rid, Method: r.Method, Host: r.Host, Path: p, Status: lg.status,
+		Latency: d, Bytes: lg.bytes, Subject: lg.subject, Auth: lg.auth, ClientIP: ip, Upstream: lg.upstream}
+	if rt != nil {
+		a.Route, a.Service = rt.name, rt.Service
+	}
+	select {
+	case g.access <- a:
+	default:
+		g.accessDropped.Add(1)
+	}
+}

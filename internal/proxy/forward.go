@@ -1,0 +1,328 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// hopHeaders are removed in both directions (RFC 9110 7.6.1), plus whatever Connection lists.
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func removeHopHeaders(h http.Header) {
+	if c := h["Connection"]; len(c) > 0 {
+		for _, v := range c {
+			for _, f := range strings.Split(v, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					delete(h, http.CanonicalHeaderKey(f))
+				}
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		if _, ok := h[k]; ok {
+			delete(h, k)
+		}
+	}
+}
+
+// upgradeType returns the requested protocol upgrade (e.g. "websocket"), or "".
+func upgradeType(h http.Header) string {
+	c := h["Connection"]
+	if len(c) == 0 {
+		return ""
+	}
+	for _, v := range c {
+		for _, f := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), "upgrade") {
+				return h.Get("Upgrade")
+			}
+		}
+	}
+	return ""
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// body wraps the request body: it enforces the size limit, records whether it was read (so a
+// failed attempt can be retried) and ignores Close from the transport so a retry can still read it.
+type body struct {
+	rc       io.ReadCloser
+	n, limit int64
+	read     bool
+	tooBig   bool
+}
+
+var errTooBig = errors.New("request body too large")
+
+func (b *body) Read(p []byte) (int, error) {
+	b.read = true
+	if b.n > b.limit {
+		b.tooBig = true
+		return 0, errTooBig
+	}
+	if int64(len(p)) > b.limit-b.n+1 {
+		p = p[:b.limit-b.n+1]
+	}
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	if b.n > b.limit {
+		b.tooBig = true
+		return 0, errTooBig
+	}
+	return n, err
+}
+
+func (b *body) Close() error { return nil }
+
+func newTransport(timeout time.Duration) *http.Transport {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil, // never use HTTP_PROXY for loopback upstreams
+		DialContext:           d.DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     false,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
+	}
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// forward sends the request to an instance of rt's service and copies the response back.
+func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPath string, rewritten bool, ip string, lg *reqLog) {
+	h := r.Header
+	upgrade := upgradeType(h)
+	te := h.Get("Te")
+	removeHopHeaders(h)
+	if upgrade != "" {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = []string{upgrade}
+	}
+	if strings.EqualFold(te, "trailers") {
+		h["Te"] = []string{"trailers"}
+	}
+	if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
+	} else {
+		h["X-Forwarded-For"] = []string{ip}
+	}
+	if r.TLS != nil {
+		h["X-Forwarded-Proto"] = []string{"https"}
+	} else {
+		h["X-Forwarded-Proto"] = []string{"http"}
+	}
+	h["X-Forwarded-Host"] = []string{r.Host}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{""} // do not let the transport add Go's default
+	}
+
+	out := new(http.Request)
+	*out = *r // keeps the request's context: a client that goes away cancels the upstream call
+	u := &url.URL{Scheme: "http", Path: fwdPath, RawQuery: r.URL.RawQuery}
+	if !rewritten {
+		u.RawPath = r.URL.RawPath
+	}
+	out.URL = u
+	out.RequestURI = ""
+	out.Close = false
+	out.Header = h
+	var b *body
+	if r.ContentLength == 0 {
+		out.Body, out.GetBody = nil, nil
+	} else {
+		b = &body{rc: r.Body, limit: rt.maxBody}
+		out.Body = b
+	}
+
+	deadline := time.Now().Add(c.cfg.WaitReady)
+	var skip *instance
+	var res *http.Response
+	var in *instance
+	for attempt := 0; ; attempt++ {
+		in = rt.pool.acquire(r.Context(), rt.leastConn, skip, time.Until(deadline))
+		if in == nil {
+			if r.Context().Err() != nil {
+				lg.status = 499
+				return
+			}
+			w.Header()["Retry-After"] = []string{"1"}
+			lg.status = writeError(w, http.StatusServiceUnavailable, "service_unavailable",
+				fmt.Sprintf("service %q has no ready instance (waited %s); check `devstack status` and its logs", rt.Service, c.cfg.WaitReady))
+			return
+		}
+		lg.upstream = in.addr
+		u.Host = in.addr
+		in.inFlight.Add(1)
+		var err error
+		res, err = rt.transport.RoundTrip(out)
+		if err == nil {
+			in.markUp()
+			break
+		}
+		in.inFlight.Add(-1)
+		switch {
+		case b != nil && b.tooBig:
+			lg.status = writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("request body exceeds the limit of %d bytes", rt.maxBody))
+			return
+		case r.Context().Err() != nil:
+			lg.status = 499 // client closed the request
+			return
+		}
+		consumed := b != nil && b.read
+		if isDialError(err) {
+			in.markDown()
+			if !consumed && attempt < 20 && time.Now().Before(deadline) {
+				skip = in
+				continue
+			}
+		} else if !consumed && idempotent(r.Method) && attempt < 2 {
+			skip = in
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			lg.status = writeError(w, http.StatusGatewayTimeout, "upstream_timeout", fmt.Sprintf("service %q (%s) did not answer in time", rt.Service, in.addr))
+			return
+		}
+		c.g.log.Debug("upstream error", "service", rt.Service, "addr", in.addr, "err", err)
+		lg.status = writeError(w, http.StatusBadGateway, "bad_gateway", fmt.Sprintf("service %q (%s): %v", rt.Service, in.addr, err))
+		return
+	}
+	defer in.inFlight.Add(-1)
+	defer res.Body.Close()
+
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		lg.status = c.switchProtocols(w, res, upgrade)
+		return
+	}
+	wh := w.Header()
+	for k, vv := range res.Header {
+		if k == "X-Request-Id" {
+			continue
+		}
+		if prev, ok := wh[k]; ok && (k == "Vary" || k == "Ratelimit" || k == "Ratelimit-Policy") {
+			wh[k] = append(prev, vv...)
+			continue
+		}
+		wh[k] = vv
+	}
+	removeHopHeaders(wh)
+	if len(res.Trailer) > 0 {
+		names := make([]string, 0, len(res.Trailer))
+		for k := range res.Trailer {
+			names = append(names, k)
+		}
+		wh["Trailer"] = []string{strings.Join(names, ", ")}
+	}
+	w.WriteHeader(res.StatusCode)
+	lg.status = res.StatusCode
+	bp := bufPool.Get().(*[]byte)
+	var n int64
+	var err error
+	if res.ContentLength == -1 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		n, err = copyFlush(w, res.Body, *bp)
+	} else {
+		n, err = io.CopyBuffer(writerOnly{w}, res.Body, *bp)
+	}
+	bufPool.Put(bp)
+	lg.bytes = n
+	if err != nil && r.Context().Err() == nil {
+		// the upstream broke off mid-body: abort so the client sees a truncated response, not a clean end
+		c.g.log.Debug("copy response", "service", rt.Service, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	for k, vv := range res.Trailer {
+		wh[http.TrailerPrefix+k] = vv
+	}
+}
+
+type writerOnly struct{ io.Writer }
+
+func idempotent(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// copyFlush copies a streamed body, flushing after every read so events arrive at once.
+func copyFlush(w http.ResponseWriter, src io.Reader, buf []byte) (int64, error) {
+	rc := http.NewResponseController(w)
+	var n int64
+	for {
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, werr
+			}
+			_ = rc.Flush()
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// switchProtocols completes a WebSocket (or other) upgrade by splicing the two connections.
+func (c *chain) switchProtocols(w http.ResponseWriter, res *http.Response, want string) int {
+	up, ok := res.Body.(io.ReadWriteCloser)
+	if !ok || want == "" || !strings.EqualFold(want, res.Header.Get("Upgrade")) {
+		return writeError(w, http.StatusBadGateway, "bad_gateway", "upstream switched to a protocol the client did not ask for")
+	}
+	defer up.Close()
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return writeError(w, http.StatusInternalServerError, "upgrade_failed", "cannot upgrade this connection: "+err.Error())
+	}
+	defer conn.Close()
+	untrack := c.g.trackConn(conn)
+	defer untrack()
+	_ = conn.SetDeadline(time.Time{})
+	h := res.Header.Clone()
+	h["X-Request-Id"] = w.Header()["X-Request-Id"]
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\n")
+	_ = h.Write(brw)
+	_, _ = brw.WriteString("\r\n")
+	if err := brw.Flush(); err != nil {
+		return http.StatusSwitchingProtocols
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- copyConn(up, brw.Reader) }()
+	go func() { errc <- copyConn(conn, up) }()
+	<-errc
+	conn.Close()
+	up.Close()
+	<-errc
+	return http.StatusSwitchingProtocols
+}
+
+func copyConn(dst io.Writer, src io.Reader) error {
+	_, err := io.Copy(dst, src)
+	return err
+}

@@ -1,0 +1,414 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/devstack-dev/devstack/internal/event"
+)
+
+// ErrRestartRequired is returned (wrapped) by Reload when listen addresses changed: everything else
+// was applied, the new host/ports take effect on the next start.
+var ErrRestartRequired = errors.New("gateway: host and port changes take effect after a restart")
+
+// Gateway is the API gateway. Create it with New, start it with Run.
+type Gateway struct {
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+	dev  *issuerKey
+
+	cur   atomic.Pointer[chain]
+	cfgMu sync.Mutex
+	cfg   Config
+
+	poolsMu    sync.Mutex
+	pools      map[string]*pool
+	transports map[time.Duration]*http.Transport
+	stats      statsSet
+	metrics    http.Handler
+
+	access        chan event.Access
+	accessDropped atomic.Int64
+
+	cert      atomic.Pointer[tls.Certificate]
+	certHosts []string
+
+	running   atomic.Bool
+	started   chan struct{}
+	addr      atomic.Pointer[string]
+	httpsAddr atomic.Pointer[string]
+
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
+}
+
+// New validates cfg and builds the handler chain; it loads or creates the dev issuer key (and, when
+// HTTPS is on, the CA and certificate) in cfg.StateDir/gateway. It does not listen: Run does.
+func New(cfg Config, o Options) (*Gateway, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	g := &Gateway{
+		opts: o, log: o.Logger.With("component", "gateway"), now: o.Now,
+		pools: map[string]*pool{}, transports: map[time.Duration]*http.Transport{},
+		started: make(chan struct{}), conns: map[net.Conn]struct{}{},
+	}
+	if o.Bus != nil || o.Logs != nil {
+		g.access = make(chan event.Access, 8192)
+	}
+	var err error
+	if cfg.StateDir != "" {
+		g.dev, err = loadOrCreateIssuerKey(cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		// no state dir (tests, embedding): an in-memory key that lives as long as the gateway
+		g.dev, err = ephemeralIssuerKey()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cfg.HTTPSPort != -1 {
+		if err := g.loadCert(cfg.StateDir, cfg.TLSHosts); err != nil {
+			return nil, err
+		}
+	}
+	g.metrics = newMetricsHandler(g)
+	c, err := g.buildChain(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.cfg = cfg
+	g.cur.Store(c)
+	return g, nil
+}
+
+func (g *Gateway) loadCert(stateDir string, hosts []string) error {
+	if g.cert.Load() != nil && slices.Equal(certHosts(hosts), g.certHosts) {
+		return nil
+	}
+	c, err := ensureLeaf(stateDir, hosts, time.Now())
+	if err != nil {
+		return err
+	}
+	g.cert.Store(c)
+	g.certHosts = certHosts(hosts)
+	return nil
+}
+
+// Reload builds a new chain from cfg and swaps it in atomically; requests in flight finish on the
+// old one. On a validation error nothing changes.
+func (g *Gateway) Reload(cfg Config) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	g.cfgMu.Lock()
+	defer g.cfgMu.Unlock()
+	old := g.cfg
+	if cfg.StateDir != old.StateDir {
+		return errors.New("gateway: the state directory cannot change while running")
+	}
+	if cfg.HTTPSPort != -1 && old.HTTPSPort != -1 {
+		if err := g.loadCert(cfg.StateDir, cfg.TLSHosts); err != nil {
+			return err
+		}
+	}
+	c, err := g.buildChain(cfg)
+	if err != nil {
+		return err
+	}
+	g.cfg = cfg
+	g.cur.Store(c)
+	g.log.Info("gateway routes reloaded", "routes", len(cfg.Routes))
+	if cfg.Host != old.Host || cfg.HTTPPort != old.HTTPPort || cfg.HTTPSPort != old.HTTPSPort {
+		return ErrRestartRequired
+	}
+	return nil
+}
+
+// SetUpstreams replaces the instances of a service (from supervisor events). Requests waiting for a
+// ready instance are woken.
+func (g *Gateway) SetUpstreams(service string, ups []Upstream) {
+	g.pool(service).set(ups)
+}
+
+func (g *Gateway) pool(service string) *pool {
+	g.poolsMu.Lock()
+	defer g.poolsMu.Unlock()
+	p := g.pools[service]
+	if p == nil {
+		p = newPool(service)
+		g.pools[service] = p
+	}
+	return p
+}
+
+func (g *Gateway) transport(timeout time.Duration) *http.Transport {
+	g.poolsMu.Lock()
+	defer g.poolsMu.Unlock()
+	t := g.transports[timeout]
+	if t == nil {
+		t = newTransport(timeout)
+		g.transports[timeout] = t
+	}
+	return t
+}
+
+// ServeHTTP serves one request with the current chain.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.cur.Load().ServeHTTP(w, r) }
+
+// Started is closed once Run is listening (Addr and HTTPSAddr are then set).
+func (g *Gateway) Started() <-chan struct{} { return g.started }
+
+// Addr is the HTTP listen address (host:port) once Run is listening, else "".
+func (g *Gateway) Addr() string {
+	if p := g.addr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// HTTPSAddr is the HTTPS listen address once Run is listening; "" when HTTPS is off.
+func (g *Gateway) HTTPSAddr() string {
+	if p := g.httpsAddr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// URL is the gateway's base HTTP URL, e.g. http://127.0.0.1:8080.
+func (g *Gateway) URL() string {
+	if a := g.Addr(); a != "" {
+		return "http://" + a
+	}
+	g.cfgMu.Lock()
+	defer g.cfgMu.Unlock()
+	return "http://" + net.JoinHostPort(g.cfg.Host, strconv.Itoa(g.cfg.HTTPPort))
+}
+
+// Metrics is the Prometheus exposition of the gateway's metrics.
+func (g *Gateway) Metrics() http.Handler { return g.metrics }
+
+// Routes returns live stats of the current routes in match order.
+func (g *Gateway) Routes() []event.RouteStats {
+	c := g.cur.Load()
+	now := time.Now()
+	out := make([]event.RouteStats, 0, len(c.routes))
+	seen := map[string]bool{}
+	for _, rt := range c.cfg.Routes {
+		name := routeName(rt)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		s := g.stats.get(name, rt.Service).snapshot(now)
+		s.Upstreams = g.pool(rt.Service).info()
+		out = append(out, s)
+	}
+	return out
+}
+
+func listenErr(which string, addr string, port int, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		key := "gateway.http_port"
+		if which == "https" {
+			key = "gateway.https_port"
+		}
+		return fmt.Errorf("gateway: port %d is in use (another program or another devstack is listening on %s); change %s in devstack.yaml or stop that program", port, addr, key)
+	}
+	return fmt.Errorf("gateway: listen on %s: %w", addr, err)
+}
+
+// Run listens on the HTTP (and HTTPS) ports and serves until ctx ends, then shuts down gracefully.
+func (g *Gateway) Run(ctx context.Context) error {
+	if !g.running.CompareAndSwap(false, true) {
+		return errors.New("gateway: Run called twice")
+	}
+	g.cfgMu.Lock()
+	cfg := g.cfg
+	g.cfgMu.Unlock()
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return listenErr("http", addr, cfg.HTTPPort, err)
+	}
+	a := ln.Addr().String()
+	g.addr.Store(&a)
+	newServer := func() *http.Server {
+		return &http.Server{
+			Handler:           g,
+			ReadHeaderTimeout: cfg.HeaderTimeout,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+	}
+	servers := []*http.Server{newServer()}
+	serveErr := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); serveErr <- servers[0].Serve(ln) }()
+
+	if cfg.HTTPSPort != -1 {
+		saddr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPSPort))
+		sln, err := net.Listen("tcp", saddr)
+		if err != nil {
+			_ = servers[0].Close()
+			wg.Wait()
+			return listenErr("https", saddr, cfg.HTTPSPort, err)
+		}
+		sa := sln.Addr().String()
+		g.httpsAddr.Store(&sa)
+		s := newServer()
+		s.TLSConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"h2", "http/1.1"},
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return g.cert.Load(), nil
+			},
+		}
+		servers = append(servers, s)
+		wg.Add(1)
+		go func() { defer wg.Done(); serveErr <- s.ServeTLS(sln, "", "") }()
+	}
+	logCtx, stopLog := context.WithCancel(context.Background())
+	logDone := make(chan struct{})
+	go func() { defer close(logDone); g.publishAccess(logCtx) }()
+	close(g.started)
+	g.log.Info("gateway listening", "http", g.Addr(), "https", g.HTTPSAddr())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("gateway: serve: %w", err)
+		}
+	}
+	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(shCtx); err != nil {
+			_ = s.Close()
+		}
+	}
+	g.closeConns()
+	wg.Wait()
+	stopLog()
+	<-logDone
+	g.poolsMu.Lock()
+	for _, t := range g.transports {
+		t.CloseIdleConnections()
+	}
+	g.poolsMu.Unlock()
+	return runErr
+}
+
+func (g *Gateway) trackConn(c net.Conn) func() {
+	g.connsMu.Lock()
+	g.conns[c] = struct{}{}
+	g.connsMu.Unlock()
+	return func() {
+		g.connsMu.Lock()
+		delete(g.conns, c)
+		g.connsMu.Unlock()
+	}
+}
+
+// closeConns ends hijacked (WebSocket) connections, which http.Server.Shutdown does not track.
+func (g *Gateway) closeConns() {
+	g.connsMu.Lock()
+	defer g.connsMu.Unlock()
+	for c := range g.conns {
+		_ = c.Close()
+	}
+}
+
+// publishAccess moves access records from the request path to the bus and the log ring.
+func (g *Gateway) publishAccess(ctx context.Context) {
+	if g.access == nil {
+		<-ctx.Done()
+		return
+	}
+	emit := func(a event.Access) {
+		if g.opts.Bus != nil {
+			g.opts.Bus.PublishAccess(a)
+		}
+		if g.opts.Logs != nil {
+			g.opts.Logs.Append(event.LogLine{Time: a.Time, Source: "gateway", Stream: "access", Text: accessLine(a)})
+		}
+	}
+	for {
+		select {
+		case a := <-g.access:
+			emit(a)
+		case <-ctx.Done():
+			for {
+				select {
+				case a := <-g.access:
+					emit(a)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func accessLine(a event.Access) string {
+	b := make([]byte, 0, 160)
+	b = append(b, a.Method...)
+	b = append(b, ' ')
+	b = append(b, a.Path...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(a.Status), 10)
+	b = append(b, ' ')
+	b = append(b, a.Latency.Round(10*time.Microsecond).String()...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, a.Bytes, 10)
+	b = append(b, 'B')
+	if a.Service != "" {
+		b = append(b, " service="...)
+		b = append(b, a.Service...)
+	}
+	if a.Upstream != "" {
+		b = append(b, " upstream="...)
+		b = append(b, a.Upstream...)
+	}
+	if a.Subject != "" {
+		b = append(b, " sub="...)
+		b = strconv.AppendQuote(b, a.Subject)
+	}
+	if a.Auth != "" && a.Auth != "none" && a.Auth != "ok" {
+		b = append(b, " auth="...)
+		b = strconv.AppendQuote(b, a.Auth)
+	}
+	b = append(b, " client="...)
+	b = append(b, a.ClientIP...)
+	b = append(b, " rid="...)
+	b = append(b, a.RequestID...)
+	return string(b)
+}

@@ -1,0 +1,429 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// loop runs n clients requesting url until stop is closed; it returns how many requests were made
+// and the failures (any transport error or non-200).
+func loop(t *testing.T, n int, url string, stop <-chan struct{}, seen func(name string)) (*atomic.Int64, *[]string, *sync.WaitGroup) {
+	var count atomic.Int64
+	var mu sync.Mutex
+	var fails []string
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				res, err := client.Get(url)
+				if err != nil {
+					mu.Lock()
+					fails = append(fails, err.Error())
+					mu.Unlock()
+					continue
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				count.Add(1)
+				if res.StatusCode != 200 {
+					mu.Lock()
+					fails = append(fails, fmt.Sprintf("%d %s", res.StatusCode, b))
+					mu.Unlock()
+				} else if seen != nil {
+					var e echo
+					if i := strings.Index(string(b), `"name":"`); i >= 0 {
+						rest := string(b)[i+8:]
+						e.Name = rest[:strings.IndexByte(rest, '"')]
+					}
+					seen(e.Name)
+				}
+			}
+		}()
+	}
+	return &count, &fails, &wg
+}
+
+func TestReloadUnderLoadFailsNothing(t *testing.T) {
+	a := upstream(t, "a")
+	cfgA := Config{Routes: []Route{{Path: "/", Service: "a"}}}
+	gw := startGateway(t, cfgA, nil)
+	gw.SetUpstreams("a", []Upstream{{ID: "a", Addr: hostOf(a), Ready: true}})
+	stop := make(chan struct{})
+	count, fails, wg := loop(t, 4, gw.base+"/x", stop, nil)
+	eventually(t, 10*time.Second, "traffic", func() bool { return count.Load() > 20 })
+	for i := 0; i < 30; i++ {
+		cfg := gw.cfg
+		cfg.Routes = []Route{{Path: "/", Service: "a", RateLimit: &RateLimit{Requests: 1e6}}, {Path: fmt.Sprintf("/r%d", i), Service: "a"}}
+		if i%2 == 1 {
+			cfg.Routes = cfgA.Routes
+		}
+		if err := gw.Reload(cfg); err != nil {
+			t.Fatal(err)
+		}
+		before := count.Load()
+		eventually(t, 10*time.Second, "traffic after reload", func() bool { return count.Load() > before+5 })
+	}
+	close(stop)
+	wg.Wait()
+	if len(*fails) > 0 {
+		t.Fatalf("%d of %d requests failed during reloads, first: %s", len(*fails), count.Load(), (*fails)[0])
+	}
+	// a bad config is refused and the old one keeps serving
+	bad := gw.cfg
+	bad.Routes = []Route{{Path: "nope", Service: "a"}}
+	if err := gw.Reload(bad); err == nil {
+		t.Fatal("invalid reload accepted")
+	}
+	if r := do(t, "GET", gw.base+"/x", nil, nil); r.status != 200 {
+		t.Fatalf("after refused reload: %d", r.status)
+	}
+}
+
+func TestBlueGreenSwitch(t *testing.T) {
+	blue, green := upstream(t, "blue"), upstream(t, "green")
+	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "s"}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s-1", Addr: hostOf(blue), Ready: true}})
+	var greenSeen atomic.Int64
+	stop := make(chan struct{})
+	count, fails, wg := loop(t, 4, gw.base+"/", stop, func(n string) {
+		if n == "green" {
+			greenSeen.Add(1)
+		}
+	})
+	eventually(t, 10*time.Second, "traffic to blue", func() bool { return count.Load() > 20 })
+	gw.SetUpstreams("s", []Upstream{{ID: "s-1", Addr: hostOf(blue), Ready: true}, {ID: "s-2", Addr: hostOf(green), Ready: true}})
+	eventually(t, 10*time.Second, "traffic to green", func() bool { return greenSeen.Load() > 5 })
+	gw.SetUpstreams("s", []Upstream{{ID: "s-1", Addr: hostOf(blue), Ready: false}, {ID: "s-2", Addr: hostOf(green), Ready: true}})
+	gw.SetUpstreams("s", []Upstream{{ID: "s-2", Addr: hostOf(green), Ready: true}})
+	blue.Close() // waits for requests in flight on blue
+	mark := count.Load()
+	eventually(t, 10*time.Second, "traffic after blue stopped", func() bool { return count.Load() > mark+50 })
+	close(stop)
+	wg.Wait()
+	if len(*fails) > 0 {
+		t.Fatalf("%d failures in a blue-green switch, first: %s", len(*fails), (*fails)[0])
+	}
+}
+
+// TestHotReloadWaitsForReadyInstance: the supervisor kills the only instance and starts a new one;
+// requests that arrive in between wait instead of failing.
+func TestHotReloadWaitsForReadyInstance(t *testing.T) {
+	old := upstream(t, "old")
+	gw := startGateway(t, Config{WaitReady: 30 * time.Second, Routes: []Route{{Path: "/", Service: "s"}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s-0", Addr: hostOf(old), Ready: true}})
+	stop := make(chan struct{})
+	var newSeen atomic.Int64
+	count, fails, wg := loop(t, 4, gw.base+"/", stop, func(n string) {
+		if n == "new" {
+			newSeen.Add(1)
+		}
+	})
+	eventually(t, 10*time.Second, "traffic", func() bool { return count.Load() > 20 })
+	// like a crash or a rebuild: the process dies before the supervisor reports it
+	old.CloseClientConnections()
+	old.Close()
+	time.Sleep(100 * time.Millisecond) // requests now hit a refused port and must wait, not fail
+	gw.SetUpstreams("s", []Upstream{{ID: "s-0", Addr: hostOf(old), Ready: false}})
+	time.Sleep(100 * time.Millisecond)
+	fresh := upstream(t, "new")
+	gw.SetUpstreams("s", []Upstream{{ID: "s-0b", Addr: hostOf(fresh), Ready: true}})
+	eventually(t, 10*time.Second, "traffic to the new instance", func() bool { return newSeen.Load() > 20 })
+	close(stop)
+	wg.Wait()
+	if len(*fails) > 0 {
+		t.Fatalf("%d of %d requests failed across a reload, first: %s", len(*fails), count.Load(), (*fails)[0])
+	}
+}
+
+func TestNoReadyInstance503(t *testing.T) {
+	gw := startGateway(t, Config{WaitReady: 200 * time.Millisecond, Routes: []Route{{Path: "/", Service: "orders"}}}, nil)
+	r := do(t, "GET", gw.base+"/", nil, nil)
+	if r.status != 503 || !strings.Contains(string(r.body), `"error":"service_unavailable"`) || !strings.Contains(string(r.body), `service \"orders\" has no ready instance`) {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	// a request waiting for an instance is served as soon as one is ready
+	u := upstream(t, "orders")
+	gw2 := startGateway(t, Config{WaitReady: 30 * time.Second, Routes: []Route{{Path: "/", Service: "orders"}}}, nil)
+	done := make(chan resp, 1)
+	go func() { done <- do(t, "GET", gw2.base+"/", nil, nil) }()
+	time.Sleep(50 * time.Millisecond)
+	gw2.SetUpstreams("orders", []Upstream{{ID: "o", Addr: hostOf(u), Ready: true}})
+	if r := <-done; r.status != 200 {
+		t.Fatalf("waiting request: %d %s", r.status, r.body)
+	}
+}
+
+func refusedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestPassiveHealthAndRetry(t *testing.T) {
+	good := upstream(t, "good")
+	dead := refusedAddr(t)
+	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "s"}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "dead", Addr: dead, Ready: true}, {ID: "good", Addr: hostOf(good), Ready: true}})
+	for i := 0; i < 10; i++ {
+		method := "GET"
+		var body io.Reader
+		if i%2 == 1 {
+			method, body = "POST", strings.NewReader("payload") // never sent to the dead one: safe to retry
+		}
+		r := do(t, method, gw.base+"/", nil, body)
+		if r.status != 200 || r.echo.Name != "good" {
+			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		}
+		if method == "POST" && r.echo.BodyLen != 7 {
+			t.Fatalf("retried POST lost its body: %d", r.echo.BodyLen)
+		}
+	}
+	ups := gw.Routes()[0].Upstreams
+	var deadInfo string
+	for _, u := range ups {
+		if u.Addr == dead {
+			deadInfo = fmt.Sprint(u.Healthy)
+		}
+	}
+	if deadInfo != "false" {
+		t.Fatalf("refusing instance not taken out: %+v", ups)
+	}
+}
+
+func TestLeastConn(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	slow := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			entered <- struct{}{}
+			<-release
+		}
+		fmt.Fprint(w, `{"name":"slow"}`)
+	}))
+	defer close(release)
+	fast := upstream(t, "fast")
+	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "s", Balance: "least_conn"}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "slow", Addr: hostOf(slow), Ready: true}})
+	go func() {
+		res, err := client.Get(gw.base + "/block")
+		if err == nil {
+			res.Body.Close()
+		}
+	}()
+	<-entered
+	gw.SetUpstreams("s", []Upstream{{ID: "slow", Addr: hostOf(slow), Ready: true}, {ID: "fast", Addr: hostOf(fast), Ready: true}})
+	for i := 0; i < 10; i++ {
+		if r := do(t, "GET", gw.base+"/x", nil, nil); r.echo.Name != "fast" {
+			t.Fatalf("request %d went to the busy instance: %s", i, r.body)
+		}
+	}
+}
+
+func TestRoundRobin(t *testing.T) {
+	a, b := upstream(t, "a"), upstream(t, "b")
+	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "s"}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "a", Addr: hostOf(a), Ready: true}, {ID: "b", Addr: hostOf(b), Ready: true}})
+	seen := map[string]int{}
+	for i := 0; i < 10; i++ {
+		seen[do(t, "GET", gw.base+"/", nil, nil).echo.Name]++
+	}
+	if seen["a"] != 5 || seen["b"] != 5 {
+		t.Fatalf("round robin split: %v", seen)
+	}
+}
+
+// TestWebSocketUpgrade tunnels an upgraded connection both ways.
+func TestWebSocketUpgrade(t *testing.T) {
+	ws := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || r.URL.Path != "/ws/chat" {
+			http.Error(w, "want upgrade", 400)
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Sub: %s\r\n\r\n", r.Header.Get("X-Auth-Subject"))
+		brw.Flush()
+		line, _ := brw.ReadString('\n')
+		fmt.Fprintf(c, "echo:%s", line)
+	}))
+	state := t.TempDir()
+	gw := startGateway(t, Config{StateDir: state, Routes: []Route{{Path: "/ws", Service: "chat", Auth: "required"}}}, nil)
+	gw.SetUpstreams("chat", []Upstream{{ID: "c", Addr: hostOf(ws), Ready: true}})
+	tok, _ := IssueToken(state, "", "", "alice", nil, time.Hour)
+	c, err := net.Dial("tcp", gw.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /ws/chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer %s\r\n\r\n", tok)
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 101 || res.Header.Get("X-Sub") != "alice" || !strings.EqualFold(res.Header.Get("Upgrade"), "websocket") {
+		t.Fatalf("upgrade response: %d %v", res.StatusCode, res.Header)
+	}
+	fmt.Fprint(c, "hello\n")
+	line, err := br.ReadString('\n')
+	if err != nil || line != "echo:hello\n" {
+		t.Fatalf("tunnel: %q %v", line, err)
+	}
+}
+
+func TestTLSWithLocalCA(t *testing.T) {
+	state := t.TempDir()
+	u := upstream(t, "s")
+	gw := startGatewayTLS(t, Config{StateDir: state, HTTPSPort: 0, Routes: []Route{{Path: "/", Service: "s"}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(u), Ready: true}})
+	caPEM, err := os.ReadFile(CAPath(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("bad CA PEM")
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	_, port, _ := net.SplitHostPort(gw.HTTPSAddr())
+	for _, host := range []string{"localhost", "127.0.0.1"} {
+		res, err := c.Get("https://" + net.JoinHostPort(host, port) + "/x")
+		if err != nil {
+			t.Fatalf("https via %s: %v", host, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || res.ProtoMajor != 2 || !strings.Contains(string(b), `"X-Forwarded-Proto":["https"]`) {
+			t.Fatalf("%s: %d %s %s", host, res.StatusCode, res.Proto, b)
+		}
+	}
+	// new TLS host: the leaf is reissued by the same CA, which is kept
+	caBefore := string(caPEM)
+	cfg := gw.cfg
+	cfg.TLSHosts = []string{"myapp.test"}
+	if err := gw.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(dialer, "tcp", gw.HTTPSAddr(), &tls.Config{RootCAs: pool, ServerName: "myapp.test"})
+	if err != nil {
+		t.Fatalf("cert for the new host: %v", err)
+	}
+	conn.Close()
+	caAfter, _ := os.ReadFile(CAPath(state))
+	if string(caAfter) != caBefore {
+		t.Fatal("CA was regenerated")
+	}
+	// a second gateway on the same state dir reuses the leaf as is
+	leafBefore, _ := os.ReadFile(state + "/gateway/" + certFile)
+	if _, err := New(Config{StateDir: state, HTTPPort: 0, TLSHosts: []string{"myapp.test"}}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	leafAfter, _ := os.ReadFile(state + "/gateway/" + certFile)
+	if string(leafBefore) != string(leafAfter) {
+		t.Fatal("leaf reissued although hosts did not change")
+	}
+}
+
+func TestCORS(t *testing.T) {
+	u := upstream(t, "s")
+	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "s", Auth: "required",
+		CORS: &CORS{Origins: []string{"http://app.localhost:3000"}, Credentials: true, MaxAge: time.Hour}}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(u), Ready: true}})
+	tests := []struct {
+		name, method, origin string
+		status               int
+		acao                 string
+	}{
+		{"preflight allowed", "OPTIONS", "http://app.localhost:3000", 204, "http://app.localhost:3000"},
+		{"preflight refused", "OPTIONS", "http://evil.test", 403, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, tc.method, gw.base+"/api", map[string]string{"Origin": tc.origin, "Access-Control-Request-Method": "POST",
+				"Access-Control-Request-Headers": "authorization"}, nil)
+			if r.status != tc.status || r.header.Get("Access-Control-Allow-Origin") != tc.acao {
+				t.Fatalf("%d %v", r.status, r.header)
+			}
+			if tc.status == 204 && (r.header.Get("Access-Control-Allow-Credentials") != "true" || r.header.Get("Access-Control-Max-Age") != "3600") {
+				t.Fatalf("preflight headers: %v", r.header)
+			}
+		})
+	}
+	// an actual (unauthenticated) request still gets CORS headers so the browser can read the 401
+	r := do(t, "GET", gw.base+"/api", map[string]string{"Origin": "http://app.localhost:3000"}, nil)
+	if r.status != 401 || r.header.Get("Access-Control-Allow-Origin") != "http://app.localhost:3000" {
+		t.Fatalf("actual: %d %v", r.status, r.header)
+	}
+}
+
+func TestShutdownClosesTunnels(t *testing.T) {
+	// Run returns promptly even with an upgraded connection open.
+	up := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, brw, _ := http.NewResponseController(w).Hijack()
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		io.Copy(io.Discard, c)
+	}))
+	g, err := New(Config{HTTPSPort: -1, StateDir: t.TempDir(), Routes: []Route{{Path: "/", Service: "s"}}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(up), Ready: true}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	<-g.Started()
+	c, err := net.Dial("tcp", g.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || res.StatusCode != 101 {
+		t.Fatalf("%v %v", res, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return with a tunnel open")
+	}
+}
+
+var _ = httptest.NewServer

@@ -1,0 +1,164 @@
+package proxy
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/devstack-dev/devstack/internal/event"
+)
+
+// instance is one upstream process.
+type instance struct {
+	id, addr  string
+	ready     atomic.Bool
+	inFlight  atomic.Int64
+	downUntil atomic.Int64 // unix nanos; passive health: refused connections take it out until then
+	failures  atomic.Int32
+}
+
+const (
+	downMin = 250 * time.Millisecond
+	downMax = 5 * time.Second
+)
+
+func (in *instance) healthy(now int64) bool { return in.downUntil.Load() <= now }
+
+// markDown takes the instance out after a connection failure, with doubling backoff.
+func (in *instance) markDown() {
+	n := in.failures.Add(1)
+	d := downMin << min(n-1, 5)
+	d = min(d, downMax)
+	in.downUntil.Store(time.Now().Add(d).UnixNano())
+}
+
+func (in *instance) markUp() {
+	if in.failures.Load() != 0 {
+		in.failures.Store(0)
+		in.downUntil.Store(0)
+	}
+}
+
+// pool is the set of instances of one service. It outlives config reloads.
+type pool struct {
+	service string
+	mu      sync.Mutex
+	list    atomic.Pointer[[]*instance] // copy-on-write
+	changed chan struct{}               // closed and replaced on every change
+	rr      atomic.Uint64
+}
+
+func newPool(service string) *pool {
+	p := &pool{service: service, changed: make(chan struct{})}
+	p.list.Store(&[]*instance{})
+	return p
+}
+
+// set replaces the instance list, keeping state (in-flight, health) of instances that stay.
+func (p *pool) set(ups []Upstream) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.list.Load()
+	byKey := make(map[string]*instance, len(old))
+	for _, in := range old {
+		byKey[in.id+"\x00"+in.addr] = in
+	}
+	next := make([]*instance, 0, len(ups))
+	for _, u := range ups {
+		if u.Addr == "" {
+			continue
+		}
+		in := byKey[u.ID+"\x00"+u.Addr]
+		if in == nil {
+			in = &instance{id: u.ID, addr: u.Addr}
+		} else if u.Ready && !in.ready.Load() {
+			in.failures.Store(0)
+			in.downUntil.Store(0)
+		}
+		in.ready.Store(u.Ready)
+		next = append(next, in)
+	}
+	p.list.Store(&next)
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+func (p *pool) changedCh() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
+// pick chooses a ready, healthy instance not in skip. It returns nil when none is available.
+func (p *pool) pick(leastConn bool, skip *instance) *instance {
+	list := *p.list.Load()
+	n := len(list)
+	if n == 0 {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	start := int(p.rr.Add(1) % uint64(n))
+	var best *instance
+	for i := 0; i < n; i++ {
+		in := list[(start+i)%n]
+		if in == skip || !in.ready.Load() || !in.healthy(now) {
+			continue
+		}
+		if !leastConn {
+			return in
+		}
+		if best == nil || in.inFlight.Load() < best.inFlight.Load() {
+			best = in
+		}
+	}
+	return best
+}
+
+// acquire waits (bounded by wait and ctx) until an instance can be picked.
+func (p *pool) acquire(ctx context.Context, leastConn bool, skip *instance, wait time.Duration) *instance {
+	if in := p.pick(leastConn, skip); in != nil {
+		return in
+	}
+	deadline := time.Now().Add(wait)
+	timer := time.NewTimer(0)
+	<-timer.C
+	defer timer.Stop()
+	for {
+		ch := p.changedCh()
+		if in := p.pick(leastConn, skip); in != nil {
+			return in
+		}
+		if skip != nil {
+			// after a failure, another try may go back to the same instance once it is retried
+			if in := p.pick(leastConn, nil); in != nil {
+				return in
+			}
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		// wake on a change, or periodically to re-check instances taken out by passive health
+		timer.Reset(min(left, downMin))
+		select {
+		case <-ch:
+			if !timer.Stop() {
+				<-timer.C
+			}
+		case <-timer.C:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (p *pool) info() []event.UpstreamInfo {
+	list := *p.list.Load()
+	now := time.Now().UnixNano()
+	out := make([]event.UpstreamInfo, 0, len(list))
+	for _, in := range list {
+		out = append(out, event.UpstreamInfo{Addr: in.addr, Ready: in.ready.Load(), Healthy: in.healthy(now), InFlight: in.inFlight.Load()})
+	}
+	return out
+}
