@@ -1,0 +1,385 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/devstack-dev/devstack/internal/control"
+	"github.com/devstack-dev/devstack/internal/event"
+)
+
+// recordsState is the Messages view: one tap on a topic (never a consumer group) filling a ring.
+type recordsState struct {
+	ring   *ring[event.Message]
+	gen    int
+	ch     <-chan event.Message
+	cancel context.CancelFunc
+
+	topic      string
+	partition  int32 // -1: all
+	partitions int   // partition count of topic, from the last topics fetch
+	from       string
+	offset     int64
+	since      time.Time
+
+	live     bool // the tap follows new records
+	open     bool // the tap is delivering
+	ended    bool // a bounded read finished
+	received bool
+	err      string
+
+	cursor   uint64 // absolute index of the selected record
+	atEnd    bool   // the cursor follows the newest record
+	offsetUI int    // first row shown
+	expanded bool   // the record fills the view
+	hex      bool
+}
+
+func newRecordsState(capacity int) recordsState {
+	return recordsState{ring: newRing[event.Message](capacity), partition: -1, atEnd: true}
+}
+
+func (r *recordsState) topicsKnown(list []event.TopicInfo) {
+	for _, t := range list {
+		if t.Name == r.topic {
+			r.partitions = len(t.Partitions)
+		}
+	}
+}
+
+// setTopic starts a live tail of topic: its last records, then every new one.
+func (r *recordsState) setTopic(m *Model, topic string) tea.Cmd {
+	if topic != r.topic {
+		r.partition = -1
+		r.partitions = 0
+		r.topicsKnown(m.topics.list)
+	}
+	r.topic, r.from, r.live = topic, "last", true
+	return r.openTap(m, true)
+}
+
+func (r *recordsState) query() control.MessageQuery {
+	q := control.MessageQuery{Topic: r.topic, Partition: r.partition, From: r.from, Follow: r.live}
+	switch r.from {
+	case "last":
+		q.Limit = tailRecords
+	case "offset":
+		q.Offset = r.offset
+		q.Limit = r.ring.cap()
+	case "time":
+		q.Since = r.since
+		q.Limit = r.ring.cap()
+	case "beginning":
+		q.Limit = r.ring.cap()
+	}
+	return q
+}
+
+// openTap replaces the current tap; reset clears the records shown.
+func (r *recordsState) openTap(m *Model, reset bool) tea.Cmd {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.gen++
+	if reset {
+		r.ring.reset()
+		r.atEnd, r.expanded = r.live, false
+		r.cursor = r.ring.first()
+	}
+	r.open, r.ended, r.received, r.err, r.ch = false, false, false, "", nil
+	ctx, cancel := context.WithCancel(m.ctx)
+	r.cancel = cancel
+	return openTapCmd(ctx, m.ctrl, r.gen, r.query())
+}
+
+// reopenTap resumes a live tap that ended (the stream dropped, or the topic did not exist yet)
+// from the newest records, keeping what is shown.
+func (m *Model) reopenTap() tea.Cmd {
+	r := &m.rec
+	if r.topic == "" || !r.live {
+		return nil
+	}
+	if r.ring.len() > 0 {
+		r.from = "end"
+	}
+	return r.openTap(m, false)
+}
+
+func (m *Model) updateRecordsStream(msg tea.Msg) (tea.Cmd, bool) {
+	r := &m.rec
+	visible := m.tab == tabMessages
+	switch msg := msg.(type) {
+	case tapOpenedMsg:
+		if msg.gen != r.gen {
+			return nil, false
+		}
+		if msg.err != nil {
+			if m.ctx.Err() != nil {
+				return nil, false
+			}
+			r.err = msg.err.Error()
+			if errors.Is(msg.err, control.ErrNotFound) {
+				r.err = "topic " + r.topic + " does not exist yet: waiting for its first record"
+			}
+			if r.live {
+				return retryCmd("tap", msg.gen), visible
+			}
+			return nil, visible
+		}
+		r.open, r.ch, r.err = true, msg.ch, ""
+		return waitRecords(msg.gen, msg.ch), visible
+	case recordsMsg:
+		if msg.gen != r.gen {
+			return nil, false
+		}
+		for _, rec := range msg.msgs {
+			r.ring.push(rec)
+		}
+		if len(msg.msgs) > 0 {
+			r.received = true
+		}
+		if r.atEnd && r.ring.len() > 0 {
+			r.cursor = r.ring.next() - 1
+		} else if r.cursor < r.ring.first() {
+			r.cursor = r.ring.first()
+		}
+		if !msg.closed {
+			return waitRecords(msg.gen, r.ch), visible
+		}
+		r.open = false
+		if m.ctx.Err() != nil {
+			return nil, false
+		}
+		if r.live {
+			r.gen++
+			if r.received {
+				return m.reopenTap(), visible
+			}
+			return retryCmd("tap", r.gen), visible
+		}
+		r.ended = true
+		return nil, visible
+	}
+	return nil, false
+}
+
+func (m *Model) recordsKey(msg tea.KeyMsg) tea.Cmd {
+	r := &m.rec
+	k := m.keys
+	page := max((m.height-chromeHeight)/2-2, 1)
+	move := func(d int) {
+		if r.ring.len() == 0 {
+			return
+		}
+		c := int64(r.cursor) + int64(d)
+		c = max(c, int64(r.ring.first()))
+		last := int64(r.ring.next() - 1)
+		if c >= last {
+			c = last
+			r.atEnd = true
+		} else {
+			r.atEnd = false
+		}
+		r.cursor = uint64(c)
+	}
+	switch {
+	case key.Matches(msg, k.Up):
+		move(-1)
+	case key.Matches(msg, k.Down):
+		move(1)
+	case key.Matches(msg, k.PgUp):
+		move(-page)
+	case key.Matches(msg, k.PgDown):
+		move(page)
+	case key.Matches(msg, k.Top):
+		r.cursor, r.atEnd = r.ring.first(), false
+	case key.Matches(msg, k.Bottom):
+		move(r.ring.len())
+	case key.Matches(msg, k.PickTopic):
+		return m.openTopicPicker()
+	case key.Matches(msg, k.Follow):
+		if r.topic == "" {
+			return m.openTopicPicker()
+		}
+		if !r.live {
+			return r.setTopic(m, r.topic)
+		}
+		if r.atEnd {
+			r.atEnd = false
+		} else {
+			move(r.ring.len())
+		}
+	case key.Matches(msg, k.Seek):
+		if r.topic == "" {
+			return m.openTopicPicker()
+		}
+		m.modal = newSeekModal(m)
+	case key.Matches(msg, k.Partition):
+		if r.topic == "" {
+			return nil
+		}
+		n := max(r.partitions, 1)
+		if r.partition+1 >= int32(n) {
+			r.partition = -1
+		} else {
+			r.partition++
+		}
+		return r.openTap(m, true)
+	case key.Matches(msg, k.Produce):
+		m.modal = newProduceModal(m, r.topic)
+	case key.Matches(msg, k.Hex):
+		r.hex = !r.hex
+	case key.Matches(msg, k.Detail):
+		r.expanded = !r.expanded
+	case msg.Type == tea.KeyEsc:
+		r.expanded = false
+	}
+	return nil
+}
+
+func (m *Model) openTopicPicker() tea.Cmd {
+	var names []string
+	for _, t := range m.topics.list {
+		if !internalTopic(t) {
+			names = append(names, t.Name)
+		}
+	}
+	m.modal = newPicker("tail which topic? (type to filter; enter takes the typed name if none matches)", names, func(m *Model, name string) tea.Cmd {
+		return m.rec.setTopic(m, name)
+	})
+	return m.fetch("topics")
+}
+
+func (m *Model) recordsView(w, h int) string {
+	r := &m.rec
+	s := m.st
+	if r.topic == "" {
+		return s.dim.Render(" no topic chosen: press t to pick one (or enter on a topic in view 3); P produces a message")
+	}
+	part := "all partitions"
+	if r.partition >= 0 {
+		part = fmt.Sprintf("partition %d", r.partition)
+	}
+	var mode string
+	switch {
+	case r.err != "":
+		mode = s.err.Render(r.err)
+	case r.live && r.open:
+		mode = s.ok.Render("● live")
+	case r.live:
+		mode = s.info.Render("◌ connecting")
+	case r.ended:
+		mode = s.dim.Render("end of range (f: live tail)")
+	default:
+		mode = s.info.Render("◌ reading")
+	}
+	from := map[string]string{"last": fmt.Sprintf("last %d", tailRecords), "beginning": "from beginning", "end": "new only",
+		"offset": "from offset " + strconv.FormatInt(r.offset, 10), "time": "since " + m.fmtTime(r.since, "15:04:05")}[r.from]
+	bar := []string{s.bold.Render("topic: ") + s.accent.Render(r.topic), part, from, mode,
+		s.dim.Render(plural(r.ring.len(), "record"))}
+	if r.live && !r.atEnd {
+		bar = append(bar, s.warn.Render("‖ cursor held (G: newest)"))
+	}
+	lines := []string{trunc(strings.Join(bar, s.dim.Render(" │ ")), w)}
+	cur, haveCur := r.ring.abs(r.cursor)
+	if r.expanded && haveCur {
+		lines = append(lines, m.recordDetail(cur, w, h-1)...)
+		return strings.Join(lines, "\n")
+	}
+	if r.ring.len() == 0 {
+		msg := " waiting for records…"
+		if r.ended {
+			msg = " no records in that range"
+		}
+		return strings.Join(append(lines, s.dim.Render(msg)), "\n")
+	}
+	listH := max((h-1)/2, 3)
+	titles := []string{"TIME", "P/OFFSET", "KEY", "VALUE"}
+	widths := tableLayout(w, []int{12, 10, 8, 20}, []int{0, 0, 1, 4}, 8)
+	widths[2] = min(widths[2], 24)
+	widths[3] = max(w-1-3-sum(widths[:3]), 8)
+	lines = append(lines, " "+renderCells(titles, widths, headerStyles(m, 4), nil))
+	bodyH := listH - 1
+	ci := int(r.cursor - r.ring.first())
+	if ci < r.offsetUI {
+		r.offsetUI = ci
+	}
+	if ci >= r.offsetUI+bodyH {
+		r.offsetUI = ci - bodyH + 1
+	}
+	r.offsetUI = min(max(r.offsetUI, 0), max(r.ring.len()-bodyH, 0))
+	for i := r.offsetUI; i < r.ring.len() && i < r.offsetUI+bodyH; i++ {
+		rec := r.ring.ptr(i)
+		cells := []string{m.fmtTime(rec.Timestamp, "15:04:05.000"), fmt.Sprintf("%d/%d", rec.Partition, rec.Offset), preview(rec.Key), preview(rec.Value)}
+		lines = append(lines, m.row(renderCells(cells, widths, nil, nil), i == ci, w))
+	}
+	for len(lines) < listH+1 {
+		lines = append(lines, "")
+	}
+	lines = append(lines, s.border.Render(strings.Repeat("─", w)))
+	if haveCur {
+		lines = append(lines, m.recordDetail(cur, w, h-len(lines))...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// recordDetail shows one record: coordinates, key, headers and the value pretty-printed.
+func (m *Model) recordDetail(rec event.Message, w, h int) []string {
+	s := m.st
+	var out []string
+	add := func(l string) { out = append(out, wrapLines(l, w)...) }
+	add(s.bold.Render(rec.Topic) + fmt.Sprintf("  partition %d  offset %d  ", rec.Partition, rec.Offset) +
+		s.dim.Render(m.fmtTime(rec.Timestamp, "2006-01-02 15:04:05.000 MST")))
+	key := s.dim.Render("(none)")
+	if len(rec.Key) > 0 {
+		key = preview(rec.Key)
+	}
+	add(s.bold.Render("key: ") + key)
+	if len(rec.Headers) > 0 {
+		hs := make([]string, 0, len(rec.Headers))
+		for _, h := range rec.Headers {
+			hs = append(hs, h.Key+"="+preview(h.Value))
+		}
+		sort.Strings(hs)
+		add(s.bold.Render("headers: ") + strings.Join(hs, "  "))
+	}
+	var val, kind string
+	switch {
+	case len(rec.Value) == 0:
+		val, kind = s.dim.Render("(empty)"), ""
+	case m.rec.hex:
+		val, kind = hexDump(rec.Value, 4096), "hex"
+	default:
+		if p, ok := prettyJSON(rec.Value); ok {
+			val, kind = p, "json"
+		} else if printable(rec.Value) {
+			val, kind = string(rec.Value), "text"
+		} else {
+			val, kind = hexDump(rec.Value, 4096), "binary, hex"
+		}
+	}
+	add(s.bold.Render("value") + s.dim.Render(fmt.Sprintf(" (%d bytes%s):", len(rec.Value), map[bool]string{true: ", " + kind, false: ""}[kind != ""])))
+	for _, l := range strings.Split(val, "\n") {
+		add(stripANSI(l))
+	}
+	if len(out) > h && h > 0 {
+		more := len(out) - h + 1
+		out = append(out[:h-1], s.dim.Render(fmt.Sprintf("… %d more lines (enter: expand)", more)))
+	}
+	return out
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
+}
