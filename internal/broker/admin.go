@@ -36,7 +36,7 @@ type Admin struct {
 
 	mu      sync.Mutex
 	samples map[string][]sample // topic -> end-offset sums, oldest first
-	commits map[string][]sample // topic -> committed-offset sums over all groups
+	commits map[string][]sample // group + "\x00" + topic -> that group's committed-offset sum
 }
 
 type sample struct {
@@ -232,7 +232,11 @@ func (a *Admin) DeleteTopic(ctx context.Context, name string) error {
 	}
 	a.mu.Lock()
 	delete(a.samples, name)
-	delete(a.commits, name)
+	for k := range a.commits {
+		if strings.HasSuffix(k, "\x00"+name) {
+			delete(a.commits, k)
+		}
+	}
 	a.mu.Unlock()
 	return nil
 }
@@ -297,8 +301,8 @@ func (a *Admin) Topics(ctx context.Context) ([]event.TopicInfo, error) {
 			ti.Partitions = append(ti.Partitions, pi)
 		}
 		ti.RateIn = addSample(a.samples, name, now, endSum)
-		if c, ok := committed[name]; ok {
-			ti.RateOut = addSample(a.commits, name, now, c)
+		for g, c := range committed[name] {
+			ti.RateOut += addSample(a.commits, g+"\x00"+name, now, c)
 		}
 		out = append(out, ti)
 	}
@@ -321,21 +325,25 @@ func addSample(m map[string][]sample, topic string, now time.Time, n int64) floa
 	return float64(n-first.n) / dt
 }
 
-// committedByTopic sums committed offsets per topic over all groups (for RateOut). Errors only mean
+// committedByTopic sums committed offsets per topic and group (for RateOut: each group's progress
+// counts from its second sample on, so a new group's starting offset is no spike). Errors only mean
 // no rate.
-func (a *Admin) committedByTopic(ctx context.Context) map[string]int64 {
+func (a *Admin) committedByTopic(ctx context.Context) map[string]map[string]int64 {
 	groups, err := a.adm.ListGroups(ctx)
 	if err != nil || len(groups) == 0 {
 		return nil
 	}
-	out := map[string]int64{}
+	out := map[string]map[string]int64{}
 	for _, r := range a.adm.FetchManyOffsets(ctx, groups.Groups()...) {
 		if r.Err != nil {
 			continue
 		}
 		r.Fetched.Each(func(o kadm.OffsetResponse) {
 			if o.Err == nil && o.At >= 0 {
-				out[o.Topic] += o.At
+				if out[o.Topic] == nil {
+					out[o.Topic] = map[string]int64{}
+				}
+				out[o.Topic][r.Group] += o.At
 			}
 		})
 	}
@@ -387,7 +395,102 @@ func (a *Admin) Groups(ctx context.Context) ([]event.GroupInfo, error) {
 		}
 		out = append(out, gi)
 	}
+	out = append(out, a.consumerProtocolGroups(ctx)...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// consumerProtocolGroups describes KIP-848 ("consumer" type) groups, which DescribeGroups does not
+// cover. Clusters before Kafka 3.8 cannot list group types: then there are none to add.
+func (a *Admin) consumerProtocolGroups(ctx context.Context) []event.GroupInfo {
+	listed, err := a.adm.ListGroupsByType(ctx, []string{"consumer"})
+	if err != nil || len(listed) == 0 {
+		return nil
+	}
+	names := listed.Groups()
+	// Raw ConsumerGroupDescribe rather than kadm's: assignments may name topics only by ID (kfake
+	// does), which kadm's result drops; we resolve IDs through metadata.
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = names
+	described := map[string]kmsg.ConsumerGroupDescribeResponseGroup{}
+	for _, sh := range a.cl.RequestSharded(ctx, req) {
+		if sh.Err != nil {
+			a.log.Debug("describe consumer groups", "err", sh.Err)
+			continue
+		}
+		for _, g := range sh.Resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
+			if g.ErrorCode == 0 {
+				described[g.Group] = g
+			}
+		}
+	}
+	idNames := map[[16]byte]string{}
+	if details, err := a.adm.ListTopics(ctx); err == nil {
+		for _, d := range details {
+			idNames[d.ID] = d.Topic
+		}
+	}
+	fetched := a.adm.FetchManyOffsets(ctx, names...)
+	var topics []string
+	seen := map[string]bool{}
+	for _, r := range fetched {
+		r.Fetched.Each(func(o kadm.OffsetResponse) {
+			if !seen[o.Topic] {
+				seen[o.Topic] = true
+				topics = append(topics, o.Topic)
+			}
+		})
+	}
+	var ends kadm.ListedOffsets
+	if len(topics) > 0 {
+		ends, _ = a.adm.ListEndOffsets(ctx, topics...)
+	}
+	var out []event.GroupInfo
+	for _, name := range names {
+		d, ok := described[name]
+		if !ok {
+			continue
+		}
+		gi := event.GroupInfo{Name: name, State: d.State, Protocol: d.AssignorName}
+		for _, m := range d.Members {
+			gm := event.GroupMember{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost}
+			for _, tp := range m.Assignment.TopicPartitions {
+				t := tp.Topic
+				if t == "" {
+					t = idNames[tp.TopicID]
+				}
+				if gm.Assignment == nil {
+					gm.Assignment = map[string][]int32{}
+				}
+				ps := append(gm.Assignment[t], tp.Partitions...)
+				slices.Sort(ps)
+				gm.Assignment[t] = ps
+			}
+			gi.Members = append(gi.Members, gm)
+		}
+		if r, ok := fetched[name]; ok && r.Err == nil {
+			r.Fetched.Each(func(o kadm.OffsetResponse) {
+				if o.Err != nil || o.At < 0 {
+					return
+				}
+				off := event.GroupOffset{Topic: o.Topic, Partition: o.Partition, Committed: o.At, End: -1, Lag: -1}
+				if e, ok := ends.Lookup(o.Topic, o.Partition); ok && e.Err == nil {
+					off.End = e.Offset
+					off.Lag = max(e.Offset-o.At, 0)
+					gi.Lag += off.Lag
+				}
+				gi.Offsets = append(gi.Offsets, off)
+			})
+		}
+		sort.Slice(gi.Offsets, func(i, j int) bool {
+			if gi.Offsets[i].Topic != gi.Offsets[j].Topic {
+				return gi.Offsets[i].Topic < gi.Offsets[j].Topic
+			}
+			return gi.Offsets[i].Partition < gi.Offsets[j].Partition
+		})
+		out = append(out, gi)
+	}
+	return out
 }
 
 // ResetGroup moves a group's committed offsets on topic ("" for every topic it has offsets for) to
@@ -409,8 +512,14 @@ func (a *Admin) ResetGroup(ctx context.Context, group, topic, to string, offset 
 	if d, ok := described[group]; ok && d.Err == nil && len(d.Members) > 0 {
 		return fmt.Errorf("reset group %s: it has %d active member(s) (state %s); stop its consumers first, then reset", group, len(d.Members), d.State)
 	}
+	for _, g := range a.consumerProtocolGroups(ctx) { // KIP-848 groups are not in DescribeGroups
+		if g.Name == group && len(g.Members) > 0 {
+			return fmt.Errorf("reset group %s: it has %d active member(s) (state %s); stop its consumers first, then reset", group, len(g.Members), g.State)
+		}
+	}
 	fetched, err := a.adm.FetchOffsets(ctx, group)
-	if err != nil {
+	if err != nil && !(topic != "" && errors.Is(err, kerr.GroupIDNotFound)) {
+		// With a topic named, a group that does not exist yet gets its first offsets.
 		return fmt.Errorf("reset group %s: fetch offsets: %w", group, err)
 	}
 	var topics []string

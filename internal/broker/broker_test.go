@@ -599,3 +599,39 @@ func TestEphemeralDataDir(t *testing.T) {
 		t.Fatalf("Close left %s: %v", dir, err)
 	}
 }
+
+func TestTopicRates(t *testing.T) {
+	b := startBroker(t, Options{Topics: []TopicSpec{{Name: "rated", Partitions: 2}}})
+	ctx := testCtx(t)
+	a := b.Admin()
+	ts, err := a.Topics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti, _ := findTopic(ts, "rated"); ti.RateIn != 0 || ti.RateOut != 0 {
+		t.Fatalf("first sample has rates: %+v", ti)
+	}
+	prod := newClient(t, b.Addr())
+	produceN(t, ctx, prod, "rated", 0, 50)
+	// A group commits its progress in two steps; its first commit is a baseline, the second a rate.
+	if err := a.ResetGroup(ctx, "rg", "rated", "offset", 10); err != nil {
+		t.Fatal(err)
+	}
+	ts, err = a.Topics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti, _ := findTopic(ts, "rated"); ti.Messages != 50 || ti.RateIn <= 0 || ti.RateOut != 0 {
+		t.Fatalf("after producing 50: %+v", ti)
+	}
+	if err := a.ResetGroup(ctx, "rg", "rated", "latest", 0); err != nil {
+		t.Fatal(err)
+	}
+	ts, err = a.Topics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti, _ := findTopic(ts, "rated"); ti.RateOut <= 0 {
+		t.Fatalf("after the group committed more: %+v", ti)
+	}
+}
