@@ -329,10 +329,10 @@ func (sv *service) startWatch(ctx context.Context, wg *sync.WaitGroup) error {
 
 // deployRun is one running deploy (start, reload, restart).
 type deployRun struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
 	replies []chan error
-	err    error
+	err     error
 }
 
 // loop owns the service: it runs deploys one at a time, cancelling a running one when a newer change
@@ -340,29 +340,33 @@ type deployRun struct {
 func (sv *service) loop(ctx context.Context) {
 	defer close(sv.loopDone)
 	var cur *deployRun
-	finish := func(wait bool) {
-		if cur == nil {
-			return
-		}
-		if wait {
-			cur.cancel()
-		}
+	// finish waits for the current deploy and answers its callers with its outcome.
+	finish := func() {
 		<-cur.done
 		for _, r := range cur.replies {
-			err := cur.err
-			if errors.Is(err, context.Canceled) {
-				err = errors.New("superseded by a newer change or request")
-			}
-			r <- err
+			r <- cur.err
 		}
 		cur = nil
 	}
-	start := func(op opKind, c *change, reply chan error) {
-		dctx, cancel := context.WithCancel(ctx)
-		d := &deployRun{cancel: cancel, done: make(chan struct{})}
-		if reply != nil {
-			d.replies = append(d.replies, reply)
+	// supersede cancels the current deploy; its callers wait for the next one instead.
+	supersede := func() []chan error {
+		if cur == nil {
+			return nil
 		}
+		cur.cancel()
+		<-cur.done
+		carried := cur.replies
+		cur = nil
+		return carried
+	}
+	answer := func(rs []chan error, err error) {
+		for _, r := range rs {
+			r <- err
+		}
+	}
+	start := func(op opKind, c *change, replies []chan error) {
+		dctx, cancel := context.WithCancel(ctx)
+		d := &deployRun{cancel: cancel, done: make(chan struct{}), replies: replies}
 		cur = d
 		go func() {
 			defer close(d.done)
@@ -379,29 +383,22 @@ func (sv *service) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			close(sv.quit)
-			finish(true)
+			answer(supersede(), errShutdown)
 			sv.stopAll(event.StatusStopped)
 			sv.drains.Wait()
 			return
 		case <-curDone:
-			finish(false)
+			finish()
 		case <-sv.changeCh:
 			c := sv.takeChange()
-			if c == nil {
+			if c == nil || sv.userStoppedNow() {
 				continue
 			}
-			sv.mu.Lock()
-			stopped := sv.userStopped
-			sv.mu.Unlock()
-			if stopped {
-				continue
-			}
-			finish(true)
-			start(opReload, c, nil)
+			start(opReload, c, supersede())
 		case r := <-sv.reqs:
 			switch r.op {
 			case opStop:
-				finish(true)
+				answer(supersede(), fmt.Errorf("service %s was stopped", sv.spec.Name))
 				sv.mu.Lock()
 				sv.userStopped = true
 				sv.mu.Unlock()
@@ -417,13 +414,13 @@ func (sv *service) loop(ctx context.Context) {
 					cur.replies = append(cur.replies, r.reply) // already starting: wait for it
 					continue
 				}
-				finish(true)
+				carried := supersede()
 				sv.clearStopped()
-				start(opStart, nil, r.reply)
+				start(opStart, nil, append(carried, r.reply))
 			default:
-				finish(true)
+				carried := supersede()
 				sv.clearStopped()
-				start(r.op, nil, r.reply)
+				start(r.op, nil, append(carried, r.reply))
 			}
 		}
 	}

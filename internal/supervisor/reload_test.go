@@ -1,0 +1,353 @@
+package supervisor
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/devstack-dev/devstack/internal/event"
+)
+
+// client loops GET requests against the ready instances published on the bus, the way the gateway
+// routes, and counts failures.
+type client struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	lastErr    error
+	seen       map[string]bool // version answered
+	stop       chan struct{}
+	done       chan struct{}
+}
+
+const routeLag = 200 * time.Millisecond
+
+func startClient(t *testing.T, bus *event.Bus, name string) *client {
+	c := &client{seen: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	state, events, cancel := bus.Subscribe(4096)
+	var mu sync.Mutex
+	ports := func() []int { return nil }
+	cur, _ := state.Service(name)
+	set := func(sv event.Service) {
+		mu.Lock()
+		cur = sv
+		mu.Unlock()
+	}
+	ports = func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []int
+		for _, in := range readyInstances(cur) {
+			out = append(out, in.Port)
+		}
+		return out
+	}
+	// Like a gateway, the client learns of changes a little late (routeLag): the old instance must keep
+	// serving that long after it was unpublished.
+	go func() {
+		for ev := range events {
+			if ev.Kind == event.KindService && ev.Service.Name == name {
+				time.Sleep(time.Until(ev.Time.Add(routeLag)))
+				set(*ev.Service)
+			}
+		}
+	}()
+	go func() {
+		defer close(c.done)
+		defer cancel()
+		for {
+			select {
+			case <-c.stop:
+				return
+			default:
+			}
+			ps := ports()
+			if len(ps) == 0 {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			body, err := get(ps[rand.IntN(len(ps))])
+			if err != nil {
+				c.failed.Add(1)
+				c.mu.Lock()
+				c.lastErr = err
+				c.mu.Unlock()
+				continue
+			}
+			c.ok.Add(1)
+			c.mu.Lock()
+			c.seen[strings.Fields(body)[0]] = true
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *client) close() {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	<-c.done
+}
+
+func (c *client) saw(v string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen[v]
+}
+
+func pids(sv event.Service) map[int]bool {
+	out := map[int]bool{}
+	for _, in := range sv.Instances {
+		out[in.PID] = true
+	}
+	return out
+}
+
+func TestHotReload(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "VERSION"), "v1\n")
+	sp := httpSpec(t, "api", dir)
+	sp.Replicas = 2
+	sp.Build = `if [ -f BREAK ]; then echo "main.go:3:1: syntax error: unexpected }" >&2; exit 2; fi; echo built`
+	sp.Watch = &Watch{Debounce: 50 * time.Millisecond, Ignore: []string{"*.count"}}
+	h := newHarness(t, []Spec{sp})
+	h.start()
+	if err := h.waitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c := startClient(t, h.bus, "api")
+	waitUntil(t, 20*time.Second, "client saw v1", func() bool { return c.saw("v1") && c.ok.Load() > 10 })
+	first := h.service("api")
+
+	// 1. a change rebuilds and replaces both instances, blue-green on new ports
+	writeFile(t, filepath.Join(dir, "VERSION"), "v2\n")
+	sv := h.waitFor("api", 30*time.Second, "reloaded to generation 2", func(sv event.Service) bool {
+		return sv.LastReload != nil && sv.LastReload.OK && len(sv.Instances) == 2 && len(readyInstances(sv)) == 2 &&
+			sv.Instances[0].Generation > first.Instances[0].Generation && sv.Instances[1].Generation > first.Instances[0].Generation
+	})
+	if sv.LastReload.Trigger != "VERSION" || sv.LastReload.Duration <= 0 {
+		t.Errorf("last reload = %+v", sv.LastReload)
+	}
+	for _, in := range sv.Instances {
+		for _, old := range first.Instances {
+			if in.Port == old.Port || in.PID == old.PID {
+				t.Errorf("new instance %+v reuses port or pid of %+v", in, old)
+			}
+		}
+		if body, err := get(in.Port); err != nil || !strings.HasPrefix(body, "v2 ") {
+			t.Errorf("instance on %d answers %q, %v", in.Port, body, err)
+		}
+	}
+	for _, old := range first.Instances {
+		waitUntil(t, 20*time.Second, "old instance stopped", func() bool { return !alive(old.PID) })
+	}
+	waitUntil(t, 20*time.Second, "client saw v2", func() bool { return c.saw("v2") })
+
+	// 2. a failing build keeps the running instances and shows the compiler's output
+	writeFile(t, filepath.Join(dir, "BREAK"), "")
+	sv = h.waitFor("api", 30*time.Second, "failed reload", func(sv event.Service) bool {
+		return sv.LastReload != nil && !sv.LastReload.OK
+	})
+	if !strings.Contains(sv.LastReload.Error, "main.go:3:1: syntax error: unexpected }") {
+		t.Errorf("reload error = %q", sv.LastReload.Error)
+	}
+	if sv.Status != event.StatusReady || len(readyInstances(sv)) != 2 {
+		t.Errorf("after failed build: status %s instances %+v", sv.Status, sv.Instances)
+	}
+	before := pids(h.service("api"))
+	for _, in := range sv.Instances {
+		if body, err := get(in.Port); err != nil || !strings.HasPrefix(body, "v2 ") {
+			t.Errorf("old instance on %d answers %q, %v", in.Port, body, err)
+		}
+	}
+	found := false
+	for _, l := range h.logs.Tail(0, event.SourceFilter("api")) {
+		if l.Stream == "system" && strings.Contains(l.Text, "build failed; keeping the running instance") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no log line about the failed build")
+	}
+
+	// 3. fixing the build reloads
+	writeFile(t, filepath.Join(dir, "VERSION"), "v3\n")
+	if err := os.Remove(filepath.Join(dir, "BREAK")); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("api", 30*time.Second, "reloaded to v3", func(sv event.Service) bool {
+		if sv.LastReload == nil || !sv.LastReload.OK || len(readyInstances(sv)) != 2 {
+			return false
+		}
+		for _, in := range sv.Instances {
+			if before[in.PID] {
+				return false
+			}
+		}
+		return true
+	})
+	waitUntil(t, 20*time.Second, "client saw v3", func() bool { return c.saw("v3") })
+	c.close()
+	if n := c.failed.Load(); n != 0 {
+		t.Errorf("%d of %d requests failed during reloads; last: %v", n, n+c.ok.Load(), c.lastErr)
+	}
+
+	// 4. Rebuild does the same on demand
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	gen := h.service("api").Instances[0].Generation
+	if err := h.sup.Rebuild(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	if sv := h.service("api"); sv.LastReload.Trigger != "manual" || sv.Instances[0].Generation <= gen {
+		t.Errorf("after Rebuild: %+v", sv)
+	}
+	writeFile(t, filepath.Join(dir, "BREAK"), "")
+	// the Rebuild may be superseded by the change to BREAK; either way it answers with the outcome
+	if err := h.sup.Rebuild(ctx, "api"); err == nil || !strings.Contains(err.Error(), "syntax error") {
+		t.Errorf("Rebuild with a broken build: %v", err)
+	}
+}
+
+// A change during a build cancels that build (killing its processes) and starts a new one.
+func TestChangeDuringBuildRestartsBuild(t *testing.T) {
+	dir := t.TempDir()
+	mark := newMark(t)
+	sp := Spec{Name: "svc", Dir: dir, Command: "exec sleep 1000", Env: append(os.Environ(), mark),
+		Build: `echo build >> builds.count; if [ -f SLOW ]; then echo slow-build-started; sleep 1000; fi`,
+		Watch: &Watch{Debounce: 20 * time.Millisecond, Ignore: []string{"*.count"}}}
+	h := newHarness(t, []Spec{sp})
+	h.start()
+	if err := h.waitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pid := h.service("svc").Instances[0].PID
+	writeFile(t, filepath.Join(dir, "SLOW"), "")
+	waitUntil(t, 20*time.Second, "slow build started", func() bool {
+		for _, l := range h.logs.Tail(0, event.SourceFilter("svc")) {
+			if l.Text == "slow-build-started" {
+				return true
+			}
+		}
+		return false
+	})
+	if sv := h.service("svc"); sv.Status != event.StatusBuilding || sv.Instances[0].PID != pid || !sv.Instances[0].Ready {
+		t.Errorf("during build: %+v", sv)
+	}
+	if err := os.Remove(filepath.Join(dir, "SLOW")); err != nil {
+		t.Fatal(err)
+	}
+	sv := h.waitFor("svc", 30*time.Second, "reloaded", func(sv event.Service) bool {
+		return sv.LastReload != nil && sv.LastReload.OK && sv.Status == event.StatusReady
+	})
+	if sv.Instances[0].PID == pid {
+		t.Error("instance not replaced")
+	}
+	cancelled := false
+	for _, l := range h.logs.Tail(0, event.SourceFilter("svc")) {
+		if l.Stream == "system" && l.Text == "build cancelled" {
+			cancelled = true
+		}
+	}
+	if !cancelled {
+		t.Error("no 'build cancelled' line")
+	}
+	// the cancelled build's sleep is gone: only the shim, sh... of the running instance carry the mark
+	waitUntil(t, 10*time.Second, "cancelled build killed", func() bool {
+		for _, p := range markedProcs(mark) {
+			cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/cmdline")
+			if strings.Contains(string(cmd), "SLOW") {
+				return false
+			}
+		}
+		return true
+	})
+	h.stop()
+	waitNoMarked(t, mark, 15*time.Second)
+}
+
+func TestSetupRunsOnlyWhenInputsChange(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), ".devstack")
+	writeFile(t, filepath.Join(dir, "lock.txt"), "a\n")
+	sp := Spec{Name: "svc", Dir: dir, Command: "exec sleep 1000",
+		Setup: `echo setup >> setup.count; echo installing`, SetupInputs: []string{"lock.txt"},
+		Build: `echo build >> build.count`,
+		Watch: &Watch{Debounce: 20 * time.Millisecond, Include: []string{"*.go"}}}
+	count := func(f string) int {
+		b, _ := os.ReadFile(filepath.Join(dir, f))
+		return strings.Count(string(b), "\n")
+	}
+	run := func() *harness {
+		h := newHarness(t, []Spec{sp}, func(o *Options) { o.StateDir = state })
+		h.start()
+		if err := h.waitReady(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	h := run()
+	h.stop()
+	if count("setup.count") != 1 || count("build.count") != 1 {
+		t.Fatalf("first up: setup %d build %d, want 1 1", count("setup.count"), count("build.count"))
+	}
+	h = run()
+	if count("setup.count") != 1 || count("build.count") != 2 {
+		t.Fatalf("second up: setup %d build %d, want 1 2", count("setup.count"), count("build.count"))
+	}
+	// a change to a setup input (not matched by include) re-runs setup, then build, then replaces
+	gen := h.service("svc").Instances[0].Generation
+	writeFile(t, filepath.Join(dir, "lock.txt"), "b\n")
+	h.waitFor("svc", 30*time.Second, "reloaded", func(sv event.Service) bool {
+		return sv.LastReload != nil && sv.LastReload.OK && len(sv.Instances) == 1 && sv.Instances[0].Generation > gen
+	})
+	if count("setup.count") != 2 || count("build.count") != 3 {
+		t.Fatalf("after lock change: setup %d build %d, want 2 3", count("setup.count"), count("build.count"))
+	}
+	var order []string
+	for _, l := range h.logs.Tail(0, event.SourceFilter("svc")) {
+		if l.Stream == "system" && (strings.HasPrefix(l.Text, "change detected") || strings.HasSuffix(strings.Fields(l.Text)[0], "finished") || strings.HasPrefix(l.Text, "setup finished") || strings.HasPrefix(l.Text, "build finished")) {
+			order = append(order, strings.Fields(l.Text)[0])
+		}
+	}
+	// second start: build only; the reload: setup, then build
+	if got := strings.Join(order, ","); got != "build,change,setup,build" {
+		t.Errorf("steps in order: %v", got)
+	}
+	h.stop()
+	// a failed setup is retried on the next start
+	sp.Setup = `echo setup >> setup.count; exit 1`
+	h2 := newHarness(t, []Spec{sp}, func(o *Options) { o.StateDir = state })
+	h2.start()
+	if err := h2.waitReady(30 * time.Second); err == nil || !strings.Contains(err.Error(), "service svc: setup failed (exit code 1)") {
+		t.Fatalf("WaitReady = %v", err)
+	}
+	h2.stop()
+	h3 := newHarness(t, []Spec{sp}, func(o *Options) { o.StateDir = state })
+	h3.start()
+	_ = h3.waitReady(30 * time.Second)
+	if count("setup.count") != 4 {
+		t.Errorf("setup ran %d times, want 4 (failed setup re-runs)", count("setup.count"))
+	}
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
