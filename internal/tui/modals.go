@@ -38,8 +38,11 @@ func newInput(placeholder, value string) textinput.Model {
 func (m *Model) box(title, body string, w, h int) string {
 	bw := min(w-2, max(60, min(w*3/4, 100)))
 	inner := bw - 4
-	content := m.st.bold.Render(trunc(title, inner)) + "\n\n" + body
-	b := m.st.modal.Width(inner + 2).Render(padLines(content, inner, strings.Count(content, "\n")+1))
+	lines := append([]string{m.st.bold.Render(trunc(title, inner)), ""}, wrapLines(body, inner)...)
+	if len(lines) > h-2 {
+		lines = lines[:max(h-2, 1)]
+	}
+	b := m.st.modal.Width(inner + 2).Render(strings.Join(lines, "\n"))
 	return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, b)
 }
 

@@ -198,7 +198,7 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 		return m.updateRecordsStream(msg)
 
 	case tickMsg:
-		if msg.gen != m.tickGen {
+		if msg.gen != m.tickGen || !tabHasClock(m.tab) {
 			return nil, false
 		}
 		return tea.Batch(m.refresh(), tickCmd(msg.gen)), tabHasClock(m.tab)
