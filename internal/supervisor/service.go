@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -484,7 +485,7 @@ func (sv *service) deploy(ctx context.Context, op opKind, c *change) error {
 			sv.startedAt = time.Now()
 		}
 		sv.mu.Unlock()
-		if err := sv.waitDeps(ctx); err != nil {
+		if err := sv.waitDeps(ctx, op == opInitial || op == opReload); err != nil {
 			return err
 		}
 		if st, err := os.Stat(sv.spec.Dir); err != nil || !st.IsDir() {
@@ -638,27 +639,44 @@ func notFoundName(lines []string, command string) string {
 	return command
 }
 
-// waitDeps waits until every dependency meets its condition; a failed dependency fails this service.
-func (sv *service) waitDeps(ctx context.Context) error {
+// waitDeps waits until every dependency meets its condition. A failed dependency fails this service;
+// with keepWaiting the service still starts by itself once the dependency recovers (say, after the
+// fix to its code is hot-reloaded), else the error is returned.
+func (sv *service) waitDeps(ctx context.Context, keepWaiting bool) error {
 	if len(sv.spec.DependsOn) == 0 {
 		return nil
 	}
 	sv.setPhase(event.StatusPending)
+	failedOn := ""
 	for {
 		ch := sv.sup.changes()
 		allOK := true
-		for dep, cond := range sv.spec.DependsOn {
-			ok, ferr := sv.sup.services[dep].depState(cond)
-			if ferr != nil {
-				msg := fmt.Sprintf("service %s: not started because its dependency %s failed", sv.spec.Name, dep)
-				sv.fail(msg)
-				return errors.New(msg)
+		broken := ""
+		for _, dep := range sortedKeys(sv.spec.DependsOn) {
+			ok, ferr := sv.sup.services[dep].depState(sv.spec.DependsOn[dep])
+			if ferr != nil && broken == "" {
+				broken = dep
 			}
 			if !ok {
 				allOK = false
 			}
 		}
+		if broken != "" && broken != failedOn {
+			msg := fmt.Sprintf("service %s: not started because its dependency %s failed", sv.spec.Name, broken)
+			sv.fail(msg)
+			if !keepWaiting {
+				return errors.New(msg)
+			}
+			failedOn = broken
+		}
 		if allOK {
+			if failedOn != "" {
+				sv.mu.Lock()
+				sv.errMsg = ""
+				sv.mu.Unlock()
+				sv.setPhase(event.StatusPending)
+				sv.system("dependencies recovered; starting")
+			}
 			return nil
 		}
 		select {
@@ -667,6 +685,15 @@ func (sv *service) waitDeps(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // replace starts new instances and retires the old ones: blue-green when ports are allocated and

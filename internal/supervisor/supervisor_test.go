@@ -204,7 +204,8 @@ func TestDependsOn(t *testing.T) {
 		{Name: "api", Dir: dir, Restart: "no", Command: "cat migrated.txt && exec sleep 1000",
 			DependsOn: map[string]string{"migrate": "completed", "db": "healthy"}},
 		{Name: "worker", Dir: dir, Command: "exec sleep 1000", DependsOn: map[string]string{"api": "started"}},
-		{Name: "broken", Dir: dir, Restart: "no", Command: "echo cannot start >&2; exit 1", Probe: Probe{TCP: true}},
+		{Name: "broken", Dir: dir, Restart: "no", Probe: Probe{Log: "^up$"},
+			Command: "if [ -f fixed ]; then echo up; exec sleep 1000; fi; echo cannot start >&2; exit 1"},
 		{Name: "victim", Dir: dir, Command: "exec sleep 1000", DependsOn: map[string]string{"broken": "healthy"}},
 	}
 	h := newHarness(t, specs)
@@ -228,6 +229,19 @@ func TestDependsOn(t *testing.T) {
 		if st := h.service(name).Status; st != want {
 			t.Errorf("%s: status %s, want %s", name, st, want)
 		}
+	}
+	// once the broken dependency is fixed, its dependent starts by itself
+	writeFile(t, filepath.Join(dir, "fixed"), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.sup.Restart(ctx, "broken"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("victim", 30*time.Second, "recovered", func(sv event.Service) bool {
+		return sv.Status == event.StatusReady && sv.Error == ""
+	})
+	if err := h.waitReady(30 * time.Second); err != nil {
+		t.Fatalf("after fixing the dependency: %v", err)
 	}
 	// api read the file migrate wrote: it started after migrate completed
 	lines := h.logs.Tail(0, event.SourceFilter("api"))
