@@ -210,17 +210,19 @@ func TestTokenCacheHonoursExpiry(t *testing.T) {
 		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
 	later := sign(t, jwt.SigningMethodHS256, k.hmac, "", jwt.MapClaims{"iss": "devstack", "aud": "devstack", "sub": "b",
 		"nbf": now.Add(2 * time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()})
-	get := func(tok string) int { return do(t, "GET", gw.base+"/x", map[string]string{"Authorization": "Bearer " + tok}, nil).status }
+	get := func(tok string) int {
+		return do(t, "GET", gw.base+"/x", map[string]string{"Authorization": "Bearer " + tok}, nil).status
+	}
 	steps := []struct {
 		advance     time.Duration
 		short, late int
 	}{
 		{0, 200, 401},
 		{50 * time.Second, 200, 401},
-		{14 * time.Second, 200, 401},   // 64s: exp passed, within 5s leeway
-		{2 * time.Second, 401, 401},    // 66s: beyond leeway; the cache must not keep accepting it
-		{50 * time.Second, 401, 200},   // 116s: nbf (120s) minus leeway reached
-		{time.Hour, 401, 401},          // both expired
+		{14 * time.Second, 200, 401}, // 64s: exp passed, within 5s leeway
+		{2 * time.Second, 401, 401},  // 66s: beyond leeway; the cache must not keep accepting it
+		{50 * time.Second, 401, 200}, // 116s: nbf (120s) minus leeway reached
+		{time.Hour, 401, 401},        // both expired
 	}
 	for i, s := range steps {
 		clk.Add(s.advance)
@@ -275,7 +277,9 @@ func TestJWKSRefreshOnUnknownKid(t *testing.T) {
 		n := clk.Now()
 		return jwt.MapClaims{"iss": "devstack", "aud": "devstack", "sub": "x", "iat": n.Unix(), "exp": n.Add(time.Hour).Unix()}
 	}
-	get := func(tok string) int { return do(t, "GET", gw.base+"/", map[string]string{"Authorization": "Bearer " + tok}, nil).status }
+	get := func(tok string) int {
+		return do(t, "GET", gw.base+"/", map[string]string{"Authorization": "Bearer " + tok}, nil).status
+	}
 
 	if s := get(sign(t, jwt.SigningMethodRS256, k1, "k1", claimsNow())); s != 200 {
 		t.Fatalf("k1: %d", s)

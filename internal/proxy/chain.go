@@ -42,6 +42,7 @@ type route struct {
 	stats     *routeStats
 	pool      *pool
 	transport http.RoundTripper
+	timeout   time.Duration
 	maxBody   int64
 	cors      *corsPolicy
 	leastConn bool
@@ -100,6 +101,7 @@ func (g *Gateway) buildChain(cfg Config) (*chain, error) {
 			to = cfg.Timeout
 		}
 		rt.transport = g.transport(to)
+		rt.timeout = to
 		rt.maxBody = r.MaxBody
 		if rt.maxBody <= 0 {
 			rt.maxBody = cfg.MaxBody

@@ -154,10 +154,15 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		out.Body = b
 	}
 
+	direct := directOK(r, upgrade)
+	if direct {
+		delete(h, "Expect") // the server already answered the client's 100-continue
+	}
 	deadline := time.Now().Add(c.cfg.WaitReady)
 	var skip *instance
 	var res *http.Response
 	var in *instance
+	var done func(ok bool)
 	for attempt := 0; ; attempt++ {
 		in = rt.pool.acquire(r.Context(), rt.leastConn, skip, time.Until(deadline))
 		if in == nil {
@@ -174,7 +179,11 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		u.Host = in.addr
 		in.inFlight.Add(1)
 		var err error
-		res, err = rt.transport.RoundTrip(out)
+		if direct {
+			res, done, err = in.roundTrip(out, b, rt.timeout)
+		} else {
+			res, err = rt.transport.RoundTrip(out)
+		}
 		if err == nil {
 			in.markUp()
 			break
@@ -209,7 +218,13 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		return
 	}
 	defer in.inFlight.Add(-1)
-	defer res.Body.Close()
+	bodyOK := false
+	defer func() {
+		if done != nil {
+			done(bodyOK)
+		}
+		res.Body.Close()
+	}()
 
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		lg.status = c.switchProtocols(w, res, upgrade)
@@ -246,6 +261,7 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 	}
 	bufPool.Put(bp)
 	lg.bytes = n
+	bodyOK = err == nil
 	if err != nil && r.Context().Err() == nil {
 		// the upstream broke off mid-body: abort so the client sees a truncated response, not a clean end
 		c.g.log.Debug("copy response", "service", rt.Service, "err", err)

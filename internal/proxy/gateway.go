@@ -266,17 +266,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		}
 	}
-	servers := []*http.Server{newServer()}
+	plain := newServer()
+	servers := []*http.Server{plain}
 	serveErr := make(chan error, 2)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); serveErr <- servers[0].Serve(ln) }()
+	go func() { defer wg.Done(); serveErr <- plain.Serve(ln) }()
 
 	if cfg.HTTPSPort != -1 {
 		saddr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPSPort))
 		sln, err := net.Listen("tcp", saddr)
 		if err != nil {
-			_ = servers[0].Close()
+			_ = plain.Close()
 			wg.Wait()
 			return listenErr("https", saddr, cfg.HTTPSPort, err)
 		}

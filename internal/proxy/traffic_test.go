@@ -427,3 +427,69 @@ func TestShutdownClosesTunnels(t *testing.T) {
 }
 
 var _ = httptest.NewServer
+
+func TestStaleKeepAliveConnections(t *testing.T) {
+	u := upstream(t, "s")
+	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "s"}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(u), Ready: true}})
+	for i := 0; i < 6; i++ {
+		method, body := "GET", io.Reader(nil)
+		if i%2 == 1 {
+			method, body = "POST", strings.NewReader("data")
+		}
+		if r := do(t, method, gw.base+"/", nil, body); r.status != 200 {
+			t.Fatalf("request %d (%s): %d %s", i, method, r.status, r.body)
+		}
+		// the upstream drops its kept-alive connections (as Node does after 5s idle)
+		u.CloseClientConnections()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestUpstreamTimeout(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	slow := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "s", Timeout: 200 * time.Millisecond}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(slow), Ready: true}})
+	if r := do(t, "GET", gw.base+"/", nil, nil); r.status != 504 || !strings.Contains(string(r.body), "did not answer in time") {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+}
+
+func TestStreamingIsFlushed(t *testing.T) {
+	next := make(chan struct{})
+	sse := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-next:
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprint(w, "data: two\n\n")
+	}))
+	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "s"}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(sse), Ready: true}})
+	res, err := client.Get(gw.base + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	line, err := br.ReadString('\n') // must arrive while the upstream still holds the response open
+	if err != nil || line != "data: one\n" {
+		t.Fatalf("first event: %q %v", line, err)
+	}
+	close(next)
+	rest, _ := io.ReadAll(br)
+	if !strings.Contains(string(rest), "data: two") {
+		t.Fatalf("rest: %q", rest)
+	}
+}

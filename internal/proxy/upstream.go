@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ type instance struct {
 	inFlight  atomic.Int64
 	downUntil atomic.Int64 // unix nanos; passive health: refused connections take it out until then
 	failures  atomic.Int32
+	conns     connPool // idle kept-alive connections
 }
 
 const (
@@ -80,6 +82,11 @@ func (p *pool) set(ups []Upstream) {
 		next = append(next, in)
 	}
 	p.list.Store(&next)
+	for _, in := range old {
+		if !slices.Contains(next, in) {
+			in.conns.closeAll()
+		}
+	}
 	close(p.changed)
 	p.changed = make(chan struct{})
 }

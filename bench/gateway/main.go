@@ -1,0 +1,69 @@
+// Command gateway runs the devstack gateway (internal/proxy) with one route for the benchmark:
+// plain, or with JWT auth and a (never reached) rate limit.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/proxy"
+)
+
+func main() {
+	port := flag.Int("port", 0, "HTTP port on 127.0.0.1")
+	upstream := flag.String("upstream", "", "upstream host:port")
+	auth := flag.Bool("auth", false, "require a JWT (scope bench) and apply a per-IP rate limit")
+	state := flag.String("state", "", "state directory (issuer key)")
+	tokenFile := flag.String("token-file", "", "write a valid token here and exit")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until exit")
+	flag.Parse()
+	if *tokenFile != "" {
+		tok, err := proxy.IssueToken(*state, "", "", "bench", []string{"bench"}, 24*time.Hour)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(*tokenFile, []byte(tok), 0o600); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	route := proxy.Route{Path: "/", Service: "bench"}
+	if *auth {
+		route.Auth = "required"
+		route.Scopes = []string{"bench"}
+		route.RateLimit = &proxy.RateLimit{Requests: 1e7, Per: time.Second, Key: "ip"}
+	}
+	// the access log goes to the bus and the log ring, as in `devstack up`
+	g, err := proxy.New(proxy.Config{HTTPPort: *port, HTTPSPort: -1, StateDir: *state, Routes: []proxy.Route{route}},
+		proxy.Options{Bus: event.NewBus("bench"), Logs: event.NewLogs(10000)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	g.SetUpstreams("bench", []proxy.Upstream{{ID: "bench-0", Addr: *upstream, Ready: true}})
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-g.Started()
+		log.Printf("gateway listening on %s", g.Addr())
+	}()
+	if err := g.Run(ctx); err != nil {
+		log.Print(err)
+	}
+}

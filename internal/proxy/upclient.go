@@ -1,0 +1,277 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// upConn is one kept-alive HTTP/1.1 connection to an upstream instance.
+//
+// The gateway talks HTTP/1.1 to loopback upstreams itself instead of through http.Transport: the
+// request is written and the response read on the handler's goroutine, without the Transport's two
+// goroutines and channel hand-offs per request. Profiling showed those hand-offs, not parsing, to be
+// the cost that kept a Transport-based proxy far behind nginx. Requests it does not handle (protocol
+// upgrades, bodies of unknown length) still go through http.Transport.
+type upConn struct {
+	conn     net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	lastUsed time.Time
+}
+
+const (
+	maxIdlePerInstance = 256
+	idleMax            = 90 * time.Second
+	idleCheckAfter     = 500 * time.Millisecond // reused connections idle longer than this are probed first
+)
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+var errStaleConn = errors.New("upstream closed an idle connection")
+
+type connPool struct {
+	mu   sync.Mutex
+	idle []*upConn
+}
+
+// get returns an idle connection; careful (a request that cannot be retried once sent) makes it
+// probe every reused connection for a close from the upstream, not only long-idle ones.
+func (p *connPool) get(careful bool) *upConn {
+	now := time.Now()
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if now.Sub(c.lastUsed) > idleMax {
+			p.mu.Unlock()
+			c.conn.Close()
+			p.mu.Lock()
+			continue
+		}
+		p.mu.Unlock()
+		if (careful || now.Sub(c.lastUsed) > idleCheckAfter) && !alive(c.conn) {
+			c.conn.Close()
+			p.mu.Lock()
+			continue
+		}
+		return c
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *connPool) put(c *upConn) {
+	c.lastUsed = time.Now()
+	p.mu.Lock()
+	if len(p.idle) < maxIdlePerInstance {
+		p.idle = append(p.idle, c)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	c.conn.Close()
+}
+
+func (p *connPool) closeAll() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.conn.Close()
+	}
+}
+
+// alive peeks at an idle connection without blocking: EOF or an error means the upstream closed it.
+func alive(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = true
+	var b [1]byte
+	_ = raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch {
+		case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
+		case err != nil || n == 0:
+			ok = false
+		default:
+			ok = false // unsolicited bytes on an idle HTTP/1.1 connection: do not trust it
+		}
+		return true
+	})
+	return ok
+}
+
+var dialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
+func (in *instance) dial(ctx context.Context) (*upConn, error) {
+	c, err := dialer.DialContext(ctx, "tcp", in.addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	return &upConn{conn: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 8<<10)}, nil
+}
+
+// directOK reports whether the in-goroutine client can carry the request.
+func directOK(r *http.Request, upgrade string) bool {
+	return upgrade == "" && r.ContentLength >= 0
+}
+
+// writeRequest writes out's request line, headers and body.
+func (uc *upConn) writeRequest(out *http.Request, b *body) error {
+	w := uc.bw
+	w.WriteString(out.Method)
+	w.WriteByte(' ')
+	if out.URL.RawPath != "" {
+		w.WriteString(out.URL.EscapedPath())
+	} else if pathNeedsEscape(out.URL.Path) {
+		w.WriteString(out.URL.EscapedPath())
+	} else {
+		w.WriteString(out.URL.Path)
+	}
+	if out.URL.RawQuery != "" {
+		w.WriteByte('?')
+		w.WriteString(out.URL.RawQuery)
+	}
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(out.Host)
+	w.WriteString("\r\n")
+	for k, vv := range out.Header {
+		for _, v := range vv {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(v)
+			w.WriteString("\r\n")
+		}
+	}
+	if out.ContentLength > 0 {
+		w.WriteString("Content-Length: ")
+		var nb [20]byte
+		w.Write(strconv.AppendInt(nb[:0], out.ContentLength, 10))
+		w.WriteString("\r\n")
+	} else if out.Method == http.MethodPost || out.Method == http.MethodPut || out.Method == http.MethodPatch {
+		w.WriteString("Content-Length: 0\r\n")
+	}
+	w.WriteString("\r\n")
+	if out.ContentLength > 0 && b != nil {
+		n, err := io.Copy(w, io.LimitReader(b, out.ContentLength))
+		if err != nil {
+			return err
+		}
+		if n != out.ContentLength {
+			return fmt.Errorf("request body: got %d of %d bytes: %w", n, out.ContentLength, io.ErrUnexpectedEOF)
+		}
+	}
+	return w.Flush()
+}
+
+// pathNeedsEscape reports whether p has bytes that must be percent-encoded on the wire.
+func pathNeedsEscape(p string) bool {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c <= ' ' || c >= 0x7f || c == '%' || c == '?' || c == '#' {
+			return true
+		}
+	}
+	return false
+}
+
+// roundTrip sends out on a pooled (or new) connection and reads the response head. The response
+// body reads from the connection. The caller calls done(ok) after the body: ok (body read to its
+// end) returns the connection to the pool, otherwise it is closed.
+func (in *instance) roundTrip(out *http.Request, b *body, timeout time.Duration) (*http.Response, func(ok bool), error) {
+	ctx := out.Context()
+	for attempt := 0; ; attempt++ {
+		uc := in.conns.get(b != nil || !idempotent(out.Method))
+		reused := uc != nil
+		if uc == nil {
+			var err error
+			if uc, err = in.dial(ctx); err != nil {
+				return nil, nil, err
+			}
+		}
+		stop := context.AfterFunc(ctx, func() { _ = uc.conn.SetDeadline(aLongTimeAgo) })
+		res, err := uc.exchange(ctx, out, b, timeout)
+		if err == nil {
+			done := func(ok bool) {
+				// stop() false: the request was cancelled and the deadline poisoned the connection
+				if stop() && ok && !res.Close {
+					in.conns.put(uc)
+					return
+				}
+				uc.conn.Close()
+			}
+			return res, done, nil
+		}
+		stop()
+		uc.conn.Close()
+		// a kept-alive connection the upstream closed meanwhile: retry on a fresh one if nothing
+		// of the body was sent
+		if reused && attempt == 0 && (b == nil || !b.read) && ctx.Err() == nil && isStale(err) {
+			continue
+		}
+		return nil, nil, err
+	}
+}
+
+func isStale(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, errStaleConn)
+}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "upstream response timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+func (uc *upConn) exchange(ctx context.Context, out *http.Request, b *body, timeout time.Duration) (*http.Response, error) {
+	if err := uc.writeRequest(out, b); err != nil {
+		return nil, err
+	}
+	if timeout > 0 {
+		_ = uc.conn.SetReadDeadline(time.Now().Add(timeout))
+	}
+	var res *http.Response
+	var err error
+	for {
+		res, err = http.ReadResponse(uc.br, out)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+				return nil, timeoutError{}
+			}
+			if errors.Is(err, io.EOF) {
+				return nil, errStaleConn
+			}
+			return nil, err
+		}
+		// 1xx informational responses (other than 101) precede the real one
+		if res.StatusCode >= 100 && res.StatusCode < 200 && res.StatusCode != http.StatusSwitchingProtocols {
+			continue
+		}
+		break
+	}
+	if timeout > 0 {
+		_ = uc.conn.SetReadDeadline(time.Time{})
+	}
+	return res, nil
+}
