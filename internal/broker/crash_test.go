@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,7 +33,8 @@ func TestBrokerChild(t *testing.T) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	b, err := Start(ctx, Options{DataDir: filepath.Join(dir, "kafka"), AutoCreate: true, DefaultPartitions: 3})
+	port, _ := strconv.Atoi(os.Getenv(childEnv + "_PORT"))
+	b, err := Start(ctx, Options{Port: port, DataDir: filepath.Join(dir, "kafka"), AutoCreate: true, DefaultPartitions: 3})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child start:", err)
 		os.Exit(3)
@@ -75,11 +78,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startChild(t *testing.T, dir string) *child {
+// startChild starts a broker process on dir, on port (0: any free port).
+func startChild(t *testing.T, dir string, port int) *child {
 	t.Helper()
 	os.Remove(filepath.Join(dir, "addr"))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBrokerChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
+	cmd.Env = append(os.Environ(), childEnv+"="+dir, fmt.Sprintf("%s_PORT=%d", childEnv, port))
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	cmd.Stdout = stderr
@@ -130,12 +134,15 @@ func TestCrashRecovery(t *testing.T) {
 			ctx := testCtx(t)
 			const topic, group, n, more = "payments", "ledger", 300, 50
 
-			c1 := startChild(t, dir)
+			c1 := startChild(t, dir, 0)
 			// Produce with acks=all (kgo's default) to a topic the broker auto-creates on first use.
+			// The producer (idempotent, kgo's default) stays up across the broker restart, as a
+			// service's would; the restarted broker listens on the same port.
 			prod, err := kgo.NewClient(kgo.SeedBrokers(c1.addr), kgo.AllowAutoTopicCreation(), kgo.RequiredAcks(kgo.AllISRAcks()))
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer prod.Close()
 			var want []string
 			for i := range n {
 				v := fmt.Sprintf("payment-%d", i)
@@ -144,7 +151,6 @@ func TestCrashRecovery(t *testing.T) {
 					t.Fatalf("produce %d: %v", i, err)
 				}
 			}
-			prod.Close()
 
 			// A group consumes everything and commits.
 			cons, err := kgo.NewClient(kgo.SeedBrokers(c1.addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
@@ -165,7 +171,9 @@ func TestCrashRecovery(t *testing.T) {
 			cons.Close()
 
 			c1.stop(t, sig)
-			c2 := startChild(t, dir)
+			_, portStr, _ := net.SplitHostPort(c1.addr)
+			port, _ := strconv.Atoi(portStr)
+			c2 := startChild(t, dir, port)
 			a, err := NewAdmin([]string{c2.addr}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -218,17 +226,13 @@ func TestCrashRecovery(t *testing.T) {
 				t.Fatalf("after %v: committed offsets sum to %d, want %d (groups %+v)", sig, committed, n, gs)
 			}
 
-			// Producing more and resuming the group yields exactly the new records.
-			prod2, err := kgo.NewClient(kgo.SeedBrokers(c2.addr))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer prod2.Close()
+			// Producing more (with the producer that lived through the restart) and resuming the
+			// group yields exactly the new records.
 			var wantNew []string
 			for i := range more {
 				v := fmt.Sprintf("after-%d", i)
 				wantNew = append(wantNew, v)
-				if err := prod2.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i % 11)), Value: []byte(v)}).FirstErr(); err != nil {
+				if err := prod.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i % 11)), Value: []byte(v)}).FirstErr(); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -258,4 +262,112 @@ func TestCrashRecovery(t *testing.T) {
 			c2.stop(t, syscall.SIGTERM)
 		})
 	}
+}
+
+// TestCrashRecoveryLiveClients: a service's producer and group consumer stay up while the broker
+// is stopped and restarted on the same port; the consumer then gets the records produced after the
+// restart and none from before. After SIGTERM that is exact. After SIGKILL kfake has lost the group's
+// members (it writes them only on clean shutdown), so the consumer rejoins: its first commit may fail
+// and a record may come again (at-least-once, as after any rebalance), but committed offsets hold.
+func TestCrashRecoveryLiveClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts broker processes")
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			ctx := testCtx(t)
+			const topic, group = "live", "svc"
+			c1 := startChild(t, dir, 0)
+			prod, err := kgo.NewClient(kgo.SeedBrokers(c1.addr), kgo.AllowAutoTopicCreation())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer prod.Close()
+			cons, err := kgo.NewClient(kgo.SeedBrokers(c1.addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cons.Close()
+
+			produce := func(prefix string, n int) []string {
+				var vs []string
+				for i := range n {
+					v := fmt.Sprintf("%s-%d", prefix, i)
+					vs = append(vs, v)
+					if err := prod.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: []byte(v)}).FirstErr(); err != nil {
+						t.Fatalf("produce %s: %v", v, err)
+					}
+				}
+				return vs
+			}
+			// consume polls until every value in want was seen and commits; it returns every record
+			// received (with repeats) and whether a commit failed on the way.
+			consume := func(want []string) (got []string, commitFailed bool) {
+				seen := map[string]bool{}
+				for len(seen) < len(want) {
+					fs := cons.PollFetches(ctx)
+					if ctx.Err() != nil {
+						t.Fatalf("consumed %d of %d: %v", len(seen), len(want), got)
+					}
+					fs.EachRecord(func(r *kgo.Record) {
+						got = append(got, string(r.Value))
+						seen[string(r.Value)] = true
+					})
+					if err := cons.CommitUncommittedOffsets(ctx); err != nil {
+						commitFailed = true
+					}
+				}
+				return got, commitFailed
+			}
+
+			before := produce("before", 100)
+			if got, failed := consume(before); failed || !slices.Equal(sorted(got), sorted(before)) {
+				t.Fatalf("before the restart consumed %v (commit failed: %v)", got, failed)
+			}
+			c1.stop(t, sig)
+			_, portStr, _ := net.SplitHostPort(c1.addr)
+			port, _ := strconv.Atoi(portStr)
+			c2 := startChild(t, dir, port)
+			after := produce("after", 40)
+			got, failed := consume(after)
+			for _, v := range got {
+				if strings.HasPrefix(v, "before-") {
+					t.Fatalf("after %v the live consumer got %s again: committed offsets were not honored", sig, v)
+				}
+			}
+			if sig == syscall.SIGTERM && (failed || len(got) != len(after)) {
+				t.Fatalf("after SIGTERM: got %d records for %d produced, commit failed: %v", len(got), len(after), failed)
+			}
+			if len(got) > len(after) {
+				t.Logf("after %v: %d records redelivered by the rejoin", sig, len(got)-len(after))
+			}
+			// Whatever was redelivered, the group ends committed at the end.
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				a, err := NewAdmin([]string{c2.addr}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gs, err := a.Groups(ctx)
+				a.Close()
+				if err == nil && len(gs) == 1 && gs[0].Lag == 0 && len(gs[0].Offsets) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("group never caught up: %+v %v", gs, err)
+				}
+				cons.CommitUncommittedOffsets(ctx)
+				time.Sleep(100 * time.Millisecond)
+			}
+			c2.stop(t, syscall.SIGTERM)
+		})
+	}
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
