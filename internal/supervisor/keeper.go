@@ -126,7 +126,7 @@ func (k *keeper) run() {
 		tail := newTail(20)
 		replica := k.replica
 		p, err := startProc(procSpec{Dir: spec.Dir, Command: spec.Command, Env: env, Stdout: "stdout", Stderr: "stderr",
-			PidsDir: sv.sup.pidsDir,
+			PidsDir: sv.sup.pidsDir, Grace: spec.StopGrace,
 			OnLine: func(stream, text string) {
 				sv.emit(replica, stream, text)
 				tail.add(text)

@@ -120,3 +120,26 @@ func runKilledDevstack(t *testing.T, spec Spec, started func()) {
 	}
 	_ = cmd.Wait()
 }
+
+// When a stop is asked for, the rest of the group may finish its graceful shutdown after the leader
+// exited, within StopGrace.
+func TestGracefulGroupShutdown(t *testing.T) {
+	mark := newMark(t)
+	h := newHarness(t, []Spec{{Name: "svc", Dir: t.TempDir(), StopGrace: 10 * time.Second, Env: append(os.Environ(), mark),
+		Command: `(trap 'echo child-got-term; sleep 0.5; echo child-graceful-exit; exit 0' TERM; while :; do sleep 0.05; done) & wait`}})
+	h.start()
+	if err := h.waitReady(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sup.Stop(context.Background(), "svc"); err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, l := range h.logs.Tail(0, event.SourceFilter("svc")) {
+		texts = append(texts, l.Text)
+	}
+	if !strings.Contains(strings.Join(texts, "\n"), "child-graceful-exit") {
+		t.Errorf("the group's child was not allowed to finish; output: %q", texts)
+	}
+	waitNoMarked(t, mark, 15*time.Second)
+}

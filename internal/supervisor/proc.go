@@ -26,7 +26,8 @@ type procSpec struct {
 	Stdout, Stderr string
 	// OnLine receives every output line (from two goroutines at once).
 	OnLine  func(stream, text string)
-	PidsDir string // where the live process is recorded ("" for none)
+	PidsDir string        // where the live process is recorded ("" for none)
+	Grace   time.Duration // how long a stopping group may outlive its leader
 }
 
 // proc is one process started through the shim.
@@ -123,7 +124,8 @@ func startProc(spec procSpec) (*proc, error) {
 
 	env := make([]string, 0, len(spec.Env)+3)
 	env = append(env, spec.Env...)
-	env = append(env, envShim+"=1", envShimPPID+"="+strconv.Itoa(os.Getpid()), envInstanceID+"="+p.token)
+	env = append(env, envShim+"=1", envShimPPID+"="+strconv.Itoa(os.Getpid()), envInstanceID+"="+p.token,
+		envShimGrace+"="+spec.Grace.String())
 	cmd := &exec.Cmd{
 		Path:       exe,
 		Args:       []string{"devstack-shim", "sh", "-c", spec.Command},

@@ -480,14 +480,14 @@ func (sv *service) deploy(ctx context.Context, op opKind, c *change) error {
 	reload := op == opReload || op == opRebuild
 	wasRunning := sv.running()
 	if !wasRunning {
-		sv.mu.Lock()
-		if sv.startedAt.IsZero() {
-			sv.startedAt = time.Now()
-		}
-		sv.mu.Unlock()
 		if err := sv.waitDeps(ctx, op == opInitial || op == opReload); err != nil {
 			return err
 		}
+		sv.mu.Lock()
+		if sv.startedAt.IsZero() {
+			sv.startedAt = time.Now() // StartedIn counts from here, not from the wait for dependencies
+		}
+		sv.mu.Unlock()
 		if st, err := os.Stat(sv.spec.Dir); err != nil || !st.IsDir() {
 			msg := fmt.Sprintf("service %s: directory %s does not exist; fix services.%s.dir", name, sv.spec.Dir, name)
 			sv.fail(msg)
@@ -601,8 +601,8 @@ func (sv *service) describeChange(c *change) string {
 func (sv *service) runStep(ctx context.Context, stream, command string) (string, error) {
 	tail := newTail(buildTailLines)
 	p, err := startProc(procSpec{Dir: sv.spec.Dir, Command: command, Env: sv.spec.Env, Stdout: stream, Stderr: stream,
-		PidsDir: sv.sup.pidsDir,
-		OnLine:  func(s, text string) { sv.emit(0, s, text); tail.add(text) }})
+		PidsDir: sv.sup.pidsDir, Grace: sv.spec.StopGrace,
+		OnLine: func(s, text string) { sv.emit(0, s, text); tail.add(text) }})
 	if err != nil {
 		return "", err
 	}

@@ -31,6 +31,7 @@ const (
 	envShim         = "DEVSTACK_SHIM"
 	envShimPPID     = "DEVSTACK_SHIM_PPID"
 	envInstanceID   = "DEVSTACK_INSTANCE_ID"
+	envShimGrace    = "DEVSTACK_SHIM_GRACE"
 	shimLifeFD      = 3 // read end of the liveness pipe
 	shimReportFD    = 4 // write end of the report pipe
 	shimReapTimeout = 5 * time.Second
@@ -74,7 +75,7 @@ func runShim(argv []string) int {
 
 	env := make([]string, 0, len(os.Environ()))
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, envShim+"=") || strings.HasPrefix(kv, envShimPPID+"=") {
+		if strings.HasPrefix(kv, envShim+"=") || strings.HasPrefix(kv, envShimPPID+"=") || strings.HasPrefix(kv, envShimGrace+"=") {
 			continue
 		}
 		env = append(env, kv)
@@ -128,26 +129,58 @@ func runShim(argv []string) int {
 			}
 		}
 	}
+	// After a stop was asked for, the command's leader may exit before the rest of its group has
+	// finished shutting down gracefully; they get until the grace period ends (devstack SIGKILLs the
+	// group then anyway). A command that exits by itself takes its leftovers with it at once.
+	grace, _ := time.ParseDuration(os.Getenv(envShimGrace))
+	var termAt time.Time
+	groupLeft := func() bool {
+		for _, p := range listProcs() {
+			if p.pgid == child && p.state != 'Z' {
+				return true
+			}
+		}
+		return false
+	}
+	exited := func() bool {
+		if !reap() {
+			return false
+		}
+		return termAt.IsZero() || time.Since(termAt) >= grace || !groupLeft()
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var drain <-chan time.Time
 loop:
 	for {
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGCHLD {
-				if reap() {
+				if exited() {
 					break loop
+				}
+				if status >= 0 && drain == nil {
+					t := time.NewTicker(50 * time.Millisecond)
+					defer t.Stop()
+					drain = t.C
 				}
 				continue
 			}
 			if sig == syscall.SIGTERM && orphaned() {
 				break loop
 			}
+			if termAt.IsZero() && sig != syscall.SIGUSR1 && sig != syscall.SIGUSR2 {
+				termAt = time.Now()
+			}
 			_ = syscall.Kill(-child, sig.(syscall.Signal))
 		case <-lifeGone:
 			break loop
+		case <-drain:
+			if exited() {
+				break loop
+			}
 		case <-tick.C: // belt and braces: a missed SIGCHLD or parent death
-			if reap() || orphaned() {
+			if exited() || orphaned() {
 				break loop
 			}
 		}
