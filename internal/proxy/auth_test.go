@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -429,5 +430,22 @@ func TestIssuerKeyPersists(t *testing.T) {
 	parsed, _ := jwt.Parse(tok, nil)
 	if parsed == nil || parsed.Header["kid"] != a.kid {
 		t.Fatalf("kid: %v", parsed)
+	}
+}
+
+// TestIssuerKeyCreateRace: a key written by another process first wins; ours is not written over it.
+func TestIssuerKeyCreateRace(t *testing.T) {
+	dir := t.TempDir()
+	first, err := loadOrCreateIssuerKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err := writeECKeyExclusive(filepath.Join(dir, "gateway", issuerKeyFile), other); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("exclusive write over an existing key: %v", err)
+	}
+	again, _ := loadOrCreateIssuerKey(dir)
+	if again.kid != first.kid {
+		t.Fatal("existing key replaced")
 	}
 }

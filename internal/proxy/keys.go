@@ -48,7 +48,12 @@ func loadOrCreateIssuerKey(stateDir string) (*issuerKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dev issuer: generate key: %w", err)
 		}
-		if err := writeECKey(path, priv); err != nil {
+		if err := writeECKeyExclusive(path, priv); errors.Is(err, os.ErrExist) {
+			// another process (devstack token, a second gateway) created it first: use theirs
+			if priv, err = readECKey(path); err != nil {
+				return nil, fmt.Errorf("dev issuer: %w", err)
+			}
+		} else if err != nil {
 			return nil, fmt.Errorf("dev issuer: %w", err)
 		}
 	} else if err != nil {
@@ -89,7 +94,23 @@ func writeECKey(path string, k *ecdsa.PrivateKey) error {
 	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
+// writeECKeyExclusive writes a new private key only if path does not exist yet (os.ErrExist),
+// so two processes creating a key at once agree on one.
+func writeECKeyExclusive(path string, k *ecdsa.PrivateKey) error {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return err
+	}
+	return writeFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600, true)
+}
+
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	return writeFile(path, data, mode, false)
+}
+
+// writeFile writes via a temporary file, then renames it into place or, when exclusive, links it
+// (which fails with os.ErrExist when path exists).
+func writeFile(path string, data []byte, mode os.FileMode, exclusive bool) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
@@ -109,6 +130,15 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if exclusive {
+		if err := os.Link(tmp, path); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return os.ErrExist
+			}
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

@@ -98,7 +98,19 @@ func loadOrCreateCA(stateDir string) (*ca, error) {
 	}
 	cert, _ := x509.ParseCertificate(der)
 	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := writeECKey(keyPath, key); err != nil {
+	if err := writeECKeyExclusive(keyPath, key); errors.Is(err, os.ErrExist) {
+		// another process is creating the CA: wait for its certificate and use that
+		for i := 0; i < 50; i++ {
+			if _, err := os.Stat(certPath); err == nil {
+				keyFileMu.Unlock()
+				c, err := loadOrCreateCA(stateDir)
+				keyFileMu.Lock()
+				return c, err
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil, fmt.Errorf("tls: %s exists without %s; delete %s to generate a new CA", keyPath, certPath, dir)
+	} else if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
@@ -170,15 +182,21 @@ func ensureLeaf(stateDir string, extra []string, now time.Time) (*tls.Certificat
 		return nil, fmt.Errorf("tls: issue certificate: %w", err)
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := writeECKey(keyPath, key); err != nil {
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	// use the pair from memory: another process may be writing its own pair to the files
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("tls: new certificate: %w", err)
+	}
+	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
-	}
-	c, err := tls.LoadX509KeyPair(certPath, keyPath)
-	if err != nil {
-		return nil, fmt.Errorf("tls: load new certificate: %w", err)
 	}
 	return &c, nil
 }

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Gateway benchmark: devstack gateway vs nginx as a reverse proxy with keep-alive upstreams, both in
+# front of the same fast Go upstream, measured with wrk on loopback. Prints a Markdown section.
+#   bench/gateway/run.sh            (ROUNDS=2 DURATION=10s CONNS=32 THREADS=2 by default)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-2}
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]} ..." >&2
+  SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >&2
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() {
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "port $1 did not open" >&2; exit 1
+}
+
+echo "building ..." >&2
+(cd "$ROOT" && go build -o "$TMP/upstream" ./bench/gateway/upstream && go build -o "$TMP/gateway" ./bench/gateway)
+
+UP=$(free_port); NGX=$(free_port); GW=$(free_port); GWA=$(free_port)
+"$TMP/upstream" -addr "127.0.0.1:$UP" 2>"$TMP/upstream.log" & PIDS+=($!)
+mkdir -p "$TMP/nginx" "$TMP/state"
+cat >"$TMP/nginx/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log $TMP/nginx/access.log combined buffer=32k;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  limit_req_zone \$binary_remote_addr zone=perip:10m rate=10000000r/s;
+  upstream bench { server 127.0.0.1:$UP; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGX;
+    location / {
+      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+    location /limited/ {
+      limit_req zone=perip burst=1000 nodelay;
+      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    }
+  }
+}
+CONF
+"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" & PIDS+=($!)
+"$TMP/gateway" -state "$TMP/state" -token-file "$TMP/token" # creates the issuer key first
+"$TMP/gateway" -port "$GW" -upstream "127.0.0.1:$UP" -state "$TMP/state" 2>"$TMP/gw.log" & PIDS+=($!)
+"$TMP/gateway" -port "$GWA" -upstream "127.0.0.1:$UP" -state "$TMP/state" -auth 2>"$TMP/gwa.log" & PIDS+=($!)
+TOKEN=$(cat "$TMP/token")
+for p in $UP $NGX $GW $GWA; do wait_port "$p"; done
+
+# name|url|extra wrk args
+CASES=(
+  "upstream direct|http://127.0.0.1:$UP/|"
+  "nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||')|http://127.0.0.1:$NGX/|"
+  "nginx + limit_req (no JWT in nginx OSS)|http://127.0.0.1:$NGX/limited/|"
+  "devstack gateway|http://127.0.0.1:$GW/|"
+  "devstack gateway + JWT + rate limit|http://127.0.0.1:$GWA/|auth"
+)
+
+declare -A RPS P50 P99 NON2XX
+to_ms() { # wrk latency like 1.23ms / 456.00us / 1.02s -> ms
+  awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); printf "%.2f", v/1000}
+    else if (v ~ /ms$/) {sub(/ms$/,"",v); printf "%.2f", v}
+    else if (v ~ /s$/) {sub(/s$/,"",v); printf "%.2f", v*1000} else print v }'
+}
+run_case() {
+  local name=$1 url=$2 extra=$3 out
+  local args=(-t"$THREADS" -c"$CONNS" -d"$DURATION" --latency)
+  [ "$extra" = auth ] && args+=(-H "Authorization: Bearer $TOKEN")
+  wrk -t"$THREADS" -c"$CONNS" -d2s "${args[@]:3}" "$url" >/dev/null 2>&1 || true # warm up
+  out=$(wrk "${args[@]}" "$url")
+  local rps p50 p99 bad
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  bad=$(awk '/Non-2xx/ {print $5}' <<<"$out"); bad=${bad:-0}
+  echo "  $name: $rps req/s p50 $p50 p99 $p99 non-2xx $bad" >&2
+  # keep the best round per case (the machine is shared; rounds are interleaved)
+  if [ -z "${RPS[$name]:-}" ] || awk -v a="$rps" -v b="${RPS[$name]}" 'BEGIN{exit !(a>b)}'; then
+    RPS[$name]=$rps; P50[$name]=$(to_ms "$p50"); P99[$name]=$(to_ms "$p99"); NON2XX[$name]=$bad
+  fi
+}
+for r in $(seq 1 "$ROUNDS"); do
+  echo "round $r/$ROUNDS" >&2
+  for c in "${CASES[@]}"; do IFS='|' read -r n u e <<<"$c"; run_case "$n" "$u" "$e"; done
+done
+
+NGXNAME=$(IFS='|' read -r n _ <<<"${CASES[1]}"; echo "$n")
+BASE=${RPS[$NGXNAME]}
+BASEP99=${P99[$NGXNAME]}
+CPU=$(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo)
+echo "## Gateway: devstack vs nginx"
+echo
+echo "Machine: $(nproc) CPUs ($CPU), $(uname -sr), load average at start $(cut -d' ' -f1-3 /proc/loadavg) (shared with other work)."
+echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Go $(go env GOVERSION). Load: wrk -t$THREADS -c$CONNS -d$DURATION, best of $ROUNDS interleaved rounds per row."
+echo "Upstream: bench/gateway/upstream (Go net/http, 34-byte JSON). nginx: $(nproc) workers, keepalive 64 to the upstream, buffered access log."
+echo "devstack: bench/gateway (proxy.New, one route, access log to the event bus and log ring); JWT row: ES256 token from the dev issuer, required scope, per-IP rate limit of 10M req/s (never hit)."
+echo
+echo "| Setup | req/s | p50 (ms) | p99 (ms) | req/s vs nginx | p99 vs nginx | non-2xx |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for c in "${CASES[@]}"; do
+  IFS='|' read -r n _ _ <<<"$c"
+  ratio=$(awk -v a="${RPS[$n]}" -v b="$BASE" 'BEGIN{printf "%.2f×", a/b}')
+  pr=$(awk -v a="${P99[$n]}" -v b="$BASEP99" 'BEGIN{ if (b>0) printf "%.2f×", a/b; else print "-" }')
+  printf '| %s | %.0f | %s | %s | %s | %s | %s |\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" "$ratio" "$pr" "${NON2XX[$n]}"
+done
