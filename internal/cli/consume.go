@@ -113,7 +113,7 @@ func newConsumeCmd(app *App) *cobra.Command {
 	f.Int64VarP(&offset, "offset", "o", 0, "start at this offset in each partition (negative: that many before the end)")
 	f.Int32VarP(&partition, "partition", "p", -1, "read only this partition")
 	f.BoolVarP(&follow, "follow", "f", false, "keep printing new records until Ctrl-C")
-	f.IntVarP(&maxMessages, "max-messages", "n", 0, "stop after this many records (default without -f/--from-beginning/--offset: the last 10)")
+	f.IntVarP(&maxMessages, "max-messages", "n", 0, "stop after this many records; in the default view, how many recent records to show (like tail -n; default 10)")
 	f.StringVarP(&group, "group", "g", "", "consume as a member of this consumer group and commit (like kcat -G)")
 	f.BoolVar(&raw, "raw", false, "print only values, one per line, as they are")
 	f.BoolVar(&asJSON, "json", false, "print each record as one JSON object per line")
