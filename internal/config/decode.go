@@ -231,6 +231,7 @@ func (l *loader) decodeValue(path string, n *node, v reflect.Value) {
 		}
 		v.SetString(n.text)
 	case reflect.Int, reflect.Int64, reflect.Int32:
+		n = quotedAs(n, sInt)
 		if n.kind != kScalar || n.st != sInt {
 			l.typeErr(path, n, "an integer")
 			return
@@ -255,6 +256,7 @@ func (l *loader) decodeValue(path string, n *node, v reflect.Value) {
 		}
 		v.SetInt(i)
 	case reflect.Float64:
+		n = quotedAs(n, sInt, sFloat)
 		if n.kind != kScalar || (n.st != sInt && n.st != sFloat) {
 			l.typeErr(path, n, "a number")
 			return
@@ -276,6 +278,7 @@ func (l *loader) decodeValue(path string, n *node, v reflect.Value) {
 		}
 		v.SetFloat(f)
 	case reflect.Bool:
+		n = quotedAs(n, sBool)
 		if n.kind != kScalar || n.st != sBool {
 			l.typeErr(path, n, "true or false")
 			return
@@ -286,8 +289,25 @@ func (l *loader) decodeValue(path string, n *node, v reflect.Value) {
 	}
 }
 
+// quotedAs lets a quoted scalar stand for a number or boolean when its text is one ("8080",
+// "${PORT:-8080}"), as docker compose does.
+func quotedAs(n *node, types ...scalarType) *node {
+	if n.kind != kScalar || n.st != sString || n.plain {
+		return n
+	}
+	t := typeOfPlain(n.text)
+	for _, want := range types {
+		if t == want {
+			c := *n
+			c.st = t
+			return &c
+		}
+	}
+	return n
+}
+
 var requiredHints = map[string]string{
-	"command": "the command that starts it, e.g. npm run start:dev",
+	"Service.command": "the command that starts it, e.g. npm run start:dev",
 }
 
 func (l *loader) decodeStruct(path string, n *node, v reflect.Value) {
@@ -330,7 +350,7 @@ func (l *loader) decodeStruct(path string, n *node, v reflect.Value) {
 		switch {
 		case !seen[name]:
 			msg := "is required"
-			if h, ok := requiredHints[name]; ok {
+			if h, ok := requiredHints[v.Type().Name()+"."+name]; ok {
 				msg += ": " + h
 			}
 			l.errAt(l.kposOr(path, n.pos), p, msg)

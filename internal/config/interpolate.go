@@ -81,7 +81,7 @@ func expand(s string, lookup lookupFunc, r *interpResult, depth int) (string, er
 		if !validVarName(name) {
 			return "", fmt.Errorf("invalid variable %q: names are letters, digits and _, not starting with a digit", whole)
 		}
-		if op == "" && word != "" {
+		if op == "!" {
 			return "", fmt.Errorf("invalid expression %q: use ${VAR}, ${VAR:-default}, ${VAR:?message} or ${VAR:+value}", whole)
 		}
 		if injectedVars[name] {
@@ -169,8 +169,10 @@ func splitExpr(expr string) (name, op, word string) {
 		}
 	}
 	if rest != "" {
-		// Something that is neither part of a name nor an operator: report the whole thing.
-		return expr, "", ""
+		if name == "" {
+			return expr, "", "" // reported as an invalid name
+		}
+		return name, "!", rest // reported as an invalid expression
 	}
 	return name, "", ""
 }

@@ -113,6 +113,9 @@ type loader struct {
 // errAt records a problem. Only the first problem of each path is kept: a value that failed to
 // decode is not reported again by a validator that sees its zero value.
 func (l *loader) errAt(p Pos, path, msg string) {
+	if path == "" {
+		path = "file" // the document itself
+	}
 	if l.hasErrAt(path) {
 		return
 	}
@@ -136,6 +139,9 @@ func (l *loader) keyErrf(path, format string, a ...any) {
 }
 
 func (l *loader) warnAt(p Pos, path, msg string) {
+	if path == "" {
+		path = "file"
+	}
 	l.warns = append(l.warns, &Error{File: l.name, Pos: p, Path: path, Msg: msg})
 }
 

@@ -113,11 +113,28 @@ func posOf(tk *token.Token) Pos {
 	return p
 }
 
+func tokenValue(n ast.Node) string {
+	if tk := safeToken(n); tk != nil {
+		return tk.Value
+	}
+	return ""
+}
+
 func nodePos(n ast.Node) Pos {
 	if n == nil {
 		return Pos{1, 1}
 	}
-	return posOf(n.GetToken())
+	return posOf(safeToken(n))
+}
+
+// safeToken is n.GetToken(), which panics for some nodes without tokens (e.g. an empty document).
+func safeToken(n ast.Node) (tk *token.Token) {
+	defer func() {
+		if recover() != nil {
+			tk = nil
+		}
+	}()
+	return n.GetToken()
 }
 
 var simpleKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -167,11 +184,11 @@ func (b *treeBuilder) build(n ast.Node, path string, fallback Pos, depth int) *n
 		}
 		return &node{kind: kScalar, st: sString, text: s, pos: posOf(x.Start)}
 	case *ast.IntegerNode:
-		return &node{kind: kScalar, st: sInt, text: x.GetToken().Value, pos: pos}
+		return &node{kind: kScalar, st: sInt, text: tokenValue(x), pos: pos}
 	case *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
-		return &node{kind: kScalar, st: sFloat, text: n.GetToken().Value, pos: pos}
+		return &node{kind: kScalar, st: sFloat, text: tokenValue(n), pos: pos}
 	case *ast.BoolNode:
-		return &node{kind: kScalar, st: sBool, text: x.GetToken().Value, pos: pos}
+		return &node{kind: kScalar, st: sBool, text: tokenValue(x), pos: pos}
 	case *ast.MappingNode:
 		// A mapping's token is its first ':'; point at the '{' or the first key instead.
 		switch {
@@ -195,13 +212,13 @@ func (b *treeBuilder) build(n ast.Node, path string, fallback Pos, depth int) *n
 	case *ast.AnchorNode:
 		v := b.build(x.Value, path, pos, depth+1)
 		if x.Name != nil {
-			b.anchors[x.Name.GetToken().Value] = v
+			b.anchors[tokenValue(x.Name)] = v
 		}
 		return v
 	case *ast.AliasNode:
 		name := ""
 		if x.Value != nil {
-			name = x.Value.GetToken().Value
+			name = tokenValue(x.Value)
 		}
 		if v, ok := b.anchors[name]; ok {
 			return v
@@ -253,7 +270,7 @@ func (b *treeBuilder) keyText(k ast.Node) (string, bool) {
 		return "", true
 	case *ast.AliasNode:
 		if x.Value != nil {
-			if v, ok := b.anchors[x.Value.GetToken().Value]; ok && v.kind == kScalar {
+			if v, ok := b.anchors[tokenValue(x.Value)]; ok && v.kind == kScalar {
 				return v.text, true
 			}
 		}
@@ -261,7 +278,7 @@ func (b *treeBuilder) keyText(k ast.Node) (string, bool) {
 	case *ast.TagNode:
 		return b.keyText(x.Value)
 	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
-		return k.GetToken().Value, true
+		return tokenValue(k), true
 	}
 	return "", false
 }
@@ -282,7 +299,7 @@ func (b *treeBuilder) mapping(values []*ast.MappingValueNode, path string, pos P
 			}
 			for _, s := range srcs {
 				if s.kind != kMap {
-					b.l.errAt(nodePos(mv.Key), join(path, "<<"), "a merge key needs a mapping or a list of mappings, usually *anchor")
+					b.l.errAt(nodePos(mv.Key), path, "<< (merge key) needs a mapping or a list of mappings, usually *anchor")
 					continue
 				}
 				merges = append(merges, s)

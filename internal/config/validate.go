@@ -97,6 +97,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// show writes a path for a message: relative to the config's directory when inside it.
+func (l *loader) show(p string) string {
+	if r, err := filepath.Rel(l.dir, p); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
+		return r
+	}
+	return p
+}
+
 // rel resolves p against the config's directory.
 func (l *loader) rel(p string) string {
 	if filepath.IsAbs(p) {
@@ -124,10 +132,10 @@ func validateServices(l *loader, c *Config) {
 			l.keyErrf(p, "invalid service name: use lowercase letters, digits, - and _, starting with a letter or digit (at most 63)")
 		}
 		if s.Command == "" && !l.has(p+".command") {
-			l.keyErrf(p+".command", "is required: %s", requiredHints["command"])
+			l.keyErrf(p+".command", "is required: %s", requiredHints["Service.command"])
 		}
 		if st, err := os.Stat(s.Dir); err != nil || !st.IsDir() {
-			l.errf(p+".dir", "directory %s does not exist", s.Dir)
+			l.errf(p+".dir", "directory %s does not exist", l.show(s.Dir))
 		}
 		validEnvNames(l, p+".env", s.Env)
 		if s.Replicas < 1 {
@@ -256,7 +264,7 @@ func validateWatch(l *loader, p string, s *Service) {
 			full = filepath.Join(s.Dir, wp)
 		}
 		if _, err := os.Stat(full); err != nil {
-			l.errf(ip, "%s does not exist", full)
+			l.errf(ip, "%s does not exist", l.show(full))
 		}
 	}
 }
@@ -408,14 +416,16 @@ type portUse struct {
 }
 
 func (u portUse) String() string {
-	s := u.path
-	if !u.set {
-		s += " (default)"
+	var what string
+	switch {
+	case u.hi > u.lo:
+		what = fmt.Sprintf("%d-%d with replicas", u.lo, u.hi)
+	case !u.set:
+		what = fmt.Sprintf("default %d", u.lo)
+	default:
+		what = strconv.Itoa(u.lo)
 	}
-	if u.hi > u.lo {
-		return fmt.Sprintf("ports %d-%d of %s", u.lo, u.hi, s)
-	}
-	return fmt.Sprintf("port %d of %s", u.lo, s)
+	return fmt.Sprintf("%s (%s)", u.path, what)
 }
 
 func validatePorts(l *loader, c *Config) {
@@ -479,11 +489,11 @@ func validatePorts(l *loader, c *Config) {
 			if !at.set {
 				continue
 			}
-			what := fmt.Sprintf("port %d", at.lo)
+			msg := fmt.Sprintf("port %d is already used by %s", at.lo, other)
 			if at.hi > at.lo {
-				what = fmt.Sprintf("ports %d-%d (replicas)", at.lo, at.hi)
+				msg = fmt.Sprintf("ports %d-%d (one per replica) overlap %s", at.lo, at.hi, other)
 			}
-			l.errAt(l.where(at.path), at.path, fmt.Sprintf("%s overlap %s", what, other))
+			l.errAt(l.where(at.path), at.path, msg)
 			break
 		}
 	}
@@ -503,7 +513,7 @@ func validateBroker(l *loader, c *Config) {
 		if name == "." || name == ".." || len(name) > 249 || !topicNameRe.MatchString(name) {
 			l.keyErrf(tp, "invalid topic name: use letters, digits, ., _ and - (at most 249)")
 		}
-		if t.Partitions < 1 {
+		if t.Partitions < 1 && (l.has(tp+".partitions") || b.DefaultPartitions >= 1) {
 			l.errf(tp+".partitions", "must be at least 1, got %d", t.Partitions)
 		}
 		for _, k := range sortedKeys(t.Configs) {
@@ -524,7 +534,7 @@ func validatePostgres(l *loader, c *Config) {
 	}
 	if p.BinDir != "" {
 		if st, err := os.Stat(l.rel(p.BinDir)); err != nil || !st.IsDir() {
-			l.errf("postgres.bin_dir", "directory %s does not exist", l.rel(p.BinDir))
+			l.errf("postgres.bin_dir", "directory %s does not exist", l.show(l.rel(p.BinDir)))
 		}
 	}
 	first := map[string]int{}
@@ -541,7 +551,7 @@ func validatePostgres(l *loader, c *Config) {
 		for k, f := range d.Init {
 			fp := index(dp+".init", k)
 			if st, err := os.Stat(l.rel(f)); err != nil || !st.Mode().IsRegular() {
-				l.errf(fp, "file %s does not exist", l.rel(f))
+				l.errf(fp, "file %s does not exist", l.show(l.rel(f)))
 			}
 		}
 	}
@@ -656,7 +666,7 @@ func validateKeys(l *loader, keys []Key) {
 	ids := map[string]int{}
 	for i, k := range keys {
 		kp := index("gateway.auth.keys", i)
-		if j, dup := ids[k.ID]; dup {
+		if j, dup := ids[k.ID]; dup && k.ID != "" {
 			l.errf(kp+".id", "another key (keys[%d]) has the same id; give each key a distinct id", j)
 		}
 		ids[k.ID] = i
@@ -716,14 +726,15 @@ func validateKeys(l *loader, keys []Key) {
 func validatePEM(l *loader, kp string, k Key) {
 	fp := kp + ".pem_file"
 	full := l.rel(k.PEMFile)
+	shown := l.show(full)
 	data, err := readSmallFile(full)
 	if err != nil {
-		l.errf(fp, "cannot read %s: %v", full, unwrapPathError(err))
+		l.errf(fp, "cannot read %s: %v", shown, unwrapPathError(err))
 		return
 	}
 	block, _ := pem.Decode(data)
 	if block == nil {
-		l.errf(fp, "%s holds no PEM block; expected a public key or certificate", full)
+		l.errf(fp, "%s holds no PEM block; expected a public key or certificate", shown)
 		return
 	}
 	var pub any
@@ -741,11 +752,11 @@ func validatePEM(l *loader, kp string, k Key) {
 			pub = k
 		}
 	default:
-		l.errf(fp, "%s holds a %q block; expected PUBLIC KEY or CERTIFICATE (never a private key)", full, block.Type)
+		l.errf(fp, "%s holds a %q block; expected PUBLIC KEY or CERTIFICATE (never a private key)", shown, block.Type)
 		return
 	}
 	if pub == nil {
-		l.errf(fp, "%s: cannot parse the %s", full, strings.ToLower(block.Type))
+		l.errf(fp, "%s: cannot parse the %s", shown, strings.ToLower(block.Type))
 		return
 	}
 	for j, a := range k.Algorithms {
@@ -825,7 +836,7 @@ func validateTests(l *loader, c *Config) {
 		}
 		names[t.Name] = i
 		if st, err := os.Stat(t.Dir); err != nil || !st.IsDir() {
-			l.errf(tp+".dir", "directory %s does not exist", t.Dir)
+			l.errf(tp+".dir", "directory %s does not exist", l.show(t.Dir))
 		}
 		validEnvNames(l, tp+".env", t.Env)
 	}
