@@ -148,6 +148,7 @@ func (a *Admin) ConsumeGroup(ctx context.Context, group, topic string, o GroupCo
 		return nil
 	}
 
+	idleUnassigned := 0
 	for {
 		if !o.Follow {
 			done, err := caughtUp()
@@ -170,7 +171,15 @@ func (a *Admin) ConsumeGroup(ctx context.Context, group, topic string, o GroupCo
 		if !o.Follow && fs.NumRecords() == 0 {
 			mu.Lock()
 			idle := len(assigned) > 0 && len(unknown) == 0
+			none := len(assigned) == 0
 			mu.Unlock()
+			if none {
+				// Joining takes a moment (Kafka delays a new group's first rebalance by 3s), but a
+				// member that holds nothing for this long gets nothing: other members have it all.
+				if idleUnassigned++; idleUnassigned >= 15 {
+					return errors.Join(fmt.Errorf("consume %s: group %s assigned no partition to this consumer in %s (other members hold them all?)", topic, group, 15*idlePoll), commit())
+				}
+			}
 			if idle {
 				// A whole poll without records while assigned: what remains below the end offsets
 				// is not readable (transaction markers).
