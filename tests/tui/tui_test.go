@@ -1,0 +1,302 @@
+// Package tui_test runs `devstack up` with its terminal UI inside tmux against a copy of the sample
+// stack (root devstack.yaml), types keys like a user and reads the screen with capture-pane.
+//
+// It needs tmux and the sample services' toolchains (node/npm, python3 with venv, go), so it runs
+// only with DEVSTACK_REQUIRE_ALL=1 (as `make test` sets after installing them); otherwise it skips.
+package tui_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func root(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func buildDevstack(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("DEVSTACK_BIN"); bin != "" {
+		return bin
+	}
+	bin := filepath.Join(t.TempDir(), "devstack")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/devstack")
+	cmd.Dir = root(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build devstack: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// copyStack copies devstack.yaml and the sample services' sources (not their dependencies or build
+// output: the copy's setup steps install them from the package managers' caches).
+func copyStack(t *testing.T, src, dst string) {
+	t.Helper()
+	skip := map[string]bool{"node_modules": true, ".venv": true, "dist": true, "bin": true, "__pycache__": true, ".devstack": true, "staticfiles": true}
+	files := []string{"devstack.yaml"}
+	for _, f := range files {
+		if err := copyFile(filepath.Join(src, f), filepath.Join(dst, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range []string{"sample-services", "schemas"} {
+		base := filepath.Join(src, dir)
+		if _, err := os.Stat(base); err != nil {
+			continue
+		}
+		err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && skip[d.Name()] {
+				return filepath.SkipDir
+			}
+			rel, _ := filepath.Rel(src, p)
+			out := filepath.Join(dst, rel)
+			if d.IsDir() {
+				return os.MkdirAll(out, 0o755)
+			}
+			if !d.Type().IsRegular() || strings.HasSuffix(p, ".sqlite3") {
+				return nil
+			}
+			return copyFile(p, out)
+		})
+		if err != nil {
+			t.Fatalf("copy the stack: %v", err)
+		}
+	}
+	// the tests: entry points at e2e/, which the copy does not need
+	if err := os.MkdirAll(filepath.Join(dst, "e2e"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// term is one tmux server (its own socket, so nothing touches the user's tmux) running devstack.
+type term struct {
+	t      *testing.T
+	socket string
+	last   string
+}
+
+func (tm *term) tmux(args ...string) (string, error) {
+	out, err := exec.Command("tmux", append([]string{"-L", tm.socket}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// screen is the visible pane as text.
+func (tm *term) screen() string {
+	out, err := tm.tmux("capture-pane", "-p", "-t", "ui")
+	if err != nil {
+		return ""
+	}
+	tm.last = out
+	return out
+}
+
+// keys sends tmux key names (Enter, Tab, C-s …) one by one.
+func (tm *term) keys(keys ...string) {
+	tm.t.Helper()
+	for _, k := range keys {
+		if out, err := tm.tmux("send-keys", "-t", "ui", k); err != nil {
+			tm.t.Fatalf("send-keys %s: %v %s", k, err, out)
+		}
+	}
+}
+
+// typeText sends text literally.
+func (tm *term) typeText(s string) {
+	tm.t.Helper()
+	if out, err := tm.tmux("send-keys", "-t", "ui", "-l", s); err != nil {
+		tm.t.Fatalf("send-keys -l %q: %v %s", s, err, out)
+	}
+}
+
+// waitFor polls the screen until ok accepts it, or fails after d showing the last screen.
+func (tm *term) waitFor(what string, d time.Duration, ok func(string) bool) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		s := tm.screen()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("timed out after %s waiting for %s; the screen:\n%s", d, what, tm.last)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func contains(subs ...string) func(string) bool {
+	return func(s string) bool {
+		for _, x := range subs {
+			if !strings.Contains(s, x) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func TestTUIAgainstTheSampleStack(t *testing.T) {
+	if os.Getenv("DEVSTACK_REQUIRE_ALL") != "1" {
+		t.Skip("runs the whole sample stack (node, python, go toolchains) in tmux: set DEVSTACK_REQUIRE_ALL=1 (make test does)")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is not installed (apt-get install -y tmux)")
+	}
+	bin := buildDevstack(t)
+	dir := t.TempDir()
+	copyStack(t, root(t), dir)
+
+	// free ports, so this copy runs beside any other stack on the machine
+	var env strings.Builder
+	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT"} {
+		fmt.Fprintf(&env, "export %s=%d\n", k, freePort(t))
+	}
+	script := filepath.Join(dir, "run-up.sh")
+	logPath := filepath.Join(dir, "up.stderr")
+	body := "#!/bin/sh\n" + env.String() + "unset GATEWAY_URL KAFKA_BROKERS DATABASE_URL\n" +
+		"export TERM=xterm-256color COLORTERM=truecolor\n" +
+		"exec " + strconv.Quote(bin) + " up 2>" + strconv.Quote(logPath) + "\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	tm := &term{t: t, socket: "devstack-tui-test-" + hex.EncodeToString(b)}
+	if out, err := tm.tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "120", "-y", "40", "-c", dir, script); err != nil {
+		t.Fatalf("tmux new-session: %v %s", err, out)
+	}
+	pidOut, _ := tm.tmux("list-panes", "-t", "ui", "-F", "#{pane_pid}")
+	pid, _ := strconv.Atoi(strings.TrimSpace(pidOut))
+	t.Cleanup(func() {
+		// quit the UI (which stops the stack), then make sure devstack is gone before the server
+		_, _ = tm.tmux("send-keys", "-t", "ui", "q")
+		if pid > 0 {
+			deadline := time.Now().Add(60 * time.Second)
+			for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+				time.Sleep(250 * time.Millisecond)
+			}
+			if syscall.Kill(pid, 0) == nil {
+				_ = syscall.Kill(pid, syscall.SIGINT)
+				time.Sleep(10 * time.Second)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		_, _ = tm.tmux("kill-server")
+		if t.Failed() {
+			for _, p := range []string{logPath, filepath.Join(dir, ".devstack", "devstack.log")} {
+				b, _ := os.ReadFile(p)
+				if len(b) > 6000 {
+					b = b[len(b)-6000:]
+				}
+				t.Logf("%s (tail):\n%s", p, b)
+			}
+		}
+	})
+
+	// 1. the services: the UI opens at once, then every service becomes ready (cold setup can
+	// install npm and pip packages on 2 cores, hence the long deadline)
+	tm.waitFor("the UI", 60*time.Second, contains("1 Services", "NAME", "STATUS"))
+	s := tm.waitFor("every service ready", 12*time.Minute, func(s string) bool {
+		return contains("users", "scorer", "analytics")(s) && regexp.MustCompile(`(\d+)/(\d+) ready`).MatchString(s) && allReady(s)
+	})
+	for _, c := range []string{"broker", "postgres", "gateway"} {
+		if !strings.Contains(s, c) {
+			t.Errorf("component %s is not on the services screen", c)
+		}
+	}
+
+	// 2. a log line: enter on the first service (users) opens its logs
+	tm.keys("g", "Enter")
+	tm.waitFor("a log line of users", 60*time.Second, func(s string) bool {
+		return strings.Contains(s, "source: users") && regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d(\.\d{3})? users\s+\S`).MatchString(s)
+	})
+
+	// 3. a message produced from the UI shows up in the live tail of its topic
+	value := fmt.Sprintf(`{"hello":"tmux-%s"}`, hex.EncodeToString(b[:3]))
+	tm.keys("4", "P")
+	tm.waitFor("the produce form", 20*time.Second, contains("Produce a message"))
+	tm.typeText("tui.e2e")
+	tm.keys("Tab")
+	tm.typeText("k1")
+	tm.keys("Tab")
+	tm.typeText("source=tmux")
+	tm.keys("Tab")
+	tm.typeText(value)
+	tm.keys("C-s")
+	want := "tmux-" + hex.EncodeToString(b[:3])
+	tm.waitFor("the produced message in the tail", 60*time.Second, func(s string) bool {
+		return strings.Contains(s, "topic: tui.e2e") && strings.Contains(s, want) && strings.Contains(s, "source=tmux")
+	})
+
+	// 4. the order topics and a consumer group with its lag column
+	tm.keys("3")
+	tm.waitFor("the order topics", 30*time.Second, contains("orders.placed", "orders.scored", "tui.e2e"))
+	tm.keys("5")
+	tm.waitFor("a consumer group on orders.placed", 60*time.Second, contains("GROUP", "LAG", "orders.placed", "COMMITTED"))
+
+	// 5. q quits the UI and stops the stack
+	tm.keys("q")
+	deadline := time.Now().Add(90 * time.Second)
+	for pid > 0 && syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("devstack up did not exit after q; the screen:\n%s", tm.screen())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// allReady reads the header's "N/M ready" and reports whether N == M.
+func allReady(s string) bool {
+	m := regexp.MustCompile(`(\d+)/(\d+) ready`).FindStringSubmatch(s)
+	return m != nil && m[1] == m[2] && m[2] != "0"
+}
