@@ -163,9 +163,10 @@ func (k *keeper) run() {
 				k.stopped(p)
 				return
 			}
+			hint := pr.hint(err) // while the process still runs
 			p.Stop(spec.StopGrace)
-			k.failed(fmt.Sprintf("service %s: not ready after %s (%s last said: %s); see %s",
-				name, fmtDur(spec.Probe.Timeout), pr.describe(), err.Error(), sv.sup.logPath(name)))
+			k.failed(fmt.Sprintf("service %s: not ready after %s (%s last said: %s)%s; see %s",
+				name, fmtDur(spec.Probe.Timeout), pr.describe(), err.Error(), hint, sv.sup.logPath(name)))
 			return
 		case <-p.Done():
 		case <-k.ctx.Done():
@@ -332,7 +333,11 @@ func lastOutput(last string) string {
 	if len(last) > 300 {
 		last = last[:300] + "…"
 	}
-	return "; last output: " + last
+	out := "; last output: " + last
+	if l := strings.ToLower(last); strings.Contains(l, "address already in use") || strings.Contains(l, "eaddrinuse") {
+		out += " (the service must listen on the port devstack passes in $PORT, or set a fixed port)"
+	}
+	return out
 }
 
 // fmtDur prints whole seconds as "60s" rather than "1m0s".

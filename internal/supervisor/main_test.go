@@ -54,7 +54,11 @@ func helperHTTP() int {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s", v, port)
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:"+port)
+	host := os.Getenv("HELPER_HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		return 1

@@ -184,3 +184,17 @@ func shortNetErr(err error) error {
 	}
 	return err
 }
+
+// hint explains a common cause of a failed network probe: the service listens on IPv6 loopback only
+// (Node resolves "localhost" to ::1), where devstack and the gateway do not look.
+func (pr *prober) hint(err error) string {
+	if pr.probe.HTTP == "" && !pr.probe.TCP || err == nil || err.Error() != "connection refused" {
+		return ""
+	}
+	c, derr := net.DialTimeout("tcp", net.JoinHostPort("::1", strconv.Itoa(pr.port)), time.Second)
+	if derr != nil {
+		return ""
+	}
+	c.Close()
+	return fmt.Sprintf("; it listens on [::1]:%d only: listen on 127.0.0.1 or 0.0.0.0 instead", pr.port)
+}

@@ -727,26 +727,19 @@ func (sv *service) replace(ctx context.Context, began time.Time, trigger string,
 		}
 		sv.publish()
 		if err := waitFirst(ctx, news); err != nil {
-			sv.stopKeepers(news)
+			// Candidates that became ready may already get traffic: drain them like replaced ones.
 			sv.mu.Lock()
 			sv.candidates = nil
 			sv.mu.Unlock()
+			sv.retire(news)
 			if ctx.Err() != nil {
-				sv.publish()
 				return ctx.Err()
 			}
 			return sv.reloadFailed(began, trigger, err.Error())
 		}
 		sv.mu.Lock()
 		sv.keepers, sv.candidates = news, nil
-		for _, k := range old {
-			k.draining = true
-			if k.inst.Status != event.StatusCompleted && k.inst.Status != event.StatusFailed {
-				k.inst.Status = event.StatusStopping
-			}
-			k.inst.Ready = false
-		}
-		sv.draining = append(sv.draining, old...)
+		sv.markDrainingLocked(old)
 		sv.errMsg = ""
 		sv.phase = ""
 		sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: true, Trigger: trigger}
@@ -888,6 +881,28 @@ func (sv *service) stopKeepers(ks []*keeper) {
 		go func() { defer wg.Done(); k.stop() }()
 	}
 	wg.Wait()
+}
+
+// markDrainingLocked unpublishes instances that are about to be stopped.
+func (sv *service) markDrainingLocked(ks []*keeper) {
+	for _, k := range ks {
+		k.draining = true
+		if k.inst.Status != event.StatusCompleted && k.inst.Status != event.StatusFailed {
+			k.inst.Status = event.StatusStopping
+		}
+		k.inst.Ready = false
+	}
+	sv.draining = append(sv.draining, ks...)
+}
+
+// retire unpublishes instances now and stops them after the drain delay, in the background.
+func (sv *service) retire(ks []*keeper) {
+	sv.mu.Lock()
+	sv.markDrainingLocked(ks)
+	sv.mu.Unlock()
+	sv.publish()
+	sv.drains.Add(1)
+	go sv.drain(ks)
 }
 
 // drain stops replaced instances after giving in-flight requests time to finish.

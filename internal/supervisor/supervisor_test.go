@@ -133,6 +133,16 @@ func TestStartupErrors(t *testing.T) {
 			`^service sick: not ready after 1s \(http /health on :\d+ last said: HTTP 500 "database down"\); see `,
 		},
 		{
+			"listens on IPv6 loopback only",
+			func() Spec {
+				s := httpSpec(t, "v6", dir)
+				s.Env = append(s.Env, "HELPER_HOST=::1")
+				s.Probe.Timeout = 5 * time.Second // the helper must be up and listening by then
+				return s
+			}(),
+			`^service v6: not ready after 5s \(http /health on :(\d+) last said: connection refused\); it listens on \[::1\]:\d+ only: listen on 127\.0\.0\.1 or 0\.0\.0\.0 instead; see `,
+		},
+		{
 			"exits before ready",
 			Spec{Name: "e", Dir: dir, Command: "echo bad config >&2; exit 2", Restart: "no", Probe: Probe{TCP: true}},
 			`^service e: exited with code 2; last output: bad config; see `,
@@ -140,6 +150,13 @@ func TestStartupErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.name, "IPv6") {
+				l, err := net.Listen("tcp", "[::1]:0")
+				if err != nil {
+					t.Skipf("no IPv6 loopback here: %v", err)
+				}
+				l.Close()
+			}
 			h := newHarness(t, []Spec{tc.spec})
 			h.start()
 			h.waitFor(tc.spec.Name, 30*time.Second, "failed", func(sv event.Service) bool { return sv.Status == event.StatusFailed })
