@@ -831,7 +831,7 @@ func validateTests(l *loader, c *Config) {
 	names := map[string]int{}
 	for i, t := range c.Tests {
 		tp := index("tests", i)
-		if j, dup := names[t.Name]; dup && t.Name != "" {
+		if j, dup := names[t.Name]; dup && t.Name != "" && l.has(tp+".name") {
 			l.errf(tp+".name", "tests[%d] has the same name", j)
 		}
 		names[t.Name] = i
