@@ -256,7 +256,9 @@ func TestPoisonMessage(t *testing.T) {
 	analyst := g.clientToken(t)
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
-		kgo.ConsumeTopics("orders.dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeTopics("orders.dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Uncompressed, like the scorer: kafkajs consumers cannot read franz-go's default snappy.
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
 		t.Fatal(err)
 	}

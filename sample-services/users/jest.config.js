@@ -2,11 +2,11 @@
 module.exports = {
   rootDir: '.',
   moduleFileExtensions: ['js', 'json', 'ts'],
-  testRegex: '.*\\.(spec|e2e-spec)\\.ts$',
+  // Unit tests only; test/*.e2e-spec.ts needs a database and a broker (npm run test:integration).
+  testRegex: '.*\\.spec\\.ts$',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testEnvironment: 'node',
   setupFiles: ['reflect-metadata'],
   collectCoverageFrom: ['src/**/*.ts', '!src/main.ts', '!src/database/migrations/**'],
-  // Integration tests start Nest against a real database and broker; give them room.
   testTimeout: 60000,
 };

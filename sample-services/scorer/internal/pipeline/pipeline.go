@@ -72,6 +72,10 @@ func New(opts Options) (*Pipeline, error) {
 		// Producing is idempotent by default in franz-go (acks=all, sequence numbers per partition);
 		// say so explicitly so nobody "optimises" it away.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// franz-go compresses with snappy by default, which kafkajs (the users service, and any Node
+		// consumer) cannot read without a codec plugin. Small JSON records on a local broker gain
+		// nothing from compression, so send them as they are and stay readable by every client.
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.AllowAutoTopicCreation(),
 		kgo.WithLogger(kgoLogger{log}),
 	)
