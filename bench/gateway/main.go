@@ -23,6 +23,7 @@ func main() {
 	state := flag.String("state", "", "state directory (issuer key)")
 	tokenFile := flag.String("token-file", "", "write a valid token here and exit")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until exit")
+	memProfile := flag.String("memprofile", "", "write an allocation profile here at exit")
 	flag.Parse()
 	if *tokenFile != "" {
 		tok, err := proxy.IssueToken(*state, "", "", "bench", []string{"bench"}, 24*time.Hour)
@@ -65,5 +66,13 @@ func main() {
 	}()
 	if err := g.Run(ctx); err != nil {
 		log.Print(err)
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		_ = pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
 	}
 }

@@ -30,6 +30,8 @@ type principal struct {
 	sub          string
 	scopes       []string
 	scopesHeader string // space-separated, forwarded as X-Auth-Scopes
+	subHdr       []string // header values, built once per verified token (read-only)
+	scopesHdr    []string
 	claims       jwt.MapClaims
 	exp          time.Time
 	nbf, iat     time.Time // zero when absent
@@ -175,6 +177,7 @@ func (v *verifier) verifySlow(ctx context.Context, raw string) (*principal, erro
 	}
 	p.scopes = scopesOf(claims)
 	p.scopesHeader = strings.Join(p.scopes, " ")
+	p.subHdr, p.scopesHdr = []string{p.sub}, []string{p.scopesHeader}
 	return p, nil
 }
 

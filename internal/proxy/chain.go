@@ -252,8 +252,9 @@ type reqLog struct {
 func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid := requestID(r.Header)
-	r.Header["X-Request-Id"] = []string{rid}
-	w.Header()["X-Request-Id"] = []string{rid}
+	ridv := []string{rid} // shared by both header maps; neither is appended to
+	r.Header["X-Request-Id"] = ridv
+	w.Header()["X-Request-Id"] = ridv
 	ip := clientIP(r)
 	var lg reqLog
 	var rt *route
@@ -324,8 +325,8 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if prin != nil {
-			r.Header["X-Auth-Subject"] = []string{prin.sub}
-			r.Header["X-Auth-Scopes"] = []string{prin.scopesHeader}
+			r.Header["X-Auth-Subject"] = prin.subHdr
+			r.Header["X-Auth-Scopes"] = prin.scopesHdr
 			lg.subject = prin.sub
 		}
 	} else {

@@ -50,6 +50,13 @@ func upgradeType(h http.Header) string {
 	return ""
 }
 
+// shared read-only header values
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+	emptyValue = []string{""}
+)
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // body wraps the request body: it enforces the size limit, records whether it was read (so a
@@ -127,13 +134,13 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		h["X-Forwarded-For"] = []string{ip}
 	}
 	if r.TLS != nil {
-		h["X-Forwarded-Proto"] = []string{"https"}
+		h["X-Forwarded-Proto"] = protoHTTPS
 	} else {
-		h["X-Forwarded-Proto"] = []string{"http"}
+		h["X-Forwarded-Proto"] = protoHTTP
 	}
 	h["X-Forwarded-Host"] = []string{r.Host}
 	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = []string{""} // do not let the transport add Go's default
+		h["User-Agent"] = emptyValue // do not let the transport add Go's default
 	}
 
 	out := new(http.Request)

@@ -139,6 +139,15 @@ func TestForwardedHeaders(t *testing.T) {
 	if r.echo.Header.Get("X-Request-Id") != "abc-123" || r.header.Get("X-Request-Id") != "abc-123" {
 		t.Errorf("X-Request-Id not passed through: %v", r.echo.Header)
 	}
+	// HEAD gets the headers without a body, and the kept-alive upstream connection stays in sync
+	for i := 0; i < 3; i++ {
+		if h := do(t, "HEAD", gw.base+"/p", nil, nil); h.status != 200 || len(h.body) != 0 || h.header.Get("Content-Type") != "application/json" {
+			t.Fatalf("HEAD: %d %q %v", h.status, h.body, h.header)
+		}
+		if g := do(t, "GET", gw.base+"/after-head", nil, nil); g.status != 200 || g.echo.Path != "/after-head" || g.echo.Method != "GET" {
+			t.Fatalf("GET after HEAD: %d %s", g.status, g.body)
+		}
+	}
 	r = do(t, "GET", gw.base+"/p", map[string]string{"X-Request-Id": "bad id\twith spaces"}, nil)
 	if got := r.echo.Header.Get("X-Request-Id"); got == "bad id\twith spaces" || len(got) != 32 {
 		t.Errorf("unsafe X-Request-Id must be replaced, got %q", got)

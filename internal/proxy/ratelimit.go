@@ -20,7 +20,8 @@ type limiter struct {
 	keyKind   string // ip, sub, header, global
 	header    string // canonical header name for header:NAME
 	now       func() time.Time
-	policyHdr string // precomputed RateLimit-Policy value
+	policyHdr string   // precomputed RateLimit-Policy value
+	policyVal []string // the same as a header value (read-only)
 	quota     int
 	window    int // seconds
 
@@ -57,6 +58,7 @@ func newLimiter(name string, rl *RateLimit, now func() time.Time) *limiter {
 	l.quota = int(math.Ceil(rl.Requests))
 	l.window = max(1, int(math.Ceil(per.Seconds())))
 	l.policyHdr = `"` + name + `";q=` + strconv.Itoa(l.quota) + ";w=" + strconv.Itoa(l.window)
+	l.policyVal = []string{l.policyHdr}
 	for i := range l.shards {
 		l.shards[i].m = map[string]*rate.Limiter{}
 	}
@@ -125,8 +127,13 @@ func (l *limiter) allow(h http.Header, key string) bool {
 	v = strconv.AppendInt(v, int64(remaining), 10)
 	v = append(v, ";t="...)
 	v = strconv.AppendInt(v, int64(reset), 10)
-	h["Ratelimit-Policy"] = append(h["Ratelimit-Policy"], l.policyHdr)
-	h["Ratelimit"] = append(h["Ratelimit"], string(v))
+	if prev := h["Ratelimit-Policy"]; len(prev) > 0 {
+		h["Ratelimit-Policy"] = append(prev[:len(prev):len(prev)], l.policyHdr)
+		h["Ratelimit"] = append(h["Ratelimit"][:len(h["Ratelimit"]):len(h["Ratelimit"])], string(v))
+	} else {
+		h["Ratelimit-Policy"] = l.policyVal
+		h["Ratelimit"] = []string{string(v)}
+	}
 	if !ok {
 		h["Retry-After"] = []string{strconv.Itoa(reset)}
 	}

@@ -155,6 +155,9 @@ func (uc *upConn) writeRequest(out *http.Request, b *body) error {
 	w.WriteString(out.Host)
 	w.WriteString("\r\n")
 	for k, vv := range out.Header {
+		if k == "User-Agent" && len(vv) == 1 && vv[0] == "" {
+			continue
+		}
 		for _, v := range vv {
 			w.WriteString(k)
 			w.WriteString(": ")
