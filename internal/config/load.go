@@ -217,8 +217,10 @@ func (l *loader) run(data []byte) *Config {
 		}
 	}
 	if e := root.get("services"); e != nil && e.val.kind == kMap {
+		seen := map[string]bool{}
 		for _, se := range e.val.entries {
-			if s := c.Services[se.key]; s != nil && !contains(c.ServiceSeq, se.key) {
+			if s := c.Services[se.key]; s != nil && !seen[se.key] {
+				seen[se.key] = true
 				c.ServiceSeq = append(c.ServiceSeq, se.key)
 				s.Name, s.Line = se.key, se.keyPos.Line
 			}
@@ -334,15 +336,6 @@ func unwrapPathError(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // StateDirPath is the absolute state directory (default <dir>/.devstack).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -297,5 +298,25 @@ func TestDocsExample(t *testing.T) {
 	body := strings.SplitN(string(example), "\n", 2)[1] // drop the schema comment line
 	if !strings.Contains(string(doc), "```yaml\n"+body+"```\n") {
 		t.Error("docs/config.md does not contain testdata/valid/full.yaml (without its first line) as a ```yaml block; keep them identical")
+	}
+}
+
+// A huge file must load in reasonable time: every check is O(n log n) or better in the number of
+// services (a quadratic one would make this test crawl, not fail; keep it that way).
+func TestHugeFile(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("services:\n")
+	const n = 5000
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "  s%d:\n    command: x\n    port: %d\n    depends_on: [s%d, ghost%d]\n", i, 10000+i%40000, (i+1)%n, i)
+	}
+	_, err := LoadBytes("devstack.yaml", []byte(b.String()), t.TempDir(), nil)
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("want Errors, got %v", err)
+	}
+	// n unknown dependencies and one big cycle s0 -> s1 -> ... -> s0.
+	if len(es) != n+1 || !strings.Contains(err.Error(), "dependency cycle: s0 -> s1 -> s2") {
+		t.Errorf("got %d errors, want %d; first: %v", len(es), n+1, es[0])
 	}
 }

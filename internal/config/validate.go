@@ -67,6 +67,9 @@ func (l *loader) enum(v string, allowed []string, paths ...string) {
 
 // suggest returns ` (did you mean "x"?)` for a close name among names.
 func suggest(name string, names []string) string {
+	if len(names) > 500 {
+		return "" // not worth the time on huge files
+	}
 	best, bestD := "", 3
 	for _, n := range names {
 		if d := editDistance(name, n); d < bestD {
@@ -471,33 +474,40 @@ func validatePorts(l *loader, c *Config) {
 	if h := c.Gateway.HTTPSPort; h < -1 || h > 65535 {
 		l.errf("gateway.https_port", "must be between 1 and 65535, or -1 to disable HTTPS, got %d", h)
 	}
+	// Sweep the ranges by start port: each range is compared with the one reaching furthest so far,
+	// so every clash is found in O(n log n) even for huge files.
 	sort.SliceStable(uses, func(i, j int) bool {
-		a, b := uses[i].pos, uses[j].pos
-		return a.Line < b.Line || (a.Line == b.Line && a.Col < b.Col)
+		if uses[i].lo != uses[j].lo {
+			return uses[i].lo < uses[j].lo
+		}
+		return before(uses[i].pos, uses[j].pos)
 	})
+	reach := -1
 	for j := range uses {
-		for i := 0; i < j; i++ {
-			a, b := uses[i], uses[j]
-			if a.hi < b.lo || b.hi < a.lo {
-				continue
-			}
-			// Report at the later use the user wrote.
-			at, other := b, a
-			if !b.set {
-				at, other = a, b
+		if reach >= 0 && uses[j].lo <= uses[reach].hi {
+			// Report at the use written later in the file (or the one written at all).
+			at, other := uses[j], uses[reach]
+			if before(at.pos, other.pos) {
+				at, other = other, at
 			}
 			if !at.set {
-				continue
+				at, other = other, at
 			}
-			msg := fmt.Sprintf("port %d is already used by %s", at.lo, other)
-			if at.hi > at.lo {
-				msg = fmt.Sprintf("ports %d-%d (one per replica) overlap %s", at.lo, at.hi, other)
+			if at.set {
+				msg := fmt.Sprintf("port %d is already used by %s", at.lo, other)
+				if at.hi > at.lo {
+					msg = fmt.Sprintf("ports %d-%d (one per replica) overlap %s", at.lo, at.hi, other)
+				}
+				l.errAt(l.where(at.path), at.path, msg)
 			}
-			l.errAt(l.where(at.path), at.path, msg)
-			break
+		}
+		if reach < 0 || uses[j].hi > uses[reach].hi {
+			reach = j
 		}
 	}
 }
+
+func before(a, b Pos) bool { return a.Line < b.Line || (a.Line == b.Line && a.Col < b.Col) }
 
 func validateBroker(l *loader, c *Config) {
 	b := c.Broker
