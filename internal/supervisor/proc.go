@@ -201,6 +201,13 @@ func startProc(spec procSpec) (*proc, error) {
 		}
 		close(p.done)
 	}()
+	if p.PID == 0 { // the shim could not start the command
+		<-p.done
+		if p.startErr != "" {
+			return nil, errors.New(p.startErr)
+		}
+		return nil, fmt.Errorf("the process exited at once (code %d)", p.exitCode)
+	}
 	return p, nil
 }
 

@@ -96,7 +96,7 @@ func newService(sup *Supervisor, spec Spec) *service {
 	if spec.Watch != nil {
 		ignore := append(append([]string{}, DefaultIgnore...), spec.Watch.Ignore...)
 		sv.filter = &fileFilter{dir: spec.Dir, include: spec.Watch.Include, ignore: ignore,
-			setupInputs: spec.SetupInputs, ignoreAbs: []string{sup.opts.StateDir}}
+			setupInputs: spec.SetupInputs, ignoreAbs: []string{sup.opts.StateDir}, gitIgnore: gitIgnores(spec.Dir)}
 	}
 	return sv
 }

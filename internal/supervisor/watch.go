@@ -186,6 +186,48 @@ type fileFilter struct {
 	ignore      []string
 	setupInputs []string
 	ignoreAbs   []string // absolute directories never watched (the state dir)
+	// gitIgnore holds the patterns of the .gitignore files that apply to dir (build output is almost
+	// always there). An explicit include wins over them.
+	gitIgnore []string
+}
+
+// gitIgnores reads the .gitignore files of dir and of its parents up to the repository root, and
+// returns their patterns relative to dir. Negations are not supported and are skipped.
+func gitIgnores(dir string) []string {
+	var out []string
+	cur, rel := dir, ""
+	for range 32 {
+		if b, err := os.ReadFile(filepath.Join(cur, ".gitignore")); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				line = strings.TrimSpace(line)
+				if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "!") {
+					continue
+				}
+				pat := strings.TrimSuffix(line, "/")
+				anchored := strings.Contains(pat, "/")
+				pat = strings.TrimPrefix(pat, "/")
+				switch {
+				case pat == "":
+				case !anchored || strings.HasPrefix(pat, "**/"):
+					out = append(out, pat)
+				case rel == "":
+					out = append(out, "/"+pat)
+				case strings.HasPrefix(pat, rel+"/"):
+					out = append(out, "/"+strings.TrimPrefix(pat, rel+"/"))
+				}
+			}
+		}
+		if _, err := os.Stat(filepath.Join(cur, ".git")); err == nil {
+			break
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			break
+		}
+		rel = filepath.ToSlash(filepath.Join(filepath.Base(cur), rel))
+		cur = parent
+	}
+	return out
 }
 
 func (f *fileFilter) rel(abs string) (string, bool) {
@@ -197,7 +239,7 @@ func (f *fileFilter) rel(abs string) (string, bool) {
 	return filepath.ToSlash(r), true
 }
 
-func (f *fileFilter) ignoredDir(abs string) bool {
+func (f *fileFilter) ignored(abs string) bool {
 	for _, a := range f.ignoreAbs {
 		if abs == a || strings.HasPrefix(abs, a+string(filepath.Separator)) {
 			return true
@@ -217,19 +259,41 @@ func (f *fileFilter) wants(abs string) bool {
 	if isSetupInput(f.dir, f.setupInputs, abs) {
 		return true
 	}
-	if f.ignoredDir(abs) {
+	if f.ignored(abs) {
 		return false
 	}
-	if len(f.include) == 0 {
-		return true
-	}
 	r, _ := f.rel(abs)
+	if len(f.include) == 0 {
+		return !f.gitIgnored(r)
+	}
 	for _, g := range f.include {
 		if matchGlob(g, r) {
 			return true
 		}
 	}
 	return false
+}
+
+func (f *fileFilter) gitIgnored(rel string) bool {
+	for _, g := range f.gitIgnore {
+		if matchGlob(g, rel) {
+			return true
+		}
+	}
+	return false
+}
+
+// ignoredDir says whether a directory is left unwatched: explicitly ignored, or (when there is no
+// include list that could reach into it) ignored by git.
+func (f *fileFilter) ignoredDir(abs string) bool {
+	if f.ignored(abs) {
+		return true
+	}
+	if len(f.include) > 0 {
+		return false
+	}
+	r, _ := f.rel(abs)
+	return f.gitIgnored(r)
 }
 
 // watcher watches a service's paths recursively and feeds wanted changes into a coalescer.

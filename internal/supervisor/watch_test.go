@@ -307,3 +307,31 @@ func TestLeftoversKilled(t *testing.T) {
 		t.Error("record of a live devstack removed")
 	}
 }
+
+func TestGitIgnore(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(root, ".gitignore"), "# build output\nbin/\n/services/api/tmp\n*.gen.go\n!keep.gen.go\n/other\n**/cache\n")
+	dir := filepath.Join(root, "services", "api")
+	writeFile(t, filepath.Join(dir, ".gitignore"), "/out\n")
+	got := gitIgnores(dir)
+	want := []string{"/out", "bin", "/tmp", "*.gen.go", "**/cache"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("gitIgnores = %q, want %q", got, want)
+	}
+	f := &fileFilter{dir: dir, ignore: DefaultIgnore, gitIgnore: got}
+	for path, want := range map[string]bool{
+		"main.go": true, "bin/app": false, "tmp/x": false, "out/y": false, "pkg/a.gen.go": false,
+		"other/z.go": true, "pkg/cache/c": false,
+	} {
+		if f.wants(filepath.Join(dir, path)) != want {
+			t.Errorf("wants(%s) = %v, want %v", path, !want, want)
+		}
+	}
+	f.include = []string{"*.go"}
+	if !f.wants(filepath.Join(dir, "pkg", "a.gen.go")) {
+		t.Error("an explicit include must win over .gitignore")
+	}
+}
