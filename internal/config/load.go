@@ -13,7 +13,7 @@ import (
 )
 
 // MaxFileSize is the largest devstack.yaml Load accepts.
-const MaxFileSize = 4 << 20
+const MaxFileSize = 1 << 20
 
 // Load reads, interpolates, decodes, defaults and validates a devstack.yaml.
 //
