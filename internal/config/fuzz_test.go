@@ -9,7 +9,8 @@ import (
 
 // FuzzLoad feeds arbitrary bytes to the loader: it must never panic, must return either a config
 // or errors (never both), and every error line must be "FILE:LINE:COL: path: message".
-// Run: go test ./internal/config -run '^$' -fuzz FuzzLoad -fuzztime 60s
+// Run: go test ./internal/config -run '^$' -fuzz FuzzLoad -fuzztime 60s -fuzzminimizetime 3s
+// (without a short minimize time, minimizing a large interesting input stalls the run for minutes).
 // The seed corpus is testdata/{valid,invalid}/*.yaml plus testdata/fuzz/FuzzLoad.
 func FuzzLoad(f *testing.F) {
 	for _, pattern := range []string{"testdata/valid/*.yaml", "testdata/invalid/*.yaml"} {
