@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Gateway benchmark: devstack gateway vs nginx as a reverse proxy with keep-alive upstreams, both in
 # front of the same fast Go upstream, measured with wrk on loopback. Prints a Markdown section.
-#   bench/gateway/run.sh            (ROUNDS=2 DURATION=10s CONNS=32 THREADS=2 by default)
+#   bench/gateway/run.sh            (ROUNDS=3 DURATION=10s CONNS=32 THREADS=2 by default)
+# Rows are interleaved round by round and each row reports its median round by req/s, because the
+# machine is usually shared and single runs swing a lot.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
@@ -94,7 +96,7 @@ CASES=(
   "devstack gateway + JWT + rate limit|http://127.0.0.1:$GWA/|auth"
 )
 
-declare -A RPS P50 P99 NON2XX
+declare -A RUNS
 to_ms() { # wrk latency like 1.23ms / 456.00us / 1.02s -> ms
   awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); printf "%.2f", v/1000}
     else if (v ~ /ms$/) {sub(/ms$/,"",v); printf "%.2f", v}
@@ -112,32 +114,32 @@ run_case() {
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   bad=$(awk '/Non-2xx/ {print $5}' <<<"$out"); bad=${bad:-0}
   echo "  $name: $rps req/s p50 $p50 p99 $p99 non-2xx $bad" >&2
-  # keep the best round per case (the machine is shared; rounds are interleaved)
-  if [ -z "${RPS[$name]:-}" ] || awk -v a="$rps" -v b="${RPS[$name]}" 'BEGIN{exit !(a>b)}'; then
-    RPS[$name]=$rps; P50[$name]=$(to_ms "$p50"); P99[$name]=$(to_ms "$p99"); NON2XX[$name]=$bad
-  fi
+  RUNS[$name]+="$rps $(to_ms "$p50") $(to_ms "$p99") $bad"$'\n'
 }
+# median round (by req/s) of a row: "rps p50 p99 non2xx"
+median() { printf '%s' "${RUNS[$1]}" | sort -n -k1,1 | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}'; }
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
   for c in "${CASES[@]}"; do IFS='|' read -r n u e <<<"$c"; run_case "$n" "$u" "$e"; done
 done
 
 NGXNAME=$(IFS='|' read -r n _ <<<"${CASES[1]}"; echo "$n")
-BASE=${RPS[$NGXNAME]}
-BASEP99=${P99[$NGXNAME]}
+read -r BASE _ BASEP99 _ <<<"$(median "$NGXNAME")"
 CPU=$(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo)
 echo "## Gateway: devstack vs nginx"
 echo
 echo "Machine: $(nproc) CPUs ($CPU), $(uname -sr), load average at start $(cut -d' ' -f1-3 /proc/loadavg) (shared with other work)."
-echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Go $(go env GOVERSION). Load: wrk -t$THREADS -c$CONNS -d$DURATION, best of $ROUNDS interleaved rounds per row."
+echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Go $(go env GOVERSION). Load: wrk -t$THREADS -c$CONNS -d$DURATION; $ROUNDS interleaved rounds, each row shows its median round."
 echo "Upstream: bench/gateway/upstream (Go net/http, 34-byte JSON). nginx: $(nproc) workers, keepalive 64 to the upstream, buffered access log."
 echo "devstack: bench/gateway (proxy.New, one route, access log to the event bus and log ring); JWT row: ES256 token from the dev issuer, required scope, per-IP rate limit of 10M req/s (never hit)."
 echo
-echo "| Setup | req/s | p50 (ms) | p99 (ms) | req/s vs nginx | p99 vs nginx | non-2xx |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| Setup | req/s | p50 (ms) | p99 (ms) | req/s vs nginx | p99 vs nginx | non-2xx | req/s of every round |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
 for c in "${CASES[@]}"; do
   IFS='|' read -r n _ _ <<<"$c"
-  ratio=$(awk -v a="${RPS[$n]}" -v b="$BASE" 'BEGIN{printf "%.2f×", a/b}')
-  pr=$(awk -v a="${P99[$n]}" -v b="$BASEP99" 'BEGIN{ if (b>0) printf "%.2f×", a/b; else print "-" }')
-  printf '| %s | %.0f | %s | %s | %s | %s | %s |\n' "$n" "${RPS[$n]}" "${P50[$n]}" "${P99[$n]}" "$ratio" "$pr" "${NON2XX[$n]}"
+  read -r rps p50 p99 bad <<<"$(median "$n")"
+  ratio=$(awk -v a="$rps" -v b="$BASE" 'BEGIN{printf "%.2f×", a/b}')
+  pr=$(awk -v a="$p99" -v b="$BASEP99" 'BEGIN{ if (b>0) printf "%.2f×", a/b; else print "-" }')
+  all=$(printf '%s' "${RUNS[$n]}" | awk '{printf "%s%.0f", (NR>1?", ":""), $1}')
+  printf '| %s | %.0f | %s | %s | %s | %s | %s | %s |\n' "$n" "$rps" "$p50" "$p99" "$ratio" "$pr" "$bad" "$all"
 done

@@ -29,7 +29,7 @@ import (
 type principal struct {
 	sub          string
 	scopes       []string
-	scopesHeader string // space-separated, forwarded as X-Auth-Scopes
+	scopesHeader string   // space-separated, forwarded as X-Auth-Scopes
 	subHdr       []string // header values, built once per verified token (read-only)
 	scopesHdr    []string
 	claims       jwt.MapClaims

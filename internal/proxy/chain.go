@@ -252,9 +252,7 @@ type reqLog struct {
 func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid := requestID(r.Header)
-	ridv := []string{rid} // shared by both header maps; neither is appended to
-	r.Header["X-Request-Id"] = ridv
-	w.Header()["X-Request-Id"] = ridv
+	w.Header()["X-Request-Id"] = []string{rid}
 	ip := clientIP(r)
 	var lg reqLog
 	var rt *route
@@ -325,8 +323,6 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if prin != nil {
-			r.Header["X-Auth-Subject"] = prin.subHdr
-			r.Header["X-Auth-Scopes"] = prin.scopesHdr
 			lg.subject = prin.sub
 		}
 	} else {
@@ -352,7 +348,7 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer release()
 	}
 	fwd := rt.upstreamPath(p)
-	c.forward(w, r, rt, fwd, cleaned || fwd != r.URL.Path, ip, &lg)
+	c.forward(w, r, rt, fwd, cleaned || fwd != r.URL.Path, ip, rid, prin, &lg)
 }
 
 // queueWait bounds how long a request queues for a MaxConcurrent slot.

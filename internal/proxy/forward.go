@@ -115,8 +115,26 @@ func isDialError(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
+// extraHeaders are what the gateway adds to a forwarded request. The in-goroutine client writes them
+// straight to the wire (no header-map growth per request); the Transport path puts them in the map.
+type extraHeaders struct {
+	requestID, xff, proto, host string
+	prin                        *principal
+}
+
+func (x *extraHeaders) addTo(h http.Header) {
+	h["X-Request-Id"] = []string{x.requestID}
+	h["X-Forwarded-For"] = []string{x.xff}
+	h["X-Forwarded-Proto"] = []string{x.proto}
+	h["X-Forwarded-Host"] = []string{x.host}
+	if x.prin != nil {
+		h["X-Auth-Subject"] = x.prin.subHdr
+		h["X-Auth-Scopes"] = x.prin.scopesHdr
+	}
+}
+
 // forward sends the request to an instance of rt's service and copies the response back.
-func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPath string, rewritten bool, ip string, lg *reqLog) {
+func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPath string, rewritten bool, ip, rid string, prin *principal, lg *reqLog) {
 	h := r.Header
 	upgrade := upgradeType(h)
 	te := h.Get("Te")
@@ -128,48 +146,64 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 	if strings.EqualFold(te, "trailers") {
 		h["Te"] = []string{"trailers"}
 	}
-	if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
-	} else {
-		h["X-Forwarded-For"] = []string{ip}
+	x := extraHeaders{requestID: rid, xff: ip, proto: "http", host: r.Host, prin: prin}
+	if prior, ok := h["X-Forwarded-For"]; ok {
+		x.xff = strings.Join(prior, ", ") + ", " + ip
+		delete(h, "X-Forwarded-For")
 	}
 	if r.TLS != nil {
-		h["X-Forwarded-Proto"] = protoHTTPS
-	} else {
-		h["X-Forwarded-Proto"] = protoHTTP
+		x.proto = "https"
 	}
-	h["X-Forwarded-Host"] = []string{r.Host}
-	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = emptyValue // do not let the transport add Go's default
+	for _, k := range [...]string{"X-Request-Id", "X-Forwarded-Proto", "X-Forwarded-Host"} {
+		if _, ok := h[k]; ok {
+			delete(h, k)
+		}
 	}
-
-	out := new(http.Request)
-	*out = *r // keeps the request's context: a client that goes away cancels the upstream call
-	u := &url.URL{Scheme: "http", Path: fwdPath, RawQuery: r.URL.RawQuery}
-	if !rewritten {
-		u.RawPath = r.URL.RawPath
-	}
-	out.URL = u
-	out.RequestURI = ""
-	out.Close = false
-	out.Header = h
 	var b *body
-	if r.ContentLength == 0 {
-		out.Body, out.GetBody = nil, nil
-	} else {
+	if r.ContentLength != 0 {
 		b = &body{rc: r.Body, limit: rt.maxBody}
-		out.Body = b
 	}
 
 	direct := directOK(r, upgrade)
+	var out *http.Request
+	var dr directReq
 	if direct {
-		delete(h, "Expect") // the server already answered the client's 100-continue
+		if _, ok := h["Expect"]; ok {
+			delete(h, "Expect") // the server already answered the client's 100-continue
+		}
+		dr = directReq{method: r.Method, path: fwdPath, query: r.URL.RawQuery, host: r.Host, header: h,
+			extra: &x, contentLength: r.ContentLength, body: b, ctx: r.Context()}
+		if !rewritten && r.URL.RawPath != "" {
+			dr.path = r.URL.RawPath
+		} else if pathNeedsEscape(fwdPath) {
+			dr.path = (&url.URL{Path: fwdPath}).EscapedPath()
+		}
+	} else {
+		x.addTo(h)
+		if _, ok := h["User-Agent"]; !ok {
+			h["User-Agent"] = emptyValue // do not let the transport add Go's default
+		}
+		out = new(http.Request)
+		*out = *r // keeps the request's context: a client that goes away cancels the upstream call
+		u := &url.URL{Scheme: "http", Path: fwdPath, RawQuery: r.URL.RawQuery}
+		if !rewritten {
+			u.RawPath = r.URL.RawPath
+		}
+		out.URL = u
+		out.RequestURI = ""
+		out.Close = false
+		out.Header = h
+		out.Body, out.GetBody = nil, nil
+		if b != nil {
+			out.Body = b
+		}
 	}
+
 	deadline := time.Now().Add(c.cfg.WaitReady)
 	var skip *instance
 	var res *http.Response
 	var in *instance
-	var done func(ok bool)
+	var uc *upConn
 	for attempt := 0; ; attempt++ {
 		in = rt.pool.acquire(r.Context(), rt.leastConn, skip, time.Until(deadline))
 		if in == nil {
@@ -183,12 +217,12 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 			return
 		}
 		lg.upstream = in.addr
-		u.Host = in.addr
 		in.inFlight.Add(1)
 		var err error
 		if direct {
-			res, done, err = in.roundTrip(out, b, rt.timeout)
+			res, uc, err = in.roundTrip(&dr, rt.timeout)
 		} else {
+			out.URL.Host = in.addr
 			res, err = rt.transport.RoundTrip(out)
 		}
 		if err == nil {
@@ -227,8 +261,8 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 	defer in.inFlight.Add(-1)
 	bodyOK := false
 	defer func() {
-		if done != nil {
-			done(bodyOK)
+		if uc != nil {
+			in.release(uc, bodyOK && !res.Close)
 		}
 		res.Body.Close()
 	}()
@@ -264,7 +298,7 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 	if res.ContentLength == -1 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
 		n, err = copyFlush(w, res.Body, *bp)
 	} else {
-		n, err = io.CopyBuffer(writerOnly{w}, res.Body, *bp)
+		n, err = copyPlain(w, res.Body, *bp)
 	}
 	bufPool.Put(bp)
 	lg.bytes = n
@@ -279,7 +313,26 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 	}
 }
 
-type writerOnly struct{ io.Writer }
+// copyPlain copies a response body (io.Copy without its interface conversions).
+func copyPlain(w io.Writer, src io.Reader, buf []byte) (int64, error) {
+	var n int64
+	for {
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
 
 func idempotent(m string) bool {
 	switch m {

@@ -26,6 +26,7 @@ type upConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
+	stop     func() bool // unregisters the cancel hook of the current request
 }
 
 const (
@@ -135,52 +136,71 @@ func directOK(r *http.Request, upgrade string) bool {
 	return upgrade == "" && r.ContentLength >= 0
 }
 
-// writeRequest writes out's request line, headers and body.
-func (uc *upConn) writeRequest(out *http.Request, b *body) error {
-	w := uc.bw
-	w.WriteString(out.Method)
-	w.WriteByte(' ')
-	if out.URL.RawPath != "" {
-		w.WriteString(out.URL.EscapedPath())
-	} else if pathNeedsEscape(out.URL.Path) {
-		w.WriteString(out.URL.EscapedPath())
-	} else {
-		w.WriteString(out.URL.Path)
-	}
-	if out.URL.RawQuery != "" {
-		w.WriteByte('?')
-		w.WriteString(out.URL.RawQuery)
-	}
-	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(out.Host)
+// directReq is a request for the in-goroutine client.
+type directReq struct {
+	method, path, query, host string // path is already escaped for the wire
+	header                    http.Header
+	extra                     *extraHeaders
+	contentLength             int64
+	body                      *body
+	ctx                       context.Context
+}
+
+// respFor are stand-in requests for http.ReadResponse, which only looks at the method.
+var (
+	headReq  = &http.Request{Method: http.MethodHead}
+	otherReq = &http.Request{Method: http.MethodGet}
+)
+
+func writeHeader(w *bufio.Writer, k, v string) {
+	w.WriteString(k)
+	w.WriteString(": ")
+	w.WriteString(v)
 	w.WriteString("\r\n")
-	for k, vv := range out.Header {
-		if k == "User-Agent" && len(vv) == 1 && vv[0] == "" {
-			continue
-		}
+}
+
+// writeRequest writes the request line, headers and body.
+func (uc *upConn) writeRequest(d *directReq) error {
+	w := uc.bw
+	w.WriteString(d.method)
+	w.WriteByte(' ')
+	w.WriteString(d.path)
+	if d.query != "" {
+		w.WriteByte('?')
+		w.WriteString(d.query)
+	}
+	w.WriteString(" HTTP/1.1\r\n")
+	writeHeader(w, "Host", d.host)
+	for k, vv := range d.header {
 		for _, v := range vv {
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(v)
-			w.WriteString("\r\n")
+			writeHeader(w, k, v)
 		}
 	}
-	if out.ContentLength > 0 {
+	x := d.extra
+	writeHeader(w, "X-Request-Id", x.requestID)
+	writeHeader(w, "X-Forwarded-For", x.xff)
+	writeHeader(w, "X-Forwarded-Proto", x.proto)
+	writeHeader(w, "X-Forwarded-Host", x.host)
+	if x.prin != nil {
+		writeHeader(w, "X-Auth-Subject", x.prin.sub)
+		writeHeader(w, "X-Auth-Scopes", x.prin.scopesHeader)
+	}
+	if d.contentLength > 0 {
 		w.WriteString("Content-Length: ")
 		var nb [20]byte
-		w.Write(strconv.AppendInt(nb[:0], out.ContentLength, 10))
+		w.Write(strconv.AppendInt(nb[:0], d.contentLength, 10))
 		w.WriteString("\r\n")
-	} else if out.Method == http.MethodPost || out.Method == http.MethodPut || out.Method == http.MethodPatch {
+	} else if d.method == http.MethodPost || d.method == http.MethodPut || d.method == http.MethodPatch {
 		w.WriteString("Content-Length: 0\r\n")
 	}
 	w.WriteString("\r\n")
-	if out.ContentLength > 0 && b != nil {
-		n, err := io.Copy(w, io.LimitReader(b, out.ContentLength))
+	if d.contentLength > 0 && d.body != nil {
+		n, err := io.Copy(w, io.LimitReader(d.body, d.contentLength))
 		if err != nil {
 			return err
 		}
-		if n != out.ContentLength {
-			return fmt.Errorf("request body: got %d of %d bytes: %w", n, out.ContentLength, io.ErrUnexpectedEOF)
+		if n != d.contentLength {
+			return fmt.Errorf("request body: got %d of %d bytes: %w", n, d.contentLength, io.ErrUnexpectedEOF)
 		}
 	}
 	return w.Flush()
@@ -197,13 +217,12 @@ func pathNeedsEscape(p string) bool {
 	return false
 }
 
-// roundTrip sends out on a pooled (or new) connection and reads the response head. The response
-// body reads from the connection. The caller calls done(ok) after the body: ok (body read to its
-// end) returns the connection to the pool, otherwise it is closed.
-func (in *instance) roundTrip(out *http.Request, b *body, timeout time.Duration) (*http.Response, func(ok bool), error) {
-	ctx := out.Context()
+// roundTrip sends d on a pooled (or new) connection and reads the response head. The response
+// body reads from the connection; the caller hands the connection back with release.
+func (in *instance) roundTrip(d *directReq, timeout time.Duration) (*http.Response, *upConn, error) {
+	ctx := d.ctx
 	for attempt := 0; ; attempt++ {
-		uc := in.conns.get(b != nil || !idempotent(out.Method))
+		uc := in.conns.get(d.body != nil || !idempotent(d.method))
 		reused := uc != nil
 		if uc == nil {
 			var err error
@@ -211,28 +230,30 @@ func (in *instance) roundTrip(out *http.Request, b *body, timeout time.Duration)
 				return nil, nil, err
 			}
 		}
-		stop := context.AfterFunc(ctx, func() { _ = uc.conn.SetDeadline(aLongTimeAgo) })
-		res, err := uc.exchange(ctx, out, b, timeout)
+		uc.stop = context.AfterFunc(ctx, func() { _ = uc.conn.SetDeadline(aLongTimeAgo) })
+		res, err := uc.exchange(ctx, d, timeout)
 		if err == nil {
-			done := func(ok bool) {
-				// stop() false: the request was cancelled and the deadline poisoned the connection
-				if stop() && ok && !res.Close {
-					in.conns.put(uc)
-					return
-				}
-				uc.conn.Close()
-			}
-			return res, done, nil
+			return res, uc, nil
 		}
-		stop()
+		uc.stop()
 		uc.conn.Close()
 		// a kept-alive connection the upstream closed meanwhile: retry on a fresh one if nothing
 		// of the body was sent
-		if reused && attempt == 0 && (b == nil || !b.read) && ctx.Err() == nil && isStale(err) {
+		if reused && attempt == 0 && (d.body == nil || !d.body.read) && ctx.Err() == nil && isStale(err) {
 			continue
 		}
 		return nil, nil, err
 	}
+}
+
+// release returns uc to the pool after a response body read to its end (ok), else closes it.
+func (in *instance) release(uc *upConn, ok bool) {
+	// stop() false: the request was cancelled and the deadline poisoned the connection
+	if uc.stop() && ok {
+		in.conns.put(uc)
+		return
+	}
+	uc.conn.Close()
 }
 
 func isStale(err error) bool {
@@ -246,17 +267,21 @@ func (timeoutError) Error() string   { return "upstream response timeout" }
 func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
 
-func (uc *upConn) exchange(ctx context.Context, out *http.Request, b *body, timeout time.Duration) (*http.Response, error) {
-	if err := uc.writeRequest(out, b); err != nil {
+func (uc *upConn) exchange(ctx context.Context, d *directReq, timeout time.Duration) (*http.Response, error) {
+	if err := uc.writeRequest(d); err != nil {
 		return nil, err
 	}
 	if timeout > 0 {
 		_ = uc.conn.SetReadDeadline(time.Now().Add(timeout))
 	}
+	req := otherReq
+	if d.method == http.MethodHead {
+		req = headReq
+	}
 	var res *http.Response
 	var err error
 	for {
-		res, err = http.ReadResponse(uc.br, out)
+		res, err = http.ReadResponse(uc.br, req)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
