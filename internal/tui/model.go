@@ -173,7 +173,13 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 		if msg.gen != m.evGen {
 			return nil, false
 		}
+		flashID := m.flash.id
 		changed := m.applyEvents(msg.events)
+		var clear tea.Cmd
+		if m.flash.id != flashID { // a stack notice: show it for a while
+			id := m.flash.id
+			clear = tea.Tick(flashFor, func(time.Time) tea.Msg { return clearFlashMsg{id: id} })
+		}
 		if len(msg.events) > 0 {
 			m.evReceived = true
 		}
@@ -184,11 +190,11 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 			m.evGen++
 			m.connErr = "reconnecting…"
 			if m.evReceived {
-				return subscribeCmd(m.ctx, m.ctrl, m.evGen), true
+				return tea.Batch(clear, subscribeCmd(m.ctx, m.ctrl, m.evGen)), true
 			}
-			return retryCmd("events", m.evGen), true
+			return tea.Batch(clear, retryCmd("events", m.evGen)), true
 		}
-		return waitEvents(msg.gen, m.evCh), changed
+		return tea.Batch(clear, waitEvents(msg.gen, m.evCh)), changed
 	case retryMsg:
 		return m.retry(msg), false
 

@@ -43,6 +43,10 @@ func Run(ctx context.Context, ctrl control.Controller, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m := newModel(ctx, ctrl, o, config{output: os.Stdout})
+	if o.NoColor {
+		// the text inputs of bubbles style themselves with lipgloss's default renderer
+		lipgloss.SetColorProfile(termenv.Ascii)
+	}
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithAltScreen())
 	_, err := p.Run()
 	m.cancel()

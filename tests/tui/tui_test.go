@@ -129,11 +129,12 @@ func (tm *term) tmux(args ...string) (string, error) {
 	return string(out), err
 }
 
-// screen is the visible pane as text.
+// screen is the visible pane as text; it fails the test if the pane is gone (devstack exited).
 func (tm *term) screen() string {
+	tm.t.Helper()
 	out, err := tm.tmux("capture-pane", "-p", "-t", "ui")
 	if err != nil {
-		return ""
+		tm.t.Fatalf("the devstack pane is gone (devstack up exited?): %v %s; last screen:\n%s", err, out, tm.last)
 	}
 	tm.last = out
 	return out
@@ -221,14 +222,19 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 		// quit the UI (which stops the stack), then make sure devstack is gone before the server
 		_, _ = tm.tmux("send-keys", "-t", "ui", "q")
 		if pid > 0 {
-			deadline := time.Now().Add(60 * time.Second)
-			for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
-				time.Sleep(250 * time.Millisecond)
+			gone := func(d time.Duration) bool {
+				deadline := time.Now().Add(d)
+				for syscall.Kill(pid, 0) == nil {
+					if time.Now().After(deadline) {
+						return false
+					}
+					time.Sleep(250 * time.Millisecond)
+				}
+				return true
 			}
-			if syscall.Kill(pid, 0) == nil {
-				_ = syscall.Kill(pid, syscall.SIGINT)
-				time.Sleep(10 * time.Second)
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+			if !gone(60*time.Second) && !func() bool { _ = syscall.Kill(-pid, syscall.SIGINT); return gone(30 * time.Second) }() {
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+				gone(10 * time.Second)
 			}
 		}
 		_, _ = tm.tmux("kill-server")
@@ -246,13 +252,41 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	// 1. the services: the UI opens at once, then every service becomes ready (cold setup can
 	// install npm and pip packages on 2 cores, hence the long deadline)
 	tm.waitFor("the UI", 60*time.Second, contains("1 Services", "NAME", "STATUS"))
-	s := tm.waitFor("every service ready", 12*time.Minute, func(s string) bool {
-		return contains("users", "scorer", "analytics")(s) && regexp.MustCompile(`(\d+)/(\d+) ready`).MatchString(s) && allReady(s)
+	services := []string{"users", "scorer", "analytics", "analytics-consumer"}
+	s := tm.waitFor("the services to settle (users and scorer ready)", 12*time.Minute, func(s string) bool {
+		st := statuses(s)
+		for _, name := range services {
+			switch st[name] {
+			case "ready", "failed", "stopped", "completed":
+			default:
+				return false
+			}
+		}
+		return st["users"] == "ready" && st["scorer"] == "ready"
 	})
 	for _, c := range []string{"broker", "postgres", "gateway"} {
-		if !strings.Contains(s, c) {
-			t.Errorf("component %s is not on the services screen", c)
+		if statuses(s)[c] != "ready" {
+			t.Errorf("component %s is not shown ready on the services screen", c)
 		}
+	}
+	// a failed service explains itself in the detail pane when selected
+	for i, name := range services {
+		if statuses(s)[name] != "failed" {
+			continue
+		}
+		t.Logf("service %s failed in the sample stack (not the UI's doing); checking the UI explains it", name)
+		tm.keys("g")
+		for range i {
+			tm.keys("j")
+		}
+		tm.waitFor("the error of failed service "+name, 20*time.Second, func(s string) bool {
+			i := strings.Index(s, "────")
+			if i < 0 {
+				return false
+			}
+			detail := s[i:]
+			return regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(name)+`\s+failed`).MatchString(detail) && strings.Count(detail, "\n") > 3
+		})
 	}
 
 	// 2. a log line: enter on the first service (users) opens its logs
@@ -295,8 +329,13 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	}
 }
 
-// allReady reads the header's "N/M ready" and reports whether N == M.
-func allReady(s string) bool {
-	m := regexp.MustCompile(`(\d+)/(\d+) ready`).FindStringSubmatch(s)
-	return m != nil && m[1] == m[2] && m[2] != "0"
+// statuses reads the services table: name -> status of every row.
+func statuses(screen string) map[string]string {
+	out := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^[ ›]([a-z][\w.-]*)\s+(pending|setup|building|starting|ready|backoff|stopping|stopped|completed|failed)\b`).FindAllStringSubmatch(screen, -1) {
+		if _, seen := out[m[1]]; !seen {
+			out[m[1]] = m[2]
+		}
+	}
+	return out
 }
