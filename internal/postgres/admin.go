@@ -304,10 +304,23 @@ func (a *Admin) ResetDatabase(ctx context.Context, name string, initSQL []string
 	if err := ValidateName(name); err != nil {
 		return err
 	}
+	// only databases devstack provisions: never the superuser's own ones (postgres, …)
+	var roleSuper, ownerSuper sql.NullBool
+	var owner sql.NullString
+	err := a.pool().QueryRowContext(ctx, `
+		SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = $1),
+		       (SELECT r.rolsuper FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = $1),
+		       (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1)`, name).Scan(&roleSuper, &ownerSuper, &owner)
+	if err != nil {
+		return fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if roleSuper.Bool || ownerSuper.Bool || name == "postgres" {
+		return fmt.Errorf("database %q belongs to the superuser %s, not to a role devstack created for it; devstack resets only the databases it provisions (drop this one yourself with psql if you mean it)", name, owner.String)
+	}
 	if err := a.drop(ctx, name); err != nil {
 		return err
 	}
-	_, err := a.EnsureDatabase(ctx, name, initSQL)
+	_, err = a.EnsureDatabase(ctx, name, initSQL)
 	return err
 }
 

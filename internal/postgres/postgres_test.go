@@ -335,6 +335,15 @@ func TestEnsureDatabaseRejects(t *testing.T) {
 			}
 		})
 	}
+	// reset touches only databases devstack provisions
+	if _, err := s.admin.pool().Exec("CREATE DATABASE manual"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"postgres", "manual"} {
+		if err := s.ResetDatabase(context.Background(), name); err == nil || !strings.Contains(err.Error(), "belongs to the superuser") {
+			t.Fatalf("ResetDatabase(%s) = %v", name, err)
+		}
+	}
 	// a dash is fine (service names have them)
 	url, err := s.EnsureDatabase(context.Background(), "order-service", nil)
 	if err != nil {

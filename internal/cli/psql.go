@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devstack-dev/devstack/internal/config"
+	"github.com/devstack-dev/devstack/internal/postgres"
+)
+
+func init() { register(newPsqlCmd) }
+
+func newPsqlCmd(app *App) *cobra.Command {
+	var asOwner bool
+	cmd := &cobra.Command{
+		Use:   "psql [DB] [-- PSQL_ARGS...]",
+		Short: "Open psql on a database of the running stack (default: the superuser on postgres)",
+		Long: "Runs psql connected to the stack's PostgreSQL as the superuser (postgres.user/password),\n" +
+			"or with --owner as the database's own role (what the service sees). Arguments after -- go\n" +
+			"to psql unchanged, e.g. `devstack psql orders -- -c 'select count(*) from orders'`.",
+		Example: "  devstack psql\n  devstack psql orders\n  devstack psql orders --owner -- -At -c 'select 1'",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if n := psqlPositional(cmd, args); len(n) > 1 {
+				return fmt.Errorf("at most one database name before --, got %q", n)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pos := psqlPositional(cmd, args)
+			extra := args[len(pos):]
+			cfg, pg, err := pgTarget(app)
+			if err != nil {
+				return err
+			}
+			db := "postgres"
+			if len(pos) == 1 {
+				db = pos[0]
+			}
+			user, password := pg.User, pg.Password
+			if asOwner {
+				user, password = db, db
+			}
+			if err := checkPostgresUp(cmd.Context(), pg); err != nil {
+				return err
+			}
+			psql, err := postgres.FindTool(pgBinDir(cfg), "", "psql")
+			if err != nil {
+				return err
+			}
+			c := exec.Command(psql, extra...)
+			c.Env = append(withoutPGVars(os.Environ()),
+				"PGHOST=127.0.0.1", "PGPORT="+strconv.Itoa(pg.Port), "PGUSER="+user,
+				"PGPASSWORD="+password, "PGDATABASE="+db, "PGAPPNAME=devstack psql")
+			c.Stdin, c.Stdout, c.Stderr = app.Stdin, app.Stdout, app.Stderr
+			// psql shares the terminal: Ctrl-C reaches it directly (it cancels the running query) and the
+			// signal devstack also receives only cancels a context psql does not depend on.
+			if err := c.Run(); err != nil {
+				var ee *exec.ExitError
+				if errors.As(err, &ee) && ee.ExitCode() > 0 {
+					return ExitCode(ee.ExitCode())
+				}
+				return fmt.Errorf("run %s: %w", psql, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asOwner, "owner", false, "connect as the database's own role (password = its name) instead of the superuser")
+	return cmd
+}
+
+// psqlPositional is the positional arguments before a "--".
+func psqlPositional(cmd *cobra.Command, args []string) []string {
+	if i := cmd.ArgsLenAtDash(); i >= 0 {
+		return args[:i]
+	}
+	return args
+}
+
+// pgConn is how the CLI reaches the stack's PostgreSQL.
+type pgConn struct {
+	Port           int
+	User, Password string
+}
+
+// pgTarget reads the postgres section of devstack.yaml.
+func pgTarget(app *App) (*config.Config, pgConn, error) {
+	cfg, err := app.Config()
+	if err != nil {
+		return nil, pgConn{}, err
+	}
+	if !cfg.PostgresEnabled() {
+		return nil, pgConn{}, fmt.Errorf("PostgreSQL is not enabled in %s (no service has database: and postgres.databases is empty, or postgres.enabled is false)", cfg.Path)
+	}
+	p := pgConn{Port: cfg.Postgres.Port, User: cfg.Postgres.User, Password: cfg.Postgres.Password}
+	if p.Port == 0 {
+		p.Port = postgres.DefaultPort
+	}
+	if p.User == "" {
+		p.User = postgres.DefaultUser
+	}
+	if p.Password == "" {
+		p.Password = postgres.DefaultPassword
+	}
+	return cfg, p, nil
+}
+
+func pgBinDir(cfg *config.Config) string {
+	d := cfg.Postgres.BinDir
+	if d != "" && !filepath.IsAbs(d) {
+		d = filepath.Join(cfg.Dir, d)
+	}
+	return d
+}
+
+// checkPostgresUp fails with a useful message when nothing listens on the configured port.
+func checkPostgresUp(ctx context.Context, pg pgConn) error {
+	d := net.Dialer{Timeout: 3 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(pg.Port)))
+	if err != nil {
+		return fmt.Errorf("PostgreSQL is not running on 127.0.0.1:%d: start the stack with `devstack up` (postgres.port in devstack.yaml says where to look)", pg.Port)
+	}
+	return c.Close()
+}
+
+// pgAdmin connects to the running server as the superuser and checks the credentials.
+func pgAdmin(ctx context.Context, cfg *config.Config, pg pgConn) (*postgres.Admin, error) {
+	if err := checkPostgresUp(ctx, pg); err != nil {
+		return nil, err
+	}
+	a := postgres.NewAdmin(postgres.ConnInfo{Host: "127.0.0.1", Port: pg.Port, User: pg.User, Password: pg.Password})
+	if p, err := postgres.FindTool(pgBinDir(cfg), "", "psql"); err == nil {
+		a.PsqlPath = p
+	}
+	if err := a.Ping(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("PostgreSQL on 127.0.0.1:%d did not accept user %s: %v; check postgres.user/password in devstack.yaml (or is another PostgreSQL using that port?)", pg.Port, pg.User, err)
+	}
+	return a, nil
+}
+
+// withoutPGVars drops PG* variables of the caller's environment so they cannot redirect psql.
+func withoutPGVars(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "PG") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
