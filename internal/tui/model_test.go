@@ -797,3 +797,35 @@ func TestUpdateNeverWaitsForTheStack(t *testing.T) {
 		t.Fatal("Update blocked on the controller")
 	}
 }
+
+func TestExpandedRecordScrolls(t *testing.T) {
+	m := newTestModel(t, newFake("x"), config{}, 80, 24)
+	press(m, "4")
+	m.rec.setTopic(m, "big")
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 60 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"field%02d":%d`, i, i)
+	}
+	b.WriteString("}")
+	m.Update(tapOpenedMsg{gen: m.rec.gen, ch: make(chan event.Message)})
+	m.Update(recordsMsg{gen: m.rec.gen, msgs: []event.Message{{Topic: "big", Value: []byte(b.String())}}})
+	press(m, "enter")
+	if v := m.View(); !strings.Contains(v, `"field00": 0`) || strings.Contains(v, `"field40"`) || !strings.Contains(v, "↓ scrolls") {
+		t.Fatalf("expanded record:\n%s", v)
+	}
+	press(m, "G") // G is "newest record", which it already is; ↓ scrolls the record
+	for range 40 {
+		press(m, "down")
+	}
+	if v := m.View(); !strings.Contains(v, `"field40"`) || strings.Contains(v, `"field00"`) {
+		t.Fatalf("scrolled record:\n%s", v)
+	}
+	press(m, "esc")
+	if m.rec.expanded || m.rec.detailOff != 0 {
+		t.Fatal("esc did not collapse the record")
+	}
+}

@@ -36,11 +36,12 @@ type recordsState struct {
 	received bool
 	err      string
 
-	cursor   uint64 // absolute index of the selected record
-	atEnd    bool   // the cursor follows the newest record
-	offsetUI int    // first row shown
-	expanded bool   // the record fills the view
-	hex      bool
+	cursor    uint64 // absolute index of the selected record
+	atEnd     bool   // the cursor follows the newest record
+	offsetUI  int    // first row shown
+	expanded  bool   // the record fills the view
+	detailOff int    // first line of the expanded record shown
+	hex       bool
 }
 
 func newRecordsState(capacity int) recordsState {
@@ -190,6 +191,25 @@ func (m *Model) recordsKey(msg tea.KeyMsg) tea.Cmd {
 		}
 		r.cursor = uint64(c)
 	}
+	if r.expanded {
+		switch {
+		case key.Matches(msg, k.Up):
+			r.detailOff = max(r.detailOff-1, 0)
+			return nil
+		case key.Matches(msg, k.Down):
+			r.detailOff++
+			return nil
+		case key.Matches(msg, k.PgUp):
+			r.detailOff = max(r.detailOff-page, 0)
+			return nil
+		case key.Matches(msg, k.PgDown):
+			r.detailOff += page
+			return nil
+		case key.Matches(msg, k.Top):
+			r.detailOff = 0
+			return nil
+		}
+	}
 	switch {
 	case key.Matches(msg, k.Up):
 		move(-1)
@@ -238,9 +258,9 @@ func (m *Model) recordsKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Hex):
 		r.hex = !r.hex
 	case key.Matches(msg, k.Detail):
-		r.expanded = !r.expanded
+		r.expanded, r.detailOff = !r.expanded, 0
 	case msg.Type == tea.KeyEsc:
-		r.expanded = false
+		r.expanded, r.detailOff = false, 0
 	}
 	return nil
 }
@@ -291,7 +311,7 @@ func (m *Model) recordsView(w, h int) string {
 	lines := []string{trunc(strings.Join(bar, s.dim.Render(" │ ")), w)}
 	cur, haveCur := r.ring.abs(r.cursor)
 	if r.expanded && haveCur {
-		lines = append(lines, m.recordDetail(cur, w, h-1)...)
+		lines = append(lines, m.recordDetail(cur, w, h-1, &r.detailOff)...)
 		return strings.Join(lines, "\n")
 	}
 	if r.ring.len() == 0 {
@@ -326,13 +346,14 @@ func (m *Model) recordsView(w, h int) string {
 	}
 	lines = append(lines, s.border.Render(strings.Repeat("─", w)))
 	if haveCur {
-		lines = append(lines, m.recordDetail(cur, w, h-len(lines))...)
+		lines = append(lines, m.recordDetail(cur, w, h-len(lines), nil)...)
 	}
 	return strings.Join(lines, "\n")
 }
 
 // recordDetail shows one record: coordinates, key, headers and the value pretty-printed.
-func (m *Model) recordDetail(rec event.Message, w, h int) []string {
+// With scroll (the expanded view) the lines from *scroll on are shown.
+func (m *Model) recordDetail(rec event.Message, w, h int, scroll *int) []string {
 	s := m.st
 	var out []string
 	add := func(l string) { out = append(out, wrapLines(l, w)...) }
@@ -370,9 +391,17 @@ func (m *Model) recordDetail(rec event.Message, w, h int) []string {
 	for _, l := range strings.Split(val, "\n") {
 		add(stripANSI(l))
 	}
+	if scroll != nil {
+		*scroll = min(*scroll, max(len(out)-h, 0))
+		out = out[*scroll:]
+	}
 	if len(out) > h && h > 0 {
 		more := len(out) - h + 1
-		out = append(out[:h-1], s.dim.Render(fmt.Sprintf("… %d more lines (enter: expand)", more)))
+		hint := "enter: expand"
+		if scroll != nil {
+			hint = "↓ scrolls, esc: back"
+		}
+		out = append(out[:h-1], s.dim.Render(fmt.Sprintf("… %d more lines (%s)", more, hint)))
 	}
 	return out
 }
