@@ -177,8 +177,21 @@ func (v *verifier) verifySlow(ctx context.Context, raw string) (*principal, erro
 	}
 	p.scopes = scopesOf(claims)
 	p.scopesHeader = strings.Join(p.scopes, " ")
+	// sub and scopes are forwarded as header values: refuse what could split or corrupt a header
+	if !safeHeaderValue(p.sub) || !safeHeaderValue(p.scopesHeader) {
+		return nil, errors.New("token sub or scope contains control characters")
+	}
 	p.subHdr, p.scopesHdr = []string{p.sub}, []string{p.scopesHeader}
 	return p, nil
+}
+
+func safeHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // scopesOf reads "scope" (space-separated string) or "scp"/"scopes" (array or string).

@@ -129,6 +129,8 @@ func TestTokenSecurity(t *testing.T) {
 		{name: "wrong aud", path: "/secure", token: sign(t, jwt.SigningMethodRS256, k.rsa, "rsa1", claims(func(c jwt.MapClaims) { c["aud"] = "other" })), status: 401, wwwAuth: "audience"},
 		{name: "bad signature (other key, same kid)", path: "/secure", token: sign(t, jwt.SigningMethodRS256, otherRSA, "rsa1", claims(nil)), status: 401, wwwAuth: "signature"},
 		{name: "payload swapped", path: "/secure", token: swapPayload(good, claims(func(c jwt.MapClaims) { c["sub"] = "mallory" })), status: 401, wwwAuth: "signature"},
+		{name: "header injection in sub", path: "/secure", token: sign(t, jwt.SigningMethodRS256, k.rsa, "rsa1", claims(func(c jwt.MapClaims) { c["sub"] = "alice\r\nX-Admin: 1" })), status: 401, wwwAuth: "control characters"},
+		{name: "kid with quotes", path: "/secure", token: sign(t, jwt.SigningMethodRS256, k.rsa, "a\"b\\", claims(nil)), status: 401, wwwAuth: `error_description="no key for kid 'a''b''' and alg RS256"`},
 		{name: "unknown kid", path: "/secure", token: sign(t, jwt.SigningMethodRS256, k.rsa, "nope", claims(nil)), status: 401, wwwAuth: `error="invalid_token"`},
 		{name: "truncated", path: "/secure", token: good[:len(good)/2], status: 401, wwwAuth: `error="invalid_token"`},
 		{name: "garbage", path: "/secure", token: "not-a-jwt", status: 401, wwwAuth: `error="invalid_token"`},

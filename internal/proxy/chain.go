@@ -415,7 +415,7 @@ func (c *chain) authenticate(w http.ResponseWriter, r *http.Request, rt *route, 
 	prin, err := c.ver.verify(r.Context(), raw)
 	if err != nil {
 		lg.auth = "invalid: " + err.Error()
-		w.Header()["Www-Authenticate"] = []string{realm + `, error="invalid_token", error_description="` + err.Error() + `"`}
+		w.Header()["Www-Authenticate"] = []string{realm + `, error="invalid_token", error_description="` + quotable(err.Error()) + `"`}
 		lg.status = writeError(w, http.StatusUnauthorized, "invalid_token", err.Error())
 		return nil, false
 	}
@@ -438,6 +438,19 @@ func (c *chain) authenticate(w http.ResponseWriter, r *http.Request, rt *route, 
 	}
 	lg.auth = "ok"
 	return prin, true
+}
+
+// quotable makes s safe inside a quoted-string (RFC 9110): no quotes, backslashes or controls.
+func quotable(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"' || r == '\\':
+			return '\''
+		case r < 0x20 || r == 0x7f || r > 0x7e:
+			return -1
+		}
+		return r
+	}, s)
 }
 
 func bearer(h string) (string, bool) {

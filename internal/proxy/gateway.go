@@ -324,6 +324,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	for _, t := range g.transports {
 		t.CloseIdleConnections()
 	}
+	for _, p := range g.pools {
+		for _, in := range *p.list.Load() {
+			in.conns.closeAll()
+		}
+	}
 	g.poolsMu.Unlock()
 	return runErr
 }

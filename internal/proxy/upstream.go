@@ -36,7 +36,7 @@ func (in *instance) markDown() {
 }
 
 func (in *instance) markUp() {
-	if in.failures.Load() != 0 {
+	if in.failures.Load() != 0 || in.downUntil.Load() != 0 {
 		in.failures.Store(0)
 		in.downUntil.Store(0)
 	}
@@ -104,13 +104,21 @@ func (p *pool) pick(leastConn bool, skip *instance) *instance {
 	if n == 0 {
 		return nil
 	}
-	now := time.Now().UnixNano()
+	var now int64 // read lazily: only instances taken out by passive health need the clock
 	start := int(p.rr.Add(1) % uint64(n))
 	var best *instance
 	for i := 0; i < n; i++ {
 		in := list[(start+i)%n]
-		if in == skip || !in.ready.Load() || !in.healthy(now) {
+		if in == skip || !in.ready.Load() {
 			continue
+		}
+		if du := in.downUntil.Load(); du != 0 {
+			if now == 0 {
+				now = time.Now().UnixNano()
+			}
+			if du > now {
+				continue
+			}
 		}
 		if !leastConn {
 			return in
