@@ -23,6 +23,7 @@ func main() {
 	state := flag.String("state", "", "state directory (issuer key)")
 	tokenFile := flag.String("token-file", "", "write a valid token here and exit")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until exit")
+	accessLog := flag.Bool("access-log", true, "publish access records to an event bus and log ring, as devstack up does")
 	memProfile := flag.String("memprofile", "", "write an allocation profile here at exit")
 	flag.Parse()
 	if *tokenFile != "" {
@@ -42,8 +43,11 @@ func main() {
 		route.RateLimit = &proxy.RateLimit{Requests: 1e7, Per: time.Second, Key: "ip"}
 	}
 	// the access log goes to the bus and the log ring, as in `devstack up`
-	g, err := proxy.New(proxy.Config{HTTPPort: *port, HTTPSPort: -1, StateDir: *state, Routes: []proxy.Route{route}},
-		proxy.Options{Bus: event.NewBus("bench"), Logs: event.NewLogs(10000)})
+	opts := proxy.Options{}
+	if *accessLog {
+		opts.Bus, opts.Logs = event.NewBus("bench"), event.NewLogs(10000)
+	}
+	g, err := proxy.New(proxy.Config{HTTPPort: *port, HTTPSPort: -1, StateDir: *state, Routes: []proxy.Route{route}}, opts)
 	if err != nil {
 		log.Fatal(err)
 	}
