@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -347,6 +348,39 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Run leaves no goroutine behind (besides the one fork thread that lives as long as the process).
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "VERSION"), "v1\n")
+	// warm up: the fork thread and the HTTP client's pools
+	h0 := newHarness(t, []Spec{{Name: "w", Dir: dir, Command: "true", Restart: "no"}})
+	h0.start()
+	h0.waitFor("w", 20*time.Second, "completed", func(sv event.Service) bool { return sv.Status == event.StatusCompleted })
+	h0.stop()
+	base := runtime.NumGoroutine()
+
+	sp := httpSpec(t, "api", dir)
+	sp.Build = "true"
+	sp.Watch = &Watch{Debounce: 20 * time.Millisecond}
+	h := newHarness(t, []Spec{sp})
+	h.start()
+	if err := h.waitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "VERSION"), "v2\n")
+	h.waitFor("api", 30*time.Second, "reloaded", func(sv event.Service) bool { return sv.LastReload != nil && sv.LastReload.OK })
+	h.stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			n := runtime.Stack(buf, true)
+			t.Fatalf("%d goroutines after Run, %d before:\n%s", runtime.NumGoroutine(), base, buf[:n])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
