@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -383,5 +385,70 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 			t.Fatalf("%d goroutines after Run, %d before:\n%s", runtime.NumGoroutine(), base, buf[:n])
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A build that writes into its own watched files would reload forever; the loop is detected and the
+// output ignored, while edits elsewhere still reload.
+func TestReloadLoopIsBroken(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.txt"), "v1")
+	h := newHarness(t, []Spec{{Name: "svc", Dir: dir, Command: "exec sleep 1000",
+		Build: `echo build >> ../builds.count; echo built > out.txt`,
+		Watch: &Watch{Debounce: 20 * time.Millisecond}}})
+	h.start()
+	if err := h.waitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	builds := func() int {
+		b, _ := os.ReadFile(filepath.Join(dir, "..", "builds.count"))
+		return strings.Count(string(b), "\n")
+	}
+	waitUntil(t, 30*time.Second, "loop detected", func() bool {
+		for _, l := range h.logs.Tail(0, event.SourceFilter("svc")) {
+			if strings.Contains(l.Text, "reload loop: every build changes out.txt, which is watched; ignoring it from now on (add it to services.svc.watch.ignore)") {
+				return true
+			}
+		}
+		return false
+	})
+	// it stays quiet now
+	n := builds()
+	time.Sleep(time.Second) // no event expected: nothing to poll for
+	if builds() != n {
+		t.Fatalf("still rebuilding: %d builds, then %d", n, builds())
+	}
+	if n > 2+loopLimit {
+		t.Errorf("%d builds before the loop was broken", n)
+	}
+	gen := h.service("svc").Instances[0].Generation
+	writeFile(t, filepath.Join(dir, "main.txt"), "v2")
+	h.waitFor("svc", 30*time.Second, "reload after an edit", func(sv event.Service) bool {
+		return len(sv.Instances) == 1 && sv.Instances[0].Generation > gen && sv.Status == event.StatusReady
+	})
+}
+
+func TestLoopGuardSparesEdits(t *testing.T) {
+	dir := t.TempDir()
+	sv := &service{spec: Spec{Name: "svc", Dir: dir}, sup: &Supervisor{bus: event.NewBus("t"), logs: event.NewLogs(16)},
+		log: slog.New(slog.DiscardHandler), file: openLogFile(t.TempDir(), "svc")}
+	var g loopGuard
+	src := filepath.Join(dir, "main.go")
+	for i := range 10 { // a user saving different content during every build
+		writeFile(t, src, fmt.Sprintf("package main // %d", i))
+		if g.filter(sv, &change{Paths: []string{src}, First: time.Now()}, true) == nil {
+			t.Fatalf("edit %d taken for a reload loop", i)
+		}
+	}
+	bin := filepath.Join(dir, "app")
+	writeFile(t, bin, "\x7fELF\x00\x01")
+	for i := range loopLimit {
+		c := g.filter(sv, &change{Paths: []string{bin}, First: time.Now()}, true)
+		if (c == nil) != (i == loopLimit-1) {
+			t.Fatalf("binary output change %d: filtered=%v", i, c == nil)
+		}
+	}
+	if g.filter(sv, &change{Paths: []string{bin}, First: time.Now()}, false) != nil {
+		t.Fatal("an ignored output still triggers")
 	}
 }

@@ -1,13 +1,17 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -365,6 +369,7 @@ func (sv *service) loop(ctx context.Context) {
 			r <- err
 		}
 	}
+	var loops loopGuard
 	start := func(op opKind, c *change, replies []chan error) {
 		dctx, cancel := context.WithCancel(ctx)
 		d := &deployRun{cancel: cancel, done: make(chan struct{}), replies: replies}
@@ -373,6 +378,7 @@ func (sv *service) loop(ctx context.Context) {
 			defer close(d.done)
 			defer cancel()
 			d.err = sv.deploy(dctx, op, c)
+			loops.deployEnded(time.Now())
 		}()
 	}
 	start(opInitial, nil, nil)
@@ -393,6 +399,9 @@ func (sv *service) loop(ctx context.Context) {
 		case <-sv.changeCh:
 			c := sv.takeChange()
 			if c == nil || sv.userStoppedNow() {
+				continue
+			}
+			if c = loops.filter(sv, c, cur != nil); c == nil {
 				continue
 			}
 			start(opReload, c, supersede())
@@ -969,4 +978,109 @@ func (sv *service) sample(all []procInfo, now time.Time) {
 	if changed {
 		sv.publish()
 	}
+}
+
+// loopGuard detects a build that writes into the files it watches (its output is not ignored): the
+// same set of paths changing during or right after each deploy, several times in a row. Those paths
+// are then ignored, with a warning saying what to add to watch.ignore.
+//
+// To never mistake a user's edits for a loop, a path only counts when its content is binary or did
+// not change since the last time (a build rewriting the same output); an edited source file differs.
+type loopGuard struct {
+	mu      sync.Mutex
+	ended   time.Time // when the last deploy finished
+	key     string
+	count   int
+	prints  map[string]string // path -> fingerprint when last seen
+	ignored map[string]bool
+}
+
+// fingerprint summarizes a file's content: "bin:" for binary files, else a hash of its start and size.
+func fingerprint(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "missing"
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	n, _ := io.ReadFull(f, buf)
+	buf = buf[:n]
+	if bytes.IndexByte(buf[:min(n, 8000)], 0) >= 0 {
+		return "bin:"
+	}
+	st, _ := f.Stat()
+	size := int64(n)
+	if st != nil {
+		size = st.Size()
+	}
+	sum := sha256.Sum256(buf)
+	return fmt.Sprintf("%x:%d", sum[:8], size)
+}
+
+const loopLimit = 3
+
+func (g *loopGuard) deployEnded(t time.Time) {
+	g.mu.Lock()
+	g.ended = t
+	g.mu.Unlock()
+}
+
+// filter drops ignored paths from c and returns nil when nothing is left to reload for.
+func (g *loopGuard) filter(sv *service, c *change, deploying bool) *change {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var paths []string
+	for _, p := range c.Paths {
+		if !g.ignored[p] {
+			paths = append(paths, p)
+		}
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	c.Paths = paths
+	// A change first seen while a deploy ran, or within a moment of its end, may be the build's own.
+	own := deploying || (!g.ended.IsZero() && c.First.Sub(g.ended) < 500*time.Millisecond)
+	sorted := slices.Clone(paths)
+	sort.Strings(sorted)
+	key := strings.Join(sorted, "\x00")
+	if g.prints == nil {
+		g.prints = map[string]string{}
+	}
+	same := true
+	for _, p := range sorted {
+		fp := fingerprint(p)
+		if fp != "bin:" && fp != g.prints[p] {
+			same = false
+		}
+		g.prints[p] = fp
+	}
+	if !own || !same || key != g.key {
+		g.key, g.count = key, 0
+		if !own {
+			return c
+		}
+	}
+	g.count++
+	if g.count < loopLimit {
+		return c
+	}
+	if g.ignored == nil {
+		g.ignored = map[string]bool{}
+	}
+	var rel []string
+	for _, p := range sorted {
+		g.ignored[p] = true
+		if r, err := filepath.Rel(sv.spec.Dir, p); err == nil {
+			p = r
+		}
+		rel = append(rel, p)
+	}
+	g.key, g.count = "", 0
+	msg := fmt.Sprintf("service %s: reload loop: every build changes %s, which is watched; ignoring it from now on (add it to services.%s.watch.ignore)",
+		sv.spec.Name, strings.Join(rel, ", "), sv.spec.Name)
+	sv.log.Warn("reload loop", "paths", rel)
+	sv.system(msg)
+	sv.sup.bus.Notify("warn", msg)
+	return nil
 }
