@@ -31,6 +31,14 @@ func TestNoOrphans(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.command, "setsid") {
+				if _, err := exec.LookPath("setsid"); err != nil {
+					if os.Getenv("DEVSTACK_REQUIRE_ALL") == "1" {
+						t.Fatal("setsid (util-linux) is required")
+					}
+					t.Skip("setsid (util-linux) not installed")
+				}
+			}
 			mark := newMark(t)
 			spec := Spec{Name: "svc", Dir: t.TempDir(), Command: tc.command, Env: append(os.Environ(), mark),
 				StopGrace: tc.grace, Restart: "no"}
