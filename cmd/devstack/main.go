@@ -9,9 +9,13 @@ import (
 	"syscall"
 
 	"github.com/devstack-dev/devstack/internal/cli"
+	"github.com/devstack-dev/devstack/internal/supervisor"
 )
 
 func main() {
+	// When devstack re-executes itself as the per-instance shim that guarantees no service process
+	// outlives it, this runs the shim and never returns.
+	supervisor.MaybeRunShim()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Execute(ctx, stop, os.Args[1:])
 	stop()

@@ -11,8 +11,8 @@ import (
 	"github.com/devstack-dev/devstack/internal/event"
 )
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (a reader or writer) is a character device (a terminal).
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

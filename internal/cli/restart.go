@@ -10,7 +10,7 @@ func init() { register(newRestartCmd) }
 
 func newRestartCmd(app *App) *cobra.Command {
 	var rebuild bool
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "restart SERVICE...",
 		Short: "Restart services of the running stack (with --build: rebuild first)",
 		Args:  cobra.MinimumNArgs(1),
@@ -33,4 +33,6 @@ func newRestartCmd(app *App) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&rebuild, "build", false, "run the build step first and replace the instances (like a file change)")
+	return cmd
 }

@@ -1,5 +1,3 @@
-//go:build wip
-
 package cli
 
 import (
@@ -49,6 +47,9 @@ with the tests' status. This is what CI runs.`,
 			cfg, err := app.Config()
 			if err != nil {
 				return err
+			}
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(app.Stderr, "warning:", w)
 			}
 			tests := cfg.Tests
 			if len(args) > 0 {

@@ -1,5 +1,3 @@
-//go:build wip
-
 package cli
 
 import (
@@ -44,6 +42,9 @@ colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.
 			cfg, err := app.Config()
 			if err != nil {
 				return err
+			}
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(app.Stderr, "warning:", w)
 			}
 			useTUI := !f.noTUI && isTerminal(app.Stdout) && isTerminal(app.Stdin)
 			return app.up(cmd.Context(), cfg, f, useTUI)

@@ -1,5 +1,3 @@
-//go:build wip
-
 // Package stack wires the broker, database, gateway and supervisor into one running stack and
 // implements the Controller that UIs and the CLI use.
 package stack
@@ -89,12 +87,12 @@ type Stack struct {
 	logs  *event.Logs
 	opts  Options
 
-	mu    sync.Mutex // guards the fields below, set while starting
-	kafka Kafka
-	admin *broker.Admin
-	db    Database
-	gw    *proxy.Gateway
-	sup   *supervisor.Supervisor
+	mu       sync.Mutex // guards the fields below, set while starting
+	kafka    Kafka
+	admin    *broker.Admin
+	db       Database
+	gw       *proxy.Gateway
+	sup      *supervisor.Supervisor
 	ctrlAddr string
 
 	infraReady chan struct{} // closed when infrastructure is up and services are starting
@@ -171,6 +169,9 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 	}
 	ensureGitignore(s.cfg.StateDirPath())
 
+	// Background goroutines are waited for after everything is stopped (defers run last-in first-out).
+	var bg sync.WaitGroup
+	defer bg.Wait()
 	// Everything started is stopped in reverse order through this list.
 	var stops []func()
 	defer func() {
@@ -178,7 +179,6 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 			stops[i]()
 		}
 	}()
-	var bg sync.WaitGroup
 	errc := make(chan error, 8)
 	goRun := func(name string, f func(context.Context) error, rctx context.Context) {
 		bg.Add(1)
@@ -321,7 +321,7 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 		gctx, gcancel := context.WithCancel(context.WithoutCancel(ctx))
 		goRun(CompGateway, gw.Run, gctx)
 		stops = append(stops, func() { gcancel() })
-		if err := waitListening(ctx, gw.Addr, errc); err != nil {
+		if err := waitStarted(ctx, gw.Started(), errc); err != nil {
 			s.component(CompGateway, event.StatusFailed, "", "", 0, err)
 			s.failStart(err)
 			return err
@@ -385,9 +385,8 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 		s.bus.Notify("error", err.Error())
 	}
 	s.bus.Notify("info", "stopping")
-	// stops run in the deferred loop; then wait for background goroutines
-	defer bg.Wait()
-	return err
+	return err // the deferred stops run now, then bg.Wait
+
 }
 
 func (s *Stack) failStart(err error) {
@@ -400,23 +399,16 @@ func (s *Stack) failStart(err error) {
 	}
 }
 
-// waitListening waits until addr() reports a listening address or the gateway's Run fails.
-func waitListening(ctx context.Context, addr func() string, errc chan error) error {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	deadline := time.After(10 * time.Second)
-	for addr() == "" {
-		select {
-		case err := <-errc:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline:
-			return errors.New("gateway did not start listening within 10s")
-		case <-t.C:
-		}
+// waitStarted waits until the gateway listens, its Run fails, or ctx ends.
+func waitStarted(ctx context.Context, started <-chan struct{}, errc chan error) error {
+	select {
+	case <-started:
+		return nil
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
-	return nil
 }
 
 // WaitReady blocks until the infrastructure is up and every service is ready (or completed), the

@@ -1,5 +1,3 @@
-//go:build wip
-
 package stack
 
 import (
@@ -81,7 +79,7 @@ func gatewayConfig(c *config.Config) proxy.Config {
 			Audience: g.Auth.Audience,
 			Leeway:   g.Auth.Leeway.D(),
 			DevIssuer: proxy.DevIssuer{
-				Enabled:  c.DevIssuerEnabled(),
+				Disabled: !c.DevIssuerEnabled(),
 				TokenTTL: g.Auth.DevIssuer.TokenTTL.D(),
 			},
 		},
