@@ -265,12 +265,6 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.g.logAccess(r, rt, rid, ip, start, d, &lg, p)
 	}()
 
-	// reserved paths are served by the gateway itself
-	if len(p) > 2 && (p[1] == '.' || p[1] == 'o' || p[1] == '_') {
-		if c.serveReserved(w, r, &lg) {
-			return
-		}
-	}
 	if raw := r.URL.RawPath; raw != "" {
 		if strings.Contains(raw, "%2F") || strings.Contains(raw, "%2f") || strings.Contains(raw, "%5C") || strings.Contains(raw, "%5c") {
 			lg.status = writeError(w, http.StatusBadRequest, "bad_request", "encoded slashes (%2F, %5C) are not allowed in the path")
@@ -284,6 +278,12 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cleaned := false
 	if needsClean(p) {
 		p, cleaned = cleanPath(p), true
+	}
+	// reserved paths are served by the gateway itself, before any route
+	if len(p) > 2 && (p[1] == '.' || p[1] == 'o' || p[1] == '_') {
+		if c.serveReserved(w, r, p, &lg) {
+			return
+		}
 	}
 	var mm bool
 	rt, mm = c.match(r.Host, p, r.Method)

@@ -47,6 +47,7 @@ func TestRouting(t *testing.T) {
 		{"dot-dot into users is routed there", "GET", "/admin/../api/users/9", "", 200, "users", "/9"},
 		{"double slashes collapse", "GET", "//api//users//5", "", 200, "users", "/5"},
 		{"cannot climb above root", "GET", "/../../api/users/1", "", 200, "users", "/1"},
+		{"reserved path cannot be reached through a route by dot-dot", "GET", "/api/../.well-known/jwks.json", "", 200, "", ""},
 		{"encoded slash is rejected", "GET", "/api/users%2F..%2Fadmin", "", 400, "", ""},
 		{"encoded backslash is rejected", "GET", "/api/users/..%5Cadmin", "", 400, "", ""},
 	}
@@ -62,6 +63,9 @@ func TestRouting(t *testing.T) {
 				t.Fatalf("status line: %q", firstLine(out))
 			}
 			if tc.service == "" {
+				if tc.status == 200 && (strings.Contains(out, `"name":`) || !strings.Contains(out, `"keys"`)) {
+					t.Fatalf("want the gateway's own JWKS: %s", out)
+				}
 				return
 			}
 			if !strings.Contains(out, `"name":"`+tc.service+`"`) {

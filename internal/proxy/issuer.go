@@ -24,8 +24,7 @@ func ephemeralIssuerKey() (*issuerKey, error) {
 }
 
 // serveReserved serves the gateway's own endpoints. It returns false when p is not one of them.
-func (c *chain) serveReserved(w http.ResponseWriter, r *http.Request, lg *reqLog) bool {
-	p := r.URL.Path
+func (c *chain) serveReserved(w http.ResponseWriter, r *http.Request, p string, lg *reqLog) bool {
 	switch {
 	case p == "/__devstack/metrics":
 		lg.status = http.StatusOK
