@@ -18,9 +18,8 @@ import (
 //
 // The gateway talks HTTP/1.1 to loopback upstreams itself instead of through http.Transport: the
 // request is written and the response read on the handler's goroutine, without the Transport's two
-// goroutines and channel hand-offs per request. Profiling showed those hand-offs, not parsing, to be
-// the cost that kept a Transport-based proxy far behind nginx. Requests it does not handle (protocol
-// upgrades, bodies of unknown length) still go through http.Transport.
+// goroutines and channel hand-offs per request (about +30% req/s in an A/B benchmark). Requests it
+// does not handle (protocol upgrades, bodies of unknown length) still go through http.Transport.
 type upConn struct {
 	conn     net.Conn
 	br       *bufio.Reader
