@@ -231,7 +231,10 @@ func printProgress(ctx context.Context, w io.Writer, p painter, st *stack.Stack)
 			if len(ports) > 0 {
 				d = strings.Join(ports, " ")
 			}
-			if s.Status == event.StatusReady && s.StartedIn > 0 {
+			if s.Status == event.StatusReady {
+				if s.StartedIn == 0 && s.LastReload == nil {
+					return // the supervisor publishes the start-up time right after; print once, with it
+				}
 				d += "  " + p.dim(fmtDur(s.StartedIn))
 			}
 			if s.Error != "" {
