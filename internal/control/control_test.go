@@ -47,7 +47,9 @@ func (b *busController) Rebuild(_ context.Context, s string) error { return b.ac
 func (b *busController) Topics(context.Context) ([]event.TopicInfo, error) {
 	return []event.TopicInfo{{Name: "orders", Partitions: []event.PartitionInfo{{Partition: 0, EndOffset: 3}}, Messages: 3}}, nil
 }
-func (b *busController) Groups(context.Context) ([]event.GroupInfo, error) { return nil, errors.New("boom") }
+func (b *busController) Groups(context.Context) ([]event.GroupInfo, error) {
+	return nil, errors.New("boom")
+}
 func (b *busController) ResetGroup(_ context.Context, r ResetRequest) error {
 	b.actions <- "reset " + r.Group + " " + r.To
 	return nil
