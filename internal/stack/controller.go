@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -235,4 +237,19 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 	}
 	s.systemLog(CompGateway, "routes reloaded from %s (%d routes)", s.cfg.Path, len(nc.Gateway.Routes))
 	s.bus.Notify("info", "gateway routes reloaded")
+	var changed []string
+	if !reflect.DeepEqual(nc.Services, s.cfg.Services) {
+		changed = append(changed, "services")
+	}
+	if !reflect.DeepEqual(nc.Broker, s.cfg.Broker) {
+		changed = append(changed, "broker")
+	}
+	if !reflect.DeepEqual(nc.Postgres, s.cfg.Postgres) {
+		changed = append(changed, "postgres")
+	}
+	if len(changed) > 0 {
+		msg := fmt.Sprintf("devstack.yaml: changes to %s take effect when devstack is restarted (routes were reloaded now)", strings.Join(changed, ", "))
+		s.systemLog("devstack", "%s", msg)
+		s.bus.Notify("warn", msg)
+	}
 }

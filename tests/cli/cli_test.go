@@ -466,3 +466,43 @@ tests:
 		t.Errorf("output does not say which service was not ready:\n%s", out)
 	}
 }
+
+func TestRoutesFollowDevstackYAML(t *testing.T) {
+	dir, ports := stackDir(t, basicStack)
+	u := startUp(t, dir)
+	u.waitFor(t, "all ready", 60*time.Second)
+	url := fmt.Sprintf("http://127.0.0.1:%d/other/", ports["GATEWAY_PORT"])
+	if resp, err := http.Get(url); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /other/ before the route exists: %v %v", resp, err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "devstack.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// an invalid edit is reported and the running routes stay
+	broken := strings.Replace(string(b), "strip_prefix: true}", "strip_prefix: maybe}", 1)
+	os.WriteFile(filepath.Join(dir, "devstack.yaml"), []byte(broken), 0o644)
+	u.waitFor(t, "keeping the running", 10*time.Second)
+	added := strings.Replace(string(b), "    - {path: /web, service: web, strip_prefix: true}",
+		"    - {path: /web, service: web, strip_prefix: true}\n    - {path: /other, service: web, strip_prefix: true}", 1)
+	if err := os.WriteFile(filepath.Join(dir, "devstack.yaml"), []byte(added), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new route did not start working within 10s (last: %v %v)", resp, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(u.output(), "routes reloaded") {
+		t.Errorf("up output does not mention the route reload")
+	}
+}
