@@ -1,0 +1,5 @@
+// Package kafkaclients drives devstack's broker, as a separate process that it stops and kills, with the
+// Kafka clients our users' services use (franz-go, sarama, kafkajs, NestJS, confluent-kafka,
+// kafka-python) and checks that acknowledged records and committed offsets survive. It holds only tests;
+// setup.sh installs the Node and Python clients they need.
+package kafkaclients
