@@ -171,6 +171,10 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		if _, ok := h["Expect"]; ok {
 			delete(h, "Expect") // the server already answered the client's 100-continue
 		}
+		// writeRequest frames the body itself: a client's Content-Length left in the header would be sent
+		// twice, which strict upstreams (Node's llhttp) reject with a bare 400.
+		delete(h, "Content-Length")
+		delete(h, "Transfer-Encoding")
 		dr = directReq{method: r.Method, path: fwdPath, query: r.URL.RawQuery, host: r.Host, header: h,
 			extra: &x, contentLength: r.ContentLength, body: b, ctx: r.Context()}
 		if !rewritten && r.URL.RawPath != "" {
