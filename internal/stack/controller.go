@@ -230,14 +230,17 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 		s.systemLog("devstack", "devstack.yaml changed but is invalid; keeping the running config: %v", err)
 		return
 	}
-	if err := gw.Reload(gatewayConfig(nc)); err != nil {
+	var restart []string
+	if err := gw.Reload(gatewayConfig(nc)); errors.Is(err, proxy.ErrRestartRequired) {
+		restart = append(restart, "gateway host/ports")
+	} else if err != nil {
 		s.bus.Notify("error", "gateway reload failed; keeping the running routes: "+err.Error())
 		s.systemLog(CompGateway, "reload failed; keeping the running routes: %v", err)
 		return
 	}
 	s.systemLog(CompGateway, "routes reloaded from %s (%d routes)", s.cfg.Path, len(nc.Gateway.Routes))
 	s.bus.Notify("info", "gateway routes reloaded")
-	var changed []string
+	changed := restart
 	if !reflect.DeepEqual(nc.Services, s.cfg.Services) {
 		changed = append(changed, "services")
 	}
