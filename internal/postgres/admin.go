@@ -52,6 +52,7 @@ type Admin struct {
 	PsqlPath string
 	psqlDir  string
 
+	opMu sync.Mutex // one EnsureDatabase/ResetDatabase at a time: no half-initialised database is handed out
 	mu   sync.Mutex
 	db   *sql.DB
 	init map[string][]string
@@ -170,6 +171,12 @@ func (a *Admin) EnsureDatabase(ctx context.Context, name string, initSQL []strin
 	if err := ValidateName(name); err != nil {
 		return "", err
 	}
+	a.opMu.Lock()
+	defer a.opMu.Unlock()
+	return a.ensure(ctx, name, initSQL)
+}
+
+func (a *Admin) ensure(ctx context.Context, name string, initSQL []string) (string, error) {
 	a.mu.Lock()
 	a.init[name] = append([]string(nil), initSQL...)
 	a.mu.Unlock()
@@ -304,6 +311,8 @@ func (a *Admin) ResetDatabase(ctx context.Context, name string, initSQL []string
 	if err := ValidateName(name); err != nil {
 		return err
 	}
+	a.opMu.Lock()
+	defer a.opMu.Unlock()
 	// only databases devstack provisions: never the superuser's own ones (postgres, …)
 	var roleSuper, ownerSuper sql.NullBool
 	var owner sql.NullString
@@ -320,7 +329,7 @@ func (a *Admin) ResetDatabase(ctx context.Context, name string, initSQL []string
 	if err := a.drop(ctx, name); err != nil {
 		return err
 	}
-	_, err = a.EnsureDatabase(ctx, name, initSQL)
+	_, err = a.ensure(ctx, name, initSQL)
 	return err
 }
 

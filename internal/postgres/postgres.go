@@ -442,9 +442,18 @@ func (s *Server) createDataDir(ctx context.Context) error {
 		os.RemoveAll(tmp)
 		return err
 	}
+	// durable before it becomes PGDATA: a cluster half on disk after a power loss would not start
+	if err := syncFS(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("sync new data directory: %w", err)
+	}
 	if err := os.Rename(tmp, s.pgdata); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("install data directory: %w", err)
+	}
+	if d, err := os.Open(s.o.DataDir); err == nil {
+		_ = d.Sync()
+		d.Close()
 	}
 	return nil
 }

@@ -33,7 +33,11 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(childEnvVar); mode != "" {
 		os.Exit(childMain(mode))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
 }
 
 // needPostgres skips (or fails under DEVSTACK_REQUIRE_ALL=1) when no PostgreSQL is installed locally.
@@ -430,7 +434,7 @@ func TestSIGKILL(t *testing.T) {
 			if err := info.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			info.cmd.Wait()
+			<-info.exited
 			if tc.noPdeathsig {
 				if !isLivePostgres(info.PostmasterPID) {
 					t.Fatal("the server died with devstack although it had no parent-death signal")
@@ -630,6 +634,7 @@ type childInfo struct {
 	PostmasterPID int    `json:"postmaster_pid"`
 	Error         string `json:"error,omitempty"`
 	cmd           *exec.Cmd
+	exited        <-chan struct{}
 }
 
 // runChild runs this test binary as a "devstack" in mode and waits for its report.
@@ -663,18 +668,9 @@ func runChild(t *testing.T, mode, dataDir, cacheDir string, noPdeathsig bool, cr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	exited := make(chan struct{})
-	go func() {
-		if mode != "hang" {
-			cmd.Wait()
-		} else {
-			for procAlive(cmd.Process.Pid) {
-				time.Sleep(50 * time.Millisecond)
-			}
-		}
-		close(exited)
-	}()
+	go func() { cmd.Wait(); close(exited) }() // the only Wait: concurrent Waits on one process can hang
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
 	deadline := time.After(3 * time.Minute)
 	for {
 		if b, err := os.ReadFile(report); err == nil && len(b) > 0 && b[len(b)-1] == '\n' {
@@ -682,7 +678,10 @@ func runChild(t *testing.T, mode, dataDir, cacheDir string, noPdeathsig bool, cr
 			if err := json.Unmarshal(b, &info); err != nil {
 				t.Fatalf("child report %q: %v", b, err)
 			}
-			info.cmd = cmd
+			info.cmd, info.exited = cmd, exited
+			if mode != "hang" {
+				<-exited
+			}
 			return &info
 		}
 		select {
@@ -749,18 +748,21 @@ func childMain(mode string) int {
 		if err != nil {
 			return fail(fmt.Errorf("restart: %w", err))
 		}
-		defer s2.Stop()
 		db2, err := sql.Open("postgres", url)
 		if err != nil {
 			return fail(err)
 		}
-		defer db2.Close()
 		var n int
-		if err := db2.QueryRow("SELECT count(*) FROM items").Scan(&n); err != nil || n != 3 {
+		err = db2.QueryRow("SELECT count(*) FROM items").Scan(&n)
+		db2.Close()
+		if err != nil || n != 3 {
 			return fail(fmt.Errorf("after restart: %d rows, %v", n, err))
 		}
 		if s2.runAs.switched {
 			return fail(errors.New("switched user although not root"))
+		}
+		if err := s2.Stop(); err != nil {
+			return fail(fmt.Errorf("stop after restart: %w", err))
 		}
 		return report(childInfo{Port: port, PostmasterPID: s2.cmd.Process.Pid})
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // procStat reads state, parent pid and command name of pid from /proc.
@@ -93,4 +95,15 @@ func portHolder(port int) string {
 		}
 	}
 	return ""
+}
+
+// syncFS flushes the filesystem holding dir (one syncfs call instead of an fsync per copied file: the
+// ~1000 files of a fresh cluster would take ~0.5 s to fsync one by one).
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
 }

@@ -2,7 +2,12 @@
 
 package postgres
 
-import "syscall"
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
 
 // Without /proc: a pid that answers signal 0 counts as a live server (erring towards stopping it).
 func procStat(pid int) (state byte, ppid int, comm string, ok bool) {
@@ -16,3 +21,18 @@ func procAlive(pid int) bool      { return syscall.Kill(pid, 0) == nil }
 func isLivePostgres(pid int) bool { return procAlive(pid) }
 func procCwd(int) string          { return "" }
 func portHolder(int) string       { return "" }
+
+// syncFS flushes the files under dir one by one.
+func syncFS(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Sync()
+	})
+}
