@@ -105,9 +105,9 @@ func startBroker(t *testing.T) *brokerProc {
 	b := &brokerProc{t: t, mode: mode, bin: bin, dir: t.TempDir(), port: freePort(t)}
 	b.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port))
 	if mode == "devstack" {
-		// Only the broker: no services (so no gateway or database is needed), and a free control port so
-		// concurrent runs on this machine do not collide.
-		yaml := fmt.Sprintf("broker:\n  port: %d\ncontrol:\n  port: %d\n", b.port, freePort(t))
+		// Only the broker: no services, gateway or database, and a free control port so concurrent runs
+		// on this machine do not collide.
+		yaml := fmt.Sprintf("broker:\n  enabled: true\n  port: %d\ncontrol:\n  port: %d\npostgres:\n  enabled: false\ngateway:\n  enabled: false\n", b.port, freePort(t))
 		if err := os.WriteFile(filepath.Join(b.dir, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,52 @@
+package kafkaclients
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCheckConsumed shows that the scenario's checks catch each way a broker can get it wrong.
+func TestCheckConsumed(t *testing.T) {
+	good := func() result {
+		return result{Members: []member{
+			{Name: "a", Assigned: []int32{0, 1}, Records: []record{{"m-0", 0, 0}, {"m-2", 0, 1}, {"m-1", 1, 0}}},
+			{Name: "b", Assigned: []int32{2, 3}, Records: []record{{"m-3", 2, 0}, {"m-4", 3, 0}}},
+		}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(r *result)
+		want   string // substring of the problems; "" means none
+	}{
+		{"exactly once, shared", func(*result) {}, ""},
+		{"duplicate delivery", func(r *result) {
+			r.Members[1].Records = append(r.Members[1].Records, record{"m-0", 2, 1})
+		}, "m-0 delivered 2 times"},
+		{"lost record", func(r *result) { r.Members[1].Records = r.Members[1].Records[:1] }, "never delivered: m-4"},
+		{"old record served again", func(r *result) {
+			r.Members[0].Records = append([]record{{"m-99", 0, 0}}, r.Members[0].Records...)
+		}, "delivered but not expected"},
+		{"one member got nothing", func(r *result) {
+			r.Members[0].Assigned = []int32{0, 1, 2, 3}
+			r.Members[1].Assigned = nil
+		}, "did not share"},
+		{"partition assigned twice", func(r *result) { r.Members[1].Assigned = []int32{1, 2, 3} }, "did not share"},
+		{"partition assigned to nobody", func(r *result) { r.Members[1].Assigned = []int32{2} }, "did not share"},
+		{"record from someone else's partition", func(r *result) { r.Members[1].Records[0].P = 0 }, "not assigned to it"},
+		{"offsets out of order", func(r *result) { r.Members[0].Records[1].O = 0 }, "after offset 0"},
+		{"wrong member count", func(r *result) { r.Members = r.Members[:1] }, "1 members reported, want 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := good()
+			tt.mutate(&r)
+			probs := strings.Join(checkConsumed(r, 2, 4, 0, 5), "\n")
+			switch {
+			case tt.want == "" && probs != "":
+				t.Fatalf("want no problems, got:\n%s", probs)
+			case tt.want != "" && !strings.Contains(probs, tt.want):
+				t.Fatalf("want a problem containing %q, got:\n%s", tt.want, probs)
+			}
+		})
+	}
+}
