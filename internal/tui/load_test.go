@@ -155,6 +155,9 @@ func runLoad(t testing.TB, view string, keys string, d time.Duration, lps, mps i
 			case <-ctx.Done():
 				return
 			case nt := <-lc.taps:
+				if tap != nil {
+					close(tap)
+				}
 				tap = nt
 			case <-tick.C:
 				if tap == nil {
