@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -24,6 +25,8 @@ import (
 	"github.com/devstack-dev/devstack/internal/postgres"
 )
 
+var benchLog *slog.Logger
+
 type result struct {
 	Who      string          `json:"who"`
 	Scenario string          `json:"scenario"`
@@ -33,7 +36,11 @@ type result struct {
 func main() {
 	runs := flag.Int("runs", 5, "samples per scenario")
 	child := flag.Bool("child", false, "internal: measure as the current (non-root) user and print JSON")
+	verbose := flag.Bool("v", false, "debug log of devstack's phases on stderr")
 	flag.Parse()
+	if *verbose {
+		benchLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if *child {
 		res, err := measureAll(*runs, false)
 		if err != nil {
@@ -100,7 +107,7 @@ func measureDevstack(runs int, who string) ([]result, error) {
 	for i := 0; i < runs; i++ {
 		run := filepath.Join(base, fmt.Sprint(i))
 		// cold, no template
-		o := postgres.Options{DataDir: filepath.Join(run, "a"), CacheDir: filepath.Join(run, "cache")}
+		o := postgres.Options{DataDir: filepath.Join(run, "a"), CacheDir: filepath.Join(run, "cache"), Logger: benchLog}
 		t0 := time.Now()
 		s, err := postgres.Start(ctx, o)
 		if err != nil {
@@ -113,13 +120,11 @@ func measureDevstack(runs int, who string) ([]result, error) {
 		}
 		ensure.Samples = append(ensure.Samples, time.Since(t0))
 		port := s.Port()
-		t0 = time.Now()
 		if err := s.Stop(); err != nil {
 			return nil, err
 		}
-		stop.Samples = append(stop.Samples, time.Since(t0))
 		// cold with template: same cache, new data dir
-		o2 := postgres.Options{DataDir: filepath.Join(run, "b"), CacheDir: o.CacheDir}
+		o2 := postgres.Options{DataDir: filepath.Join(run, "b"), CacheDir: o.CacheDir, Logger: benchLog}
 		t0 = time.Now()
 		s2, err := postgres.Start(ctx, o2)
 		if err != nil {
@@ -135,7 +140,11 @@ func measureDevstack(runs int, who string) ([]result, error) {
 			return nil, err
 		}
 		warm.Samples = append(warm.Samples, time.Since(t0))
-		s3.Stop()
+		t0 = time.Now() // stop right after a start, as for embedded-postgres
+		if err := s3.Stop(); err != nil {
+			return nil, err
+		}
+		stop.Samples = append(stop.Samples, time.Since(t0))
 		os.RemoveAll(run)
 	}
 	return []result{cold, tpl, warm, stop, ensure}, nil
@@ -174,18 +183,20 @@ func measureLibrary(runs int) ([]result, error) {
 			return nil, fmt.Errorf("embedded-postgres start: %w", err)
 		}
 		cold.Samples = append(cold.Samples, time.Since(t0))
-		t0 = time.Now()
 		if err := db.Stop(); err != nil {
 			return nil, err
 		}
-		stop.Samples = append(stop.Samples, time.Since(t0))
 		db = embeddedpostgres.NewDatabase(cfg)
 		t0 = time.Now()
 		if err := db.Start(); err != nil {
 			return nil, fmt.Errorf("embedded-postgres warm start: %w", err)
 		}
 		warm.Samples = append(warm.Samples, time.Since(t0))
-		db.Stop()
+		t0 = time.Now()
+		if err := db.Stop(); err != nil {
+			return nil, err
+		}
+		stop.Samples = append(stop.Samples, time.Since(t0))
 		os.RemoveAll(run)
 	}
 	return []result{cold, warm, stop}, nil

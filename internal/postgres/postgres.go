@@ -433,20 +433,24 @@ func (s *Server) createDataDir(ctx context.Context) error {
 			return err
 		}
 	} else {
+		t0 := time.Now()
 		if err := copyTree(tpl, tmp); err != nil {
 			os.RemoveAll(tmp)
 			return fmt.Errorf("copy initdb template %s: %w", tpl, err)
 		}
+		s.log.Debug("copied initdb template", "took", time.Since(t0))
 	}
 	if err := s.runAs.chownTree(tmp); err != nil {
 		os.RemoveAll(tmp)
 		return err
 	}
 	// durable before it becomes PGDATA: a cluster half on disk after a power loss would not start
+	t0 := time.Now()
 	if err := syncFS(tmp); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("sync new data directory: %w", err)
 	}
+	s.log.Debug("synced new data directory", "took", time.Since(t0))
 	if err := os.Rename(tmp, s.pgdata); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("install data directory: %w", err)
