@@ -280,7 +280,7 @@ func printMarkdown(all []result, runs int) {
 	fmt.Println("## PostgreSQL start (internal/postgres)")
 	fmt.Println()
 	fmt.Printf("- Date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Printf("- Machine: %s, %d CPUs, %s/%s, kernel %s (shared with other jobs while measuring)\n", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, kernel())
+	fmt.Printf("- Machine: %s, %d CPUs, %s/%s, kernel %s; load average %s when done (the machine is shared)\n", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, kernel(), loadAvg())
 	fmt.Printf("- PostgreSQL: %s (local install); %d runs per scenario; times are from the call to Start until the server accepts connections with the configured superuser password (devstack) or until Start returns (embedded-postgres)\n", ver, runs)
 	fmt.Println()
 	fmt.Println("| who | scenario | median | min | max | median vs embedded-postgres |")
@@ -326,4 +326,16 @@ func kernel() string {
 		return "?"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -80,7 +80,7 @@ func chooseRunUser(osUser, pgdata string, log *slog.Logger) (*runUser, error) {
 		out, cerr := exec.Command("useradd", "--system", "--user-group", "--no-create-home",
 			"--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
 			"--comment", "devstack embedded PostgreSQL", name).CombinedOutput()
-		if cerr != nil {
+		if _, lerr := user.Lookup(name); cerr != nil && lerr != nil { // (another devstack may have just made it)
 			log.Warn("could not create system user; running PostgreSQL as nobody", "user", name, "err", cerr, "output", strings.TrimSpace(string(out)))
 			name = "nobody"
 		}
