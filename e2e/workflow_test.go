@@ -326,3 +326,34 @@ func TestPoisonMessage(t *testing.T) {
 		return a.Scored, string(r.body)
 	})
 }
+
+// TestWebSocketAuth: the gateway checks the token of the WebSocket upgrade like any other request.
+func TestWebSocketAuth(t *testing.T) {
+	g := gateway(t)
+	u := g.newUser(t, "ws-auth")
+	wsURL := "ws" + strings.TrimPrefix(g.base, "http") + "/ws/orders"
+	for _, tt := range []struct {
+		name, token string
+		want        int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"user token without analytics:read", u.Token, http.StatusForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			h := http.Header{}
+			if tt.token != "" {
+				h.Set("Authorization", "Bearer "+tt.token)
+			}
+			conn, res, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: h})
+			if err == nil {
+				conn.Close(websocket.StatusNormalClosure, "")
+				t.Fatalf("WebSocket upgrade succeeded; want HTTP %d", tt.want)
+			}
+			if res == nil || res.StatusCode != tt.want {
+				t.Fatalf("dial: %v (response %v); want HTTP %d", err, res, tt.want)
+			}
+		})
+	}
+}

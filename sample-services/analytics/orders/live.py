@@ -17,7 +17,7 @@ import logging
 import psycopg
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connections
+from django.db import close_old_connections, connections
 
 from .consumers import GROUP
 from .ingest import NOTIFY_CHANNEL
@@ -33,12 +33,11 @@ async def broadcast_order(order: dict) -> None:
 
 @sync_to_async
 def _load(order_id: str) -> dict | None:
+    close_old_connections()  # this thread lives as long as the server: drop connections past their age
     try:
         order = Order.objects.get(order_id=order_id)
     except (Order.DoesNotExist, ValueError):
         return None
-    finally:
-        connections.close_all()
     return dict(OrderSerializer(order).data)
 
 

@@ -50,6 +50,7 @@ class Command(BaseCommand):
                 "auto.offset.reset": "earliest",
                 "partition.assignment.strategy": "cooperative-sticky",
                 "allow.auto.create.topics": True,
+                "enable.metrics.push": False,  # KIP-714 client telemetry: nothing collects it here
                 "error_cb": lambda err: log.warning("kafka: %s", err),
             }
         )
