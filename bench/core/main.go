@@ -226,12 +226,21 @@ func reload() {
 			},
 		},
 		{
-			lang: "NestJS", app: "nest", file: "src/app.controller.ts", peerName: "nest start --watch",
+			lang: "NestJS (tsc)", app: "nest", file: "src/app.controller.ts", peerName: "nest start --watch",
 			devYAML: `    build: ./node_modules/.bin/tsc -p tsconfig.json
     command: node dist/main.js
     watch: {paths: [src]}`,
 			peer: func(dir string, port int) *exec.Cmd {
 				return exec.Command("./node_modules/.bin/nest", "start", "--watch")
+			},
+		},
+		{
+			lang: "NestJS (swc)", app: "nest", file: "src/app.controller.ts", peerName: "nest start --watch -b swc",
+			devYAML: `    build: ./node_modules/.bin/swc src -d dist --strip-leading-paths -q
+    command: node dist/main.js
+    watch: {paths: [src]}`,
+			peer: func(dir string, port int) *exec.Cmd {
+				return exec.Command("./node_modules/.bin/nest", "start", "--watch", "-b", "swc")
 			},
 		},
 		{
@@ -246,7 +255,7 @@ func reload() {
 	fmt.Printf("### Hot reload: file saved → new code answers HTTP\n\n")
 	fmt.Printf("Each of %d edits rewrites the handler's version string, then polls every 2 ms until the new string is served "+
 		"(through devstack's gateway for devstack; directly for the peer). air is given the same 200 ms debounce as devstack "+
-		"(its default is 1 s). devstack's NestJS build is `tsc` with incremental build info; Django runs `runserver --noreload` and devstack restarts it.\n\n", *runs)
+		"(its default is 1 s). For NestJS both sides are measured with the TypeScript compiler (devstack: `tsc` with incremental build info, a fresh process per change; nest: tsc in watch mode) and with SWC (no type check; `swc` vs `nest start --watch -b swc`). Django runs `runserver --noreload` and devstack restarts it.\n\n", *runs)
 	fmt.Printf("| service | devstack | peer | peer median | ratio devstack/peer |\n|---|---|---|---|---|\n")
 	for _, c := range cases {
 		if c.lang == "Go" && *airBin == "" {
