@@ -272,6 +272,9 @@ func (s *Server) Stop() error {
 			s.admin.Close()
 		}
 		s.stopErr = s.shutdown(30 * time.Second)
+		if s.sockDir != "" && !strings.HasPrefix(s.sockDir, s.o.DataDir) {
+			_ = os.Remove(s.sockDir) // the short fallback under /tmp; only when empty
+		}
 		if m, err := readMeta(s.o.DataDir); err == nil && m.OwnerPID == os.Getpid() {
 			m.OwnerPID = 0
 			_ = writeMeta(s.o.DataDir, m)

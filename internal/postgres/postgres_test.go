@@ -386,8 +386,16 @@ func TestLongPathUsesShortSocketDir(t *testing.T) {
 	if !strings.HasPrefix(s.SocketDir(), os.TempDir()) || len(s.SocketDir()) > 60 {
 		t.Fatalf("socket dir = %s", s.SocketDir())
 	}
-	if err := openT(t, s.URL("")).Ping(); err != nil {
+	db := openT(t, s.URL(""))
+	if err := db.Ping(); err != nil {
 		t.Fatal(err)
+	}
+	db.Close()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.SocketDir()); !os.IsNotExist(err) {
+		t.Fatalf("socket dir under /tmp left after Stop: %v", err)
 	}
 }
 
