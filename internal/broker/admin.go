@@ -57,6 +57,9 @@ func NewAdmin(addrs []string, logger *slog.Logger) (*Admin, error) {
 		// Producing to an unknown topic creates it when the cluster allows auto-creation, as kcat does.
 		kgo.AllowAutoTopicCreation(),
 		kgo.ClientID("devstack-admin"),
+		// Records typed in by a human are small; and consumers such as kafkajs cannot read snappy, franz-go's
+		// default. Uncompressed is readable by every client.
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("broker admin: %w", err)
