@@ -23,7 +23,7 @@ type keeper struct {
 	replica  int
 	port     int
 	autoPort bool
-	fastFail bool // a crash before the first ready fails the instance (blue-green candidates)
+	fastFail bool // a crash before the first ready fails the instance (blue-green candidates, tentative)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -32,6 +32,9 @@ type keeper struct {
 	once   sync.Once
 
 	// guarded by sv.mu
+	// tentative: started on a skipped build; until the deploy settles, its failure does not fail the
+	// service (which builds and starts again).
+	tentative   bool
 	inst        event.Instance
 	proc        *proc
 	draining    bool
@@ -41,18 +44,29 @@ type keeper struct {
 
 func (sv *service) newKeeper(replica, gen int, fastFail bool) (*keeper, error) {
 	k := &keeper{sv: sv, replica: replica, fastFail: fastFail, done: make(chan struct{}), first: make(chan error, 1)}
+	return k, k.init(gen)
+}
+
+// newTentativeKeeper is a keeper for an instance started on a skipped build.
+func (sv *service) newTentativeKeeper(replica, gen int) (*keeper, error) {
+	k := &keeper{sv: sv, replica: replica, fastFail: true, tentative: true, done: make(chan struct{}), first: make(chan error, 1)}
+	return k, k.init(gen)
+}
+
+func (k *keeper) init(gen int) error {
+	sv, replica := k.sv, k.replica
 	if sv.spec.Port > 0 {
 		k.port = sv.spec.Port + replica
 	} else {
 		p, err := sv.sup.ports.get()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		k.port, k.autoPort = p, true
 	}
 	k.ctx, k.cancel = context.WithCancel(context.Background())
 	k.inst = event.Instance{Replica: replica, Port: k.port, Status: event.StatusStarting, Generation: gen}
-	return k, nil
+	return nil
 }
 
 // stop ends the instance (graceful stop of its process group) and waits for it. Idempotent.
@@ -91,11 +105,11 @@ func (k *keeper) failed(msg string) {
 	k.inst.Ready = false
 	k.inst.PID = 0
 	candidate := containsKeeper(sv.candidates, k)
-	if !candidate && !k.draining {
+	if !candidate && !k.draining && !k.tentative {
 		sv.errMsg = msg
 	}
 	sv.mu.Unlock()
-	if !candidate {
+	if !candidate && !k.tentative {
 		sv.log.Warn("instance failed", "replica", k.replica, "err", msg)
 	}
 	sv.system(msg)

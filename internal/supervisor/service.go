@@ -61,7 +61,10 @@ type service struct {
 	spec   Spec
 	log    *slog.Logger
 	file   *logFile
-	filter *fileFilter
+	filter *fileFilter // the watch's; nil without a watch
+	// inputFilter picks the files whose content decides whether a warm start may skip the build: the
+	// watch's filter, or (without a watch) Dir with the default ignores and .gitignore.
+	inputFilter *fileFilter
 
 	mu          sync.Mutex
 	phase       event.Status // overrides the status derived from instances: pending, setup, building, stopped, failed
@@ -97,10 +100,16 @@ func newService(sup *Supervisor, spec Spec) *service {
 		quit:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 	}
+	var include, ignore []string
+	ignore = append(ignore, DefaultIgnore...)
 	if spec.Watch != nil {
-		ignore := append(append([]string{}, DefaultIgnore...), spec.Watch.Ignore...)
-		sv.filter = &fileFilter{dir: spec.Dir, include: spec.Watch.Include, ignore: ignore,
-			setupInputs: spec.SetupInputs, ignoreAbs: []string{sup.opts.StateDir}, gitIgnore: gitIgnores(spec.Dir)}
+		include = spec.Watch.Include
+		ignore = append(ignore, spec.Watch.Ignore...)
+	}
+	sv.inputFilter = &fileFilter{dir: spec.Dir, include: include, ignore: ignore,
+		setupInputs: spec.SetupInputs, ignoreAbs: []string{sup.opts.StateDir}, gitIgnore: gitIgnores(spec.Dir)}
+	if spec.Watch != nil {
+		sv.filter = sv.inputFilter
 	}
 	return sv
 }
@@ -507,64 +516,178 @@ func (sv *service) deploy(ctx context.Context, op opKind, c *change) error {
 		sv.system(fmt.Sprintf("change detected: %s", trigger))
 	}
 	// setup and build; a failure keeps running instances
-	steps := []struct {
-		stream, command string
-		skip            bool
-	}{
-		{"setup", sv.spec.Setup, sv.spec.Setup == "" || (op == opRestart && wasRunning)},
-		{"build", sv.spec.Build, sv.spec.Build == "" || (op == opRestart && wasRunning)},
+	setupSum := ""
+	if sv.spec.Setup != "" {
+		setupSum = setupHash(sv.spec.Dir, sv.spec.Setup, sv.spec.SetupInputs)
 	}
-	for _, st := range steps {
-		if st.skip {
-			continue
-		}
-		var hashPath, sum string
-		if st.stream == "setup" {
-			hashPath = filepath.Join(sv.sup.setupDir, name+".sha256")
-			sum = setupHash(sv.spec.Dir, sv.spec.Setup, sv.spec.SetupInputs)
-			if readHash(hashPath) == sum {
-				continue
-			}
+	setupRan := false
+	if sv.spec.Setup != "" && !(op == opRestart && wasRunning) {
+		hashPath := filepath.Join(sv.sup.setupDir, name+".sha256")
+		if readHash(hashPath) != setupSum {
 			_ = os.Remove(hashPath)
-		}
-		prev := sv.currentPhase()
-		sv.setPhase(event.Status(map[string]event.Status{"setup": event.StatusSetup, "build": event.StatusBuilding}[st.stream]))
-		stepStart := time.Now()
-		out, err := sv.runStep(ctx, st.stream, st.command)
-		if ctx.Err() != nil {
-			sv.restorePhase(prev, wasRunning)
-			return ctx.Err()
-		}
-		if err != nil {
-			msg := fmt.Sprintf("service %s: %s failed (%v); see %s", name, st.stream, err, sv.sup.logPath(name))
-			if out != "" {
-				msg += ":\n" + out
+			if err := sv.step(ctx, "setup", sv.spec.Setup, wasRunning, reload, began, trigger); err != nil {
+				return err
 			}
-			if sv.running() {
-				sv.mu.Lock()
-				sv.phase = ""
-				sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: false, Trigger: trigger, Error: orText(out, err.Error())}
-				sv.mu.Unlock()
-				sv.system(fmt.Sprintf("%s failed; keeping the running instance", st.stream))
-				sv.publish()
-				return errors.New(msg)
-			}
-			if reload {
-				sv.mu.Lock()
-				sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: false, Trigger: trigger, Error: orText(out, err.Error())}
-				sv.mu.Unlock()
-			}
-			sv.fail(msg)
-			return errors.New(msg)
-		}
-		sv.system(fmt.Sprintf("%s finished in %s", st.stream, time.Since(stepStart).Round(time.Millisecond)))
-		if hashPath != "" {
-			_ = writeHash(hashPath, sum)
+			_ = writeHash(hashPath, setupSum)
+			setupRan = true
 		}
 	}
-	if err := sv.replace(ctx, began, trigger, op); err != nil {
+	skipped := false
+	if sv.spec.Build != "" && !(op == opRestart && wasRunning) {
+		// Only a fresh start may skip: a reload or Rebuild always builds, and so does a start right
+		// after setup ran (the dependencies the build reads were just reinstalled).
+		mayskip := (op == opInitial || op == opStart) && !wasRunning && !setupRan
+		var err error
+		if skipped, err = sv.build(ctx, setupSum, mayskip, wasRunning, reload, began, trigger); err != nil {
+			return err
+		}
+	}
+	if skipped {
+		defer sv.settleTentative()
+	}
+	err := sv.replace(ctx, began, trigger, op, skipped)
+	if skipped && err == nil {
+		err = sv.watchAfterSkip(ctx)
+	}
+	if err == nil || !skipped || ctx.Err() != nil {
 		return err
 	}
+	// The outputs of the last build may have been deleted or replaced: build once and start again.
+	sv.log.Info("start failed after a skipped build; rebuilding", "err", err)
+	sv.system("start failed after a skipped build; rebuilding once in case the build outputs are missing or stale")
+	sv.mu.Lock()
+	failed := slices.Clone(sv.keepers)
+	sv.mu.Unlock()
+	sv.stopKeepers(failed) // a crash-looping instance would only add noise during the build
+	if _, err := sv.build(ctx, setupSum, false, false, reload, began, trigger); err != nil {
+		return err
+	}
+	return sv.replace(ctx, began, trigger, op, false)
+}
+
+// watchAfterSkip checks the instances started on a skipped build once more. Without a probe an
+// instance counts as ready as soon as it started, so an early crash (a deleted binary, a stale bundle)
+// is watched for during notFoundWindow; the error says what went wrong.
+func (sv *service) watchAfterSkip(ctx context.Context) error {
+	var deadline time.Time
+	if p := sv.spec.Probe; p.HTTP == "" && !p.TCP && p.Log == "" && p.Exec == "" {
+		deadline = time.Now().Add(notFoundWindow)
+	}
+	for {
+		ch := sv.sup.changes()
+		sv.mu.Lock()
+		var bad []string
+		for _, k := range sv.keepers {
+			if k.inst.Status == event.StatusFailed || k.inst.Restarts > 0 {
+				bad = append(bad, fmt.Sprintf("replica %d %s", k.replica, exitText(k.inst.ExitCode)))
+			}
+		}
+		sv.mu.Unlock()
+		if len(bad) > 0 {
+			return errors.New(strings.Join(bad, "; "))
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		t.Stop()
+	}
+}
+
+// settleTentative makes the current instances ordinary: from now on their failure fails the service.
+func (sv *service) settleTentative() {
+	sv.mu.Lock()
+	for _, list := range [][]*keeper{sv.keepers, sv.candidates, sv.draining} {
+		for _, k := range list {
+			k.tentative = false
+		}
+	}
+	sv.mu.Unlock()
+}
+
+// build runs the build unless mayskip and its inputs match the last successful build (it then
+// reports skipped); a successful build records its inputs and outputs for the next start.
+func (sv *service) build(ctx context.Context, setupSum string, mayskip, wasRunning, reload bool, began time.Time, trigger string) (skipped bool, err error) {
+	recPath := sv.buildRecordPath()
+	var inputs *buildInputs
+	if !sv.spec.AlwaysBuild {
+		checkStart := time.Now()
+		prev := readBuildRecord(recPath)
+		inputs = sv.scanBuildInputs(setupSum, prev, checkStart)
+		sv.log.Debug("build inputs scanned", "files", len(inputs.rec.Files), "read", inputs.hashed, "took", inputs.took)
+		if mayskip {
+			why := sv.staleReason(inputs, prev)
+			if why == "" {
+				sv.system(fmt.Sprintf("build skipped: sources unchanged since last build (%d inputs and %d outputs checked in %s; last built %s in %s)",
+					len(inputs.rec.Files), len(prev.Outputs), time.Since(checkStart).Round(time.Millisecond), ago(prev.BuiltAt), prev.Took.Round(100*time.Millisecond)))
+				if inputs.hashed > 0 { // remember the new stats so the next check need not read these files
+					inputs.rec.Outputs, inputs.rec.BuiltAt, inputs.rec.Took = prev.Outputs, prev.BuiltAt, prev.Took
+					_ = writeBuildRecord(recPath, &inputs.rec)
+				}
+				return true, nil
+			}
+			if prev != nil {
+				sv.system("building: " + why)
+			}
+		}
+	}
+	_ = os.Remove(recPath)
+	stepStart := time.Now()
+	if err := sv.step(ctx, "build", sv.spec.Build, wasRunning, reload, began, trigger); err != nil {
+		return false, err
+	}
+	if inputs != nil {
+		inputs.rec.Outputs = sv.scanOutputs(inputs, stepStart)
+		inputs.rec.BuiltAt, inputs.rec.Took = time.Now(), time.Since(stepStart)
+		if err := writeBuildRecord(recPath, &inputs.rec); err != nil {
+			sv.log.Warn("record build inputs; the next start builds again", "err", err)
+		}
+	}
+	return false, nil
+}
+
+// step runs setup or build; on failure the running instances (if any) keep running.
+func (sv *service) step(ctx context.Context, stream, command string, wasRunning, reload bool, began time.Time, trigger string) error {
+	name := sv.spec.Name
+	prev := sv.currentPhase()
+	sv.setPhase(map[string]event.Status{"setup": event.StatusSetup, "build": event.StatusBuilding}[stream])
+	stepStart := time.Now()
+	out, err := sv.runStep(ctx, stream, command)
+	if ctx.Err() != nil {
+		sv.restorePhase(prev, wasRunning)
+		return ctx.Err()
+	}
+	if err != nil {
+		msg := fmt.Sprintf("service %s: %s failed (%v); see %s", name, stream, err, sv.sup.logPath(name))
+		if out != "" {
+			msg += ":\n" + out
+		}
+		if sv.running() {
+			sv.mu.Lock()
+			sv.phase = ""
+			sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: false, Trigger: trigger, Error: orText(out, err.Error())}
+			sv.mu.Unlock()
+			sv.system(fmt.Sprintf("%s failed; keeping the running instance", stream))
+			sv.publish()
+			return errors.New(msg)
+		}
+		if reload {
+			sv.mu.Lock()
+			sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: false, Trigger: trigger, Error: orText(out, err.Error())}
+			sv.mu.Unlock()
+		}
+		sv.fail(msg)
+		return errors.New(msg)
+	}
+	sv.system(fmt.Sprintf("%s finished in %s", stream, time.Since(stepStart).Round(time.Millisecond)))
 	return nil
 }
 
@@ -707,8 +830,9 @@ func sortedKeys(m map[string]string) []string {
 
 // replace starts new instances and retires the old ones: blue-green when ports are allocated and
 // instances run (the new ones must be ready before the old ones are unpublished), otherwise
-// stop-then-start.
-func (sv *service) replace(ctx context.Context, began time.Time, trigger string, op opKind) error {
+// stop-then-start. Tentative instances (started on a skipped build) fail at their first crash before
+// ready and do not fail the service: the caller builds and starts again.
+func (sv *service) replace(ctx context.Context, began time.Time, trigger string, op opKind, tentative bool) error {
 	name := sv.spec.Name
 	blueGreen := sv.spec.Port == 0 && sv.running()
 	sv.mu.Lock()
@@ -796,7 +920,13 @@ func (sv *service) replace(ctx context.Context, began time.Time, trigger string,
 	}
 	news := make([]*keeper, sv.spec.Replicas)
 	for i := range news {
-		k, err := sv.newKeeper(i, gen, false)
+		var k *keeper
+		var err error
+		if tentative {
+			k, err = sv.newTentativeKeeper(i, gen)
+		} else {
+			k, err = sv.newKeeper(i, gen, false)
+		}
 		if err != nil {
 			sv.stopKeepers(news[:i])
 			msg := fmt.Sprintf("service %s: %v", name, err)

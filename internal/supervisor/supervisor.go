@@ -35,6 +35,10 @@ type Spec struct {
 	MaxRestarts int           // consecutive restarts before giving up; 0 means 5, negative means never give up
 	Backoff     time.Duration // first restart delay, doubled up to 30s (0 means 500ms)
 	Watch       *Watch        // nil: no hot reload
+	// AlwaysBuild runs Build on every start. By default a start skips it when the build's inputs (the
+	// command, Env, setup inputs and the files the watch filter selects, or Dir without a watch) are
+	// unchanged since the last successful build, recorded under StateDir/build.
+	AlwaysBuild bool
 	StopGrace   time.Duration // SIGTERM to SIGKILL (0 means 10s)
 }
 
@@ -58,7 +62,7 @@ type Watch struct {
 
 // Options configures a Supervisor.
 type Options struct {
-	StateDir string       // logs/, setup/ and pids/ go here
+	StateDir string       // logs/, setup/, build/ and pids/ go here
 	Bus      *event.Bus   // state of every service is published here (nil: a private bus)
 	Logs     *event.Logs  // every output line goes here (nil: a private ring)
 	Logger   *slog.Logger // devstack's own log (nil: discard)
@@ -80,6 +84,7 @@ type Supervisor struct {
 	logDir   string
 	pidsDir  string
 	setupDir string
+	buildDir string
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every state change
@@ -113,6 +118,7 @@ func New(specs []Spec, opts Options) (*Supervisor, error) {
 		logDir:   filepath.Join(abs, "logs"),
 		pidsDir:  filepath.Join(abs, "pids"),
 		setupDir: filepath.Join(abs, "setup"),
+		buildDir: filepath.Join(abs, "build"),
 		changed:  make(chan struct{}),
 	}
 	if s.log == nil {
@@ -309,7 +315,9 @@ func (s *Supervisor) changes() <-chan struct{} {
 
 // Run starts every service (each once its dependencies meet their conditions), watches files, and
 // keeps them running until ctx ends; then it stops them all, dependents before their dependencies,
-// and returns.
+// and returns. A service's build is skipped when its inputs are unchanged since its last successful
+// build (see Spec.AlwaysBuild); if the service then fails to become ready, it is built and started
+// once more.
 func (s *Supervisor) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.running || s.done {
@@ -413,8 +421,9 @@ func (s *Supervisor) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Start starts a stopped (or failed) service: setup if its inputs changed, build, start, and waits
-// until it is ready. Starting a running service does nothing.
+// Start starts a stopped (or failed) service: setup if its inputs changed, build (skipped, like on
+// the first start, when the build's inputs are unchanged since its last success and AlwaysBuild is
+// off), start, and waits until it is ready. Starting a running service does nothing.
 func (s *Supervisor) Start(ctx context.Context, name string) error {
 	return s.request(ctx, name, opStart)
 }

@@ -344,30 +344,42 @@ func (w *watcher) covered(p string) bool {
 	return false
 }
 
-// addTree watches dir and every directory below it that is not ignored; with report, files found
-// in it count as changes (they were created before the watch could see them).
-func (w *watcher) addTree(dir string, report bool) {
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+// walk visits root and every directory below it that the filter does not skip (onDir), and the
+// files in them it wants (onFile; nil skips the check). A root the user named is walked even when
+// ignored. The watcher and the build fingerprint (build.go) both select files this way.
+func (f *fileFilter) walk(root string, isRoot bool, onDir, onFile func(string)) {
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
 		if d.IsDir() {
-			if p != dir && w.filter.ignoredDir(p) {
+			if f.ignoredDir(p) && (p != root || !isRoot) {
 				return filepath.SkipDir
 			}
-			if p == dir && w.filter.ignoredDir(p) && !w.isRoot(p) {
-				return filepath.SkipDir
-			}
-			if err := w.fsw.Add(p); err != nil {
-				w.log.Warn("watch directory", "dir", p, "err", err)
+			if onDir != nil {
+				onDir(p)
 			}
 			return nil
 		}
-		if report && w.filter.wants(p) {
-			w.co.add(p)
+		if onFile != nil && f.wants(p) {
+			onFile(p)
 		}
 		return nil
 	})
+}
+
+// addTree watches dir and every directory below it that is not ignored; with report, files found
+// in it count as changes (they were created before the watch could see them).
+func (w *watcher) addTree(dir string, report bool) {
+	var onFile func(string)
+	if report {
+		onFile = w.co.add
+	}
+	w.filter.walk(dir, w.isRoot(dir), func(p string) {
+		if err := w.fsw.Add(p); err != nil {
+			w.log.Warn("watch directory", "dir", p, "err", err)
+		}
+	}, onFile)
 }
 
 func (w *watcher) isRoot(p string) bool {
