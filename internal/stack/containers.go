@@ -108,7 +108,8 @@ func (d *containerDB) EnsureDatabase(ctx context.Context, name string, initSQL [
 			if err != nil {
 				return "", err
 			}
-			_, err = one.ExecContext(ctx, string(b))
+			// as the embedded server does: init runs as the database's own role, so the service owns what it creates
+			_, err = one.ExecContext(ctx, "SET ROLE "+quoteIdent(name)+";\n"+string(b))
 			one.Close()
 			if err != nil {
 				return "", fmt.Errorf("init SQL %s for %s: %w", f, name, err)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -95,6 +96,7 @@ type Stack struct {
 	sup      *supervisor.Supervisor
 	ctrlAddr string
 
+	stopping   atomic.Bool   // set when Run begins to stop everything
 	infraReady chan struct{} // closed when infrastructure is up and services are starting
 	startErr   error         // set before infraReady is closed when start failed
 	done       chan struct{} // closed when Run returns
@@ -175,6 +177,7 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 	// Everything started is stopped in reverse order through this list.
 	var stops []func()
 	defer func() {
+		s.stopping.Store(true)
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
 		}
@@ -249,6 +252,12 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 			s.mu.Lock()
 			s.db = db
 			s.mu.Unlock()
+			if w, ok := db.(interface {
+				Done() <-chan struct{}
+				Err() error
+			}); ok {
+				go s.watchDatabase(ctx, w.Done(), w.Err)
+			}
 			// per-service databases and extra databases
 			for _, d := range s.cfg.Postgres.Databases {
 				var init []string
@@ -387,6 +396,27 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 	s.bus.Notify("info", "stopping")
 	return err // the deferred stops run now, then bg.Wait
 
+}
+
+// watchDatabase reports a database server that exits while the stack runs (not when it is stopped).
+func (s *Stack) watchDatabase(ctx context.Context, done <-chan struct{}, errf func() error) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-done:
+	}
+	if ctx.Err() != nil || s.stopping.Load() {
+		return
+	}
+	err := errf()
+	msg := "postgres exited unexpectedly"
+	if err != nil {
+		msg += ": " + err.Error()
+	}
+	msg += "; see the postgres lines in the logs, then restart devstack"
+	s.component(CompPostgres, event.StatusFailed, "", "", 0, errors.New(msg))
+	s.systemLog(CompPostgres, "%s", msg)
+	s.bus.Notify("error", msg)
 }
 
 func (s *Stack) failStart(err error) {
