@@ -195,6 +195,9 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	bin := buildDevstack(t)
 	dir := t.TempDir()
 	copyStack(t, root(t), dir)
+	if y, err := os.ReadFile(filepath.Join(dir, "devstack.yaml")); err != nil || !regexp.MustCompile(`(?m)^  users:`).Match(y) || !regexp.MustCompile(`(?m)^  scorer:`).Match(y) {
+		t.Fatalf("%s is not the sample stack (users, scorer, analytics): %v\n%s", filepath.Join(root(t), "devstack.yaml"), err, y)
+	}
 
 	// free ports, so this copy runs beside any other stack on the machine
 	var env strings.Builder
