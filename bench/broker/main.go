@@ -45,6 +45,7 @@ type config struct {
 	latRate      int
 	partitions   int
 	phaseTimeout time.Duration
+	rounds       int
 }
 
 func main() {
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&c.latRate, "latency-rate", 2_000, "records per second in the latency phase")
 	flag.IntVar(&c.partitions, "partitions", 4, "partitions of the throughput topics")
 	flag.DurationVar(&c.phaseTimeout, "phase-timeout", 3*time.Minute, "bound on each phase")
+	flag.IntVar(&c.rounds, "rounds", 3, "rounds per broker (the report shows medians)")
 	flag.Parse()
 
 	if *serve {
@@ -154,21 +156,79 @@ func run(ctx context.Context, c config) error {
 			return p, 0, err
 		}},
 	}
-	var all []figures
-	for i, tg := range targets {
-		dir := filepath.Join(work, strconv.Itoa(i))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+	// Rounds alternate the brokers (Kafka, devstack, Kafka, ...), each time on a fresh data dir, and the
+	// report takes each figure's median, so a burst of load from elsewhere skews one sample, not the table.
+	all := make([][]figures, len(targets))
+	load := loadAvg()
+	for round := 1; round <= c.rounds; round++ {
+		for i, tg := range targets {
+			dir := filepath.Join(work, fmt.Sprintf("%d-%d", round, i))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			logf("== %s, round %d of %d", tg.name, round, c.rounds)
+			f, err := measure(ctx, c, tg.name, dir, tg.start)
+			if err != nil {
+				return fmt.Errorf("%s: %w", tg.name, err)
+			}
+			all[i] = append(all[i], f)
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
 		}
-		logf("== %s", tg.name)
-		f, err := measure(ctx, c, tg.name, dir, tg.start)
-		if err != nil {
-			return fmt.Errorf("%s: %w", tg.name, err)
-		}
-		all = append(all, f)
 	}
-	report(os.Stdout, c, all[0], all[1])
+	report(os.Stdout, c, load, median(all[0]), median(all[1]))
 	return nil
+}
+
+// median takes each figure's median over the rounds.
+func median(fs []figures) figures {
+	out := fs[0]
+	dur := func(get func(f *figures) *time.Duration) {
+		var v []time.Duration
+		for i := range fs {
+			v = append(v, *get(&fs[i]))
+		}
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		*get(&out) = v[len(v)/2]
+	}
+	num := func(get func(f *figures) *int64) {
+		var v []int64
+		for i := range fs {
+			v = append(v, *get(&fs[i]))
+		}
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		*get(&out) = v[len(v)/2]
+	}
+	rt := func(get func(f *figures) *rate) {
+		var v []rate
+		for i := range fs {
+			v = append(v, *get(&fs[i]))
+		}
+		sort.Slice(v, func(i, j int) bool { return v[i].perSec() < v[j].perSec() })
+		*get(&out) = v[len(v)/2]
+	}
+	dur(func(f *figures) *time.Duration { return &f.setup })
+	dur(func(f *figures) *time.Duration { return &f.startup })
+	dur(func(f *figures) *time.Duration { return &f.latP50 })
+	dur(func(f *figures) *time.Duration { return &f.latP99 })
+	dur(func(f *figures) *time.Duration { return &f.latMax })
+	num(func(f *figures) *int64 { return &f.rssIdle })
+	num(func(f *figures) *int64 { return &f.rssSmall })
+	num(func(f *figures) *int64 { return &f.rssLarge })
+	rt(func(f *figures) *rate { return &f.prodSmall })
+	rt(func(f *figures) *rate { return &f.consSmall })
+	rt(func(f *figures) *rate { return &f.prodLarge })
+	rt(func(f *figures) *rate { return &f.consLarge })
+	return out
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func measure(ctx context.Context, c config, name, dir string, start func(context.Context, string, int) (*proc, time.Duration, error)) (figures, error) {
@@ -599,15 +659,15 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 // ---- report ----
 
-func report(w io.Writer, c config, k, d figures) {
+func report(w io.Writer, c config, load string, k, d figures) {
 	fmt.Fprintf(w, "## Broker: devstack's embedded broker vs %s\n\n", k.name)
-	fmt.Fprintf(w, "%s, %s. %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), toolchains(c))
-	fmt.Fprintf(w, "Both brokers run alone, one after the other, as their own process on 127.0.0.1, driven by the same franz-go load generator running in the benchmark process; the machine is shared, so figures move by some 10-20%% between runs. "+
+	fmt.Fprintf(w, "%s, %s, load average %s at the start. %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(), load, toolchains(c))
+	fmt.Fprintf(w, "Both brokers run alone, alternating for %d rounds (each figure is the median), as their own process on 127.0.0.1, driven by the same franz-go load generator running in the benchmark process; the machine is shared with other work, so single figures, latency tails above all, move between runs. "+
 		"Kafka: KRaft, combined broker+controller, one node, data on local disk, JVM flags of kafka-server-start.sh (1 GiB heap, G1). "+
 		"devstack: internal/broker as `devstack up` starts it (kfake, data dir on local disk, auto-create on, default retention). "+
 		"Throughput: %d partitions, random (incompressible) values, no compression, acks=all, franz-go defaults otherwise (10 ms linger, up to 64 Ki records buffered); consume is a fresh client reading the topic from the start. "+
 		"Latency: 1 KiB records, acks=all, no linger, one partition, %d records/s for %d records, from Produce to acknowledgement. "+
-		"Ratio: devstack / Kafka (above 1 means devstack is higher).\n\n", c.partitions, c.latRate, c.latRecords)
+		"Ratio: devstack / Kafka (above 1 means devstack is higher).\n\n", c.rounds, c.partitions, c.latRate, c.latRecords)
 	fmt.Fprintf(w, "| | %s | devstack | devstack / Kafka |\n|---|---:|---:|---:|\n", k.name)
 	row := func(name, kv, dv string, ratio float64) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", name, kv, dv, fmtRatio(ratio))

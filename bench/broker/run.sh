@@ -2,7 +2,7 @@
 # Broker benchmark: devstack's embedded broker (internal/broker) against Apache Kafka 4.x (KRaft, single
 # node) started from Maven Central's jars, on loopback. Prints a Markdown section to stdout (progress to
 # stderr). Needs java (17+) and mvn; the Kafka jars and their runtime dependencies are fetched once into
-# ~/.cache/devstack/kafka/<version>/libs. Bounded: ~1.3 M records per broker, each phase at most 3 min;
+# ~/.cache/devstack/kafka/<version>/libs. Bounded: 3 rounds of ~1.3 M records per broker, each phase at most 3 min;
 # about 3-5 minutes in all on 2 cores.
 # Usage: bench/broker/run.sh [broker-bench flags, e.g. -small 200000 -large 50000]
 # Env: KAFKA_VERSION (default 4.4.0), JAVA (default java).
