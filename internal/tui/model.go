@@ -388,6 +388,9 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	if m.tab == tabLogs && m.logs.input != nil {
 		return m.logsFilterKey(msg)
 	}
+	if m.tab == tabMessages && m.rec.input != nil {
+		return m.recordsFilterKey(msg)
+	}
 	if m.help {
 		switch {
 		case key.Matches(msg, m.keys.Help, m.keys.Quit) || msg.Type == tea.KeyEsc:
@@ -635,7 +638,11 @@ func (m *Model) footerView(w int) string {
 	case tabTopics:
 		h = m.hint("↑↓", "select", "enter", "tail messages", "i", "internal", "q", "quit")
 	case tabMessages:
-		h = m.hint("t", "topic", "f", "follow", "o", "from", "p", "partition", "P", "produce", "enter", "expand", "x", "hex")
+		if m.rec.input != nil {
+			h = m.hint("enter", "apply", "esc", "cancel")
+		} else {
+			h = m.hint("t", "topic", "/", "filter", "f", "follow", "o", "from", "p", "partition", "P", "produce", "enter", "expand")
+		}
 	case tabGroups:
 		h = m.hint("↑↓", "select", "R", "reset offsets", "q", "quit")
 	case tabGateway:

@@ -829,3 +829,45 @@ func TestExpandedRecordScrolls(t *testing.T) {
 		t.Fatal("esc did not collapse the record")
 	}
 }
+
+func TestRecordsFilterFollowsAnOrderAcrossTopics(t *testing.T) {
+	m := newTestModel(t, newFake("x"), config{msgCap: 100}, 100, 30)
+	press(m, "4")
+	m.rec.setTopic(m, "orders.placed")
+	m.Update(tapOpenedMsg{gen: m.rec.gen, ch: make(chan event.Message)})
+	var recs []event.Message
+	for i := range 30 {
+		recs = append(recs, event.Message{Topic: "orders.placed", Offset: int64(i), Value: []byte(fmt.Sprintf(`{"orderId":%d}`, 1000+i)),
+			Headers: []event.Header{{Key: "correlation-id", Value: []byte(fmt.Sprintf("c-%d", i))}}})
+	}
+	m.Update(recordsMsg{gen: m.rec.gen, msgs: recs})
+	press(m, "/", "1017")
+	if m.rec.input == nil || len(m.rec.matches) != 1 {
+		t.Fatalf("live filter: input %v matches %d", m.rec.input != nil, len(m.rec.matches))
+	}
+	press(m, "enter")
+	if cur, _ := m.rec.ring.abs(m.rec.cursor); cur.Offset != 17 || !strings.Contains(m.View(), "1/30 records") {
+		t.Fatalf("cursor on %d:\n%s", cur.Offset, m.View())
+	}
+	// headers match too
+	press(m, "/", "backspace", "backspace", "backspace", "backspace", "c-2", "enter")
+	if len(m.rec.matches) != 11 { // c-2, c-20 … c-29
+		t.Fatalf("header filter listed %d", len(m.rec.matches))
+	}
+	// a new record that matches is listed and, while following, selected; others are not
+	m.Update(recordsMsg{gen: m.rec.gen, msgs: []event.Message{{Offset: 30, Value: []byte("x"), Headers: []event.Header{{Key: "correlation-id", Value: []byte("c-2")}}}, {Offset: 31, Value: []byte("y")}}})
+	if cur, _ := m.rec.ring.abs(m.rec.cursor); cur.Offset != 30 || len(m.rec.matches) != 12 {
+		t.Fatalf("cursor %d matches %d", cur.Offset, len(m.rec.matches))
+	}
+	// the filter survives a change of topic
+	m.rec.setTopic(m, "orders.scored")
+	m.Update(tapOpenedMsg{gen: m.rec.gen, ch: make(chan event.Message)})
+	m.Update(recordsMsg{gen: m.rec.gen, msgs: []event.Message{{Topic: "orders.scored", Value: []byte(`{"score":1}`), Headers: []event.Header{{Key: "correlation-id", Value: []byte("c-2")}}}, {Topic: "orders.scored", Value: []byte("other")}}})
+	if len(m.rec.matches) != 1 || !strings.Contains(m.View(), "filter: c-2") {
+		t.Fatalf("after topic change: %d matches\n%s", len(m.rec.matches), m.View())
+	}
+	press(m, "esc")
+	if m.rec.filter != "" || len(m.rec.matches) != 2 {
+		t.Fatal("esc did not clear the filter")
+	}
+}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devstack-dev/devstack/internal/control"
@@ -42,6 +44,15 @@ type recordsState struct {
 	expanded  bool   // the record fills the view
 	detailOff int    // first line of the expanded record shown
 	hex       bool
+
+	// filter: only records whose key, value or headers match are listed; it survives a topic change
+	// so one order can be followed from topic to topic.
+	matches     []uint64 // absolute indexes of listed records, ascending
+	filter      string
+	fre         *regexp.Regexp
+	input       *textinput.Model // the filter prompt while open
+	savedFilter string
+	inputErr    string
 }
 
 func newRecordsState(capacity int) recordsState {
@@ -92,6 +103,7 @@ func (r *recordsState) openTap(m *Model, reset bool) tea.Cmd {
 	r.gen++
 	if reset {
 		r.ring.reset()
+		r.matches = r.matches[:0]
 		r.atEnd, r.expanded = r.live, false
 		r.cursor = r.ring.first()
 	}
@@ -142,16 +154,12 @@ func (m *Model) updateRecordsStream(msg tea.Msg) (tea.Cmd, bool) {
 			return nil, false
 		}
 		for _, rec := range msg.msgs {
-			r.ring.push(rec)
+			r.push(rec)
 		}
 		if len(msg.msgs) > 0 {
 			r.received = true
 		}
-		if r.atEnd && r.ring.len() > 0 {
-			r.cursor = r.ring.next() - 1
-		} else if r.cursor < r.ring.first() {
-			r.cursor = r.ring.first()
-		}
+		r.fixCursor()
 		if !msg.closed {
 			return waitRecords(msg.gen, r.ch), visible
 		}
@@ -177,19 +185,17 @@ func (m *Model) recordsKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	page := max((m.height-chromeHeight)/2-2, 1)
 	move := func(d int) {
-		if r.ring.len() == 0 {
+		if len(r.matches) == 0 {
 			return
 		}
-		c := int64(r.cursor) + int64(d)
-		c = max(c, int64(r.ring.first()))
-		last := int64(r.ring.next() - 1)
-		if c >= last {
-			c = last
+		i := r.cursorPos() + d
+		if i >= len(r.matches)-1 {
+			i = len(r.matches) - 1
 			r.atEnd = true
 		} else {
 			r.atEnd = false
 		}
-		r.cursor = uint64(c)
+		r.cursor = r.matches[max(i, 0)]
 	}
 	if r.expanded {
 		switch {
@@ -220,9 +226,17 @@ func (m *Model) recordsKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.PgDown):
 		move(page)
 	case key.Matches(msg, k.Top):
-		r.cursor, r.atEnd = r.ring.first(), false
+		if len(r.matches) > 0 {
+			r.cursor, r.atEnd = r.matches[0], false
+		}
 	case key.Matches(msg, k.Bottom):
 		move(r.ring.len())
+	case key.Matches(msg, k.Filter):
+		ti := newInput("text in key, value or headers (empty: every record)", r.filter)
+		ti.Focus()
+		r.input, r.savedFilter, r.inputErr = &ti, r.filter, ""
+	case msg.Type == tea.KeyEsc && !r.expanded && r.filter != "":
+		r.setFilter("")
 	case key.Matches(msg, k.PickTopic):
 		return m.openTopicPicker()
 	case key.Matches(msg, k.Follow):
@@ -303,8 +317,21 @@ func (m *Model) recordsView(w, h int) string {
 	}
 	from := map[string]string{"last": fmt.Sprintf("last %d", tailRecords), "beginning": "from beginning", "end": "new only",
 		"offset": "from offset " + strconv.FormatInt(r.offset, 10), "time": "since " + m.fmtTime(r.since, "15:04:05")}[r.from]
-	bar := []string{s.bold.Render("topic: ") + s.accent.Render(r.topic), part, from, mode,
-		s.dim.Render(plural(r.ring.len(), "record"))}
+	count := plural(r.ring.len(), "record")
+	if r.fre != nil {
+		count = fmt.Sprintf("%d/%s", len(r.matches), count)
+	}
+	bar := []string{s.bold.Render("topic: ") + s.accent.Render(r.topic), part, from, mode, s.dim.Render(count)}
+	switch {
+	case r.input != nil:
+		p := s.key.Render("/") + r.input.View()
+		if r.inputErr != "" {
+			p += " " + s.err.Render(r.inputErr)
+		}
+		bar = append(bar[:1], p)
+	case r.filter != "":
+		bar = append(bar, s.bold.Render("filter: ")+s.accent.Render(r.filter))
+	}
 	if r.live && !r.atEnd {
 		bar = append(bar, s.warn.Render("‖ cursor held (G: newest)"))
 	}
@@ -314,9 +341,12 @@ func (m *Model) recordsView(w, h int) string {
 		lines = append(lines, m.recordDetail(cur, w, h-1, &r.detailOff)...)
 		return strings.Join(lines, "\n")
 	}
-	if r.ring.len() == 0 {
+	if len(r.matches) == 0 {
 		msg := " waiting for records…"
-		if r.ended {
+		switch {
+		case r.ring.len() > 0:
+			msg = " no record matches the filter (esc clears it)"
+		case r.ended:
 			msg = " no records in that range"
 		}
 		return strings.Join(append(lines, s.dim.Render(msg)), "\n")
@@ -328,16 +358,16 @@ func (m *Model) recordsView(w, h int) string {
 	widths[3] = max(w-1-3-sum(widths[:3]), 8)
 	lines = append(lines, " "+renderCells(titles, widths, headerStyles(m, 4), nil))
 	bodyH := listH - 1
-	ci := int(r.cursor - r.ring.first())
+	ci := r.cursorPos()
 	if ci < r.offsetUI {
 		r.offsetUI = ci
 	}
 	if ci >= r.offsetUI+bodyH {
 		r.offsetUI = ci - bodyH + 1
 	}
-	r.offsetUI = min(max(r.offsetUI, 0), max(r.ring.len()-bodyH, 0))
-	for i := r.offsetUI; i < r.ring.len() && i < r.offsetUI+bodyH; i++ {
-		rec := r.ring.ptr(i)
+	r.offsetUI = min(max(r.offsetUI, 0), max(len(r.matches)-bodyH, 0))
+	for i := r.offsetUI; i < len(r.matches) && i < r.offsetUI+bodyH; i++ {
+		rec := r.ring.ptr(int(r.matches[i] - r.ring.first()))
 		cells := []string{m.fmtTime(rec.Timestamp, "15:04:05.000"), fmt.Sprintf("%d/%d", rec.Partition, rec.Offset), preview(rec.Key), preview(rec.Value)}
 		lines = append(lines, m.row(renderCells(cells, widths, nil, nil), i == ci, w))
 	}
@@ -411,4 +441,91 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return strconv.Itoa(n) + " " + what + "s"
+}
+
+func (r *recordsState) match(rec *event.Message) bool {
+	if r.fre == nil {
+		return true
+	}
+	if r.fre.Match(rec.Value) || r.fre.Match(rec.Key) {
+		return true
+	}
+	for _, h := range rec.Headers {
+		if r.fre.MatchString(h.Key) || r.fre.Match(h.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+// push stores a record and lists it if it passes the filter.
+func (r *recordsState) push(rec event.Message) {
+	abs := r.ring.next()
+	r.ring.push(rec)
+	first := r.ring.first()
+	i := 0
+	for i < len(r.matches) && r.matches[i] < first {
+		i++
+	}
+	r.matches = r.matches[i:]
+	if r.match(&rec) {
+		r.matches = append(r.matches, abs)
+	}
+}
+
+func (r *recordsState) setFilter(q string) error {
+	re, err := compileFilter(q, false)
+	if err != nil {
+		return err
+	}
+	r.filter, r.fre = q, re
+	r.matches = r.matches[:0]
+	first := r.ring.first()
+	for i := 0; i < r.ring.len(); i++ {
+		if r.match(r.ring.ptr(i)) {
+			r.matches = append(r.matches, first+uint64(i))
+		}
+	}
+	r.fixCursor()
+	return nil
+}
+
+// cursorPos is the index in matches of the selected record (or of the nearest older one).
+func (r *recordsState) cursorPos() int {
+	i := sort.Search(len(r.matches), func(i int) bool { return r.matches[i] > r.cursor }) - 1
+	return max(i, 0)
+}
+
+// fixCursor keeps the cursor on a listed record: the newest when following.
+func (r *recordsState) fixCursor() {
+	if len(r.matches) == 0 {
+		return
+	}
+	if r.atEnd {
+		r.cursor = r.matches[len(r.matches)-1]
+		return
+	}
+	r.cursor = r.matches[r.cursorPos()]
+}
+
+// recordsFilterKey edits the filter prompt; the filter applies as it is typed.
+func (m *Model) recordsFilterKey(msg tea.KeyMsg) tea.Cmd {
+	r := &m.rec
+	switch msg.Type {
+	case tea.KeyEsc:
+		_ = r.setFilter(r.savedFilter)
+		r.input = nil
+		return nil
+	case tea.KeyEnter:
+		r.input = nil
+		return nil
+	}
+	ti, cmd := r.input.Update(msg)
+	r.input = &ti
+	if err := r.setFilter(ti.Value()); err != nil {
+		r.inputErr = err.Error()
+	} else {
+		r.inputErr = ""
+	}
+	return cmd
 }
