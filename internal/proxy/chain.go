@@ -31,6 +31,7 @@ type chain struct {
 	global *limiter
 	dev    *issuerKey // nil when the dev issuer is disabled
 	cors   *corsPolicy
+	realm  string // WWW-Authenticate challenge without parameters
 }
 
 type route struct {
@@ -66,7 +67,7 @@ func routeName(r Route) string {
 }
 
 func (g *Gateway) buildChain(cfg Config) (*chain, error) {
-	c := &chain{g: g, cfg: cfg}
+	c := &chain{g: g, cfg: cfg, realm: `Bearer realm="` + cfg.Auth.Issuer + `"`}
 	if !cfg.Auth.DevIssuer.Disabled {
 		c.dev = g.dev
 	}
@@ -380,7 +381,7 @@ func (rt *route) acquireSlot(r *http.Request) (func(), bool) {
 
 // authenticate applies the route's auth mode. ok=false means a response was written.
 func (c *chain) authenticate(w http.ResponseWriter, r *http.Request, rt *route, lg *reqLog) (*principal, bool) {
-	realm := `Bearer realm="` + c.cfg.Auth.Issuer + `"`
+	realm := c.realm
 	authz := r.Header["Authorization"]
 	inQuery := strings.Contains(r.URL.RawQuery, "access_token")
 	if inQuery && r.URL.Query().Has("access_token") {
@@ -490,9 +491,5 @@ func (g *Gateway) logAccess(r *http.Request, rt *route, rid, ip string, start ti
 	if rt != nil {
 		a.Route, a.Service = rt.name, rt.Service
 	}
-	select {
-	case g.access <- a:
-	default:
-		g.accessDropped.Add(1)
-	}
+	g.access.push(a)
 }

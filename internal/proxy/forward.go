@@ -176,7 +176,7 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		delete(h, "Content-Length")
 		delete(h, "Transfer-Encoding")
 		dr = directReq{method: r.Method, path: fwdPath, query: r.URL.RawQuery, host: r.Host, header: h,
-			extra: &x, contentLength: r.ContentLength, body: b, ctx: r.Context()}
+			extra: x, contentLength: r.ContentLength, body: b, ctx: r.Context()}
 		if !rewritten && r.URL.RawPath != "" {
 			dr.path = r.URL.RawPath
 		} else if pathNeedsEscape(fwdPath) {

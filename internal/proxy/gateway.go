@@ -40,8 +40,7 @@ type Gateway struct {
 	stats      statsSet
 	metrics    http.Handler
 
-	access        chan event.Access
-	accessDropped atomic.Int64
+	access *accessQueue // nil without a bus and a log ring
 
 	cert      atomic.Pointer[tls.Certificate]
 	certHosts []string
@@ -74,7 +73,7 @@ func New(cfg Config, o Options) (*Gateway, error) {
 		started: make(chan struct{}), conns: map[net.Conn]struct{}{},
 	}
 	if o.Bus != nil || o.Logs != nil {
-		g.access = make(chan event.Access, 8192)
+		g.access = newAccessQueue()
 	}
 	var err error
 	if cfg.StateDir != "" {
@@ -353,38 +352,23 @@ func (g *Gateway) closeConns() {
 	}
 }
 
-// publishAccess moves access records from the request path to the bus and the log ring.
+// publishAccess moves access records from the request path to the bus and the log ring, in batches.
 func (g *Gateway) publishAccess(ctx context.Context) {
 	if g.access == nil {
 		<-ctx.Done()
 		return
 	}
-	emit := func(a event.Access) {
+	g.access.run(ctx, func(a *event.Access) {
 		if g.opts.Bus != nil {
-			g.opts.Bus.PublishAccess(a)
+			g.opts.Bus.PublishAccess(*a)
 		}
 		if g.opts.Logs != nil {
 			g.opts.Logs.Append(event.LogLine{Time: a.Time, Source: "gateway", Stream: "access", Text: accessLine(a)})
 		}
-	}
-	for {
-		select {
-		case a := <-g.access:
-			emit(a)
-		case <-ctx.Done():
-			for {
-				select {
-				case a := <-g.access:
-					emit(a)
-				default:
-					return
-				}
-			}
-		}
-	}
+	})
 }
 
-func accessLine(a event.Access) string {
+func accessLine(a *event.Access) string {
 	b := make([]byte, 0, 160)
 	b = append(b, a.Method...)
 	b = append(b, ' ')

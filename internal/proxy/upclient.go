@@ -26,6 +26,10 @@ type upConn struct {
 	bw       *bufio.Writer
 	lastUsed time.Time
 	stop     func() bool // unregisters the cancel hook of the current request
+	// deadline is set while a read deadline from a response timeout may still be armed: when a
+	// response arrived whole in the read buffer, exchange leaves the deadline in place (saving a
+	// timer update per request) and the next use of the connection replaces or clears it.
+	deadline bool
 }
 
 const (
@@ -58,10 +62,16 @@ func (p *connPool) get(careful bool) *upConn {
 			continue
 		}
 		p.mu.Unlock()
-		if (careful || now.Sub(c.lastUsed) > idleCheckAfter) && !alive(c.conn) {
-			c.conn.Close()
-			p.mu.Lock()
-			continue
+		if careful || now.Sub(c.lastUsed) > idleCheckAfter {
+			if c.deadline { // an expired deadline would make alive skip its probe
+				_ = c.conn.SetReadDeadline(time.Time{})
+				c.deadline = false
+			}
+			if !alive(c.conn) {
+				c.conn.Close()
+				p.mu.Lock()
+				continue
+			}
 		}
 		return c
 	}
@@ -139,7 +149,7 @@ func directOK(r *http.Request, upgrade string) bool {
 type directReq struct {
 	method, path, query, host string // path is already escaped for the wire
 	header                    http.Header
-	extra                     *extraHeaders
+	extra                     extraHeaders
 	contentLength             int64
 	body                      *body
 	ctx                       context.Context
@@ -175,7 +185,7 @@ func (uc *upConn) writeRequest(d *directReq) error {
 			writeHeader(w, k, v)
 		}
 	}
-	x := d.extra
+	x := &d.extra
 	writeHeader(w, "X-Request-Id", x.requestID)
 	writeHeader(w, "X-Forwarded-For", x.xff)
 	writeHeader(w, "X-Forwarded-Proto", x.proto)
@@ -272,6 +282,10 @@ func (uc *upConn) exchange(ctx context.Context, d *directReq, timeout time.Durat
 	}
 	if timeout > 0 {
 		_ = uc.conn.SetReadDeadline(time.Now().Add(timeout))
+		uc.deadline = true
+	} else if uc.deadline {
+		_ = uc.conn.SetReadDeadline(time.Time{})
+		uc.deadline = false
 	}
 	req := otherReq
 	if d.method == http.MethodHead {
@@ -297,8 +311,20 @@ func (uc *upConn) exchange(ctx context.Context, d *directReq, timeout time.Durat
 		}
 		break
 	}
-	if timeout > 0 {
+	// the timeout covers the response head only: a body still to come (streams, long downloads) is
+	// read without a deadline
+	if uc.deadline && !bodyBuffered(res, uc.br) {
 		_ = uc.conn.SetReadDeadline(time.Time{})
+		uc.deadline = false
 	}
 	return res, nil
+}
+
+// bodyBuffered reports whether res's whole body (Content-Length framed) is already in br, so
+// reading it touches the connection no more.
+func bodyBuffered(res *http.Response, br *bufio.Reader) bool {
+	if res.Body == http.NoBody {
+		return true
+	}
+	return res.ContentLength >= 0 && len(res.TransferEncoding) == 0 && int64(br.Buffered()) >= res.ContentLength
 }
