@@ -23,6 +23,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -47,14 +48,22 @@ wait_port() {
   echo "port $1 did not open" >&2; exit 1
 }
 
+# The same worker count everywhere: nginx gets one worker process per CPU, the Go programs (gateway,
+# reference proxy, upstream) GOMAXPROCS = the number of CPUs (Go's default, made explicit).
+NCPU=$(nproc)
+export GOMAXPROCS=$NCPU
+
 echo "building ..." >&2
 (cd "$ROOT" && go build -o "$TMP/upstream" ./bench/gateway/upstream && go build -o "$TMP/gateway" ./bench/gateway)
+# reference point, not part of devstack: a bare fasthttp proxy (its own module, pinned in its go.mod)
+(cd "$ROOT/bench/gateway/fasthttpref" && go build -o "$TMP/fasthttpref" .)
 
-UP=$(free_port); NGX=$(free_port); GW=$(free_port); GWA=$(free_port)
+UP=$(free_port); NGX=$(free_port); GW=$(free_port); GWA=$(free_port); REF=$(free_port)
 "$TMP/upstream" -addr "127.0.0.1:$UP" 2>"$TMP/upstream.log" & PIDS+=($!)
+UPPID=$!
 mkdir -p "$TMP/nginx" "$TMP/state"
 cat >"$TMP/nginx/nginx.conf" <<CONF
-worker_processes auto;
+worker_processes $NCPU;
 daemon off;
 pid $TMP/nginx/nginx.pid;
 error_log $TMP/nginx/error.log warn;
@@ -88,45 +97,62 @@ http {
 CONF
 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" & PIDS+=($!)
 "$TMP/gateway" -state "$TMP/state" -token-file "$TMP/token" # creates the issuer key first
+NGXPID=$!
 "$TMP/gateway" -port "$GW" -upstream "127.0.0.1:$UP" -state "$TMP/state" 2>"$TMP/gw.log" & PIDS+=($!)
+GWPID=$!
 "$TMP/gateway" -port "$GWA" -upstream "127.0.0.1:$UP" -state "$TMP/state" -auth 2>"$TMP/gwa.log" & PIDS+=($!)
+GWAPID=$!
+"$TMP/fasthttpref" -addr "127.0.0.1:$REF" -upstream "127.0.0.1:$UP" 2>"$TMP/ref.log" & PIDS+=($!)
+REFPID=$!
 TOKEN=$(cat "$TMP/token")
-for p in $UP $NGX $GW $GWA; do wait_port "$p"; done
+for p in $UP $NGX $GW $GWA $REF; do wait_port "$p"; done
+NGXPIDS="$NGXPID $(pgrep -d' ' -P "$NGXPID" || true)" # master and workers
 
-# name|url|extra wrk args
+# name|url|extra wrk args|pids whose CPU time is the proxy's cost (the upstream's for the direct row)
 CASES=(
-  "upstream direct|http://127.0.0.1:$UP/|"
-  "nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||')|http://127.0.0.1:$NGX/|"
-  "nginx + limit_req (no JWT in nginx OSS)|http://127.0.0.1:$NGX/limited/|"
-  "devstack gateway|http://127.0.0.1:$GW/|"
-  "devstack gateway + JWT + rate limit|http://127.0.0.1:$GWA/|auth"
+  "upstream direct|http://127.0.0.1:$UP/||$UPPID"
+  "nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||')|http://127.0.0.1:$NGX/||$NGXPIDS"
+  "nginx + limit_req (no JWT in nginx OSS)|http://127.0.0.1:$NGX/limited/||$NGXPIDS"
+  "devstack gateway|http://127.0.0.1:$GW/||$GWPID"
+  "devstack gateway + JWT + rate limit|http://127.0.0.1:$GWA/|auth|$GWAPID"
+  "reference: bare fasthttp proxy (not devstack)|http://127.0.0.1:$REF/||$REFPID"
 )
+# cpu_ticks PIDS: user+system CPU time of the processes, in clock ticks
+cpu_ticks() { local t=0 p; for p in $1; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
+HZ=$(getconf CLK_TCK)
 
-declare -A RUNS
+declare -A RUNS CPUS
 to_ms() { # wrk latency like 1.23ms / 456.00us / 1.02s -> ms
   awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); printf "%.2f", v/1000}
     else if (v ~ /ms$/) {sub(/ms$/,"",v); printf "%.2f", v}
     else if (v ~ /s$/) {sub(/s$/,"",v); printf "%.2f", v*1000} else print v }'
 }
 run_case() {
-  local name=$1 url=$2 extra=$3 out
+  local name=$1 url=$2 extra=$3 pids=$4 out c0 c1
   local args=(-t"$THREADS" -c"$CONNS" -d"$DURATION" --latency)
   [ "$extra" = auth ] && args+=(-H "Authorization: Bearer $TOKEN")
   wrk -t"$THREADS" -c"$CONNS" -d2s "${args[@]:3}" "$url" >/dev/null 2>&1 || true # warm up
+  c0=$(cpu_ticks "$pids")
   out=$(wrk "${args[@]}" "$url")
-  local rps p50 p99 bad
+  c1=$(cpu_ticks "$pids")
+  local rps p50 p99 bad n cpr
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   bad=$(awk '/Non-2xx/ {print $5}' <<<"$out"); bad=${bad:-0}
-  echo "  $name: $rps req/s p50 $p50 p99 $p99 non-2xx $bad" >&2
+  n=$(awk '/requests in/ {print $1}' <<<"$out")
+  cpr=$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN{ printf "%.1f", (n > 0 ? c / hz * 1e6 / n : 0) }')
+  echo "  $name: $rps req/s p50 $p50 p99 $p99 non-2xx $bad cpu/req ${cpr}us" >&2
   RUNS[$name]+="$rps $(to_ms "$p50") $(to_ms "$p99") $bad"$'\n'
+  CPUS[$name]+="$cpr"$'\n'
 }
 # median round (by req/s) of a row: "rps p50 p99 non2xx"
 median() { printf '%s' "${RUNS[$1]}" | sort -n -k1,1 | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}'; }
+# median CPU microseconds per request of a row over all rounds
+median_cpu() { printf '%s' "${CPUS[$1]}" | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}'; }
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS" >&2
-  for c in "${CASES[@]}"; do IFS='|' read -r n u e <<<"$c"; run_case "$n" "$u" "$e"; done
+  for c in "${CASES[@]}"; do IFS='|' read -r n u e p <<<"$c"; run_case "$n" "$u" "$e" "$p"; done
 done
 
 NGXNAME=$(IFS='|' read -r n _ <<<"${CASES[1]}"; echo "$n")
@@ -134,20 +160,21 @@ read -r BASE _ BASEP99 _ <<<"$(median "$NGXNAME")"
 CPU=$(awk -F: '/model name/ {gsub(/^ +/,"",$2); print $2; exit}' /proc/cpuinfo)
 echo "## Gateway: devstack vs nginx"
 echo
-echo "Machine: $(nproc) CPUs ($CPU), $(uname -sr), load average at start $(cut -d' ' -f1-3 /proc/loadavg) (shared with other work)."
+echo "Machine: $NCPU CPUs ($CPU), $(uname -sr), load average at start $LOAD (shared with other work)."
 echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Go $(go env GOVERSION). Load: wrk -t$THREADS -c$CONNS -d$DURATION; $ROUNDS interleaved rounds, each row shows its median round."
-echo "Upstream: bench/gateway/upstream (Go net/http, 34-byte JSON). nginx: $(nproc) workers, keepalive 64 to the upstream, buffered access log."
+echo "Upstream: bench/gateway/upstream (Go net/http, 34-byte JSON). Same worker count for every proxy: nginx worker_processes $NCPU, Go programs GOMAXPROCS=$NCPU. nginx: keepalive 64 to the upstream, buffered access log."
 echo "devstack: bench/gateway (proxy.New, one route, access log to the event bus and log ring); JWT row: ES256 token from the dev issuer, required scope, per-IP rate limit of 10M req/s (never hit)."
 echo
-echo "| Setup | req/s | p50 (ms) | p99 (ms) | req/s vs nginx | p99 vs nginx | non-2xx | req/s of every round |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|"
+echo "| Setup | req/s | p50 (ms) | p99 (ms) | req/s vs nginx | p99 vs nginx | proxy CPU µs/req | non-2xx | req/s of every round |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
 for c in "${CASES[@]}"; do
   IFS='|' read -r n _ _ <<<"$c"
   read -r rps p50 p99 bad <<<"$(median "$n")"
   ratio=$(awk -v a="$rps" -v b="$BASE" 'BEGIN{printf "%.2f×", a/b}')
   pr=$(awk -v a="$p99" -v b="$BASEP99" 'BEGIN{ if (b>0) printf "%.2f×", a/b; else print "-" }')
   all=$(printf '%s' "${RUNS[$n]}" | awk '{printf "%s%.0f", (NR>1?", ":""), $1}')
-  printf '| %s | %.0f | %s | %s | %s | %s | %s | %s |\n' "$n" "$rps" "$p50" "$p99" "$ratio" "$pr" "$bad" "$all"
+  cpr=$(median_cpu "$n")
+  printf '| %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$rps" "$p50" "$p99" "$ratio" "$pr" "$cpr" "$bad" "$all"
 done
 cat <<'NOTES'
 
