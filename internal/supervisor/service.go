@@ -557,6 +557,7 @@ func (sv *service) deploy(ctx context.Context, op opKind, c *change) error {
 	sv.system("start failed after a skipped build; rebuilding once in case the build outputs are missing or stale")
 	sv.mu.Lock()
 	failed := slices.Clone(sv.keepers)
+	sv.startedIn = 0 // counts until the instance from the new build is ready
 	sv.mu.Unlock()
 	sv.stopKeepers(failed) // a crash-looping instance would only add noise during the build
 	if _, err := sv.build(ctx, setupSum, false, false, reload, began, trigger); err != nil {
