@@ -298,26 +298,39 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 		return strings.Contains(s, "source: users") && regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d(\.\d{3})? users\s+\S`).MatchString(s)
 	})
 
-	// 3. a message produced from the UI shows up in the live tail of its topic
-	value := fmt.Sprintf(`{"hello":"tmux-%s"}`, hex.EncodeToString(b[:3]))
+	// 3. an order produced from the UI shows up in the live tail of orders.placed, and the scorer's
+	// result for it in orders.scored: the records filter (on its correlation-id header) follows it
+	// from one topic to the other
+	corr := "tui-" + hex.EncodeToString(b[:4])
+	user, order := uuid(b, 1), uuid(b, 2)
+	value := fmt.Sprintf(`{"schema_version":1,"order_id":%q,"user_id":%q,"items":[{"sku":"TUI-1","quantity":2,"unit_price_cents":450}],"total_cents":900,"currency":"EUR","placed_at":%q}`,
+		order, user, time.Now().UTC().Format(time.RFC3339))
 	tm.keys("4", "P")
 	tm.waitFor("the produce form", 20*time.Second, contains("Produce a message"))
-	tm.typeText("tui.e2e")
+	tm.typeText("orders.placed")
 	tm.keys("Tab")
-	tm.typeText("k1")
+	tm.typeText(user)
 	tm.keys("Tab")
-	tm.typeText("source=tmux")
+	tm.typeText("correlation-id=" + corr + ", content-type=application/json")
 	tm.keys("Tab")
 	tm.typeText(value)
 	tm.keys("C-s")
-	want := "tmux-" + hex.EncodeToString(b[:3])
-	tm.waitFor("the produced message in the tail", 60*time.Second, func(s string) bool {
-		return strings.Contains(s, "topic: tui.e2e") && strings.Contains(s, want) && strings.Contains(s, "source=tmux")
+	tm.waitFor("the produced order in the tail of orders.placed", 60*time.Second, func(s string) bool {
+		return strings.Contains(s, "topic: orders.placed") && strings.Contains(s, corr) && strings.Contains(s, order)
+	})
+	tm.keys("/")
+	tm.typeText(corr)
+	tm.keys("Enter", "t")
+	tm.waitFor("the topic picker", 20*time.Second, contains("tail which topic"))
+	tm.typeText("orders.scored")
+	tm.keys("Enter")
+	tm.waitFor("the scored order in orders.scored", 90*time.Second, func(s string) bool {
+		return strings.Contains(s, "topic: orders.scored") && strings.Contains(s, "filter: "+corr) && strings.Contains(s, corr) && strings.Contains(s, order)
 	})
 
 	// 4. the order topics and a consumer group with its lag column
 	tm.keys("3")
-	tm.waitFor("the order topics", 30*time.Second, contains("orders.placed", "orders.scored", "tui.e2e"))
+	tm.waitFor("the order topics", 30*time.Second, contains("orders.placed", "orders.scored", "orders.dlq"))
 	tm.keys("5")
 	tm.waitFor("a consumer group on orders.placed", 60*time.Second, contains("GROUP", "LAG", "orders.placed", "COMMITTED"))
 
@@ -341,4 +354,15 @@ func statuses(screen string) map[string]string {
 		}
 	}
 	return out
+}
+
+// uuid makes a version-4 UUID from the test's random bytes (n varies it).
+func uuid(seed []byte, n byte) string {
+	var u [16]byte
+	copy(u[:], seed)
+	u[15] = n
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
