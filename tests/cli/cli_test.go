@@ -410,7 +410,7 @@ tests:
 	if code != 0 {
 		t.Fatalf("devstack test: exit %d:\n%s", code, out)
 	}
-	for _, want := range []string{"gateway ok", "brokers=127.0.0.1:", "2 passed, 0 failed"} {
+	for _, want := range []string{"gateway ok", "brokers=127.0.0.1:", "devstack: 2 passed, 0 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -434,7 +434,7 @@ tests:
 	if code != 1 {
 		t.Errorf("failing test: exit %d, want 1:\n%s", code, out)
 	}
-	for _, want := range []string{"failing-now", "FAIL", "stubborn-started", "0 passed, 1 failed"} {
+	for _, want := range []string{"failing-now", "FAIL", "stubborn-started", "devstack: 0 passed, 1 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
