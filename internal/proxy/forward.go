@@ -175,6 +175,7 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		// twice, which strict upstreams (Node's llhttp) reject with a bare 400.
 		delete(h, "Content-Length")
 		delete(h, "Transfer-Encoding")
+		delete(h, "Host") // writeRequest sends r.Host; net/http never leaves Host in the map, other servers might
 		dr = directReq{method: r.Method, path: fwdPath, query: r.URL.RawQuery, host: r.Host, header: h,
 			extra: x, contentLength: r.ContentLength, body: b, ctx: r.Context()}
 		if !rewritten && r.URL.RawPath != "" {

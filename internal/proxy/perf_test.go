@@ -144,3 +144,24 @@ func TestAccessQueue(t *testing.T) {
 		})
 	}
 }
+
+// TestHostInHeaderMapSentOnce: servers other than net/http's (and handlers that build requests by
+// hand) may leave Host in the header map; the upstream must still get exactly one Host header
+// (two make Go's and Node's servers answer 400).
+func TestHostInHeaderMapSentOnce(t *testing.T) {
+	u := upstream(t, "s")
+	g, err := New(Config{HTTPSPort: -1, StateDir: t.TempDir(), Routes: []Route{{Path: "/", Service: "s"}}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(u), Ready: true}})
+	for _, host := range []string{"example.test", "127.0.0.1:8080"} {
+		r := httptest.NewRequest("GET", "http://"+host+"/x", nil)
+		r.Header["Host"] = []string{host}
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, r)
+		if w.Code != 200 || !strings.Contains(w.Body.String(), `"host":"`+host+`"`) {
+			t.Fatalf("Host %s: %d %s", host, w.Code, w.Body)
+		}
+	}
+}
