@@ -89,6 +89,8 @@ type buildInputs struct {
 	scanned time.Time     // when the scan began
 	took    time.Duration // how long the scan took
 	hashed  int           // files read (the rest were known by their stat)
+
+	prevOutputs map[string]fileStat // of the build before
 }
 
 func (sv *service) buildRecordPath() string {
@@ -162,17 +164,18 @@ func (sv *service) scanBuildInputs(setupSum string, prev *buildRecord, now time.
 	var outputs map[string]fileStat
 	if prev != nil {
 		known, outputs = prev.Files, prev.Outputs
+		in.prevOutputs = prev.Outputs
 	}
 	add := func(p string) {
 		name := sv.relName(p)
 		if _, dup := in.rec.Files[name]; dup {
 			return
 		}
-		if _, out := outputs[name]; out {
-			return // written by the last build, which staleReason checks by stat
-		}
 		fr := fileRecord{}
 		st, err := os.Stat(p)
+		if o, ok := outputs[name]; ok && err == nil && statOf(st) == o {
+			return // written by an earlier build and untouched since (staleReason checks that again)
+		}
 		switch {
 		case err != nil || !st.Mode().IsRegular():
 			// a link to nowhere or to a directory, or a special file: its target is what counts
@@ -311,10 +314,20 @@ func listSome(list []string) string {
 }
 
 // scanOutputs records, by stat, the files under Dir the build wrote: modified since it began (with
-// slack for coarse timestamps), outside the inputs and dependency/VCS directories.
+// slack for coarse timestamps), outside the inputs and dependency/VCS directories. Outputs of earlier
+// builds that this one left untouched (incremental builds) stay recorded.
 func (sv *service) scanOutputs(in *buildInputs, began time.Time) map[string]fileStat {
 	since := began.Add(-time.Second).UnixNano()
 	out := map[string]fileStat{}
+	for name, want := range in.prevOutputs {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(sv.spec.Dir, p)
+		}
+		if st, err := os.Stat(p); err == nil && statOf(st) == want {
+			out[name] = want
+		}
+	}
 	state := sv.sup.opts.StateDir
 	_ = filepath.WalkDir(sv.spec.Dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -312,3 +312,62 @@ func hasSystemLine(h *harness, prefix string) bool {
 	}
 	return false
 }
+
+// Outputs of earlier builds that an incremental build leaves alone stay recorded (and out of the
+// inputs), and one edited by hand afterwards counts as changed.
+func TestBuildOutputsCarriedForward(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "src", "main.txt"), "v1")
+	s, err := New([]Spec{{Name: "svc", Dir: dir, Command: "true", Build: "make"}}, Options{StateDir: filepath.Join(dir, ".devstack")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := s.services["svc"]
+	outputs := func(m map[string]fileStat) []string {
+		var out []string
+		for name := range m {
+			out = append(out, name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	// a full build writes out/a and out/b
+	in0 := sv.scanBuildInputs("", nil, time.Now())
+	old := time.Now().Add(-time.Hour)
+	for _, f := range []string{"out/a", "out/b"} {
+		writeFile(t, filepath.Join(dir, f), "built 1")
+		if err := os.Chtimes(filepath.Join(dir, f), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in0.rec.Outputs = sv.scanOutputs(in0, old.Add(-time.Minute))
+	if got := outputs(in0.rec.Outputs); !slices.Equal(got, []string{"out/a", "out/b"}) {
+		t.Fatalf("outputs of the full build = %q", got)
+	}
+	r0 := in0.rec
+	// the next scan leaves untouched outputs out of the inputs
+	in1 := sv.scanBuildInputs("", &r0, time.Now())
+	if _, ok := in1.rec.Files["out/a"]; ok {
+		t.Error("an untouched output counts as an input")
+	}
+	if why := sv.staleReason(in1, &r0); why != "" {
+		t.Fatalf("stale after a build: %s", why)
+	}
+	// an incremental build rewrites out/a only: out/b stays recorded
+	began := time.Now()
+	writeFile(t, filepath.Join(dir, "out", "a"), "built 2")
+	in1.rec.Outputs = sv.scanOutputs(in1, began)
+	if got := outputs(in1.rec.Outputs); !slices.Equal(got, []string{"out/a", "out/b"}) {
+		t.Fatalf("outputs after an incremental build = %q, want out/a and out/b", got)
+	}
+	r1 := in1.rec
+	// out/b edited by hand: the next start builds, and out/b is an input from now on
+	writeFile(t, filepath.Join(dir, "out", "b"), "edited")
+	in2 := sv.scanBuildInputs("", &r1, time.Now())
+	if _, ok := in2.rec.Files["out/b"]; !ok {
+		t.Error("an edited former output is not an input")
+	}
+	if why := sv.staleReason(in2, &r1); !strings.Contains(why, "out/b") {
+		t.Errorf("stale reason = %q, want it to name out/b", why)
+	}
+}
