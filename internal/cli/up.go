@@ -253,29 +253,7 @@ func printProgress(ctx context.Context, w io.Writer, p painter, st *stack.Stack)
 			fmt.Fprintf(w, "  %s %s\n", p.red("!"), ev.Message)
 		}
 	}
-	for ctx.Err() == nil {
-		snap, ch, cancel := st.Bus().Subscribe(4096)
-		for _, c := range snap.Components {
-			handle(event.Event{Kind: event.KindComponent, Component: &c})
-		}
-		for _, s := range snap.Services {
-			handle(event.Event{Kind: event.KindService, Service: &s})
-		}
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				cancel()
-				return
-			case ev, ok := <-ch:
-				if !ok {
-					break loop
-				}
-				handle(ev)
-			}
-		}
-		cancel()
-	}
+	st.Bus().Follow(ctx, 4096, handle)
 }
 
 // printLogs prints every log line, prefixed with its coloured source.

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -155,4 +156,36 @@ func (b *Bus) Notify(level, msg string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.publishLocked(Event{Kind: KindStack, Level: level, Message: msg})
+}
+
+// Follow calls onEvent for the current state (as one synthetic event per component and service) and
+// then for every later event, until ctx ends. A subscriber that falls behind is resubscribed with a fresh
+// snapshot, so onEvent always converges on the current state. It blocks; run it in its own goroutine.
+func (b *Bus) Follow(ctx context.Context, buf int, onEvent func(Event)) {
+	for ctx.Err() == nil {
+		st, ch, cancel := b.Subscribe(buf)
+		for _, c := range st.Components {
+			onEvent(Event{Kind: KindComponent, Component: &c})
+		}
+		for _, s := range st.Services {
+			onEvent(Event{Kind: KindService, Service: &s})
+		}
+		b.drain(ctx, ch, onEvent)
+		cancel()
+	}
+}
+
+// drain delivers events from ch until it closes (the subscriber was dropped) or ctx ends.
+func (b *Bus) drain(ctx context.Context, ch <-chan Event, onEvent func(Event)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-ch:
+			if !ok {
+				return
+			}
+			onEvent(ev)
+		}
+	}
 }

@@ -481,28 +481,11 @@ func (s *Stack) bridgeUpstreams(ctx context.Context, gw *proxy.Gateway) {
 		last[sv.Name] = key.String()
 		gw.SetUpstreams(sv.Name, ups)
 	}
-	for ctx.Err() == nil {
-		st, ch, cancel := s.bus.Subscribe(1024)
-		for _, sv := range st.Services {
-			apply(sv)
+	s.bus.Follow(ctx, 1024, func(ev event.Event) {
+		if ev.Kind == event.KindService && ev.Service != nil {
+			apply(*ev.Service)
 		}
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				cancel()
-				return
-			case ev, ok := <-ch:
-				if !ok {
-					break loop // fell behind: resubscribe with a fresh snapshot
-				}
-				if ev.Kind == event.KindService && ev.Service != nil {
-					apply(*ev.Service)
-				}
-			}
-		}
-		cancel()
-	}
+	})
 }
 
 // ensureGitignore keeps the state directory out of the user's git.
