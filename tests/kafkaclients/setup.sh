@@ -11,6 +11,15 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 py="${PYTHON:-python3}"
+# kafka-python 2.0.x imports only on Python <= 3.11: prefer a python3.11 when the default is newer.
+if [[ -z "${PYTHON:-}" ]] && command -v python3 >/dev/null 2>&1 &&
+	! python3 -c 'import sys; sys.exit(sys.version_info >= (3, 12))' 2>/dev/null; then
+	if command -v python3.11 >/dev/null 2>&1; then
+		py=python3.11
+	else
+		echo "setup.sh: warning: $(python3 --version) cannot import kafka-python 2.0.x; the kafka-python-2.0 client will fail (set PYTHON to a Python 3.11)" >&2
+	fi
+fi
 
 hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
