@@ -382,6 +382,19 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	if msg.Type == tea.KeyCtrlC {
 		return m.quit()
 	}
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !m.typing() {
+		// Keys typed faster than the terminal is read arrive as one message ("4P", "/err"): take them
+		// one by one, and hand the rest whole to a prompt one of them opens.
+		var cmds []tea.Cmd
+		for i, r := range msg.Runes {
+			if m.typing() {
+				cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: msg.Runes[i:], Alt: msg.Alt}))
+				break
+			}
+			cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+		}
+		return tea.Batch(cmds...)
+	}
 	if m.modal != nil {
 		return m.modal.update(m, msg)
 	}
@@ -447,6 +460,11 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return m.gatewayKey(msg)
 	}
 	return nil
+}
+
+// typing reports whether keys go to a text field (a dialog or a filter prompt).
+func (m *Model) typing() bool {
+	return m.modal != nil || (m.tab == tabLogs && m.logs.input != nil) || (m.tab == tabMessages && m.rec.input != nil)
 }
 
 func (m *Model) handleMouse(msg tea.MouseMsg) (tea.Cmd, bool) {

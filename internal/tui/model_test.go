@@ -871,3 +871,32 @@ func TestRecordsFilterFollowsAnOrderAcrossTopics(t *testing.T) {
 		t.Fatal("esc did not clear the filter")
 	}
 }
+
+func TestKeysReadTogetherAreTakenOneByOne(t *testing.T) {
+	tests := []struct {
+		name  string
+		burst string
+		check func(m *Model) bool
+	}{
+		{"tab then dialog", "4P", func(m *Model) bool { _, ok := m.modal.(*produceModal); return m.tab == tabMessages && ok }},
+		{"prompt takes the rest", "2/err", func(m *Model) bool { return m.logs.input != nil && m.logs.input.Value() == "err" }},
+		{"records filter", "4/c-1", func(m *Model) bool { return m.rec.input != nil && m.rec.filter == "c-1" }},
+		{"view keys", "2ew", func(m *Model) bool { return m.logs.errorsOnly && !m.logs.wrap }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newTestModel(t, fixture(), config{}, 100, 30)
+			m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(tt.burst)})
+			if !tt.check(m) {
+				t.Fatalf("burst %q not taken key by key:\n%s", tt.burst, m.View())
+			}
+		})
+	}
+	// a paste into the logs view is not a sequence of commands
+	m := newTestModel(t, fixture(), config{}, 100, 30)
+	press(m, "2")
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("qq"), Paste: true})
+	if m.quitting {
+		t.Fatal("a paste quit the UI")
+	}
+}

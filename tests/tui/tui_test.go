@@ -334,7 +334,21 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	tm.keys("5")
 	tm.waitFor("a consumer group on orders.placed", 60*time.Second, contains("GROUP", "LAG", "orders.placed", "COMMITTED"))
 
-	// 5. q quits the UI and stops the stack
+	// 5. a failing build is easy to find: break scorer's source, and its row and detail say why
+	broken := filepath.Join(dir, "sample-services", "scorer", "cmd", "scorer", "zz_tui_broken.go")
+	if err := os.WriteFile(broken, []byte("package main\n\nfunc broken( {\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm.keys("1", "g")
+	tm.waitFor("the services view, users selected", 20*time.Second, func(s string) bool {
+		return strings.Contains(s, "LAST RELOAD") && statusRowSelected(s) == "users"
+	})
+	tm.keys("j") // scorer is the second service in devstack.yaml
+	tm.waitFor("scorer's failed rebuild with the compiler's error", 3*time.Minute, func(s string) bool {
+		return statusRowSelected(s) == "scorer" && strings.Contains(s, "FAILED") && strings.Contains(s, "zz_tui_broken.go")
+	})
+
+	// 6. q quits the UI and stops the stack
 	tm.keys("q")
 	deadline := time.Now().Add(90 * time.Second)
 	for pid > 0 && syscall.Kill(pid, 0) == nil {
@@ -365,4 +379,13 @@ func uuid(seed []byte, n byte) string {
 	u[8] = u[8]&0x3f | 0x80
 	h := hex.EncodeToString(u[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// statusRowSelected is the name on the services row marked with the cursor (›).
+func statusRowSelected(screen string) string {
+	m := regexp.MustCompile(`(?m)^›([a-z][\w.-]*)\s`).FindStringSubmatch(screen)
+	if m == nil {
+		return ""
+	}
+	return m[1]
 }
