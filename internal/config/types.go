@@ -221,6 +221,7 @@ type Service struct {
 	// pnpm-lock.yaml, requirements.txt, poetry.lock and go.sum.
 	SetupInputs []string `yaml:"setup_inputs,omitempty" json:"setup_inputs,omitempty" jsonschema_description:"Files (relative to dir) whose content decides whether setup re-runs. Default: the lock files present in dir among package-lock.json, yarn.lock, pnpm-lock.yaml, requirements.txt, poetry.lock, go.sum."`
 	Build       string   `yaml:"build,omitempty" json:"build,omitempty" jsonschema_description:"Build command run before the first start and on every watched change (via sh -c)."`
+	AlwaysBuild bool     `yaml:"always_build,omitempty" json:"always_build,omitempty" jsonschema_description:"Run build on every start; by default a start skips it when nothing the build reads changed since its last successful build."`
 	Command     string   `yaml:"command" json:"command" jsonschema_description:"Command that runs the service (via sh -c)." jsonschema:"minLength=1"`
 	// Env for this service; it overrides everything else.
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty" jsonschema_description:"Environment of this service (wins over everything else). A mapping or a list of KEY=VALUE."`

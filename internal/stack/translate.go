@@ -183,6 +183,7 @@ func supervisorSpecs(c *config.Config, co coordinates) ([]supervisor.Spec, error
 			Setup:       s.Setup,
 			SetupInputs: s.SetupInputs,
 			Build:       s.Build,
+			AlwaysBuild: s.AlwaysBuild,
 			Command:     s.Command,
 			Env:         serviceEnv(c, s, co),
 			Port:        s.Port,
