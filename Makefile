@@ -34,9 +34,12 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## test-go: Go unit and integration tests (real broker, real Postgres, real processes, real clients)
+GOTESTSUM := $(GO) run gotest.tools/gotestsum@v1.13.0
+
+## test-go: Go unit and integration tests (real broker, real Postgres, real processes, real clients), with
+## the race detector; skipped tests are listed with their reasons at the end
 test-go: build
-	DEVSTACK_REQUIRE_ALL=1 DEVSTACK_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
+	DEVSTACK_REQUIRE_ALL=1 DEVSTACK_BIN=$(CURDIR)/$(BIN) $(GOTESTSUM) --format pkgname -- -race -count=1 -timeout 25m ./...
 
 ## test-samples: each sample service's own test runner (jest, go test, Django)
 test-samples:
