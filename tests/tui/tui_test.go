@@ -241,6 +241,12 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 			}
 		}
 		_, _ = tm.tmux("kill-server")
+		// a server that ended with its last pane can leave its socket behind
+		tmp := os.Getenv("TMUX_TMPDIR")
+		if tmp == "" {
+			tmp = "/tmp"
+		}
+		_ = os.Remove(filepath.Join(tmp, fmt.Sprintf("tmux-%d", os.Getuid()), tm.socket))
 		if t.Failed() {
 			for _, p := range []string{logPath, filepath.Join(dir, ".devstack", "devstack.log")} {
 				b, _ := os.ReadFile(p)
