@@ -307,6 +307,9 @@ func (k *keeper) stopped(p *proc) {
 // exits or ctx ends.
 func (k *keeper) probeUntilReady(ctx context.Context, pr *prober, p *proc, deadline time.Time) error {
 	var last error
+	// Probe quickly at first and back off to the interval: a service that is up in 300 ms is seen as ready
+	// then, not at the next 200 ms tick; that is most of a hot reload's latency for a fast-starting service.
+	wait := 10 * time.Millisecond
 	for {
 		err := pr.check(ctx)
 		if err == nil {
@@ -319,9 +322,12 @@ func (k *keeper) probeUntilReady(ctx context.Context, pr *prober, p *proc, deadl
 		if time.Now().After(deadline) {
 			return last
 		}
-		t := time.NewTimer(pr.interval())
+		t := time.NewTimer(min(wait, pr.interval()))
+		wait *= 2
 		select {
 		case <-t.C:
+		case <-pr.logSeen: // a log probe is ready the moment its line is printed
+			t.Stop()
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()

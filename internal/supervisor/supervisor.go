@@ -48,7 +48,7 @@ type Probe struct {
 	TCP      bool          // PORT accepts connections
 	Log      string        // regular expression an output line must match
 	Exec     string        // sh -c command that must exit 0
-	Interval time.Duration // between attempts (0 means 200ms)
+	Interval time.Duration // longest wait between attempts (0 means 200ms); the first ones come sooner
 	Timeout  time.Duration // fail the instance when not ready after this long (0 means 60s)
 }
 
