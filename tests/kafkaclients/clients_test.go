@@ -133,6 +133,74 @@ type scenario struct {
 	client
 	broker *brokerProc
 	failed bool
+
+	// What the broker must hold, by the clients' own account: records acknowledged per topic, its
+	// partitions, and records consumed and committed per group (its committed offsets add up to that).
+	acked     map[string]int
+	parts     map[string]int
+	committed map[[2]string]int // {group, topic}
+}
+
+func (s *scenario) note(topic, group string, parts, acked, committed int) {
+	if s.acked == nil {
+		s.acked, s.parts, s.committed = map[string]int{}, map[string]int{}, map[[2]string]int{}
+	}
+	s.acked[topic] += acked
+	if parts > 0 {
+		s.parts[topic] = parts
+	}
+	if group != "" {
+		s.committed[[2]string{group, topic}] += committed
+	}
+}
+
+// checkHeld asks the broker directly (kadm, no consumer group) whether it still holds every
+// acknowledged record and every committed offset, so a loss shows as a count before any client runs.
+func (s *scenario) checkHeld(t *testing.T) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.broker.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for topic, want := range s.acked {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			t.Errorf("%s: end offsets: %v", topic, err)
+			continue
+		}
+		held, n := int64(0), 0
+		ends.Each(func(o kadm.ListedOffset) { held += o.Offset; n++ })
+		if n != s.parts[topic] {
+			t.Errorf("%s has %d partitions, want %d", topic, n, s.parts[topic])
+		}
+		if held != int64(want) {
+			t.Errorf("%s holds %d records, want the %d acknowledged with acks=all", topic, held, want)
+		}
+	}
+	for gt, want := range s.committed {
+		offs, err := adm.FetchOffsets(ctx, gt[0])
+		if err == nil {
+			err = offs.Error()
+		}
+		if err != nil {
+			t.Errorf("group %s: committed offsets: %v", gt[0], err)
+			continue
+		}
+		sum := int64(0)
+		for _, o := range offs[gt[1]] {
+			sum += o.At
+		}
+		if sum != int64(want) {
+			t.Errorf("group %s: committed offsets on %s add up to %d, want %d (records consumed and committed)", gt[0], gt[1], sum, want)
+		}
+	}
 }
 
 func (s *scenario) run(t *testing.T, p phase) result {
@@ -155,6 +223,7 @@ func (s *scenario) produce(t *testing.T, topic string, from, count int) {
 	if res.Acked != count {
 		t.Fatalf("%s produced %d..%d to %s: %d acknowledged, want %d", s.name, from, from+count-1, topic, res.Acked, count)
 	}
+	s.note(topic, "", 0, count, 0)
 }
 
 // group checks that two members shared the partitions and together saw each new record exactly once.
@@ -164,6 +233,7 @@ func (s *scenario) group(t *testing.T, topic, group string, parts, from, count i
 	if probs := checkConsumed(res, 2, parts, from, count); len(probs) > 0 {
 		t.Fatalf("%s group %s on %s, records %d..%d:\n  %s", s.name, group, topic, from, from+count-1, strings.Join(probs, "\n  "))
 	}
+	s.note(topic, group, parts, count, count)
 }
 
 // resume checks that a member resuming the group saw exactly the records produced since its last commit.
@@ -173,6 +243,7 @@ func (s *scenario) resume(t *testing.T, topic, group string, parts, from, count 
 	if probs := checkConsumed(res, 1, parts, from, count); len(probs) > 0 {
 		t.Fatalf("%s resuming group %s on %s, want exactly records %d..%d:\n  %s", s.name, group, topic, from, from+count-1, strings.Join(probs, "\n  "))
 	}
+	s.note(topic, group, parts, 0, count)
 }
 
 // checkConsumed lists what is wrong with a consume result: the members must have shared all partitions,
@@ -338,6 +409,9 @@ func TestRealClients(t *testing.T) {
 	auto1 := func(s *scenario) string { return "kc.auto1." + s.name }
 	auto2 := func(s *scenario) string { return "kc.auto2." + s.name }
 
+	everyone := append(append([]*scenario(nil), full...), auto...)
+	held := func(t *testing.T, s *scenario) { s.checkHeld(t) }
+
 	stage(t, "fresh", full, func(t *testing.T, s *scenario) {
 		s.group(t, topic(s), grp(s), partitions, 0, 40)
 		s.produce(t, topic(s), 40, 20)
@@ -351,6 +425,7 @@ func TestRealClients(t *testing.T) {
 	})
 
 	b.restart(syscall.SIGTERM)
+	stage(t, "held-after-sigterm", everyone, held)
 
 	stage(t, "after-sigterm", full, func(t *testing.T, s *scenario) {
 		s.resume(t, topic(s), grp(s), partitions, 60, 20)
@@ -365,6 +440,7 @@ func TestRealClients(t *testing.T) {
 	})
 
 	b.restart(syscall.SIGKILL)
+	stage(t, "held-after-sigkill", everyone, held)
 
 	stage(t, "after-sigkill", full, func(t *testing.T, s *scenario) {
 		s.resume(t, topic(s), grp(s), partitions, 80, 20)
