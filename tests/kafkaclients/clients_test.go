@@ -360,9 +360,11 @@ func createTopics(t *testing.T, addr string, names ...string) {
 //	fresh broker:   two members share a 4-partition topic and together consume 40 new records exactly
 //	                once, committing; with no consumer running 20 more are produced and a member resuming
 //	                the group gets exactly those; 20 more are produced and left unconsumed.
-//	SIGTERM, start: resuming gets exactly the 20 unconsumed records; 20 more are produced.
-//	SIGKILL, start: resuming gets exactly those 20 (acknowledged records and committed offsets survived
-//	                the kill); two members share the topic again for 40 new records.
+//	SIGTERM, start: the broker, asked directly, holds every acknowledged record and committed offset;
+//	                resuming gets exactly the 20 unconsumed records; 20 more are produced.
+//	SIGKILL, start: the same direct check; resuming gets exactly those 20 (acknowledged records and
+//	                committed offsets survived the kill); two members share the topic again for 40 new
+//	                records.
 //
 // Auto-created topics are covered by the kafka-python clients (2.0 sends Metadata v1, 3.x v4+): a topic
 // created by producing to it before each restart must keep its records and offsets across both.
