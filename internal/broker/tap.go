@@ -36,7 +36,7 @@ func (a *Admin) Messages(ctx context.Context, q control.MessageQuery) (<-chan ev
 	}
 	d, ok := details[q.Topic]
 	if !ok || d.Err != nil {
-		return nil, fmt.Errorf("read %s: topic does not exist", q.Topic)
+		return nil, fmt.Errorf("read %s: topic does not exist: %w", q.Topic, control.ErrNotFound)
 	}
 	parts := slices.Sorted(maps.Keys(d.Partitions))
 	if q.Partition >= 0 {

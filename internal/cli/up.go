@@ -24,6 +24,7 @@ func init() { register(newUpCmd) }
 
 type upFlags struct {
 	noTUI      bool
+	noColor    bool
 	containers bool
 	timeout    time.Duration
 }
@@ -51,6 +52,7 @@ colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.
 		},
 	}
 	cmd.Flags().BoolVar(&f.noTUI, "no-tui", false, "print progress and logs instead of opening the TUI")
+	cmd.Flags().BoolVar(&f.noColor, "no-color", false, "no colours in the TUI or the log output (also NO_COLOR=1)")
 	cmd.Flags().BoolVar(&f.containers, "containers", false, "run real Kafka and PostgreSQL in containers instead of the embedded ones (needs Docker)")
 	cmd.Flags().DurationVar(&f.timeout, "ready-timeout", 0, "fail if the stack is not ready within this time (0: no limit beyond each service's probe timeout)")
 	return cmd
@@ -106,7 +108,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config, f upFlags, useTUI bool
 	go func() { runErr <- st.Run(runCtx) }()
 
 	if useTUI {
-		uiErr := tui.Run(ctx, st, tui.Options{Version: Version})
+		uiErr := tui.Run(ctx, st, tui.Options{Version: Version, NoColor: f.noColor})
 		cancelRun()
 		err := <-runErr
 		if uiErr != nil {
@@ -115,7 +117,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config, f upFlags, useTUI bool
 		return err
 	}
 
-	p := painter{on: useColor(a.Stdout)}
+	p := painter{on: useColor(a.Stdout) && !f.noColor}
 	out := &lockedWriter{w: a.Stdout}
 	fmt.Fprintf(out, "%s starting %s from %s\n", p.dim("devstack"), cfg.Name, cfg.Path)
 	var wg sync.WaitGroup

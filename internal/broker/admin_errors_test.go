@@ -1,0 +1,22 @@
+package broker
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/devstack-dev/devstack/internal/control"
+)
+
+// A tap on a topic that does not exist yet is "not found" (404 over the control API), not a server error.
+func TestMessagesOnMissingTopicIsNotFound(t *testing.T) {
+	b := startBroker(t, Options{Port: 0})
+	a, err := NewAdmin([]string{b.Addr()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	_, err = a.Messages(testCtx(t), control.MessageQuery{Topic: "nope", Partition: -1, From: "beginning"})
+	if !errors.Is(err, control.ErrNotFound) {
+		t.Fatalf("Messages(missing topic) = %v, want an error wrapping control.ErrNotFound", err)
+	}
+}
