@@ -52,9 +52,9 @@ test-stack: build
 ## test: everything CI runs
 test: test-deps fmt-check vet test-go test-samples test-stack
 
-## bench: run every benchmark and write docs/benchmarks.md
+## bench: run every benchmark and write docs/benchmarks.md (AREAS="core broker" to re-run only some)
 bench: build
-	./scripts/bench.sh
+	./scripts/bench.sh $(AREAS)
 
 ## fuzz: run the config loader's fuzzer for a minute
 fuzz:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every bench/<area>/run.sh (each prints a Markdown section) and writes docs/benchmarks.md.
 # Each area's own output is also kept in docs/benchmarks/<area>.md. Benchmarks print figures; they
-# never fail on a number.
+# never fail on a number. With arguments (area names, e.g. `scripts/bench.sh core broker`), only those
+# areas run again; the others keep their last committed figures.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p docs/benchmarks
@@ -17,6 +18,10 @@ out=docs/benchmarks.md
 status=0
 for script in bench/*/run.sh; do
   area=$(basename "$(dirname "$script")")
+  if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$area"; then
+    [ -f "docs/benchmarks/$area.md" ] && { cat "docs/benchmarks/$area.md"; echo; } >> "$out.tmp"
+    continue
+  fi
   echo "== bench: $area" >&2
   if bash "$script" > "docs/benchmarks/$area.md.tmp"; then
     mv "docs/benchmarks/$area.md.tmp" "docs/benchmarks/$area.md"
