@@ -508,10 +508,13 @@ func childEnv() []string {
 	return append(env, "LANG=C", "LC_MESSAGES=C")
 }
 
-// DefaultCacheDir is $XDG_CACHE_HOME/devstack/postgres or ~/.cache/devstack/postgres; for root
+// DefaultCacheDir is $DEVSTACK_CACHE_DIR/postgres when that is set, else $XDG_CACHE_HOME/devstack/postgres or ~/.cache/devstack/postgres; for root
 // /var/cache/devstack/postgres, because the unprivileged account that runs the server must be able to
 // reach downloaded binaries and root's home is usually mode 0700.
 func DefaultCacheDir() string {
+	if d := os.Getenv("DEVSTACK_CACHE_DIR"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "postgres")
+	}
 	if os.Geteuid() == 0 {
 		return "/var/cache/devstack/postgres"
 	}
