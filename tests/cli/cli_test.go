@@ -506,3 +506,72 @@ func TestRoutesFollowDevstackYAML(t *testing.T) {
 		t.Errorf("up output does not mention the route reload")
 	}
 }
+
+// TestRunsAsNormalUser runs a stack with PostgreSQL as an unprivileged user (the other tests here run as
+// whoever runs go test — root on CI, where PostgreSQL itself runs as devstack's system user).
+func TestRunsAsNormalUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: not root, so every other test here already runs as a normal user")
+	}
+	if _, err := exec.LookPath("psql"); err != nil {
+		t.Skip("skipping: psql not installed")
+	}
+	const uid, gid = 65534, 65534 // nobody
+	dir, err := os.MkdirTemp("", "devstack-nonroot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	// the binary, somewhere the user can run it from
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	userBin := filepath.Join(dir, "devstack")
+	if err := os.WriteFile(userBin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stack := filepath.Join(dir, "stack")
+	os.Mkdir(stack, 0o755)
+	yaml := fmt.Sprintf(`name: nonroot
+control: {port: %d}
+broker: {port: %d}
+postgres: {port: %d}
+services:
+  app:
+    command: echo app-up; exec sleep 1000
+    database: true
+    ready: {log: app-up}
+tests:
+  - name: own-database
+    command: psql "$DATABASE_URL" -Atc 'select current_user' && psql "postgres://app:app@127.0.0.1:%[3]d/app?sslmode=disable" -Atc 'create table t(x int); insert into t values (1); select count(*) from t'
+`, freePort(t), freePort(t), freePort(t))
+	if err := os.WriteFile(filepath.Join(stack, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, uid, gid) })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, userBin, "test")
+	cmd.Dir = stack
+	cmd.Env = []string{"HOME=" + dir, "PATH=/usr/local/bin:/usr/bin:/bin", "NO_COLOR=1"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("devstack test as nobody: %v\n%s", err, out)
+	}
+	for _, want := range []string{"postgres", "devstack: 1 passed, 0 failed"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// the data belongs to the user, not root
+	st, err := os.Stat(filepath.Join(stack, ".devstack", "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Uid != uid {
+		t.Errorf(".devstack/postgres is not owned by the user: %+v", st.Sys())
+	}
+}
