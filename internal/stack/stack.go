@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,13 +87,12 @@ type Stack struct {
 	logs  *event.Logs
 	opts  Options
 
-	mu       sync.Mutex // guards the fields below, set while starting
-	kafka    Kafka
-	admin    *broker.Admin
-	db       Database
-	gw       *proxy.Gateway
-	sup      *supervisor.Supervisor
-	ctrlAddr string
+	mu    sync.Mutex // guards the fields below, set while starting
+	kafka Kafka
+	admin *broker.Admin
+	db    Database
+	gw    *proxy.Gateway
+	sup   *supervisor.Supervisor
 
 	stopping   atomic.Bool   // set when Run begins to stop everything
 	infraReady chan struct{} // closed when infrastructure is up and services are starting
@@ -162,8 +160,8 @@ func (s *Stack) systemLog(source, format string, a ...any) {
 // order and returns. A start failure is returned (and everything already started is stopped).
 func (s *Stack) Run(ctx context.Context) (err error) {
 	defer close(s.done)
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 
 	if err := os.MkdirAll(s.cfg.StateDirPath(), 0o755); err != nil {
 		s.failStart(err)
@@ -206,7 +204,6 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 		cctx, ccancel := context.WithCancel(context.WithoutCancel(ctx))
 		goRun(CompControl, srv.Serve, cctx)
 		stops = append(stops, func() { ccancel() })
-		s.ctrlAddr = srv.Addr()
 		s.component(CompControl, event.StatusReady, srv.Addr(), "", since(t0), nil)
 	}
 
@@ -507,18 +504,6 @@ func (s *Stack) Addrs() map[string]string {
 		}
 	}
 	return out
-}
-
-// sortedServices returns service names in config order.
-func (s *Stack) sortedServices() []string {
-	names := append([]string(nil), s.cfg.ServiceSeq...)
-	if len(names) == 0 {
-		for n := range s.cfg.Services {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-	}
-	return names
 }
 
 // DatabaseURL is the URL of database db (the superuser's default database for ""), or "" without postgres.

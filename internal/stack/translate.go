@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -227,5 +226,3 @@ func absPath(c *config.Config, p string) string {
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
-
-func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
