@@ -267,31 +267,41 @@ func printLogs(ctx context.Context, w io.Writer, p painter, st *stack.Stack, cfg
 		}
 	}
 	var lastSeq uint64
+	emit := func(l event.LogLine) {
+		if l.Seq <= lastSeq {
+			return // already printed before a resubscribe
+		}
+		if lastSeq != 0 && l.Seq > lastSeq+1 {
+			fmt.Fprintln(w, p.yellow(fmt.Sprintf("devstack: %d log lines skipped (output fell behind); they are in .devstack/logs/", l.Seq-lastSeq-1)))
+		}
+		lastSeq = l.Seq
+		fmt.Fprintln(w, p.formatLogLine(l, width))
+	}
 	for ctx.Err() == nil {
-		past, ch, cancel := st.LogStore().Subscribe(0, 16384, nil)
-		_ = past
-		for {
+		// after the first subscription, catch up from the ring on what was missed while falling behind
+		backlog := 0
+		if lastSeq != 0 {
+			backlog = 16384
+		}
+		past, ch, cancel := st.LogStore().Subscribe(backlog, 16384, nil)
+		for _, l := range past {
+			emit(l)
+		}
+		for open := true; open; {
 			select {
 			case <-ctx.Done():
 				cancel()
-				// drain what is already queued so the last lines are not lost
-				for l := range ch {
-					if l.Seq > lastSeq {
-						fmt.Fprintln(w, p.formatLogLine(l, width))
-					}
+				for l := range ch { // what is already queued, so the last lines are not lost
+					emit(l)
 				}
 				return
 			case l, ok := <-ch:
-				if !ok {
-					// fell behind: say so and catch up from the ring
-					fmt.Fprintln(w, p.yellow("devstack: log output fell behind; some lines are only in .devstack/logs/"))
-					goto resub
+				if ok {
+					emit(l)
 				}
-				lastSeq = l.Seq
-				fmt.Fprintln(w, p.formatLogLine(l, width))
+				open = ok
 			}
 		}
-	resub:
 		cancel()
 	}
 }
