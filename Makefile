@@ -6,7 +6,7 @@ BIN     := bin/devstack
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/devstack-dev/devstack/internal/cli.Version=$(VERSION)
 
-.PHONY: all build up test test-go test-deps test-samples test-stack tools vet fmt-check schema-check bench fuzz clean
+.PHONY: all build up test test-go test-deps test-samples test-stack tools vet fmt-check bench fuzz clean
 
 all: build
 
