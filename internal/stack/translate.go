@@ -132,7 +132,7 @@ type coordinates struct {
 func serviceEnv(c *config.Config, s *config.Service, co coordinates) []string {
 	m := map[string]string{}
 	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
+		if k, v, ok := strings.Cut(kv, "="); ok && !stackOwned(k) {
 			m[k] = v
 		}
 	}
@@ -163,6 +163,16 @@ func serviceEnv(c *config.Config, s *config.Service, co coordinates) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// stackOwned names the variables devstack sets for each service: values inherited from the shell that
+// started devstack (another stack's, say) must never reach a service that has none of its own.
+func stackOwned(k string) bool {
+	switch k {
+	case "PORT", "KAFKA_BROKERS", "DATABASE_URL", "GATEWAY_URL":
+		return true
+	}
+	return strings.HasPrefix(k, "DEVSTACK_")
 }
 
 func supervisorSpecs(c *config.Config, co coordinates) ([]supervisor.Spec, error) {

@@ -1,0 +1,138 @@
+package stack
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/devstack-dev/devstack/internal/config"
+)
+
+func envMap(env []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+func TestServiceEnv(t *testing.T) {
+	// what the shell that starts devstack has: another stack's coordinates, a user variable
+	t.Setenv("DATABASE_URL", "postgres://outer")
+	t.Setenv("KAFKA_BROKERS", "outer:9092")
+	t.Setenv("GATEWAY_URL", "http://outer")
+	t.Setenv("PORT", "1")
+	t.Setenv("DEVSTACK_INSTANCE_ID", "outer")
+	t.Setenv("FROM_SHELL", "shell")
+	t.Setenv("OVERRIDDEN", "shell")
+
+	cfg := &config.Config{
+		Name:   "shop",
+		DotEnv: map[string]string{"FROM_DOTENV": "dotenv", "OVERRIDDEN": "dotenv"},
+		Env:    map[string]string{"STACK_WIDE": "yes", "OVERRIDDEN": "stack"},
+	}
+	co := coordinates{kafka: "127.0.0.1:9092", gatewayURL: "http://127.0.0.1:8080", dbURL: map[string]string{"api": "postgres://api"}}
+	tests := []struct {
+		name    string
+		svc     *config.Service
+		want    map[string]string
+		missing []string
+	}{
+		{
+			name: "service with a database",
+			svc:  &config.Service{Name: "api", Env: map[string]string{"OVERRIDDEN": "service"}},
+			want: map[string]string{
+				"DATABASE_URL": "postgres://api", "KAFKA_BROKERS": "127.0.0.1:9092", "GATEWAY_URL": "http://127.0.0.1:8080",
+				"DEVSTACK_SERVICE": "api", "DEVSTACK_STACK": "shop", "FROM_SHELL": "shell", "FROM_DOTENV": "dotenv",
+				"STACK_WIDE": "yes", "OVERRIDDEN": "service",
+			},
+			missing: []string{"PORT", "DEVSTACK_INSTANCE_ID"},
+		},
+		{
+			name:    "service without a database does not inherit the shell's DATABASE_URL",
+			svc:     &config.Service{Name: "worker"},
+			want:    map[string]string{"DEVSTACK_SERVICE": "worker", "OVERRIDDEN": "stack", "KAFKA_BROKERS": "127.0.0.1:9092"},
+			missing: []string{"DATABASE_URL", "PORT"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := serviceEnv(cfg, tt.svc, co)
+			if !slices.IsSorted(env) {
+				t.Errorf("env is not sorted")
+			}
+			m := envMap(env)
+			for k, v := range tt.want {
+				if m[k] != v {
+					t.Errorf("%s = %q, want %q", k, m[k], v)
+				}
+			}
+			for _, k := range tt.missing {
+				if v, ok := m[k]; ok {
+					t.Errorf("%s = %q, want it unset", k, v)
+				}
+			}
+		})
+	}
+
+	// no broker, no gateway: none of their variables, not even inherited ones
+	m := envMap(serviceEnv(cfg, &config.Service{Name: "solo"}, coordinates{}))
+	for _, k := range []string{"KAFKA_BROKERS", "GATEWAY_URL", "DATABASE_URL"} {
+		if v, ok := m[k]; ok {
+			t.Errorf("without that component, %s = %q leaked from the shell", k, v)
+		}
+	}
+}
+
+func TestSupervisorSpecs(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.LoadBytes("devstack.yaml", []byte(`
+name: shop
+services:
+  db-migrate:
+    command: ./migrate
+  api:
+    command: ./api
+    build: go build -o api .
+    always_build: true
+    replicas: 2
+    depends_on: {db-migrate: {condition: completed}, old: {condition: healthy}}
+    ready: {http: /health, timeout: 5s}
+    restart: {policy: always, max_restarts: 3, backoff: 1s}
+    watch: {include: ["**/*.go"]}
+  old:
+    command: ./old
+    disabled: true
+`), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, err := supervisorSpecs(cfg, coordinates{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range specs {
+		names = append(names, s.Name)
+	}
+	if !slices.Equal(names, []string{"db-migrate", "api"}) {
+		t.Fatalf("specs in order %v, want [db-migrate api] (dependencies first, disabled left out)", names)
+	}
+	api := specs[1]
+	if api.Dir != dir || api.Replicas != 2 || !api.AlwaysBuild || api.Restart != "always" || api.MaxRestarts != 3 {
+		t.Errorf("api spec = %+v", api)
+	}
+	if api.Probe.HTTP != "/health" || api.Probe.Timeout.Seconds() != 5 {
+		t.Errorf("probe = %+v", api.Probe)
+	}
+	if api.Watch == nil || !slices.Equal(api.Watch.Include, []string{"**/*.go"}) {
+		t.Errorf("watch = %+v", api.Watch)
+	}
+	if len(api.DependsOn) != 1 || api.DependsOn["db-migrate"] != "completed" {
+		t.Errorf("depends_on = %v, want only db-migrate (old is disabled)", api.DependsOn)
+	}
+	if specs[0].Watch != nil {
+		t.Errorf("a service without watch: got %+v", specs[0].Watch)
+	}
+}
