@@ -153,7 +153,9 @@ func TestWorkflow(t *testing.T) {
 	if o := byID[huge.ID]; o.Decision == "approve" || len(o.Reasons) == 0 || o.Reasons[0].Rule != "huge_order" {
 		t.Errorf("huge order in analytics = %+v, want review/reject because of huge_order", o)
 	}
-	if smallReq != "" && byID[small.ID].CorrelationID != smallReq {
+	if smallReq == "" {
+		t.Errorf("the gateway answered POST /api/orders without an X-Request-Id")
+	} else if byID[small.ID].CorrelationID != smallReq {
 		t.Errorf("correlation id in analytics = %q, want the gateway's X-Request-Id %q", byID[small.ID].CorrelationID, smallReq)
 	}
 

@@ -262,40 +262,19 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	// install npm and pip packages on 2 cores, hence the long deadline)
 	tm.waitFor("the UI", 60*time.Second, contains("1 Services", "NAME", "STATUS"))
 	services := []string{"users", "scorer", "analytics", "analytics-consumer"}
-	s := tm.waitFor("the services to settle (users and scorer ready)", 12*time.Minute, func(s string) bool {
+	s := tm.waitFor("every service to be ready", 12*time.Minute, func(s string) bool {
 		st := statuses(s)
 		for _, name := range services {
-			switch st[name] {
-			case "ready", "failed", "stopped", "completed":
-			default:
+			if st[name] != "ready" {
 				return false
 			}
 		}
-		return st["users"] == "ready" && st["scorer"] == "ready"
+		return true
 	})
 	for _, c := range []string{"broker", "postgres", "gateway"} {
 		if statuses(s)[c] != "ready" {
 			t.Errorf("component %s is not shown ready on the services screen", c)
 		}
-	}
-	// a failed service explains itself in the detail pane when selected
-	for i, name := range services {
-		if statuses(s)[name] != "failed" {
-			continue
-		}
-		t.Logf("service %s failed in the sample stack (not the UI's doing); checking the UI explains it", name)
-		tm.keys("g")
-		for range i {
-			tm.keys("j")
-		}
-		tm.waitFor("the error of failed service "+name, 20*time.Second, func(s string) bool {
-			i := strings.Index(s, "────")
-			if i < 0 {
-				return false
-			}
-			detail := s[i:]
-			return regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(name)+`\s+failed`).MatchString(detail) && strings.Count(detail, "\n") > 3
-		})
 	}
 
 	// 2. a log line: enter on the first service (users) opens its logs
@@ -339,6 +318,10 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	tm.waitFor("the order topics", 30*time.Second, contains("orders.placed", "orders.scored", "orders.dlq"))
 	tm.keys("5")
 	tm.waitFor("a consumer group on orders.placed", 60*time.Second, contains("GROUP", "LAG", "orders.placed", "COMMITTED"))
+	// the scorer's group row carries a number in its LAG column (GROUP STATE MEMBERS LAG TOPICS)
+	tm.waitFor("the scorer group's lag", 30*time.Second, func(s string) bool {
+		return regexp.MustCompile(`(?m)\bscorer\s+\S+\s+\d+\s+\d+\s+orders\.placed`).MatchString(s)
+	})
 
 	// 5. a failing build is easy to find: break scorer's source, and its row and detail say why
 	broken := filepath.Join(dir, "sample-services", "scorer", "cmd", "scorer", "zz_tui_broken.go")
