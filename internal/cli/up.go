@@ -54,7 +54,7 @@ colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.
 	cmd.Flags().BoolVar(&f.noTUI, "no-tui", false, "print progress and logs instead of opening the TUI")
 	cmd.Flags().BoolVar(&f.noColor, "no-color", false, "no colours in the TUI or the log output (also NO_COLOR=1)")
 	cmd.Flags().BoolVar(&f.containers, "containers", false, "run real Kafka and PostgreSQL in containers instead of the embedded ones (needs Docker)")
-	cmd.Flags().DurationVar(&f.timeout, "ready-timeout", 0, "fail if the stack is not ready within this time (0: no limit beyond each service's probe timeout)")
+	cmd.Flags().DurationVar(&f.timeout, "ready-timeout", 0, "exit with an error if the stack is not ready within this time or a service fails to start (default: keep running so the service can be fixed)")
 	return cmd
 }
 
@@ -79,7 +79,8 @@ func (a *App) stackLogger(cfg *config.Config, alsoStderr bool) (*slog.Logger, fu
 	}
 	var h slog.Handler = slog.NewTextHandler(f, &slog.HandlerOptions{Level: lvl})
 	if alsoStderr {
-		h = teeHandler{h, slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})}
+		// errors only: warnings (a failing instance, say) already show in the progress and log lines
+		h = teeHandler{h, slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: slog.LevelError})}
 	}
 	return slog.New(h), func() { f.Close() }, nil
 }
@@ -139,7 +140,14 @@ func (a *App) up(ctx context.Context, cfg *config.Config, f upFlags, useTUI bool
 	select {
 	case err := <-readyErr:
 		if err != nil {
-			if ctx.Err() == nil {
+			switch {
+			case ctx.Err() != nil:
+			case st.StartErr() == nil && f.timeout == 0:
+				// A service failed but the stack runs: keep it up so the user can fix the code (a watched
+				// service reloads on save) or restart the service, as with docker compose up.
+				fmt.Fprintf(out, "%s %v\n%s\n", p.red("devstack: not ready:"), err,
+					p.dim("devstack: the rest of the stack keeps running; fix the service and save (watched services reload) or run `devstack restart NAME`; Ctrl-C to stop"))
+			default:
 				result = fmt.Errorf("stack not ready: %w", err)
 				fmt.Fprintf(out, "%s %v\n", p.red("devstack: not ready:"), err)
 				cancelRun()
@@ -155,7 +163,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config, f upFlags, useTUI bool
 		}
 		return nil
 	}
-	if result == nil {
+	if result == nil && ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case err := <-runErr:

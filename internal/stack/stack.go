@@ -186,7 +186,10 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 		go func() {
 			defer bg.Done()
 			if err := f(rctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", name, err)
+				if !strings.HasPrefix(err.Error(), name+":") {
+					err = fmt.Errorf("%s: %w", name, err)
+				}
+				errc <- err
 			}
 		}()
 	}
@@ -435,6 +438,17 @@ func waitStarted(ctx context.Context, started <-chan struct{}, errc chan error) 
 		return err
 	case <-ctx.Done():
 		return context.Cause(ctx)
+	}
+}
+
+// StartErr is why the stack failed to start (infrastructure, not a service), or nil. Valid once
+// WaitReady has returned.
+func (s *Stack) StartErr() error {
+	select {
+	case <-s.infraReady:
+		return s.startErr
+	default:
+		return nil
 	}
 }
 
