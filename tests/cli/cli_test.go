@@ -575,3 +575,44 @@ tests:
 		t.Errorf(".devstack/postgres is not owned by the user: %+v", st.Sys())
 	}
 }
+
+// A service that never becomes ready does not take the stack down with it under `up` (it can be fixed
+// and reloaded); with --ready-timeout, up exits with an error instead.
+func TestUpKeepsRunningWhenAServiceFails(t *testing.T) {
+	yaml := `
+control: {port: ${CONTROL_PORT}}
+broker: {port: ${BROKER_PORT}, persist: false}
+services:
+  good:
+    command: echo good-up; exec sleep 1000
+    ready: {log: good-up}
+  bad:
+    command: exec sleep 1000
+    ready: {http: /health, timeout: 1s}
+    restart: {policy: "no"}
+`
+	dir, _ := stackDir(t, yaml)
+	u := startUp(t, dir)
+	u.waitFor(t, "the rest of the stack keeps running", 60*time.Second)
+	st := status(t, dir)
+	for _, s := range st.Services {
+		want := map[string]string{"good": "ready", "bad": "failed"}[s.Name]
+		if s.Status != want {
+			t.Errorf("service %s is %s, want %s", s.Name, s.Status, want)
+		}
+	}
+	u.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-u.done:
+		if err != nil {
+			t.Errorf("up after Ctrl-C: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("up did not stop")
+	}
+
+	out, code := run(t, dir, "up", "--no-tui", "--ready-timeout", "1m")
+	if code == 0 || !strings.Contains(out, "not ready") || !strings.Contains(out, "bad") {
+		t.Errorf("up --ready-timeout with a failing service: exit %d:\n%s", code, out)
+	}
+}
