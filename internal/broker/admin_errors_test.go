@@ -2,9 +2,8 @@ package broker
 
 import (
 	"errors"
+	"github.com/devstack-dev/devstack/internal/event"
 	"testing"
-
-	"github.com/devstack-dev/devstack/internal/control"
 )
 
 // A tap on a topic that does not exist yet is "not found" (404 over the control API), not a server error.
@@ -15,8 +14,8 @@ func TestMessagesOnMissingTopicIsNotFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	_, err = a.Messages(testCtx(t), control.MessageQuery{Topic: "nope", Partition: -1, From: "beginning"})
-	if !errors.Is(err, control.ErrNotFound) {
-		t.Fatalf("Messages(missing topic) = %v, want an error wrapping control.ErrNotFound", err)
+	_, err = a.Messages(testCtx(t), event.MessageQuery{Topic: "nope", Partition: -1, From: "beginning"})
+	if !errors.Is(err, event.ErrNotFound) {
+		t.Fatalf("Messages(missing topic) = %v, want an error wrapping event.ErrNotFound", err)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/event"
 )
 
@@ -381,14 +380,14 @@ func TestTapDoesNotTouchGroups(t *testing.T) {
 
 	tests := []struct {
 		name string
-		q    control.MessageQuery
+		q    event.MessageQuery
 		want int
 	}{
-		{"beginning", control.MessageQuery{Topic: "events", Partition: -1, From: "beginning"}, 3},
-		{"limit", control.MessageQuery{Topic: "events", Partition: -1, From: "beginning", Limit: 2}, 2},
-		{"end", control.MessageQuery{Topic: "events", Partition: -1, From: "end"}, 0},
-		{"last 2", control.MessageQuery{Topic: "events", Partition: -1, From: "last", Limit: 2}, 2},
-		{"time", control.MessageQuery{Topic: "events", Partition: -1, From: "time", Since: time.Now().Add(-time.Hour)}, 3},
+		{"beginning", event.MessageQuery{Topic: "events", Partition: -1, From: "beginning"}, 3},
+		{"limit", event.MessageQuery{Topic: "events", Partition: -1, From: "beginning", Limit: 2}, 2},
+		{"end", event.MessageQuery{Topic: "events", Partition: -1, From: "end"}, 0},
+		{"last 2", event.MessageQuery{Topic: "events", Partition: -1, From: "last", Limit: 2}, 2},
+		{"time", event.MessageQuery{Topic: "events", Partition: -1, From: "time", Since: time.Now().Add(-time.Hour)}, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -413,7 +412,7 @@ func TestTapDoesNotTouchGroups(t *testing.T) {
 
 	// Follow: a live tail sees a record produced after it started.
 	fctx, cancel := context.WithCancel(ctx)
-	ch, err := a.Messages(fctx, control.MessageQuery{Topic: "events", Partition: -1, From: "end", Follow: true})
+	ch, err := a.Messages(fctx, event.MessageQuery{Topic: "events", Partition: -1, From: "end", Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +446,7 @@ func TestTapDoesNotTouchGroups(t *testing.T) {
 		t.Fatalf("tap created groups: before %+v after %+v", before, after)
 	}
 
-	if _, err := a.Messages(ctx, control.MessageQuery{Topic: "nope", Partition: -1}); err == nil {
+	if _, err := a.Messages(ctx, event.MessageQuery{Topic: "nope", Partition: -1}); err == nil {
 		t.Fatal("tap of a missing topic succeeded")
 	}
 	if ts, _ := a.Topics(ctx); func() bool { _, ok := findTopic(ts, "nope"); return ok }() {

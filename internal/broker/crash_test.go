@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/devstack-dev/devstack/internal/event"
 	"net"
 	"os"
 	"os/exec"
@@ -18,8 +19,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/devstack-dev/devstack/internal/control"
 )
 
 const childEnv = "DEVSTACK_BROKER_CHILD_DIR"
@@ -192,7 +191,7 @@ func TestCrashRecovery(t *testing.T) {
 			if len(ti.Partitions) != 3 || ti.Messages != n {
 				t.Fatalf("after %v: %d partitions, %d messages; want 3 and %d", sig, len(ti.Partitions), ti.Messages, n)
 			}
-			ch, err := a.Messages(ctx, control.MessageQuery{Topic: topic, Partition: -1, From: "beginning"})
+			ch, err := a.Messages(ctx, event.MessageQuery{Topic: topic, Partition: -1, From: "beginning"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/event"
 )
 
@@ -26,7 +25,7 @@ const idlePoll = 2 * time.Second
 // group, starting where q says. Without q.Follow the channel closes once every partition reached the
 // end offset it had when the call started (or after q.Limit records); with q.Follow it stays open for
 // new records until ctx ends. Records of one partition arrive in offset order.
-func (a *Admin) Messages(ctx context.Context, q control.MessageQuery) (<-chan event.Message, error) {
+func (a *Admin) Messages(ctx context.Context, q event.MessageQuery) (<-chan event.Message, error) {
 	if q.Topic == "" {
 		return nil, errors.New("read messages: topic is empty")
 	}
@@ -36,7 +35,7 @@ func (a *Admin) Messages(ctx context.Context, q control.MessageQuery) (<-chan ev
 	}
 	d, ok := details[q.Topic]
 	if !ok || d.Err != nil {
-		return nil, fmt.Errorf("read %s: topic does not exist: %w", q.Topic, control.ErrNotFound)
+		return nil, fmt.Errorf("read %s: topic does not exist: %w", q.Topic, event.ErrNotFound)
 	}
 	parts := slices.Sorted(maps.Keys(d.Partitions))
 	if q.Partition >= 0 {
@@ -131,9 +130,9 @@ func (a *Admin) Messages(ctx context.Context, q control.MessageQuery) (<-chan ev
 
 // tapLast reads up to each partition's end, then sends the newest q.Limit records overall and any
 // records that arrived meanwhile. It reports whether the caller may go on.
-func (a *Admin) tapLast(ctx context.Context, cl *kgo.Client, q control.MessageQuery, pos, end map[int32]int64, send func(event.Message) bool) bool {
+func (a *Admin) tapLast(ctx context.Context, cl *kgo.Client, q event.MessageQuery, pos, end map[int32]int64, send func(event.Message) bool) bool {
 	var all, newer []event.Message
-	a.tapLoop(ctx, cl, control.MessageQuery{Topic: q.Topic}, pos, end, func(m event.Message) bool {
+	a.tapLoop(ctx, cl, event.MessageQuery{Topic: q.Topic}, pos, end, func(m event.Message) bool {
 		all = append(all, m)
 		return true
 	}, func(m event.Message) { newer = append(newer, m) })
@@ -159,7 +158,7 @@ func (a *Admin) tapLast(ctx context.Context, cl *kgo.Client, q control.MessageQu
 // tapLoop polls cl and sends records until ctx ends, q.Limit records were sent, or (without q.Follow)
 // every partition reached its end. pos is updated with each partition's next offset. Without q.Follow,
 // records at or past the end offsets go to overflow (nil: dropped).
-func (a *Admin) tapLoop(ctx context.Context, cl *kgo.Client, q control.MessageQuery, pos, end map[int32]int64, send func(event.Message) bool, overflow func(event.Message)) {
+func (a *Admin) tapLoop(ctx context.Context, cl *kgo.Client, q event.MessageQuery, pos, end map[int32]int64, send func(event.Message) bool, overflow func(event.Message)) {
 	done := func() bool {
 		for p, e := range end {
 			if pos[p] < e {

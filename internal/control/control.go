@@ -4,7 +4,6 @@ package control
 
 import (
 	"context"
-	"time"
 
 	"github.com/devstack-dev/devstack/internal/event"
 )
@@ -43,16 +42,8 @@ type LogQuery struct {
 	Follow bool   `json:"follow,omitempty"`
 }
 
-// MessageQuery selects where a tap starts reading.
-type MessageQuery struct {
-	Topic     string    `json:"topic"`
-	Partition int32     `json:"partition"`       // -1 for all partitions
-	Offset    int64     `json:"offset"`          // used when From is "offset"
-	From      string    `json:"from"`            // "beginning", "end", "offset", "time", "last" (last Limit records)
-	Since     time.Time `json:"since,omitempty"` // used when From is "time"
-	Limit     int       `json:"limit,omitempty"` // stop after this many (0: no limit)
-	Follow    bool      `json:"follow,omitempty"`
-}
+// MessageQuery selects where a tap starts reading (defined in event so components can use it).
+type MessageQuery = event.MessageQuery
 
 // ResetRequest moves a consumer group's committed offsets. The group must have no active members.
 type ResetRequest struct {

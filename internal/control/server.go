@@ -29,7 +29,7 @@ type Endpoint struct {
 const EndpointFile = "control.json"
 
 // ErrNotFound is returned (wrapped) by a Controller for an unknown service, topic or group.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = event.ErrNotFound
 
 // Server serves a Controller over HTTP on loopback. Every request must carry the bearer token from the
 // endpoint file (mode 0600), so other users on the machine cannot steer the stack.

@@ -1,6 +1,12 @@
 package event
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned (wrapped) for an unknown service, topic or group.
+var ErrNotFound = errors.New("not found")
 
 // TopicInfo describes one topic as the broker sees it.
 type TopicInfo struct {
@@ -82,4 +88,15 @@ type UpstreamInfo struct {
 	Ready    bool   `json:"ready"`
 	Healthy  bool   `json:"healthy"`
 	InFlight int64  `json:"in_flight"`
+}
+
+// MessageQuery selects where a tap starts reading.
+type MessageQuery struct {
+	Topic     string    `json:"topic"`
+	Partition int32     `json:"partition"`       // -1 for all partitions
+	Offset    int64     `json:"offset"`          // used when From is "offset"
+	From      string    `json:"from"`            // "beginning", "end", "offset", "time", "last" (last Limit records)
+	Since     time.Time `json:"since,omitempty"` // used when From is "time"
+	Limit     int       `json:"limit,omitempty"` // stop after this many (0: no limit)
+	Follow    bool      `json:"follow,omitempty"`
 }
