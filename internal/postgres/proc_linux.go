@@ -1,10 +1,9 @@
 package postgres
 
 import (
-	"bufio"
 	"fmt"
+	"github.com/devstack-dev/devstack/internal/procinfo"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -52,47 +51,10 @@ func procCwd(pid int) string {
 	return p
 }
 
-// portHolder names the process listening on 127.0.0.1/0.0.0.0/:: port, best effort ("" if unknown).
+// portHolder names the process listening on port, best effort ("" if unknown).
 func portHolder(port int) string {
-	inodes := map[string]bool{}
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		fh, err := os.Open(f)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 || fields[3] != "0A" { // LISTEN
-				continue
-			}
-			_, hexPort, ok := strings.Cut(fields[1], ":")
-			if p, err := strconv.ParseInt(hexPort, 16, 32); ok && err == nil && int(p) == port {
-				inodes[fields[9]] = true
-			}
-		}
-		fh.Close()
-	}
-	if len(inodes) == 0 {
-		return ""
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, pd := range procs {
-		fds, err := os.ReadDir(pd + "/fd")
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			l, err := os.Readlink(pd + "/fd/" + fd.Name())
-			if err != nil || !strings.HasPrefix(l, "socket:[") {
-				continue
-			}
-			if inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] {
-				pid, _ := strconv.Atoi(filepath.Base(pd))
-				_, _, comm, _ := procStat(pid)
-				return fmt.Sprintf("pid %d (%s)", pid, comm)
-			}
-		}
+	if pid, comm, ok := procinfo.PortOwner(port); ok {
+		return fmt.Sprintf("pid %d (%s)", pid, comm)
 	}
 	return ""
 }

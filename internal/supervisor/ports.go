@@ -1,13 +1,10 @@
 package supervisor
 
 import (
-	"bufio"
 	"fmt"
+	"github.com/devstack-dev/devstack/internal/procinfo"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -57,46 +54,8 @@ func portFree(port int) bool {
 // portOwner names the process listening on port ("pid 123, node"), or "" when it cannot be found
 // (for example when it belongs to another user).
 func portOwner(port int) string {
-	inodes := map[string]bool{}
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		fh, err := os.Open(f)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			fs := strings.Fields(sc.Text())
-			if len(fs) < 10 || fs[3] != "0A" { // 0A: LISTEN
-				continue
-			}
-			i := strings.LastIndexByte(fs[1], ':')
-			if i < 0 {
-				continue
-			}
-			p, err := strconv.ParseInt(fs[1][i+1:], 16, 32)
-			if err == nil && int(p) == port {
-				inodes["socket:["+fs[9]+"]"] = true
-			}
-		}
-		fh.Close()
-	}
-	if len(inodes) == 0 {
-		return ""
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/fd")
-	for _, fdDir := range procs {
-		fds, err := os.ReadDir(fdDir)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			target, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
-			if err == nil && inodes[target] {
-				pidDir := filepath.Dir(fdDir)
-				comm, _ := os.ReadFile(filepath.Join(pidDir, "comm"))
-				return fmt.Sprintf("pid %s, %s", filepath.Base(pidDir), strings.TrimSpace(string(comm)))
-			}
-		}
+	if pid, comm, ok := procinfo.PortOwner(port); ok {
+		return fmt.Sprintf("pid %d, %s", pid, comm)
 	}
 	return ""
 }
