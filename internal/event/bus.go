@@ -101,13 +101,9 @@ func (b *Bus) publishLocked(ev Event) {
 func (b *Bus) SetComponent(c Component) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	i := slices.IndexFunc(b.state.Components, func(x Component) bool { return x.Name == c.Name })
-	if i < 0 {
-		b.state.Components = append(b.state.Components, c)
-	} else {
-		b.state.Components[i] = c
-	}
-	b.publishLocked(Event{Kind: KindComponent, Component: &c})
+	ev := Event{Kind: KindComponent, Component: &c}
+	b.state.Apply(ev)
+	b.publishLocked(ev)
 }
 
 // SetService records a service's state (added or replaced by name) and publishes it.
@@ -118,12 +114,7 @@ func (b *Bus) SetService(s Service) {
 }
 
 func (b *Bus) setServiceLocked(s Service) {
-	i := slices.IndexFunc(b.state.Services, func(x Service) bool { return x.Name == s.Name })
-	if i < 0 {
-		b.state.Services = append(b.state.Services, s)
-	} else {
-		b.state.Services[i] = s
-	}
+	b.state.Apply(Event{Kind: KindService, Service: &s})
 	pub := cloneService(s)
 	b.publishLocked(Event{Kind: KindService, Service: &pub})
 }

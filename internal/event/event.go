@@ -2,6 +2,7 @@
 package event
 
 import (
+	"slices"
 	"time"
 )
 
@@ -149,4 +150,26 @@ type Access struct {
 	Subject   string        `json:"subject,omitempty"` // authenticated JWT subject
 	Auth      string        `json:"auth,omitempty"`    // decision: none, ok, missing, invalid: …, forbidden: …
 	ClientIP  string        `json:"client_ip,omitempty"`
+}
+
+// Apply folds a state-changing event (a component or a service, added or replaced by name) into s and
+// reports whether it was one; other kinds leave s alone. The bus and every UI keep state this way.
+func (s *State) Apply(ev Event) bool {
+	switch {
+	case ev.Kind == KindComponent && ev.Component != nil:
+		s.Components = upsert(s.Components, *ev.Component, func(c Component) string { return c.Name })
+	case ev.Kind == KindService && ev.Service != nil:
+		s.Services = upsert(s.Services, *ev.Service, func(sv Service) string { return sv.Name })
+	default:
+		return false
+	}
+	return true
+}
+
+func upsert[T any](xs []T, x T, name func(T) string) []T {
+	if i := slices.IndexFunc(xs, func(y T) bool { return name(y) == name(x) }); i >= 0 {
+		xs[i] = x
+		return xs
+	}
+	return append(xs, x)
 }

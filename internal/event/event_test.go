@@ -188,3 +188,26 @@ func TestLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestStateApply(t *testing.T) {
+	var s State
+	steps := []struct {
+		ev      Event
+		applied bool
+	}{
+		{Event{Kind: KindService, Service: &Service{Name: "a", Status: StatusStarting}}, true},
+		{Event{Kind: KindComponent, Component: &Component{Name: "broker", Status: StatusReady}}, true},
+		{Event{Kind: KindService, Service: &Service{Name: "b"}}, true},
+		{Event{Kind: KindService, Service: &Service{Name: "a", Status: StatusReady}}, true}, // replaced in place
+		{Event{Kind: KindAccess, Access: &Access{Path: "/"}}, false},
+		{Event{Kind: KindService}, false}, // no payload
+	}
+	for i, st := range steps {
+		if got := s.Apply(st.ev); got != st.applied {
+			t.Errorf("step %d: Apply = %v, want %v", i, got, st.applied)
+		}
+	}
+	if len(s.Services) != 2 || s.Services[0].Name != "a" || s.Services[0].Status != StatusReady || len(s.Components) != 1 {
+		t.Fatalf("state = %+v", s)
+	}
+}

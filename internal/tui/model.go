@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -269,28 +268,9 @@ func (m *Model) applyEvents(evs []event.Event) bool {
 	changed := false
 	for _, ev := range evs {
 		switch ev.Kind {
-		case event.KindService:
-			if ev.Service == nil {
-				continue
-			}
-			i := slices.IndexFunc(m.state.Services, func(s event.Service) bool { return s.Name == ev.Service.Name })
-			if i < 0 {
-				m.state.Services = append(m.state.Services, *ev.Service)
-			} else {
-				m.state.Services[i] = *ev.Service
-			}
-			changed = true // the header counts services on every view
-		case event.KindComponent:
-			if ev.Component == nil {
-				continue
-			}
-			i := slices.IndexFunc(m.state.Components, func(c event.Component) bool { return c.Name == ev.Component.Name })
-			if i < 0 {
-				m.state.Components = append(m.state.Components, *ev.Component)
-			} else {
-				m.state.Components[i] = *ev.Component
-			}
-			changed = true
+		case event.KindService, event.KindComponent:
+			// the header counts services and components on every view
+			changed = m.state.Apply(ev) || changed
 		case event.KindAccess:
 			if ev.Access == nil {
 				continue
