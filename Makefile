@@ -40,6 +40,8 @@ GOTESTSUM := $(GO) run gotest.tools/gotestsum@v1.13.0
 ## the race detector; skipped tests are listed with their reasons at the end
 test-go: build
 	DEVSTACK_REQUIRE_ALL=1 DEVSTACK_BIN=$(CURDIR)/$(BIN) $(GOTESTSUM) --format pkgname -- -race -count=1 -timeout 25m ./...
+	@# the gateway's net/http path alone (it serves TLS and whatever the event loops hand over)
+	DEVSTACK_GATEWAY_NETHTTP=1 $(GO) test -count=1 ./internal/proxy
 
 ## test-samples: each sample service's own test runner (jest, go test, Django)
 test-samples:
@@ -59,6 +61,8 @@ bench: build
 ## fuzz: run the config loader's fuzzer for a minute
 fuzz:
 	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzLoad -fuzztime 60s
+	$(GO) test ./internal/proxy/ -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s
+	$(GO) test ./internal/proxy/ -run '^$$' -fuzz FuzzParseResponse -fuzztime 30s
 
 clean:
 	rm -rf bin .devstack .devstack-junit.xml

@@ -118,6 +118,34 @@ func newVerifier(a Auth, dev *issuerKey, now func() time.Time) (*verifier, error
 // verify returns the principal of a valid token. Cached results are re-checked against the clock
 // exactly as the parser would (exp, nbf, iat with leeway), so the cache never accepts what
 // verification would reject.
+// cached returns the principal of an already verified token that is still valid now, or nil. It
+// never blocks (no key fetch), so the gateway's event loops can call it.
+func (v *verifier) cached(raw string) *principal {
+	now := v.now()
+	if e, ok := v.cache.Load().Load(raw); ok {
+		p := e.(*principal)
+		if now.Before(p.cachedUntil) && v.timeValid(p, now) {
+			return p
+		}
+	}
+	return nil
+}
+
+// permits reports whether p has the route's scopes and claims (the checks authenticate makes).
+func (rt *route) permits(p *principal) bool {
+	for _, s := range rt.Scopes {
+		if !p.hasScope(s) {
+			return false
+		}
+	}
+	for k, want := range rt.Claims {
+		if got := fmt.Sprint(p.claims[k]); p.claims[k] == nil || got != want {
+			return false
+		}
+	}
+	return true
+}
+
 func (v *verifier) verify(ctx context.Context, raw string) (*principal, error) {
 	now := v.now()
 	m := v.cache.Load()

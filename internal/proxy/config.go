@@ -132,6 +132,9 @@ type Options struct {
 	Logs   *event.Logs
 	Logger *slog.Logger
 	Now    func() time.Time // injectable clock for token and rate-limit checks
+	// NetHTTPOnly serves the plain HTTP port with net/http alone, without the event-loop fast path
+	// (also: DEVSTACK_GATEWAY_NETHTTP=1).
+	NetHTTPOnly bool
 }
 
 func (c Config) withDefaults() Config {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -49,6 +50,8 @@ type Gateway struct {
 	started   chan struct{}
 	addr      atomic.Pointer[string]
 	httpsAddr atomic.Pointer[string]
+
+	fast atomic.Pointer[fastServer] // nil when net/http serves the plain port alone
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -249,9 +252,31 @@ func (g *Gateway) Run(ctx context.Context) error {
 	cfg := g.cfg
 	g.cfgMu.Unlock()
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.HTTPPort))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return listenErr("http", addr, cfg.HTTPPort, err)
+	// the plain HTTP port is served by the event loops (fastpath.go), which hand the connections
+	// they do not serve to net/http; DEVSTACK_GATEWAY_NETHTTP=1 (or Options.NetHTTPOnly) serves
+	// everything with net/http alone
+	var ln net.Listener
+	var fast *fastServer
+	var fastDone <-chan error
+	fastCtx, stopFast := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFast()
+	if g.opts.NetHTTPOnly || os.Getenv("DEVSTACK_GATEWAY_NETHTTP") == "1" {
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return listenErr("http", addr, cfg.HTTPPort, err)
+		}
+	} else {
+		fast = newFastServer(g, fastCtx, cfg.HeaderTimeout)
+		g.fast.Store(fast)
+		var err error
+		if fastDone, err = fast.start(addr); err != nil {
+			return listenErr("http", addr, cfg.HTTPPort, err)
+		}
+		ta, err := net.ResolveTCPAddr("tcp", fast.addr)
+		if err != nil {
+			return fmt.Errorf("gateway: event loops listen on %q: %w", fast.addr, err)
+		}
+		ln = &chanListener{ch: fast.handoffCh, addr: ta, done: make(chan struct{})}
 	}
 	a := ln.Addr().String()
 	g.addr.Store(&a)
@@ -310,12 +335,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if fast != nil {
+		fast.stop(shCtx, fastDone)
+	}
 	for _, s := range servers {
 		if err := s.Shutdown(shCtx); err != nil {
 			_ = s.Close()
 		}
 	}
 	g.closeConns()
+	stopFast()
+	if fast != nil {
+		fast.wg.Wait()
+	}
 	wg.Wait()
 	stopLog()
 	<-logDone

@@ -102,15 +102,14 @@ func (l *limiter) bucket(key string) *rate.Limiter {
 	return b
 }
 
-// allow takes a token for key, sets the RateLimit headers and reports whether the request may pass.
-// On refusal it also sets Retry-After.
-func (l *limiter) allow(h http.Header, key string) bool {
+// take takes a token for key and reports whether the request may pass, the tokens left and the
+// seconds until the bucket is full again (on refusal: until a token is there, at least 1).
+func (l *limiter) take(key string) (ok bool, remaining, reset int) {
 	b := l.bucket(key)
 	now := l.now()
-	ok := b.AllowN(now, 1)
+	ok = b.AllowN(now, 1)
 	tokens := b.TokensAt(now)
-	remaining := max(0, int(math.Floor(tokens)))
-	var reset int
+	remaining = max(0, int(math.Floor(tokens)))
 	if tokens < 1 {
 		reset = int(math.Ceil((1-tokens)/float64(l.limit) - 1e-9))
 	} else {
@@ -120,13 +119,42 @@ func (l *limiter) allow(h http.Header, key string) bool {
 	if !ok {
 		reset = max(reset, 1)
 	}
-	var buf [96]byte
-	v := append(buf[:0], '"')
+	return ok, remaining, reset
+}
+
+// appendValue appends the RateLimit header value for a take result.
+func (l *limiter) appendValue(v []byte, remaining, reset int) []byte {
+	v = append(v, '"')
 	v = append(v, l.name...)
 	v = append(v, `";r=`...)
 	v = strconv.AppendInt(v, int64(remaining), 10)
 	v = append(v, ";t="...)
-	v = strconv.AppendInt(v, int64(reset), 10)
+	return strconv.AppendInt(v, int64(reset), 10)
+}
+
+// appendLines takes a token for key and appends the RateLimit-Policy and RateLimit header lines
+// (and Retry-After on refusal) to b, for responses the gateway writes itself.
+func (l *limiter) appendLines(b []byte, key string) ([]byte, bool) {
+	ok, remaining, reset := l.take(key)
+	b = append(b, "Ratelimit-Policy: "...)
+	b = append(b, l.policyHdr...)
+	b = append(b, "\r\nRatelimit: "...)
+	b = l.appendValue(b, remaining, reset)
+	b = append(b, "\r\n"...)
+	if !ok {
+		b = append(b, "Retry-After: "...)
+		b = strconv.AppendInt(b, int64(reset), 10)
+		b = append(b, "\r\n"...)
+	}
+	return b, ok
+}
+
+// allow takes a token for key, sets the RateLimit headers and reports whether the request may pass.
+// On refusal it also sets Retry-After.
+func (l *limiter) allow(h http.Header, key string) bool {
+	ok, remaining, reset := l.take(key)
+	var buf [96]byte
+	v := l.appendValue(buf[:0], remaining, reset)
 	if prev := h["Ratelimit-Policy"]; len(prev) > 0 {
 		h["Ratelimit-Policy"] = append(prev[:len(prev):len(prev)], l.policyHdr)
 		h["Ratelimit"] = append(h["Ratelimit"][:len(h["Ratelimit"]):len(h["Ratelimit"])], string(v))

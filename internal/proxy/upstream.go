@@ -17,7 +17,8 @@ type instance struct {
 	inFlight  atomic.Int64
 	downUntil atomic.Int64 // unix nanos; passive health: refused connections take it out until then
 	failures  atomic.Int32
-	conns     connPool // idle kept-alive connections
+	conns     connPool    // idle kept-alive connections
+	gone      atomic.Bool // removed from its pool: the fast path closes its idle connections
 }
 
 const (
@@ -84,6 +85,7 @@ func (p *pool) set(ups []Upstream) {
 	p.list.Store(&next)
 	for _, in := range old {
 		if !slices.Contains(next, in) {
+			in.gone.Store(true)
 			in.conns.closeAll()
 		}
 	}
