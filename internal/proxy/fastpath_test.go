@@ -119,6 +119,12 @@ func TestFastPathServesPlainRequestsOnTheLoop(t *testing.T) {
 		t.Errorf("HEAD: %d %q", res[2].StatusCode, bodyOf(res[2]))
 	}
 	gw.wantCounts(t, "3 served and no hand-off", func(c fastCounts) bool { return c.served == 3 && c.handoffs == 0 })
+	// the counters are on the Prometheus endpoint (that request itself is handed to net/http)
+	m := do(t, "GET", gw.base+"/__devstack/metrics", nil, nil)
+	if !strings.Contains(string(m.body), `devstack_gateway_fastpath_total{result="served"} 3`) ||
+		!strings.Contains(string(m.body), `devstack_gateway_fastpath_total{result="handoff"} 1`) {
+		t.Errorf("metrics lack the fast path counters:\n%s", m.body)
+	}
 	eventually(t, 5*time.Second, "three access log lines", func() bool {
 		return len(gw.logs.Tail(100, func(l event.LogLine) bool { return l.Stream == "access" })) == 3
 	})

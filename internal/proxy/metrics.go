@@ -149,6 +149,7 @@ func (ss *statsSet) all() []*routeStats {
 type collector struct {
 	g                           *Gateway
 	reqs, dur, inflight, upDesc *prometheus.Desc
+	fast                        *prometheus.Desc
 }
 
 func newCollector(g *Gateway) *collector {
@@ -158,6 +159,9 @@ func newCollector(g *Gateway) *collector {
 		dur:      prometheus.NewDesc("devstack_gateway_request_duration_seconds", "Request latency through the gateway.", []string{"route", "service"}, nil),
 		inflight: prometheus.NewDesc("devstack_gateway_upstream_in_flight", "In-flight requests per upstream instance.", []string{"service", "addr"}, nil),
 		upDesc:   prometheus.NewDesc("devstack_gateway_upstream_healthy", "1 when the instance is ready and not taken out by passive health.", []string{"service", "addr"}, nil),
+		fast: prometheus.NewDesc("devstack_gateway_fastpath_total",
+			"Plain-HTTP traffic by how the gateway's event loops handled it: served (requests answered on the loops), handoff (connections given to net/http), detached (streamed or large responses finished by a goroutine).",
+			[]string{"result"}, nil),
 	}
 }
 
@@ -166,6 +170,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.dur
 	ch <- c.inflight
 	ch <- c.upDesc
+	ch <- c.fast
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -183,6 +188,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		cum += uint64(s.buckets[len(latencyBuckets)].Load())
 		ch <- prometheus.MustNewConstHistogram(c.dur, cum, time.Duration(s.sumNanos.Load()).Seconds(), b, s.name, s.service)
+	}
+	if f := c.g.fast.Load(); f != nil {
+		ch <- prometheus.MustNewConstMetric(c.fast, prometheus.CounterValue, float64(f.served.Load()), "served")
+		ch <- prometheus.MustNewConstMetric(c.fast, prometheus.CounterValue, float64(f.handoffs.Load()), "handoff")
+		ch <- prometheus.MustNewConstMetric(c.fast, prometheus.CounterValue, float64(f.detaches.Load()), "detached")
 	}
 	c.g.poolsMu.Lock()
 	pools := make([]*pool, 0, len(c.g.pools))
