@@ -277,7 +277,9 @@ func (l *floop) sweep() {
 				l.s.g.log.Debug("fast path: request head/body timeout", "client", fc.ip)
 				fc.st = cGone
 				_ = l.el.Close(fc.c)
-			} else if fc.headStart == 0 && nn-fc.lastActive > int64(fastIdle) {
+			} else if fc.headStart == 0 && (nn-fc.lastActive > int64(fastIdle) || fc.gen == 0 && nn-fc.lastActive > int64(l.s.headerTO)) {
+				// idle between requests too long, or connected and never sent a request (net/http
+				// applies its header timeout to the first request too)
 				fc.st = cGone
 				_ = l.el.Close(fc.c)
 			}
@@ -305,7 +307,7 @@ func (l *floop) sweep() {
 // traffic handles bytes from a client.
 func (fc *fconn) traffic() {
 	if fc.st != cIdle {
-		if fc.c.InboundBuffered()+len(peekAll(fc.c)) > maxPipelined {
+		if len(peekAll(fc.c)) > maxPipelined {
 			fc.st = cGone
 			fc.loop.closeConn(fc.c)
 		}

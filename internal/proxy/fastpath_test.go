@@ -453,3 +453,25 @@ func TestFastPathDoesNotResendPOST(t *testing.T) {
 		t.Errorf("GET: %d", res[0].StatusCode)
 	}
 }
+
+// A connection that never sends a request, or stops halfway through a body, is cut after the
+// header timeout, as net/http does.
+func TestFastPathCutsSilentConnections(t *testing.T) {
+	gw := startGateway(t, Config{HeaderTimeout: 300 * time.Millisecond, Routes: []Route{{Path: "/", Service: "svc"}}}, nil)
+	for _, send := range []string{"", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"} {
+		c, err := net.Dial("tcp", gw.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, send)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		start := time.Now()
+		_, err = io.ReadAll(c)
+		c.Close()
+		if err != nil {
+			t.Errorf("after %q: the connection was not cut: %v", send, err)
+		} else if time.Since(start) < 250*time.Millisecond {
+			t.Errorf("after %q: cut after %v, before the header timeout", send, time.Since(start))
+		}
+	}
+}
