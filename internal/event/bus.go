@@ -139,6 +139,14 @@ func (b *Bus) UpdateService(name string, fn func(*Service)) {
 func (b *Bus) PublishAccess(a Access) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(b.subs) == 0 {
+		b.seq++ // nobody listens: skip the copy (the gateway publishes one per request)
+		return
+	}
+	b.publishAccessLocked(a)
+}
+
+func (b *Bus) publishAccessLocked(a Access) {
 	b.publishLocked(Event{Kind: KindAccess, Access: &a, Time: a.Time})
 }
 

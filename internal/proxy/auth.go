@@ -121,14 +121,18 @@ func newVerifier(a Auth, dev *issuerKey, now func() time.Time) (*verifier, error
 // cached returns the principal of an already verified token that is still valid now, or nil. It
 // never blocks (no key fetch), so the gateway's event loops can call it.
 func (v *verifier) cached(raw string) *principal {
-	now := v.now()
 	if e, ok := v.cache.Load().Load(raw); ok {
-		p := e.(*principal)
-		if now.Before(p.cachedUntil) && v.timeValid(p, now) {
+		if p := e.(*principal); v.valid(p) {
 			return p
 		}
 	}
 	return nil
+}
+
+// valid reports whether a principal from the cache may still be used now.
+func (v *verifier) valid(p *principal) bool {
+	now := v.now()
+	return now.Before(p.cachedUntil) && v.timeValid(p, now)
 }
 
 // permits reports whether p has the route's scopes and claims (the checks authenticate makes).

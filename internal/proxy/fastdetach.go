@@ -267,10 +267,14 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 
 // record writes the access log entry and metrics of a finished request.
 func (s *fastServer) record(r *fastReq, method, host, path, ip string) {
+	s.recordAt(r, method, host, path, ip, time.Now())
+}
+
+func (s *fastServer) recordAt(r *fastReq, method, host, path, ip string, now time.Time) {
 	if r.status == 0 {
 		return
 	}
-	d := time.Since(r.start)
+	d := now.Sub(r.start)
 	r.rt.stats.record(r.status, d, r.start)
 	if s.g.access == nil {
 		return

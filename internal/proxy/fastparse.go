@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/http"
 	"strconv"
 )
@@ -215,14 +216,7 @@ func parseHeaders(b []byte, off int, hdrs []span) ([]span, bool) {
 			off++
 		}
 		vs := off
-		for off < len(b) && b[off] != '\r' {
-			c := b[off]
-			if (c < 0x20 && c != '\t') || c == 0x7f {
-				return hdrs, false
-			}
-			off++
-		}
-		if off+1 >= len(b) || b[off+1] != '\n' {
+		if off = scanValue(b, off); off < 0 || off+1 >= len(b) || b[off+1] != '\n' {
 			return hdrs, false
 		}
 		ve := off
@@ -235,6 +229,33 @@ func parseHeaders(b []byte, off int, hdrs []span) ([]span, bool) {
 		}
 		hdrs = append(hdrs, span{ns: int32(ns), ne: int32(ne), vs: int32(vs), ve: int32(ve), kind: headerKind(b[ns:ne])})
 	}
+}
+
+// scanValue returns the index of the first CR at or after off, or -1 when a byte that may not be in
+// a header value (a control character other than HTAB, or DEL) comes first or there is no CR. Eight
+// bytes at a time while no byte is below 0x20 or equal to 0x7f (long values: tokens, cookies).
+func scanValue(b []byte, off int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for off+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[off:])
+		less := (w - 0x20*ones) & ^w & highs // some byte < 0x20 (may report more, never less)
+		d := w ^ 0x7f*ones
+		del := (d - ones) & ^d & highs // some byte == 0x7f
+		if less|del != 0 {
+			break
+		}
+		off += 8
+	}
+	for ; off < len(b); off++ {
+		c := b[off]
+		if c == '\r' {
+			return off
+		}
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return -1
+		}
+	}
+	return -1
 }
 
 func parseDecimal(v []byte) (int64, bool) {

@@ -109,3 +109,26 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestScanValue(t *testing.T) {
+	long := strings.Repeat("abcdefgh", 20)
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{"\r", 0},
+		{"abc\r\n", 3},
+		{long + "\r", len(long)},
+		{long + "\t x\r", len(long) + 3},
+		{long[:13] + "\x00" + long + "\r", -1},
+		{long[:13] + "\x7f" + long + "\r", -1},
+		{long[:21] + "\n" + long + "\r", -1},
+		{long[:8] + "\x1f\r", -1},
+		{long + "\xff\xfe\x80\r", len(long) + 3},
+		{long, -1},
+	} {
+		if got := scanValue([]byte(tc.in), 0); got != tc.want {
+			t.Errorf("scanValue(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}

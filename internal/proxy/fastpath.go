@@ -106,6 +106,10 @@ type fconn struct {
 	lastActive int64
 	lastHost   string
 	lastPath   string
+	// the last verified token on this connection (clients reuse theirs): saves the cache lookup
+	lastTok    string
+	lastPrin   *principal
+	lastVer    *verifier
 	req        fastReq
 	detachTo   chan detachedClient
 	handoffPre []byte
@@ -465,7 +469,12 @@ func (fc *fconn) serve() {
 		fc.handoff(fc.buf)
 		return
 	}
+	if fc.lastPrin != nil && fc.lastVer == ch.ver && raw == fc.lastTok && ch.ver.valid(fc.lastPrin) {
+		fc.checked(fc.lastPrin)
+		return
+	}
 	if p := ch.ver.cached(raw); p != nil {
+		fc.lastTok, fc.lastPrin, fc.lastVer = strings.Clone(raw), p, ch.ver
 		fc.checked(p)
 		return
 	}
@@ -630,16 +639,15 @@ func (fc *fconn) dispatch() {
 	in.inFlight.Add(1)
 	fc.st = cUpstream
 	l := fc.loop
-	if u := l.getIdle(in, r.careful); u != nil {
+	if u := l.getIdle(in, r.careful, r.start.UnixNano()); u != nil {
 		u.send(fc)
 		return
 	}
 	l.dial(in, fc)
 }
 
-func (l *floop) getIdle(in *instance, careful bool) *fup {
+func (l *floop) getIdle(in *instance, careful bool, now int64) *fup {
 	list := l.idle[in]
-	now := time.Now().UnixNano()
 	for len(list) > 0 {
 		u := list[len(list)-1]
 		list = list[:len(list)-1]
@@ -663,9 +671,9 @@ func fdAlive(fd int) bool {
 	return err == unix.EAGAIN && n <= 0
 }
 
-func (l *floop) putIdle(u *fup) {
+func (l *floop) putIdle(u *fup, now int64) {
 	u.st, u.cl = uIdle, nil
-	u.lastUsed = time.Now().UnixNano()
+	u.lastUsed = now
 	if len(l.idle[u.in]) >= maxIdlePerInstance || u.in.gone.Load() {
 		u.st = uGone
 		l.closeConn(u.c)
@@ -720,7 +728,7 @@ func (u *fup) opened(c gnet.Conn) {
 		u.send(fc)
 		return
 	}
-	l.putIdle(u)
+	l.putIdle(u, time.Now().UnixNano())
 }
 
 func (u *fup) dialFailed(err error) {
@@ -753,7 +761,11 @@ func (u *fup) send(fc *fconn) {
 	u.uses++
 	r.up = u
 	if to := r.rt.timeout; to > 0 {
-		u.deadline = time.Now().Add(to).UnixNano()
+		base := r.start
+		if r.attempt > 0 || u.uses == 1 {
+			base = time.Now() // after a retry or a dial
+		}
+		u.deadline = base.Add(to).UnixNano()
 	} else {
 		u.deadline = 0
 	}
@@ -840,15 +852,16 @@ func (u *fup) traffic() {
 		return
 	}
 	// the response is complete
+	now := time.Now()
 	reuse := !u.resp.close && len(buf) == 0
 	r.up = nil
 	if reuse {
-		l.putIdle(u)
+		l.putIdle(u, now.UnixNano())
 	} else {
 		u.st = uGone
 		l.closeConn(u.c)
 	}
-	fc.finish()
+	fc.finishAt(now)
 }
 
 // responseHead builds the client's response head from the upstream's.
@@ -881,9 +894,11 @@ func (l *floop) responseHead(fc *fconn, head []byte, rh *respHead) []byte {
 }
 
 // finish ends a request that was answered in full.
-func (fc *fconn) finish() {
-	fc.endRequest()
-	fc.lastActive = time.Now().UnixNano()
+func (fc *fconn) finish() { fc.finishAt(time.Now()) }
+
+func (fc *fconn) finishAt(now time.Time) {
+	fc.endRequestAt(now)
+	fc.lastActive = now.UnixNano()
 	if fc.req.close {
 		fc.closeAfterDrain()
 		return
@@ -902,7 +917,9 @@ func (fc *fconn) closeAfterDrain() {
 }
 
 // endRequest records the access log line and metrics of the current request, once.
-func (fc *fconn) endRequest() {
+func (fc *fconn) endRequest() { fc.endRequestAt(time.Now()) }
+
+func (fc *fconn) endRequestAt(now time.Time) {
 	r := &fc.req
 	if !r.active {
 		return
@@ -920,7 +937,7 @@ func (fc *fconn) endRequest() {
 		fc.lastPath = strings.Clone(fc.h.path)
 	}
 	fc.loop.s.served.Add(1)
-	fc.loop.s.record(r, fc.h.method, fc.lastHost, fc.lastPath, fc.ip)
+	fc.loop.s.recordAt(r, fc.h.method, fc.lastHost, fc.lastPath, fc.ip, now)
 }
 
 // nativeError answers the current request with the gateway's JSON error format.
