@@ -475,3 +475,15 @@ func TestFastPathCutsSilentConnections(t *testing.T) {
 		}
 	}
 }
+
+func TestFastPathListensOnLocalhostAndIPv6(t *testing.T) {
+	up := upstream(t, "a")
+	for _, host := range []string{"localhost", "::1"} {
+		gw := startGateway(t, Config{Host: host, Routes: []Route{{Path: "/", Service: "a"}}}, nil)
+		gw.SetUpstreams("a", []Upstream{{ID: "a", Addr: hostOf(up), Ready: true}})
+		if r := do(t, "GET", gw.base+"/x", nil, nil); r.status != 200 || r.echo.Path != "/x" {
+			t.Errorf("%s (%s): %d %+v", host, gw.base, r.status, r.echo)
+		}
+		gw.wantCounts(t, "served on the loop", func(c fastCounts) bool { return c.served == 1 })
+	}
+}
