@@ -245,14 +245,8 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 	// back to the fast path: net/http when the client already sent more, else an event loop
 	if len(dc.pre) > 0 {
 		keep = true
-		pc := &prefixConn{Conn: cl, pre: dc.pre}
-		go func() {
-			select {
-			case s.handoffCh <- pc:
-			case <-s.ctx.Done():
-				pc.Close()
-			}
-		}()
+		s.handoffs.Add(1)
+		s.toNetHTTP(&prefixConn{Conn: cl, pre: dc.pre})
 		return
 	}
 	ch, err := d.el.Enroll(s.ctx, cl)

@@ -393,9 +393,13 @@ func (fc *fconn) handoff(cur []byte) {
 		fc.loop.s.g.log.Warn("fast path: cannot hand a connection to net/http", "err", err)
 		return
 	}
-	pc := &prefixConn{Conn: nc, pre: pre}
 	s := fc.loop.s
 	s.handoffs.Add(1)
+	s.toNetHTTP(&prefixConn{Conn: nc, pre: pre})
+}
+
+// toNetHTTP gives a connection to the net/http server (without blocking the caller).
+func (s *fastServer) toNetHTTP(pc *prefixConn) {
 	go func() {
 		select {
 		case s.handoffCh <- pc:
@@ -579,10 +583,7 @@ func (fc *fconn) buildForward(bstr string) {
 		case hHost, hContentLength, hConnection, hHop, hRequestID, hXFF, hXFProto, hXFHost, hXAuth:
 			continue
 		}
-		w = append(w, b[s.ns:s.ne]...)
-		w = append(w, ": "...)
-		w = append(w, b[s.vs:s.ve]...)
-		w = append(w, "\r\n"...)
+		w = appendHeaderLine(w, b, s)
 	}
 	w = append(w, "X-Request-Id: "...)
 	w = append(w, r.rid...)
@@ -624,6 +625,14 @@ func (r *fastReq) dropInstance() {
 		r.in.inFlight.Add(-1)
 		r.in = nil
 	}
+}
+
+// appendHeaderLine appends header line s of buffer b as "Name: value\r\n".
+func appendHeaderLine(w, b []byte, s *span) []byte {
+	w = append(w, b[s.ns:s.ne]...)
+	w = append(w, ": "...)
+	w = append(w, b[s.vs:s.ve]...)
+	return append(w, "\r\n"...)
 }
 
 // dispatch picks an instance and sends the request on a kept-alive or new connection.
@@ -873,10 +882,7 @@ func (l *floop) responseHead(fc *fconn, head []byte, rh *respHead) []byte {
 		if rh.drop(head, s) {
 			continue
 		}
-		out = append(out, head[s.ns:s.ne]...)
-		out = append(out, ": "...)
-		out = append(out, head[s.vs:s.ve]...)
-		out = append(out, "\r\n"...)
+		out = appendHeaderLine(out, head, s)
 	}
 	out = append(out, "X-Request-Id: "...)
 	out = append(out, r.rid...)
