@@ -146,6 +146,8 @@ func (b *Bus) PublishAccess(a Access) {
 	b.publishAccessLocked(a)
 }
 
+// publishAccessLocked is PublishAccess's slow half, kept apart so that only it takes the address
+// of its copy of a (the copy escapes to the heap only when there are subscribers).
 func (b *Bus) publishAccessLocked(a Access) {
 	b.publishLocked(Event{Kind: KindAccess, Access: &a, Time: a.Time})
 }

@@ -115,47 +115,48 @@ func newVerifier(a Auth, dev *issuerKey, now func() time.Time) (*verifier, error
 	return v, nil
 }
 
-// verify returns the principal of a valid token. Cached results are re-checked against the clock
-// exactly as the parser would (exp, nbf, iat with leeway), so the cache never accepts what
-// verification would reject.
 // cached returns the principal of an already verified token that is still valid now, or nil. It
 // never blocks (no key fetch), so the gateway's event loops can call it.
 func (v *verifier) cached(raw string) *principal {
 	if e, ok := v.cache.Load().Load(raw); ok {
-		if p := e.(*principal); v.valid(p) {
+		if p := e.(*principal); v.valid(p, v.now()) {
 			return p
 		}
 	}
 	return nil
 }
 
-// valid reports whether a principal from the cache may still be used now.
-func (v *verifier) valid(p *principal) bool {
-	now := v.now()
+// valid reports whether a verified principal may still be used at now: not past its cache time and
+// within exp/nbf/iat as the parser would check them.
+func (v *verifier) valid(p *principal, now time.Time) bool {
 	return now.Before(p.cachedUntil) && v.timeValid(p, now)
 }
 
-// permits reports whether p has the route's scopes and claims (the checks authenticate makes).
-func (rt *route) permits(p *principal) bool {
+// refusal names the first of the route's required scopes or claims p lacks; refused is false when
+// p has them all.
+func (rt *route) refusal(p *principal) (scope, claim string, refused bool) {
 	for _, s := range rt.Scopes {
 		if !p.hasScope(s) {
-			return false
+			return s, "", true
 		}
 	}
 	for k, want := range rt.Claims {
 		if got := fmt.Sprint(p.claims[k]); p.claims[k] == nil || got != want {
-			return false
+			return "", k, true
 		}
 	}
-	return true
+	return "", "", false
 }
 
+// verify returns the principal of a valid token. Cached results are re-checked against the clock
+// exactly as the parser would (exp, nbf, iat with leeway), so the cache never accepts what
+// verification would reject.
 func (v *verifier) verify(ctx context.Context, raw string) (*principal, error) {
 	now := v.now()
 	m := v.cache.Load()
 	if e, ok := m.Load(raw); ok {
 		p := e.(*principal)
-		if now.Before(p.cachedUntil) && v.timeValid(p, now) {
+		if v.valid(p, now) {
 			return p, nil
 		}
 		m.Delete(raw)

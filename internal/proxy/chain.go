@@ -208,6 +208,11 @@ func requestID(h http.Header) string {
 	if v := h["X-Request-Id"]; len(v) == 1 && validRequestID(v[0]) {
 		return v[0]
 	}
+	return newRequestID()
+}
+
+// newRequestID is 128 random bits in hex.
+func newRequestID() string {
 	var b [16]byte
 	u1, u2 := rand.Uint64(), rand.Uint64()
 	for i := 0; i < 8; i++ {
@@ -421,21 +426,20 @@ func (c *chain) authenticate(w http.ResponseWriter, r *http.Request, rt *route, 
 		return nil, false
 	}
 	lg.subject = prin.sub
-	for _, s := range rt.Scopes {
-		if !prin.hasScope(s) {
-			lg.auth = "forbidden: missing scope " + s
-			w.Header()["Www-Authenticate"] = []string{realm + `, error="insufficient_scope", scope="` + rt.scopesStr + `"`}
-			lg.status = writeError(w, http.StatusForbidden, "insufficient_scope", fmt.Sprintf("the token lacks scope %q (route needs: %s)", s, rt.scopesStr))
-			return nil, false
+	if scope, claim, refused := rt.refusal(prin); refused {
+		var challenge, msg string
+		if scope != "" {
+			lg.auth = "forbidden: missing scope " + scope
+			challenge = `, error="insufficient_scope", scope="` + rt.scopesStr + `"`
+			msg = fmt.Sprintf("the token lacks scope %q (route needs: %s)", scope, rt.scopesStr)
+		} else {
+			lg.auth = "forbidden: claim " + claim
+			challenge = `, error="insufficient_scope", error_description="claim ` + claim + ` does not match"`
+			msg = fmt.Sprintf("the token's claim %q must be %q", claim, rt.Claims[claim])
 		}
-	}
-	for k, want := range rt.Claims {
-		if got := fmt.Sprint(prin.claims[k]); prin.claims[k] == nil || got != want {
-			lg.auth = "forbidden: claim " + k
-			w.Header()["Www-Authenticate"] = []string{realm + `, error="insufficient_scope", error_description="claim ` + k + ` does not match"`}
-			lg.status = writeError(w, http.StatusForbidden, "insufficient_scope", fmt.Sprintf("the token's claim %q must be %q", k, want))
-			return nil, false
-		}
+		w.Header()["Www-Authenticate"] = []string{realm + challenge}
+		lg.status = writeError(w, http.StatusForbidden, "insufficient_scope", msg)
+		return nil, false
 	}
 	lg.auth = "ok"
 	return prin, true
@@ -468,18 +472,22 @@ func writeError(w http.ResponseWriter, status int, code, msg string) int {
 	h["Content-Type"] = []string{"application/json"}
 	h["Cache-Control"] = []string{"no-store"}
 	w.WriteHeader(status)
+	_, _ = w.Write(errorBody(code, msg, h.Get("X-Request-Id")))
+	return status
+}
+
+// errorBody is the gateway's JSON error document (request_id left out when rid is empty).
+func errorBody(code, msg, rid string) []byte {
 	b := make([]byte, 0, 64+len(msg))
 	b = append(b, `{"error":`...)
 	b = strconv.AppendQuote(b, code)
 	b = append(b, `,"message":`...)
 	b = strconv.AppendQuote(b, msg)
-	if rid := h.Get("X-Request-Id"); rid != "" {
+	if rid != "" {
 		b = append(b, `,"request_id":`...)
 		b = strconv.AppendQuote(b, rid)
 	}
-	b = append(b, "}\n"...)
-	_, _ = w.Write(b)
-	return status
+	return append(b, "}\n"...)
 }
 
 func (g *Gateway) logAccess(r *http.Request, rt *route, rid, ip string, start time.Time, d time.Duration, lg *reqLog, p string) {

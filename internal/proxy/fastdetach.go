@@ -80,14 +80,7 @@ func (fc *fconn) giveToDetached() {
 
 // errorResponse is the gateway's JSON error answer as bytes.
 func errorResponse(out []byte, status int, code, msg, rid string, rl []byte, close, head bool, date []byte) []byte {
-	body := make([]byte, 0, 64+len(msg))
-	body = append(body, `{"error":`...)
-	body = strconv.AppendQuote(body, code)
-	body = append(body, `,"message":`...)
-	body = strconv.AppendQuote(body, msg)
-	body = append(body, `,"request_id":`...)
-	body = strconv.AppendQuote(body, rid)
-	body = append(body, "}\n"...)
+	body := errorBody(code, msg, rid)
 	out = statusLine(out, status)
 	out = append(out, "Cache-Control: no-store\r\nContent-Type: application/json\r\nX-Request-Id: "...)
 	out = append(out, rid...)
@@ -108,8 +101,6 @@ func errorResponse(out []byte, status int, code, msg, rid string, rl []byte, clo
 	return out
 }
 
-var detachBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // finishDetached copies a streamed or large response with blocking I/O (so a slow client slows the
 // upstream down instead of filling memory), then returns the client connection to an event loop.
 func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, d *detachInfo) {
@@ -121,7 +112,7 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 	defer func() {
 		s.active.Add(-1)
 		r.in.inFlight.Add(-1)
-		s.record(r, d.method, d.host, d.path, d.ip)
+		s.record(r, d.method, d.host, d.path, d.ip, time.Now())
 	}()
 	req := otherReq
 	if d.method == http.MethodHead {
@@ -199,8 +190,8 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 	bw.WriteString("\r\n")
 	r.status, r.started = res.StatusCode, true
 	stream := res.ContentLength < 0 || strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
-	bp := detachBufPool.Get().(*[]byte)
-	defer detachBufPool.Put(bp)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
 	buf := *bp
 	for {
 		n, err := res.Body.Read(buf)
@@ -259,12 +250,8 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 	}
 }
 
-// record writes the access log entry and metrics of a finished request.
-func (s *fastServer) record(r *fastReq, method, host, path, ip string) {
-	s.recordAt(r, method, host, path, ip, time.Now())
-}
-
-func (s *fastServer) recordAt(r *fastReq, method, host, path, ip string, now time.Time) {
+// record writes the access log entry and metrics of a request that ended at now.
+func (s *fastServer) record(r *fastReq, method, host, path, ip string, now time.Time) {
 	if r.status == 0 {
 		return
 	}
@@ -315,7 +302,7 @@ func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...)) 
 func (g gnetLogger) Errorf(f string, a ...any) { g.l.Warn(fmt.Sprintf(f, a...)) }
 func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
 
-// startFast starts the event loops on addr. It returns once they listen (or failed to).
+// start starts the event loops on addr. It returns once they listen (or failed to).
 func (s *fastServer) start(addr string) (<-chan error, error) {
 	done := make(chan error, 1)
 	opts := []gnet.Option{

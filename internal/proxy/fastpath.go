@@ -134,8 +134,7 @@ type fastReq struct {
 	status   int
 	bytes    int64
 	close    bool
-	host     string
-	path     string
+	fwdPath  string // the path sent upstream (strip_prefix / rewrite applied)
 	upstream string
 }
 
@@ -208,25 +207,25 @@ func (s *fastServer) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
+// loopConn is a connection's state on its loop: a client (fconn) or an upstream (fup).
+type loopConn interface {
+	floop() *floop
+	traffic()
+}
+
+func (fc *fconn) floop() *floop { return fc.loop }
+func (u *fup) floop() *floop    { return u.loop }
+
 func (s *fastServer) OnTraffic(c gnet.Conn) gnet.Action {
-	switch x := c.Context().(type) {
-	case *fconn:
-		l := x.loop
-		l.cur, l.close = c, false
-		x.traffic()
-		l.cur = nil
-		if l.close {
-			return gnet.Close
-		}
-	case *fup:
-		l := x.loop
-		l.cur, l.close = c, false
-		x.traffic()
-		l.cur = nil
-		if l.close {
-			return gnet.Close
-		}
-	default:
+	x, ok := c.Context().(loopConn)
+	if !ok {
+		return gnet.Close
+	}
+	l := x.floop()
+	l.cur, l.close = c, false
+	x.traffic()
+	l.cur = nil
+	if l.close {
 		return gnet.Close
 	}
 	return gnet.None
@@ -444,11 +443,12 @@ func (fc *fconn) serve() {
 		fc.handoff(fc.buf)
 		return
 	}
-	if pathNeedsEscape(rt.upstreamPath(h.path)) {
+	fwdPath := rt.upstreamPath(h.path)
+	if pathNeedsEscape(fwdPath) {
 		fc.handoff(fc.buf)
 		return
 	}
-	fc.req = fastReq{active: true, start: time.Now(), ch: ch, rt: rt, rl: fc.req.rl[:0], fwd: fc.req.fwd[:0], close: h.connClose}
+	fc.req = fastReq{active: true, start: time.Now(), ch: ch, rt: rt, rl: fc.req.rl[:0], fwd: fc.req.fwd[:0], close: h.connClose, fwdPath: fwdPath}
 	fc.loop.s.active.Add(1)
 	if rt.auth == authNone {
 		fc.req.auth = "none"
@@ -473,7 +473,7 @@ func (fc *fconn) serve() {
 		fc.handoff(fc.buf)
 		return
 	}
-	if fc.lastPrin != nil && fc.lastVer == ch.ver && raw == fc.lastTok && ch.ver.valid(fc.lastPrin) {
+	if fc.lastPrin != nil && fc.lastVer == ch.ver && raw == fc.lastTok && ch.ver.valid(fc.lastPrin, ch.ver.now()) {
 		fc.checked(fc.lastPrin)
 		return
 	}
@@ -503,7 +503,7 @@ func (fc *fconn) serve() {
 }
 
 func (fc *fconn) checked(p *principal) {
-	if !fc.req.rt.permits(p) {
+	if _, _, refused := fc.req.rt.refusal(p); refused {
 		fc.handoff(fc.buf) // 403 from net/http
 		return
 	}
@@ -516,24 +516,22 @@ func (fc *fconn) authorized(p *principal) {
 	r := &fc.req
 	r.prin = p
 	ch, rt, h := r.ch, r.rt, &fc.h
+	r.rid = fc.requestID()
 	bstr := unsafe.String(unsafe.SliceData(fc.buf), h.headEnd)
 	var ok bool
 	if ch.global != nil {
 		if r.rl, ok = ch.global.appendLines(r.rl, fc.limitKey(ch.global, bstr)); !ok {
-			fc.requestID(bstr)
 			fc.nativeError(429, "rate_limited", "stack-wide rate limit exceeded; retry after the number of seconds in Retry-After")
 			return
 		}
 	}
 	if rt.limiter != nil {
 		if r.rl, ok = rt.limiter.appendLines(r.rl, fc.limitKey(rt.limiter, bstr)); !ok {
-			fc.requestID(bstr)
 			fc.nativeError(429, "rate_limited", fmt.Sprintf("rate limit of route %s exceeded; retry after the number of seconds in Retry-After", rt.Path))
 			return
 		}
 	}
-	fc.requestID(bstr)
-	fc.buildForward(bstr)
+	fc.buildForward()
 	r.careful = h.contentLen > 0 || !idempotent(h.method)
 	fc.dispatch()
 }
@@ -554,22 +552,21 @@ func (fc *fconn) limitKey(l *limiter, bstr string) string {
 	return fc.ip
 }
 
-func (fc *fconn) requestID(bstr string) {
-	h := &fc.h
-	if h.nRequestID == 1 && validRequestID(h.requestID) {
-		fc.req.rid = strings.Clone(h.requestID)
-	} else {
-		fc.req.rid = requestID(nil)
+// requestID is the client's X-Request-Id when it is sane, or a new random one (as on net/http).
+func (fc *fconn) requestID() string {
+	if h := &fc.h; h.nRequestID == 1 && validRequestID(h.requestID) {
+		return strings.Clone(h.requestID)
 	}
+	return newRequestID()
 }
 
 // buildForward writes the upstream request into fc.req.fwd: the same headers as the net/http path.
-func (fc *fconn) buildForward(bstr string) {
+func (fc *fconn) buildForward() {
 	r, h, b := &fc.req, &fc.h, fc.buf
 	w := r.fwd[:0]
 	w = append(w, h.method...)
 	w = append(w, ' ')
-	w = append(w, r.rt.upstreamPath(h.path)...)
+	w = append(w, r.fwdPath...)
 	if h.query != "" {
 		w = append(w, '?')
 		w = append(w, h.query...)
@@ -673,7 +670,8 @@ func (l *floop) getIdle(in *instance, careful bool, now int64) *fup {
 	return nil
 }
 
-// fdAlive peeks at an idle upstream socket: EOF, an error or unsolicited bytes mean it is done.
+// fdAlive peeks at an idle upstream socket without blocking: EOF, an error or unsolicited bytes
+// (on an idle HTTP/1.1 connection: do not trust it) mean it is done.
 func fdAlive(fd int) bool {
 	var b [1]byte
 	n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
@@ -732,8 +730,7 @@ func (u *fup) opened(c gnet.Conn) {
 	u.c = c
 	l := u.loop
 	l.ups[u] = struct{}{}
-	fc := u.cl
-	if fc != nil && fc.st == cUpstream && fc.gen == u.gen && fc.req.up == u {
+	if fc := u.owner(); fc != nil {
 		u.send(fc)
 		return
 	}
@@ -741,9 +738,9 @@ func (u *fup) opened(c gnet.Conn) {
 }
 
 func (u *fup) dialFailed(err error) {
-	fc := u.cl
+	fc := u.owner()
 	u.st = uGone
-	if fc == nil || fc.st != cUpstream || fc.gen != u.gen || fc.req.up != u {
+	if fc == nil {
 		return
 	}
 	r := &fc.req
@@ -760,6 +757,15 @@ func (u *fup) dialFailed(err error) {
 		return
 	}
 	fc.handoff(fc.buf)
+}
+
+// owner returns the client whose current request u carries, or nil when there is none any more
+// (the client left, or its request moved on to another connection).
+func (u *fup) owner() *fconn {
+	if fc := u.cl; fc != nil && fc.st == cUpstream && fc.gen == u.gen && fc.req.up == u {
+		return fc
+	}
+	return nil
 }
 
 // send writes fc's request on u.
@@ -784,8 +790,8 @@ func (u *fup) send(fc *fconn) {
 // traffic handles bytes from an upstream.
 func (u *fup) traffic() {
 	l := u.loop
-	fc := u.cl
-	if u.st != uBusy || fc == nil || fc.gen != u.gen || fc.st != cUpstream {
+	fc := u.owner()
+	if u.st != uBusy || fc == nil {
 		// bytes nobody asked for (or for a request that is gone): this connection is done
 		u.st = uGone
 		l.closeConn(u.c)
@@ -807,12 +813,12 @@ func (u *fup) traffic() {
 				return
 			}
 			headLen := i + 4
-			if !parseResponse(buf[:headLen], &u.resp) || u.resp.status == 101 {
-				if u.resp.status == 101 {
-					u.fail(errors.New("upstream switched protocols without being asked"))
-				} else {
-					u.fail(errors.New("malformed response"))
-				}
+			if !parseResponse(buf[:headLen], &u.resp) {
+				u.fail(errors.New("malformed response"))
+				return
+			}
+			if u.resp.status == 101 {
+				u.fail(errors.New("upstream switched protocols without being asked"))
 				return
 			}
 			if u.resp.status < 200 {
@@ -943,7 +949,7 @@ func (fc *fconn) endRequestAt(now time.Time) {
 		fc.lastPath = strings.Clone(fc.h.path)
 	}
 	fc.loop.s.served.Add(1)
-	fc.loop.s.recordAt(r, fc.h.method, fc.lastHost, fc.lastPath, fc.ip, now)
+	fc.loop.s.record(r, fc.h.method, fc.lastHost, fc.lastPath, fc.ip, now)
 }
 
 // nativeError answers the current request with the gateway's JSON error format.
@@ -961,15 +967,20 @@ func (fc *fconn) nativeError(status int, code, msg string) {
 	fc.finish()
 }
 
-// fail handles an upstream that failed before the response head arrived.
+// fail closes u after it failed and settles the request it carried.
 func (u *fup) fail(err error) {
-	fc := u.cl
-	l := u.loop
+	fc := u.owner()
 	u.st = uGone
-	l.closeConn(u.c)
-	if fc == nil || fc.st != cUpstream || fc.gen != u.gen || fc.req.up != u {
-		return
+	u.loop.closeConn(u.c)
+	if fc != nil {
+		u.failed(fc, err)
 	}
+}
+
+// failed settles fc's request after its upstream connection u failed: the client is cut when
+// part of the answer went out, the request is tried again where that is safe, else 502.
+func (u *fup) failed(fc *fconn, err error) {
+	l := u.loop
 	r := &fc.req
 	r.up = nil
 	if r.started {
@@ -998,11 +1009,10 @@ func (u *fup) fail(err error) {
 }
 
 func (u *fup) timeout() {
-	fc := u.cl
-	l := u.loop
+	fc := u.owner()
 	u.st = uGone
-	_ = l.el.Close(u.c)
-	if fc == nil || fc.st != cUpstream || fc.gen != u.gen || fc.req.up != u {
+	_ = u.loop.el.Close(u.c)
+	if fc == nil {
 		return
 	}
 	r := &fc.req
@@ -1023,11 +1033,8 @@ func (u *fup) closed(err error) {
 		if err == nil {
 			err = errors.New("upstream closed the connection")
 		}
-		fc := u.cl
-		if fc != nil && fc.st == cUpstream && fc.gen == u.gen && fc.req.up == u {
-			u.st = uBusy
-			u.fail(err)
-			u.st = uGone
+		if fc := u.owner(); fc != nil {
+			u.failed(fc, err)
 		}
 	}
 }

@@ -111,17 +111,8 @@ func alive(c net.Conn) bool {
 	if err != nil {
 		return false
 	}
-	ok = true
-	var b [1]byte
 	_ = raw.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
-		case err != nil || n == 0:
-			ok = false
-		default:
-			ok = false // unsolicited bytes on an idle HTTP/1.1 connection: do not trust it
-		}
+		ok = fdAlive(int(fd))
 		return true
 	})
 	return ok
