@@ -59,6 +59,20 @@ const (
 
 var crlfcrlf = []byte("\r\n\r\n")
 
+// findHead finds the end of a message head in buf, looking at most limit bytes: n is the head's
+// length with its blank line, or -1 when it is not complete yet; over is set when it cannot be
+// complete within limit.
+func findHead(buf []byte, limit int) (n int, over bool) {
+	search := buf
+	if len(search) > limit {
+		search = search[:limit]
+	}
+	if i := bytes.Index(search, crlfcrlf); i >= 0 {
+		return i + 4, false
+	}
+	return -1, len(buf) >= limit
+}
+
 // reqHead is a parsed request head. Strings point into the buffer the head was parsed from.
 type reqHead struct {
 	method      string

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -334,18 +333,13 @@ func (fc *fconn) next() {
 	if fc.headStart == 0 {
 		fc.headStart = time.Now().UnixNano()
 	}
-	search := buf
-	if len(search) > maxFastHead {
-		search = search[:maxFastHead]
-	}
-	i := bytes.Index(search, crlfcrlf)
-	if i < 0 {
-		if len(buf) >= maxFastHead {
+	headLen, over := findHead(buf, maxFastHead)
+	if headLen < 0 {
+		if over {
 			fc.handoff(nil)
 		}
 		return
 	}
-	headLen := i + 4
 	fc.buf = append(fc.buf[:0], buf[:headLen]...)
 	bstr := unsafe.String(unsafe.SliceData(fc.buf), len(fc.buf))
 	if !parseRequest(fc.buf, bstr, &fc.h) || fc.h.contentLen > maxFastBody {
@@ -801,18 +795,13 @@ func (u *fup) traffic() {
 	buf := peekAll(u.c)
 	if !u.headDone {
 		for {
-			lim := buf
-			if len(lim) > maxRespHead {
-				lim = lim[:maxRespHead]
-			}
-			i := bytes.Index(lim, crlfcrlf)
-			if i < 0 {
-				if len(buf) >= maxRespHead {
+			headLen, over := findHead(buf, maxRespHead)
+			if headLen < 0 {
+				if over {
 					u.fail(errors.New("response head too large"))
 				}
 				return
 			}
-			headLen := i + 4
 			if !parseResponse(buf[:headLen], &u.resp) {
 				u.fail(errors.New("malformed response"))
 				return

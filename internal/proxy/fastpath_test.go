@@ -49,15 +49,22 @@ func (gw *testGW) fastCounts(t *testing.T) fastCounts {
 	return fastCounts{f.served.Load(), f.handoffs.Load(), f.detaches.Load()}
 }
 
-// exchange sends raw requests on one connection and reads one response per request.
-func exchange(t *testing.T, addr string, reqs ...string) []*http.Response {
+// dialGateway opens a connection to addr that the test closes and that gives up after d.
+func dialGateway(t *testing.T, addr string, d time.Duration) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(d))
+	return c
+}
+
+// exchange sends raw requests on one connection and reads one response per request.
+func exchange(t *testing.T, addr string, reqs ...string) []*http.Response {
+	t.Helper()
+	c := dialGateway(t, addr, 15*time.Second)
 	br := bufio.NewReader(c)
 	var out []*http.Response
 	for _, r := range reqs {
@@ -331,12 +338,7 @@ func TestFastPathDetachesStreamsAndLargeBodies(t *testing.T) {
 	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "a"}}}, nil)
 	gw.SetUpstreams("a", []Upstream{{ID: "a", Addr: hostOf(up), Ready: true}})
 
-	c, err := net.Dial("tcp", gw.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	c := dialGateway(t, gw.Addr(), 20*time.Second)
 	br := bufio.NewReader(c)
 	// the first event arrives before the stream ends
 	io.WriteString(c, "GET /events HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -388,12 +390,7 @@ func TestFastPathPipelining(t *testing.T) {
 	up := upstream(t, "a")
 	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "a"}}}, nil)
 	gw.SetUpstreams("a", []Upstream{{ID: "a", Addr: hostOf(up), Ready: true}})
-	c, err := net.Dial("tcp", gw.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialGateway(t, gw.Addr(), 10*time.Second)
 	var all strings.Builder
 	for i := 0; i < 20; i++ {
 		fmt.Fprintf(&all, "GET /p%d HTTP/1.1\r\nHost: h\r\n\r\n", i)
