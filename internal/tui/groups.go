@@ -43,25 +43,16 @@ func (g *groupsState) apply(msg groupsMsg) {
 func (m *Model) groupsKey(msg tea.KeyMsg) tea.Cmd {
 	g := &m.groups
 	k := m.keys
+	if k.moveCursor(msg, &g.cursor, len(g.list)) {
+		return nil
+	}
 	switch {
-	case key.Matches(msg, k.Up):
-		g.cursor--
-	case key.Matches(msg, k.Down):
-		g.cursor++
-	case key.Matches(msg, k.PgUp):
-		g.cursor -= 10
-	case key.Matches(msg, k.PgDown):
-		g.cursor += 10
-	case key.Matches(msg, k.Top):
-		g.cursor = 0
-	case key.Matches(msg, k.Bottom):
-		g.cursor = len(g.list) - 1
 	case key.Matches(msg, k.Reset):
 		if g.cursor < len(g.list) {
 			m.modal = newResetModal(m, g.list[g.cursor])
 		}
 	}
-	g.cursor = min(max(g.cursor, 0), max(len(g.list)-1, 0))
+	g.cursor = clampCursor(g.cursor, len(g.list))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 )
 
 func kb(keys []string, help, desc string) key.Binding {
@@ -155,3 +156,30 @@ func (m *Model) hint(pairs ...string) string {
 	}
 	return strings.Join(parts, "  ")
 }
+
+// moveCursor applies the list keys (up, down, page up/down, top, bottom) to a cursor over n rows
+// and keeps it on a row; it reports whether msg was one of them. The services, topics and groups
+// views use it; logs, messages and gateway traffic scroll ring buffers their own way.
+func (k keyMap) moveCursor(msg tea.KeyMsg, cursor *int, n int) bool {
+	switch {
+	case key.Matches(msg, k.Up):
+		*cursor--
+	case key.Matches(msg, k.Down):
+		*cursor++
+	case key.Matches(msg, k.PgUp):
+		*cursor -= 10
+	case key.Matches(msg, k.PgDown):
+		*cursor += 10
+	case key.Matches(msg, k.Top):
+		*cursor = 0
+	case key.Matches(msg, k.Bottom):
+		*cursor = n - 1
+	default:
+		return false
+	}
+	*cursor = clampCursor(*cursor, n)
+	return true
+}
+
+// clampCursor keeps a cursor on one of n rows (0 when there are none).
+func clampCursor(c, n int) int { return min(max(c, 0), max(n-1, 0)) }

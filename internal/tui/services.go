@@ -21,8 +21,7 @@ type servicesState struct {
 }
 
 func (s *servicesState) clamp(m *Model) {
-	n := len(m.state.Services) + len(m.state.Components)
-	s.cursor = min(max(s.cursor, 0), max(n-1, 0))
+	s.cursor = clampCursor(s.cursor, len(m.state.Services)+len(m.state.Components))
 }
 
 // selectedService returns the service under the cursor, if the cursor is on a service.
@@ -44,19 +43,10 @@ func (m *Model) selectedComponent() (event.Component, bool) {
 func (m *Model) servicesKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	n := len(m.state.Services) + len(m.state.Components)
+	if k.moveCursor(msg, &m.svc.cursor, n) {
+		return nil
+	}
 	switch {
-	case key.Matches(msg, k.Up):
-		m.svc.cursor--
-	case key.Matches(msg, k.Down):
-		m.svc.cursor++
-	case key.Matches(msg, k.PgUp):
-		m.svc.cursor -= 10
-	case key.Matches(msg, k.PgDown):
-		m.svc.cursor += 10
-	case key.Matches(msg, k.Top):
-		m.svc.cursor = 0
-	case key.Matches(msg, k.Bottom):
-		m.svc.cursor = n - 1
 	case key.Matches(msg, k.Restart, k.Rebuild, k.StopStart):
 		sv, ok := m.selectedService()
 		if !ok {

@@ -51,19 +51,10 @@ func (m *Model) topicsKey(msg tea.KeyMsg) tea.Cmd {
 	t := &m.topics
 	k := m.keys
 	vis := t.visible()
+	if k.moveCursor(msg, &t.cursor, len(vis)) {
+		return nil
+	}
 	switch {
-	case key.Matches(msg, k.Up):
-		t.cursor--
-	case key.Matches(msg, k.Down):
-		t.cursor++
-	case key.Matches(msg, k.PgUp):
-		t.cursor -= 10
-	case key.Matches(msg, k.PgDown):
-		t.cursor += 10
-	case key.Matches(msg, k.Top):
-		t.cursor = 0
-	case key.Matches(msg, k.Bottom):
-		t.cursor = len(vis) - 1
 	case key.Matches(msg, k.Internal):
 		t.showInternal = !t.showInternal
 		vis = t.visible()
@@ -73,7 +64,7 @@ func (m *Model) topicsKey(msg tea.KeyMsg) tea.Cmd {
 			return tea.Batch(m.switchTab(tabMessages), cmd)
 		}
 	}
-	t.cursor = min(max(t.cursor, 0), max(len(vis)-1, 0))
+	t.cursor = clampCursor(t.cursor, len(vis))
 	return nil
 }
 
