@@ -3,6 +3,7 @@ package event
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,5 +210,54 @@ func TestStateApply(t *testing.T) {
 	}
 	if len(s.Services) != 2 || s.Services[0].Name != "a" || s.Services[0].Status != StatusReady || len(s.Components) != 1 {
 		t.Fatalf("state = %+v", s)
+	}
+}
+
+func TestLogsAccessLinesAreWrittenWhenRead(t *testing.T) {
+	l := NewLogs(16)
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	acc := func(i int) *Access {
+		return &Access{Time: at, RequestID: fmt.Sprintf("r%d", i), Method: "GET", Path: fmt.Sprintf("/p/%d", i),
+			Status: 200, Latency: 1234 * time.Microsecond, Bytes: 34, Service: "users", Upstream: "127.0.0.1:3001",
+			Subject: "alice", Auth: "ok", ClientIP: "127.0.0.1"}
+	}
+	// interleave access records with plain lines and wrap the ring twice: no stale record may leak
+	// into a slot that now holds a plain line
+	for i := 0; i < 40; i++ {
+		if i%3 == 0 {
+			l.Append(LogLine{Source: "users", Stream: "stdout", Text: fmt.Sprintf("plain %d", i)})
+		} else {
+			l.AppendAccess(acc(i))
+		}
+	}
+	tail := l.Tail(0, nil)
+	if len(tail) != 16 {
+		t.Fatalf("kept %d lines, want 16", len(tail))
+	}
+	for k, line := range tail {
+		i := 24 + k
+		want := fmt.Sprintf("plain %d", i)
+		if i%3 != 0 {
+			want = fmt.Sprintf(`GET /p/%d 200 1.23ms 34B service=users upstream=127.0.0.1:3001 sub="alice" client=127.0.0.1 rid=r%d`, i, i)
+			if line.Source != "gateway" || line.Stream != "access" || !line.Time.Equal(at) {
+				t.Errorf("line %d: source %q stream %q time %v", i, line.Source, line.Stream, line.Time)
+			}
+		}
+		if line.Text != want {
+			t.Errorf("line %d: %q, want %q", i, line.Text, want)
+		}
+	}
+	// a filter sees the text, and a live subscriber gets it at once
+	got := l.Tail(0, func(x LogLine) bool { return strings.Contains(x.Text, "rid=r38") })
+	if len(got) != 1 {
+		t.Fatalf("filter on the text found %d lines, want 1", len(got))
+	}
+	_, ch, cancel := l.Subscribe(0, 0, SourceFilter("gateway"))
+	defer cancel()
+	a := acc(99)
+	a.Auth, a.Subject = "invalid: token expired", ""
+	l.AppendAccess(a)
+	if live := <-ch; live.Text != `GET /p/99 200 1.23ms 34B service=users upstream=127.0.0.1:3001 auth="invalid: token expired" client=127.0.0.1 rid=r99` {
+		t.Errorf("live line %q", live.Text)
 	}
 }

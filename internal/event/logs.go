@@ -1,6 +1,7 @@
 package event
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,11 @@ type Logs struct {
 	full bool // buf has wrapped
 	seq  uint64
 	subs map[*logSub]struct{}
+	// Gateway access lines are stored as their record and written out as text when first read
+	// (the gateway adds one per request, most of which nobody reads): acc[i] is the record of
+	// buf[i] while pending[i].
+	acc     []Access
+	pending []bool
 }
 
 type logSub struct {
@@ -66,12 +72,38 @@ func NewLogs(capacity int) *Logs {
 func (l *Logs) Append(line LogLine) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.appendLocked(line, nil)
+}
+
+// AppendAccess stores a gateway access record as a line (source gateway, stream access) whose
+// text, Access.Line, is built only when the line is read or someone is subscribed.
+func (l *Logs) AppendAccess(a *Access) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	line := LogLine{Time: a.Time, Source: AccessSource, Stream: AccessStream}
+	if len(l.subs) > 0 {
+		line.Text = a.Line()
+		a = nil
+	}
+	l.appendLocked(line, a)
+}
+
+// appendLocked stores line; a non-nil a is its access record, whose text is left for later.
+func (l *Logs) appendLocked(line LogLine, a *Access) {
 	l.seq++
 	line.Seq = l.seq
 	if line.Time.IsZero() {
 		line.Time = time.Now()
 	}
 	l.buf[l.next] = line
+	if a != nil {
+		if l.acc == nil {
+			l.acc, l.pending = make([]Access, len(l.buf)), make([]bool, len(l.buf))
+		}
+		l.acc[l.next], l.pending[l.next] = *a, true
+	} else if l.pending != nil && l.pending[l.next] {
+		l.acc[l.next], l.pending[l.next] = Access{}, false
+	}
 	l.next++
 	if l.next == len(l.buf) {
 		l.next = 0
@@ -110,6 +142,10 @@ func (l *Logs) tailLocked(n int, filter func(LogLine) bool) []LogLine {
 	// walk backwards from newest
 	for i := 0; i < size && len(out) < n; i++ {
 		idx := (l.next - 1 - i + len(l.buf)) % len(l.buf)
+		if l.pending != nil && l.pending[idx] {
+			l.buf[idx].Text = l.acc[idx].Line()
+			l.acc[idx], l.pending[idx] = Access{}, false
+		}
 		if filter == nil || filter(l.buf[idx]) {
 			out = append(out, l.buf[idx])
 		}
@@ -154,4 +190,47 @@ func SourceFilter(source string) func(LogLine) bool {
 		return nil
 	}
 	return func(l LogLine) bool { return l.Source == source }
+}
+
+// The source and stream of the gateway's access lines.
+const (
+	AccessSource = "gateway"
+	AccessStream = "access"
+)
+
+// Line is the access record as one log line:
+// "GET /api/orders 201 1.23ms 512B service=users upstream=127.0.0.1:3001 sub="alice" client=127.0.0.1 rid=…".
+func (a *Access) Line() string {
+	b := make([]byte, 0, 160)
+	b = append(b, a.Method...)
+	b = append(b, ' ')
+	b = append(b, a.Path...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(a.Status), 10)
+	b = append(b, ' ')
+	b = append(b, a.Latency.Round(10*time.Microsecond).String()...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, a.Bytes, 10)
+	b = append(b, 'B')
+	if a.Service != "" {
+		b = append(b, " service="...)
+		b = append(b, a.Service...)
+	}
+	if a.Upstream != "" {
+		b = append(b, " upstream="...)
+		b = append(b, a.Upstream...)
+	}
+	if a.Subject != "" {
+		b = append(b, " sub="...)
+		b = strconv.AppendQuote(b, a.Subject)
+	}
+	if a.Auth != "" && a.Auth != "none" && a.Auth != "ok" {
+		b = append(b, " auth="...)
+		b = strconv.AppendQuote(b, a.Auth)
+	}
+	b = append(b, " client="...)
+	b = append(b, a.ClientIP...)
+	b = append(b, " rid="...)
+	b = append(b, a.RequestID...)
+	return string(b)
 }

@@ -395,42 +395,7 @@ func (g *Gateway) publishAccess(ctx context.Context) {
 			g.opts.Bus.PublishAccess(*a)
 		}
 		if g.opts.Logs != nil {
-			g.opts.Logs.Append(event.LogLine{Time: a.Time, Source: "gateway", Stream: "access", Text: accessLine(a)})
+			g.opts.Logs.AppendAccess(a)
 		}
 	})
-}
-
-func accessLine(a *event.Access) string {
-	b := make([]byte, 0, 160)
-	b = append(b, a.Method...)
-	b = append(b, ' ')
-	b = append(b, a.Path...)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, int64(a.Status), 10)
-	b = append(b, ' ')
-	b = append(b, a.Latency.Round(10*time.Microsecond).String()...)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, a.Bytes, 10)
-	b = append(b, 'B')
-	if a.Service != "" {
-		b = append(b, " service="...)
-		b = append(b, a.Service...)
-	}
-	if a.Upstream != "" {
-		b = append(b, " upstream="...)
-		b = append(b, a.Upstream...)
-	}
-	if a.Subject != "" {
-		b = append(b, " sub="...)
-		b = strconv.AppendQuote(b, a.Subject)
-	}
-	if a.Auth != "" && a.Auth != "none" && a.Auth != "ok" {
-		b = append(b, " auth="...)
-		b = strconv.AppendQuote(b, a.Auth)
-	}
-	b = append(b, " client="...)
-	b = append(b, a.ClientIP...)
-	b = append(b, " rid="...)
-	b = append(b, a.RequestID...)
-	return string(b)
 }
