@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/devstack-dev/devstack/internal/event"
 )
@@ -213,15 +214,38 @@ func requestID(h http.Header) string {
 
 // newRequestID is 128 random bits in hex.
 func newRequestID() string {
-	var b [16]byte
+	var out [requestIDLen]byte
+	fillRequestID(out[:])
+	return string(out[:])
+}
+
+const requestIDLen = 32
+
+// fillRequestID writes a new request id, 128 random bits in hex, into b[:requestIDLen].
+func fillRequestID(b []byte) {
+	var r [requestIDLen / 2]byte
 	u1, u2 := rand.Uint64(), rand.Uint64()
 	for i := 0; i < 8; i++ {
-		b[i] = byte(u1 >> (8 * i))
-		b[8+i] = byte(u2 >> (8 * i))
+		r[i], r[8+i] = byte(u1>>(8*i)), byte(u2>>(8*i))
 	}
-	var out [32]byte
-	hex.Encode(out[:], b[:])
-	return string(out[:])
+	hex.Encode(b, r[:])
+}
+
+// idBlock hands out request ids cut from a shared block: one allocation per idBlockIDs ids
+// instead of one per request. A block stays alive while any id cut from it does (the access
+// log keeps recent ones), which bounds the cost to the block size per batch of kept ids.
+type idBlock struct{ free []byte }
+
+const idBlockIDs = 128
+
+func (b *idBlock) next() string {
+	if len(b.free) < requestIDLen {
+		b.free = make([]byte, requestIDLen*idBlockIDs)
+	}
+	id := b.free[:requestIDLen:requestIDLen]
+	b.free = b.free[requestIDLen:]
+	fillRequestID(id)
+	return unsafe.String(&id[0], requestIDLen)
 }
 
 func validRequestID(s string) bool {

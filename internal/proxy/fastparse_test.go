@@ -132,3 +132,31 @@ func TestScanValue(t *testing.T) {
 		}
 	}
 }
+
+// Request ids cut from shared blocks are well formed, distinct, and never change once handed out.
+func TestIDBlockIDsStayPut(t *testing.T) {
+	var b idBlock
+	const n = 3*idBlockIDs + 5
+	ids := make([]string, n)
+	copies := make([]string, n)
+	seen := map[string]bool{}
+	for i := range ids {
+		ids[i] = b.next()
+		copies[i] = strings.Clone(ids[i])
+		if len(ids[i]) != requestIDLen || !validRequestID(ids[i]) || strings.Trim(ids[i], "0123456789abcdef") != "" {
+			t.Fatalf("id %d = %q: want %d lower-case hex digits", i, ids[i], requestIDLen)
+		}
+		if seen[ids[i]] {
+			t.Fatalf("id %d = %q repeats", i, ids[i])
+		}
+		seen[ids[i]] = true
+	}
+	for i := range ids {
+		if ids[i] != copies[i] {
+			t.Fatalf("id %d changed from %q to %q after later ids were cut", i, copies[i], ids[i])
+		}
+	}
+	if r := newRequestID(); len(r) != requestIDLen || !validRequestID(r) {
+		t.Fatalf("newRequestID = %q", r)
+	}
+}

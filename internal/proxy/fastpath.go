@@ -73,6 +73,7 @@ type floop struct {
 	close bool // the connection in cur is to be closed when its callback returns
 	date  []byte
 	dateS int64
+	ids   idBlock
 }
 
 // client connection states
@@ -551,7 +552,7 @@ func (fc *fconn) requestID() string {
 	if h := &fc.h; h.nRequestID == 1 && validRequestID(h.requestID) {
 		return strings.Clone(h.requestID)
 	}
-	return newRequestID()
+	return fc.loop.ids.next()
 }
 
 // buildForward writes the upstream request into fc.req.fwd: the same headers as the net/http path.
