@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Gateway benchmark: devstack gateway vs nginx as a reverse proxy with keep-alive upstreams, both in
 # front of the same fast Go upstream, measured with wrk on loopback. Prints a Markdown section.
-#   bench/gateway/run.sh            (ROUNDS=3 DURATION=10s CONNS=32 THREADS=2 by default)
+#   bench/gateway/run.sh            (ROUNDS=5 DURATION=10s CONNS=32 THREADS=2 by default)
 # Rows are interleaved round by round and each row reports its median round by req/s, because the
 # machine is usually shared and single runs swing a lot.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
@@ -85,12 +85,34 @@ http {
       proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
     }
-    location /limited/ {
+    # the same request the devstack gateway sends upstream: X-Request-Id (also on the response) and
+    # X-Forwarded-For/Proto/Host
+    location /fwd/ {
+      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Request-Id \$request_id;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+      add_header X-Request-Id \$request_id;
+    }
+    # as /fwd/, plus a per-IP limit_req and what the gateway adds for a verified token: the claims as
+    # headers (fixed values here: nginx OSS cannot verify a JWT) and the RateLimit response headers
+    location /same/ {
       limit_req zone=perip burst=1000 nodelay;
       proxy_pass http://bench;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      proxy_set_header X-Request-Id \$request_id;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host;
+      proxy_set_header X-Auth-Subject "bench";
+      proxy_set_header X-Auth-Scopes "bench";
+      add_header X-Request-Id \$request_id;
+      add_header RateLimit-Policy '"route-0";q=10000000;w=1';
+      add_header RateLimit '"route-0";r=9999999;t=1';
     }
   }
 }
@@ -109,14 +131,19 @@ for p in $UP $NGX $GW $GWA $REF; do wait_port "$p"; done
 NGXPIDS="$NGXPID $(pgrep -d' ' -P "$NGXPID" || true)" # master and workers
 
 # name|url|extra wrk args|pids whose CPU time is the proxy's cost (the upstream's for the direct row)
+NGXV=$("$NGINX" -v 2>&1 | sed 's|.*nginx/||')
 CASES=(
   "upstream direct|http://127.0.0.1:$UP/||$UPPID"
-  "nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||')|http://127.0.0.1:$NGX/||$NGXPIDS"
-  "nginx + limit_req, same bearer token (not verified: no JWT in nginx OSS)|http://127.0.0.1:$NGX/limited/|auth|$NGXPIDS"
+  "nginx $NGXV, minimal proxy config|http://127.0.0.1:$NGX/||$NGXPIDS"
+  "nginx, forwarding what the gateway forwards|http://127.0.0.1:$NGX/fwd/||$NGXPIDS"
   "devstack gateway|http://127.0.0.1:$GW/||$GWPID"
+  "nginx + limit_req, same bearer token and headers (token not verified)|http://127.0.0.1:$NGX/same/|auth|$NGXPIDS"
   "devstack gateway + JWT + rate limit|http://127.0.0.1:$GWA/|auth|$GWAPID"
   "reference: bare fasthttp proxy (not devstack)|http://127.0.0.1:$REF/||$REFPID"
 )
+# each devstack row and the nginx row that sends the upstream the same request and the client the
+# same response headers (CASES indexes)
+LIKE=([3]=2 [5]=4)
 # cpu_ticks PIDS: user+system CPU time of the processes, in clock ticks
 cpu_ticks() { local t=0 p; for p in $1; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
 HZ=$(getconf CLK_TCK)
@@ -168,50 +195,70 @@ echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Go $(go env GOVERSION). Load: wrk 
 echo "Upstream: bench/gateway/upstream (Go net/http, 34-byte JSON). Same worker count for every proxy: nginx worker_processes $NCPU, Go programs GOMAXPROCS=$NCPU. nginx: keepalive 64 to the upstream, buffered access log."
 echo "devstack: bench/gateway (proxy.New, one route, access log to the event bus and log ring); JWT row: ES256 token from the dev issuer, required scope, per-IP rate limit of 10M req/s (never hit)."
 echo
-echo "| Setup | req/s | p50 (ms) | p99 (ms) | req/s vs nginx | p99 vs nginx | proxy CPU µs/req | non-2xx | req/s of every round |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
-for c in "${CASES[@]}"; do
-  IFS='|' read -r n _ _ <<<"$c"
+echo "| Setup | req/s | p50 (ms) | p99 (ms) | req/s vs nginx minimal | p99 vs nginx minimal | req/s vs nginx, same request | p99 vs nginx, same request | proxy CPU µs/req | non-2xx | req/s of every round |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+# paired NAME OTHER FIELD: median over the rounds of NAME's FIELD (1 req/s, 3 p99) divided by OTHER's in the
+# same round (the rounds are interleaved, so a pair ran seconds apart under the same machine load)
+paired() {
+  paste -d' ' <(printf '%s' "${RUNS[$1]}") <(printf '%s' "${RUNS[$2]}") |
+    awk -v f="$3" '{ if ($(f+4) > 0) print $f / $(f+4) }' | sort -n | awk '{a[NR]=$0} END{ if (NR) printf "%.2f×", a[int((NR+1)/2)]; else print "-" }'
+}
+SUMMARY=()
+for i in "${!CASES[@]}"; do
+  IFS='|' read -r n _ _ <<<"${CASES[$i]}"
   read -r rps p50 p99 bad <<<"$(median "$n")"
   ratio=$(awk -v a="$rps" -v b="$BASE" 'BEGIN{printf "%.2f×", a/b}')
   pr=$(awk -v a="$p99" -v b="$BASEP99" 'BEGIN{ if (b>0) printf "%.2f×", a/b; else print "-" }')
+  lr=; lp=
+  if [ -n "${LIKE[$i]:-}" ]; then
+    IFS='|' read -r ln _ <<<"${CASES[${LIKE[$i]}]}"
+    lr=$(paired "$n" "$ln" 1); lp=$(paired "$n" "$ln" 3)
+    SUMMARY+=("- $n vs $ln: $lr the req/s, $lp the p99 (median of the per-round ratios).")
+  fi
   all=$(printf '%s' "${RUNS[$n]}" | awk '{printf "%s%.0f", (NR>1?", ":""), $1}')
   cpr=$(median_cpu "$n")
-  printf '| %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$rps" "$p50" "$p99" "$ratio" "$pr" "$cpr" "$bad" "$all"
+  printf '| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$rps" "$p50" "$p99" "$ratio" "$pr" "${lr:--}" "${lp:--}" "$cpr" "$bad" "$all"
 done
-LIKE=$(IFS='|' read -r n _ <<<"${CASES[2]}"; echo "$n")
-OURS=$(IFS='|' read -r n _ <<<"${CASES[4]}"; echo "$n")
-read -r LRPS _ LP99 _ <<<"$(median "$LIKE")"
-read -r ORPS _ OP99 _ <<<"$(median "$OURS")"
+echo
+echo "Like for like (each devstack row against the nginx row that sends the upstream the same request and the client the same response headers):"
+printf '%s\n' "${SUMMARY[@]}"
 echo
 echo "Gateway event-loop counters after the run (devstack_gateway_fastpath_total): plain: $FAST_GW; JWT + rate limit: $FAST_GWA."
-awk -v a="$ORPS" -v b="$LRPS" -v c="$OP99" -v d="$LP99" 'BEGIN{ printf "Same request on both sides (bearer token, rate limit): the devstack gateway with JWT verification does %.2f× the req/s of nginx + limit_req, at %.2f× its p99.\n", a/b, (d>0 ? c/d : 0) }'
 cat <<'NOTES'
 
 How to read it: all processes (wrk, nginx, the gateway, the upstream, the reference proxy) share the
 same two CPUs, so req/s and p99 swing from round to round (p99 spikes of 50-300 ms hit every row now
-and then); compare rows of one run, never figures of different runs. "proxy CPU µs/req" is the
-user+system CPU time of the proxy's own processes (nginx master and workers; the gateway process; for
-the direct row the upstream) divided by the requests served, median over the rounds: it is the
-steadiest figure here and what decides req/s when the CPUs are shared. nginx OSS cannot verify JWTs:
-its second row sends the same ~500-byte bearer token as the devstack JWT row (nginx only passes it
-on) and applies limit_req, so those two rows carry the same bytes and differ by the verification,
-scope check and token bucket. The devstack JWT row verifies an ES256 token from the dev issuer (cached
-by raw token, re-checked against exp/nbf/iat on every hit), requires a scope, applies a per-IP token
-bucket, and forwards X-Auth-Subject/X-Auth-Scopes. The last row is a reference point, not devstack:
-the smallest proxy on github.com/valyala/fasthttp (bench/gateway/fasthttpref, its own go.mod).
+and then); compare rows of one run, never figures of different runs, and prefer the per-round ratios
+(the two rows of a pair ran seconds apart). "proxy CPU µs/req" is the user+system CPU time of the
+proxy's own processes (nginx master and workers; the gateway process; for the direct row the
+upstream) divided by the requests served, median over the rounds: it is the steadiest figure here.
+
+Why two nginx baselines: the upstream is the busiest process in every row, so what a proxy sends it
+decides req/s as much as the proxy's own cost. The devstack gateway always forwards X-Request-Id and
+X-Forwarded-For/Proto/Host, and with a verified token also the ~500-byte token and the claims
+(X-Auth-Subject, X-Auth-Scopes): the upstream (Go net/http) parses three to seven more header lines
+per request than it gets from nginx's minimal config, which costs it 1-3 µs of CPU per request.
+"nginx, forwarding what the gateway forwards" and "nginx + limit_req, same bearer token and headers"
+are nginx configured to send the upstream the same request and the client the same response headers
+(X-Request-Id; fixed RateLimit headers), so those pairs differ only by the proxies themselves. nginx
+OSS cannot verify JWTs: its token row passes the token on unverified, and sends the claims headers
+with fixed values. The devstack JWT row verifies an ES256 token from the dev issuer (cached by raw
+token, re-checked against exp/nbf/iat on every hit), requires a scope and applies a per-IP token
+bucket. The last row is a reference point, not devstack: the smallest proxy on
+github.com/valyala/fasthttp (bench/gateway/fasthttpref, its own go.mod).
 
 How the gateway gets there: the plain HTTP port is served by event loops (github.com/panjf2000/gnet,
 one per CPU, internal/proxy/fastpath.go), each with its own kept-alive upstream connections, like
 nginx's workers: per request one read and one write on each side, about one epoll_wait per seven
-requests, no goroutine switch, one small allocation (the request id). Under this load about 70% of
-the gateway's CPU is those syscalls; parsing, routing, token cache, rate limit, header rewriting and
-the access log record are the rest. The access log costs on top: every request becomes an event on
-the bus and a line in the log ring, built off the request path in batches (nginx writes a buffered
-file). Requests the loops do not serve themselves (protocol upgrades, chunked or large bodies,
-escapes or dot segments in the path, CORS requests, the gateway's own error answers, ...) are handed
-with their bytes to the net/http server, which serves TLS too; the benchmark's requests never are.
-Before the event loops (same machine, 2026-11-25 08:44 UTC) the gateway on net/http alone did 0.57×
-nginx's req/s plain and 0.51× with JWT + rate limit, at 27-29 µs of CPU per request:
+requests, no goroutine switch, and about one allocation per 128 requests (request ids are cut from a
+shared block). Under this load over 80% of the gateway's CPU is those syscalls; parsing, routing,
+token cache, rate limit, header rewriting and the access log record are the rest. Every request
+still becomes an access record on the event bus and in the log ring, moved off the request path in
+batches; its text line is written only when someone reads it (nginx writes a buffered file).
+Requests the loops do not serve themselves (protocol upgrades, chunked or large bodies, escapes or
+dot segments in the path, CORS requests, the gateway's own error answers, ...) are handed with their
+bytes to the net/http server, which serves TLS too; the benchmark's requests never are. Before the
+event loops (same machine, 2026-11-25 08:44 UTC) the gateway on net/http alone did 0.57× nginx's
+req/s plain and 0.51× with JWT + rate limit, at 27-29 µs of CPU per request:
 DEVSTACK_GATEWAY_NETHTTP=1 still runs it that way, for comparison or as a fallback.
 NOTES
