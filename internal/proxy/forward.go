@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +67,14 @@ type body struct {
 	n, limit int64
 	read     bool
 	tooBig   bool
+	// stall bounds the wait for the client's next body bytes (as the event loops do, and nginx's
+	// client_body_timeout): a client that stops mid-body cannot hold its connection and the upstream
+	// request open. ctl sets the read deadline of the client connection; nil when not supported.
+	// Reads run on the transport's goroutine, done on the handler's: mu orders them.
+	stall   time.Duration
+	mu      sync.Mutex
+	ctl     *http.ResponseController
+	stalled bool
 }
 
 var errTooBig = errors.New("request body too large")
@@ -79,13 +88,52 @@ func (b *body) Read(p []byte) (int, error) {
 	if int64(len(p)) > b.limit-b.n+1 {
 		p = p[:b.limit-b.n+1]
 	}
+	b.mu.Lock()
+	if b.ctl != nil && b.ctl.SetReadDeadline(time.Now().Add(b.stall)) != nil {
+		b.ctl = nil // the connection has no deadlines: no stall limit
+	}
+	b.mu.Unlock()
 	n, err := b.rc.Read(p)
 	b.n += int64(n)
 	if b.n > b.limit {
 		b.tooBig = true
 		return 0, errTooBig
 	}
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// keep the expired deadline: net/http reads on to discard the rest of the body once the
+			// handler returns, and must fail at once instead of waiting for a client that stalled
+			b.mu.Lock()
+			b.stalled, b.ctl = true, nil
+			b.mu.Unlock()
+		} else {
+			b.done()
+		}
+	}
 	return n, err
+}
+
+func (b *body) isStalled() bool {
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stalled
+}
+
+// done lifts the stall deadline once the body is over: net/http then watches the connection for the
+// client going away, and must not take an old deadline for that.
+func (b *body) done() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctl != nil {
+		_ = b.ctl.SetReadDeadline(time.Time{})
+		b.ctl = nil
+	}
 }
 
 func (b *body) Close() error { return nil }
@@ -161,7 +209,8 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 	}
 	var b *body
 	if r.ContentLength != 0 {
-		b = &body{rc: r.Body, limit: rt.maxBody}
+		b = &body{rc: r.Body, limit: rt.maxBody, stall: c.cfg.HeaderTimeout, ctl: http.NewResponseController(w)}
+		defer b.done()
 	}
 
 	direct := directOK(r, upgrade)
@@ -232,12 +281,18 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		}
 		if err == nil {
 			in.markUp()
+			b.done() // the upstream answered: from here on the body is its business
 			break
 		}
 		in.inFlight.Add(-1)
 		switch {
 		case b != nil && b.tooBig:
 			lg.status = writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("request body exceeds the limit of %d bytes", rt.maxBody))
+			return
+		case b.isStalled():
+			w.Header()["Connection"] = []string{"close"}
+			lg.status = writeError(w, http.StatusRequestTimeout, "request_timeout",
+				fmt.Sprintf("the request body stopped arriving: no bytes for %s (the gateway's header_timeout)", c.cfg.HeaderTimeout))
 			return
 		case r.Context().Err() != nil:
 			lg.status = 499 // client closed the request

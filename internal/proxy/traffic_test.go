@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -492,4 +493,152 @@ func TestStreamingIsFlushed(t *testing.T) {
 	if !strings.Contains(string(rest), "data: two") {
 		t.Fatalf("rest: %q", rest)
 	}
+}
+
+// A client that stops sending its request body halfway is cut after the header timeout, whichever
+// server reads it: the event loops (Content-Length body on the plain port), net/http (a chunked body
+// is handed to it; all of the plain port with DEVSTACK_GATEWAY_NETHTTP=1), HTTPS with HTTP/1.1 and
+// HTTP/2. Where net/http reads the body the client gets 408; the upstream never sees the request
+// finished, and the stall does not hang the gateway.
+func TestStalledRequestBodyIsCut(t *testing.T) {
+	state := t.TempDir()
+	const timeout = 400 * time.Millisecond
+	u := upstream(t, "s")
+	gw := startGatewayTLS(t, Config{StateDir: state, HTTPSPort: 0, HeaderTimeout: timeout, Routes: []Route{{Path: "/", Service: "s"}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(u), Ready: true}})
+	caPEM, err := os.ReadFile(CAPath(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tlsConf := &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"http/1.1"}}
+
+	// checkCut reads what the gateway sends until it closes the connection
+	checkCut := func(name string, c net.Conn, send string, want408 bool) {
+		t.Helper()
+		defer c.Close()
+		if _, err := io.WriteString(c, send); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		start := time.Now()
+		got, err := io.ReadAll(c)
+		took := time.Since(start)
+		if err != nil {
+			t.Errorf("%s: the connection was not cut: %v (got %q)", name, err, got)
+			return
+		}
+		if took < timeout*3/4 {
+			t.Errorf("%s: cut after %v, before the timeout of %v", name, took, timeout)
+		}
+		if want408 || len(got) > 0 {
+			if !strings.HasPrefix(string(got), "HTTP/1.1 408 ") || !strings.Contains(string(got), `"request_timeout"`) {
+				t.Errorf("%s: got %q, want a 408 request_timeout answer", name, got)
+			}
+		}
+	}
+	const head = "POST /upload HTTP/1.1\r\nHost: localhost\r\n"
+	for _, tc := range []struct {
+		name, send string
+		want408    bool
+	}{
+		{"content-length body", head + "Content-Length: 10\r\n\r\nabc", false}, // the loops close without an answer
+		{"chunked body", head + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", true},
+	} {
+		c, err := net.Dial("tcp", gw.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkCut("http "+tc.name, c, tc.send, tc.want408 || os.Getenv("DEVSTACK_GATEWAY_NETHTTP") == "1")
+		c2, err := tls.Dial("tcp", gw.HTTPSAddr(), tlsConf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkCut("https/1.1 "+tc.name, c2, tc.send, true)
+	}
+
+	// HTTP/2: the stream gets 408 while the client still holds its body open
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = pw.Write([]byte("abc")) }()
+	req, _ := http.NewRequest("POST", "https://localhost:"+portOf(gw.HTTPSAddr())+"/upload", pr)
+	req.ContentLength = 10
+	start := time.Now()
+	res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("h2: %v", err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.ProtoMajor != 2 || res.StatusCode != 408 || time.Since(start) < timeout*3/4 {
+		t.Errorf("h2: %s %d after %v: %s", res.Proto, res.StatusCode, time.Since(start), b)
+	}
+
+	// the limit is on the pause between body bytes, not on the whole body: a slow but steady upload
+	// that takes longer than the timeout goes through, on every path (chunked: net/http; HTTPS)
+	for _, scheme := range []string{"http", "https"} {
+		pr, pw := io.Pipe()
+		go func() {
+			defer pw.Close()
+			for i := 0; i < 6; i++ {
+				time.Sleep(timeout / 3)
+				_, _ = pw.Write([]byte("0123456789"))
+			}
+		}()
+		addr := gw.Addr()
+		if scheme == "https" {
+			addr = "localhost:" + portOf(gw.HTTPSAddr())
+		}
+		req, _ := http.NewRequest("POST", scheme+"://"+addr+"/slow", pr)
+		res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("slow %s upload: %v", scheme, err)
+		}
+		var e echo
+		_ = json.NewDecoder(res.Body).Decode(&e)
+		res.Body.Close()
+		if res.StatusCode != 200 || e.BodyLen != 60 {
+			t.Errorf("slow %s upload: %d, upstream read %d bytes, want 200 and 60", scheme, res.StatusCode, e.BodyLen)
+		}
+	}
+	// once the body is in, an upstream that takes longer than the timeout to answer is waited for
+	slow := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(3 * timeout)
+		_, _ = io.WriteString(w, "late but fine")
+	}))
+	gw.SetUpstreams("s", []Upstream{{ID: "slow", Addr: hostOf(slow), Ready: true}})
+	for _, tc := range []struct{ name, body string }{{"content-length", "0123456789"}, {"chunked", ""}} {
+		var body io.Reader = strings.NewReader(tc.body)
+		if tc.name == "chunked" {
+			body = io.MultiReader(strings.NewReader("01234"), strings.NewReader("56789")) // no length: chunked
+		}
+		req, _ := http.NewRequest("POST", gw.base+"/late", body)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("slow answer (%s): %v", tc.name, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(b) != "late but fine" {
+			t.Errorf("slow answer (%s): %d %q", tc.name, res.StatusCode, b)
+		}
+	}
+	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(u), Ready: true}})
+
+	// the gateway still serves, and the access log has the 408s
+	if r := do(t, "POST", gw.base+"/upload", nil, strings.NewReader("0123456789")); r.status != 200 || r.echo.BodyLen != 10 {
+		t.Errorf("after the stalls: %d %+v", r.status, r.echo)
+	}
+	eventually(t, 5*time.Second, "408 lines in the access log", func() bool {
+		return len(gw.logs.Tail(0, func(l eventLine) bool { return l.Stream == "access" && strings.Contains(l.Text, " 408 ") })) >= 3
+	})
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }
