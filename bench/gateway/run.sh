@@ -62,6 +62,16 @@ UP=$(free_port); NGX=$(free_port); GW=$(free_port); GWA=$(free_port); REF=$(free
 "$TMP/upstream" -addr "127.0.0.1:$UP" 2>"$TMP/upstream.log" & PIDS+=($!)
 UPPID=$!
 mkdir -p "$TMP/nginx" "$TMP/state"
+cat >"$TMP/nginx/as-gateway.inc" <<'CONF'
+proxy_pass http://bench;
+proxy_http_version 1.1;
+proxy_set_header Connection "";
+proxy_set_header X-Request-Id $request_id;
+proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+proxy_set_header X-Forwarded-Proto $scheme;
+proxy_set_header X-Forwarded-Host $host;
+add_header X-Request-Id $request_id;
+CONF
 cat >"$TMP/nginx/nginx.conf" <<CONF
 worker_processes $NCPU;
 daemon off;
@@ -88,29 +98,15 @@ http {
     # the same request the devstack gateway sends upstream: X-Request-Id (also on the response) and
     # X-Forwarded-For/Proto/Host
     location /fwd/ {
-      proxy_pass http://bench;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Request-Id \$request_id;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
-      add_header X-Request-Id \$request_id;
+      include $TMP/nginx/as-gateway.inc;
     }
     # as /fwd/, plus a per-IP limit_req and what the gateway adds for a verified token: the claims as
     # headers (fixed values here: nginx OSS cannot verify a JWT) and the RateLimit response headers
     location /same/ {
       limit_req zone=perip burst=1000 nodelay;
-      proxy_pass http://bench;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Request-Id \$request_id;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
+      include $TMP/nginx/as-gateway.inc;
       proxy_set_header X-Auth-Subject "bench";
       proxy_set_header X-Auth-Scopes "bench";
-      add_header X-Request-Id \$request_id;
       add_header RateLimit-Policy '"route-0";q=10000000;w=1';
       add_header RateLimit '"route-0";r=9999999;t=1';
     }
