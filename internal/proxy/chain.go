@@ -281,6 +281,13 @@ type reqLog struct {
 // ServeHTTP is the whole gateway pipeline for one request.
 func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if r.ContentLength != 0 && r.ProtoMajor == 1 {
+		// Bound the wait for body bytes the gateway may never read itself: when it answers early
+		// (400, 401, 404, 413, 503, ...), net/http first reads and drops up to 256 KiB of the body to
+		// keep the connection, and would wait forever for a client that stalled. The upstream path
+		// moves this deadline on with every read (body.Read).
+		_ = http.NewResponseController(w).SetReadDeadline(start.Add(c.cfg.HeaderTimeout))
+	}
 	rid := requestID(r.Header)
 	w.Header()["X-Request-Id"] = []string{rid}
 	ip := clientIP(r)
