@@ -285,7 +285,8 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Bound the wait for body bytes the gateway may never read itself: when it answers early
 		// (400, 401, 404, 413, 503, ...), net/http first reads and drops up to 256 KiB of the body to
 		// keep the connection, and would wait forever for a client that stalled. The upstream path
-		// moves this deadline on with every read (body.Read).
+		// moves this deadline on with every read (body.Read). (net/http itself clears the write
+		// deadline that copyResponse leaves after each response.)
 		_ = http.NewResponseController(w).SetReadDeadline(start.Add(c.cfg.HeaderTimeout))
 	}
 	rid := requestID(r.Header)

@@ -24,6 +24,7 @@ const (
 	DefaultLeeway        = 30 * time.Second
 	DefaultTokenTTL      = time.Hour
 	DefaultHeaderTimeout = 10 * time.Second
+	DefaultSendTimeout   = 60 * time.Second
 )
 
 // Config is the gateway's configuration (the stack translates devstack.yaml's gateway section into it).
@@ -41,8 +42,12 @@ type Config struct {
 	Timeout     time.Duration
 	WaitReady   time.Duration // how long a request waits for a ready instance before 503 (default 30s)
 	CORS        *CORS         // default CORS policy for routes without their own
-	// HeaderTimeout bounds reading request headers (slowloris); default 10s.
+	// HeaderTimeout bounds reading request headers (slowloris), and each wait for more of a request
+	// body; default 10s.
 	HeaderTimeout time.Duration
+	// SendTimeout bounds each write of a response to a client (a client that stops reading is cut,
+	// as with nginx's send_timeout); default 60s.
+	SendTimeout time.Duration
 }
 
 // Route sends matching requests to a service.
@@ -152,6 +157,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HeaderTimeout <= 0 {
 		c.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if c.SendTimeout <= 0 {
+		c.SendTimeout = DefaultSendTimeout
 	}
 	if c.Auth.Issuer == "" {
 		c.Auth.Issuer = DefaultIssuer

@@ -141,16 +141,19 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 		}
 	}()
 	date := time.Now().UTC().AppendFormat(nil, http.TimeFormat)
+	out := sendWriter{c: cl, timeout: r.ch.cfg.SendTimeout}
 	if rerr != nil {
 		r.status = 502
-		_, _ = cl.Write(errorResponse(nil, 502, "bad_gateway", fmt.Sprintf("service %q (%s): %v", r.rt.Service, r.upstream, rerr), r.rid, r.rl, true, d.method == http.MethodHead, date))
+		_, _ = out.Write(errorResponse(nil, 502, "bad_gateway", fmt.Sprintf("service %q (%s): %v", r.rt.Service, r.upstream, rerr), r.rid, r.rl, true, d.method == http.MethodHead, date))
 		return
 	}
-	defer res.Body.Close()
+	// close the upstream connection before the body: closing a client-side body reads the rest
+	// of it, which for a client that left an endless stream would never end
+	defer func() { _ = up.Close(); res.Body.Close() }()
 	h := res.Header
 	removeHopHeaders(h)
 	delete(h, "X-Request-Id")
-	bw := bufio.NewWriterSize(cl, 16<<10)
+	bw := bufio.NewWriterSize(out, 16<<10)
 	bw.Write(statusLine(nil, res.StatusCode))
 	_ = h.Write(bw)
 	bw.WriteString("X-Request-Id: ")
@@ -206,9 +209,10 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 				bw.Write(buf[:n])
 			}
 			if stream {
-				if bw.Flush() != nil {
-					return
-				}
+				_ = bw.Flush()
+			}
+			if _, err := bw.Write(nil); err != nil { // bufio keeps the first write error
+				return // the client went away or stopped reading (send timeout): drop the upstream too
 			}
 		}
 		if errors.Is(err, io.EOF) {
@@ -233,6 +237,7 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 	if bw.Flush() != nil || closeAfter {
 		return
 	}
+	_ = cl.SetWriteDeadline(time.Time{})
 	// back to the fast path: net/http when the client already sent more, else an event loop
 	if len(dc.pre) > 0 {
 		keep = true
@@ -267,6 +272,20 @@ func (s *fastServer) record(r *fastReq, method, host, path, ip string, now time.
 		a.Subject = r.prin.sub
 	}
 	s.g.access.push(a)
+}
+
+// sendWriter bounds every write to a client connection by timeout (nginx's send_timeout): a client
+// that stops reading a response is cut instead of holding the upstream connection.
+type sendWriter struct {
+	c       net.Conn
+	timeout time.Duration
+}
+
+func (s sendWriter) Write(p []byte) (int, error) {
+	if err := s.c.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
+		return 0, err
+	}
+	return s.c.Write(p)
 }
 
 // chanListener is the net/http server's listener for connections the fast path hands over.

@@ -355,42 +355,19 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 	bp := bufPool.Get().(*[]byte)
 	var n int64
 	var err error
-	if res.ContentLength == -1 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
-		n, err = copyFlush(w, res.Body, *bp)
-	} else {
-		n, err = copyPlain(w, res.Body, *bp)
-	}
+	stream := res.ContentLength == -1 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream")
+	n, err = copyResponse(w, res.Body, *bp, stream, c.cfg.SendTimeout)
 	bufPool.Put(bp)
 	lg.bytes = n
 	bodyOK = err == nil
 	if err != nil && r.Context().Err() == nil {
-		// the upstream broke off mid-body: abort so the client sees a truncated response, not a clean end
+		// the upstream broke off mid-body, or the client stopped reading: abort, so that the client
+		// sees a truncated response and not a clean end, and the upstream connection is dropped
 		c.g.log.Debug("copy response", "service", rt.Service, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	for k, vv := range res.Trailer {
 		wh[http.TrailerPrefix+k] = vv
-	}
-}
-
-// copyPlain copies a response body (io.Copy without its interface conversions).
-func copyPlain(w io.Writer, src io.Reader, buf []byte) (int64, error) {
-	var n int64
-	for {
-		nr, rerr := src.Read(buf)
-		if nr > 0 {
-			nw, werr := w.Write(buf[:nr])
-			n += int64(nw)
-			if werr != nil {
-				return n, werr
-			}
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, rerr
-		}
 	}
 }
 
@@ -402,19 +379,29 @@ func idempotent(m string) bool {
 	return false
 }
 
-// copyFlush copies a streamed body, flushing after every read so events arrive at once.
-func copyFlush(w http.ResponseWriter, src io.Reader, buf []byte) (int64, error) {
+// copyResponse copies a response body to the client. Every write may block for sendTO at most: a
+// client that stops reading is cut (as nginx's send_timeout does) instead of holding the handler and
+// the upstream connection. With flush, what is read is sent on at once (streams, events).
+func copyResponse(w http.ResponseWriter, src io.Reader, buf []byte, flush bool, sendTO time.Duration) (int64, error) {
 	rc := http.NewResponseController(w)
+	deadlines := sendTO > 0
 	var n int64
 	for {
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
+			if deadlines && rc.SetWriteDeadline(time.Now().Add(sendTO)) != nil {
+				deadlines = false // not supported by this connection
+			}
 			nw, werr := w.Write(buf[:nr])
 			n += int64(nw)
 			if werr != nil {
 				return n, werr
 			}
-			_ = rc.Flush()
+			if flush {
+				if err := rc.Flush(); err != nil {
+					return n, err
+				}
+			}
 		}
 		if rerr == io.EOF {
 			return n, nil

@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -649,4 +651,162 @@ func TestStalledRequestBodyIsCut(t *testing.T) {
 func portOf(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
+}
+
+// A client that stops reading a large response is cut after the send timeout, whichever server
+// writes to it (the event loops' detached copy for a large response on the plain port, net/http for
+// HTTPS and HTTP/2), and the upstream's writes then fail instead of blocking forever. A stream that
+// a client keeps reading runs on for longer than the timeout.
+func TestClientThatStopsReadingIsCut(t *testing.T) {
+	const sendTO = 300 * time.Millisecond
+	big := make([]byte, 64<<10)
+	finished := make(chan error, 8)
+	up := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/forever" { // an endless event stream: ends only when a write fails
+			w.Header().Set("Content-Type", "text/event-stream")
+			for {
+				if _, err := io.WriteString(w, "data: tick\n\n"); err != nil {
+					finished <- err
+					return
+				}
+				w.(http.Flusher).Flush()
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		if r.URL.Path == "/events" {
+			w.Header().Set("Content-Type", "text/event-stream")
+			for i := 0; i < 8; i++ {
+				fmt.Fprintf(w, "data: %d\n\n", i)
+				w.(http.Flusher).Flush()
+				time.Sleep(sendTO / 3)
+			}
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(1024*len(big))) // 64 MiB
+		for i := 0; i < 1024; i++ {
+			if _, err := w.Write(big); err != nil {
+				finished <- err
+				return
+			}
+		}
+		finished <- nil
+	}))
+	state := t.TempDir()
+	gw := startGatewayTLS(t, Config{StateDir: state, HTTPSPort: 0, SendTimeout: sendTO, Routes: []Route{{Path: "/", Service: "s"}}}, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(up), Ready: true}})
+	caPEM, err := os.ReadFile(CAPath(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+
+	stall := func(name string, c net.Conn) {
+		t.Helper()
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		select { // never read: the upstream must see its writes fail
+		case err := <-finished:
+			if err == nil {
+				t.Errorf("%s: the upstream wrote all 64 MiB to a client that reads nothing", name)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: the upstream is still blocked writing to a client that stopped reading", name)
+		}
+	}
+	c, err := net.Dial("tcp", gw.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.(*net.TCPConn).SetReadBuffer(4096)
+	stall("http", c)
+	c2, err := tls.Dial("tcp", gw.HTTPSAddr(), &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stall("https/1.1", c2)
+
+	// HTTP/2: the client takes the response head and then stops reading the body
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	h2 := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	res, err := h2.Get("https://localhost:" + portOf(gw.HTTPSAddr()) + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ProtoMajor != 2 {
+		t.Fatalf("h2: got %s", res.Proto)
+	}
+	select {
+	case err := <-finished:
+		if err == nil {
+			t.Errorf("h2: the upstream wrote all 64 MiB to a client that reads nothing")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("h2: the upstream is still blocked writing to a client that stopped reading")
+	}
+	res.Body.Close()
+
+	// a client that leaves an endless stream: the upstream's writes fail soon after (the gateway
+	// neither keeps the stream open nor drains it)
+	for _, scheme := range []string{"http", "https"} {
+		var c net.Conn
+		if scheme == "http" {
+			c, err = net.Dial("tcp", gw.Addr())
+		} else {
+			c, err = tls.Dial("tcp", gw.HTTPSAddr(), &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"http/1.1"}})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET /forever HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		buf := make([]byte, 4096)
+		if _, err := io.ReadAtLeast(c, buf, 100); err != nil {
+			t.Fatalf("%s /forever: %v", scheme, err)
+		}
+		c.Close()
+		select {
+		case <-finished:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the endless stream still runs 10 s after its client left", scheme)
+		}
+	}
+
+	// a stream that takes longer than the timeout, read as it comes, arrives whole, on every path
+	for _, base := range []string{gw.base, "https://localhost:" + portOf(gw.HTTPSAddr())} {
+		res, err := h2.Get(base + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || strings.Count(string(b), "data: ") != 8 {
+			t.Errorf("%s/events: %v, got %q", base, err, b)
+		}
+	}
+	// the send deadline of one response does not outlive it: the next request on the same kept-alive
+	// connection, sent after longer than the timeout, is answered (HTTPS/1.1: net/http)
+	h1tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}, MaxConnsPerHost: 1}
+	defer h1tr.CloseIdleConnections()
+	h1 := &http.Client{Transport: h1tr, Timeout: 10 * time.Second}
+	conns := map[string]bool{}
+	for i := 0; i < 2; i++ {
+		req, _ := http.NewRequest("GET", "https://localhost:"+portOf(gw.HTTPSAddr())+"/events", nil)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) { conns[ci.Conn.LocalAddr().String()] = true }}))
+		res, err := h1.Do(req)
+		if err != nil {
+			t.Fatalf("request %d on a kept-alive connection: %v", i+1, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || strings.Count(string(b), "data: ") != 8 {
+			t.Errorf("request %d on a kept-alive connection: %d %q", i+1, res.StatusCode, b)
+		}
+		time.Sleep(2 * sendTO)
+	}
+	if len(conns) != 1 {
+		t.Errorf("the two requests used %d connections, want one kept alive", len(conns))
+	}
 }
