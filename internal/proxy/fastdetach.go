@@ -58,7 +58,7 @@ func (u *fup) detach() {
 	s.wg.Add(1)
 	go s.finishDetached(&prefixConn{Conn: upc, pre: pre}, fc.detachTo, info)
 	if fc.c.OutboundBuffered() > 0 {
-		fc.st, fc.drain = cDrain, drainDetach
+		fc.drainThen(drainDetach)
 		return
 	}
 	fc.giveToDetached()
@@ -245,7 +245,7 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 		s.toNetHTTP(&prefixConn{Conn: cl, pre: dc.pre})
 		return
 	}
-	ch, err := d.el.Enroll(s.ctx, cl)
+	ch, err := d.el.Enroll(gnet.NewContext(s.ctx, returning{}), cl)
 	if err != nil {
 		return
 	}

@@ -91,6 +91,7 @@ const (
 	drainClose = iota + 1
 	drainHandoff
 	drainDetach
+	drainNext // a pipelining client has too much unread output: serve its next request once it reads
 )
 
 type fconn struct {
@@ -99,6 +100,8 @@ type fconn struct {
 	ip         string
 	st         uint8
 	drain      uint8
+	drainSince int64 // when cDrain began or the client last read (unix nanos): one that reads nothing for the send timeout is cut
+	drainLeft  int   // output still queued at drainSince
 	gen        uint32
 	buf        []byte // the current request as read (head + body)
 	h          reqHead
@@ -197,6 +200,9 @@ func (s *fastServer) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	l := s.loop(c.EventLoop())
 	fc := &fconn{loop: l, c: c, lastActive: time.Now().UnixNano()}
+	if _, ok := c.Context().(returning); ok {
+		fc.gen = 1 // a kept-alive client back from a detached response: idle rules, not first-request ones
+	}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		fc.ip = a.IP.String()
 	} else if c.RemoteAddr() != nil {
@@ -206,6 +212,9 @@ func (s *fastServer) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	l.conns[fc] = struct{}{}
 	return nil, gnet.None
 }
+
+// returning marks a client connection enrolled again after a goroutine finished its response.
+type returning struct{}
 
 // loopConn is a connection's state on its loop: a client (fconn) or an upstream (fup).
 type loopConn interface {
@@ -287,8 +296,14 @@ func (l *floop) sweep() {
 				_ = l.el.Close(fc.c)
 			}
 		case cDrain:
-			if fc.c.OutboundBuffered() == 0 {
+			if left := fc.c.OutboundBuffered(); left == 0 {
 				fc.finishDrain()
+			} else if left != fc.drainLeft {
+				fc.drainLeft, fc.drainSince = left, nn // the client reads: the send timeout starts again
+			} else if nn-fc.drainSince > int64(l.s.g.cur.Load().cfg.SendTimeout) {
+				l.s.g.log.Debug("fast path: client stopped reading (send timeout)", "client", fc.ip)
+				fc.st = cGone
+				_ = l.el.Close(fc.c)
 			}
 		}
 	}
@@ -329,6 +344,12 @@ func (fc *fconn) next() {
 	buf := peekAll(fc.c)
 	if len(buf) == 0 {
 		fc.headStart = 0
+		return
+	}
+	if fc.c.OutboundBuffered() > maxFastResp {
+		// pipelined requests while the client reads nothing of the answers: stop serving them
+		// (backpressure) instead of piling answers up in memory
+		fc.drainThen(drainNext)
 		return
 	}
 	if fc.headStart == 0 {
@@ -373,7 +394,7 @@ func (fc *fconn) handoff(cur []byte) {
 	}
 	fc.endRequest()
 	if fc.c.OutboundBuffered() > 0 {
-		fc.st, fc.drain = cDrain, drainHandoff
+		fc.drainThen(drainHandoff)
 		fc.handoffPre = append(fc.handoffPre[:0], cur...)
 		return
 	}
@@ -911,7 +932,7 @@ func (fc *fconn) finishAt(now time.Time) {
 
 func (fc *fconn) closeAfterDrain() {
 	if fc.c.OutboundBuffered() > 0 {
-		fc.st, fc.drain = cDrain, drainClose
+		fc.drainThen(drainClose)
 		return
 	}
 	fc.st = cGone
@@ -1059,9 +1080,17 @@ func (fc *fconn) closed() {
 	}
 }
 
+// drainThen waits for the client to take the output queued for it, then does action.
+func (fc *fconn) drainThen(action uint8) {
+	fc.st, fc.drain, fc.drainSince, fc.drainLeft = cDrain, action, time.Now().UnixNano(), fc.c.OutboundBuffered()
+}
+
 // finishDrain completes what waited for the outbound buffer to drain.
 func (fc *fconn) finishDrain() {
 	switch fc.drain {
+	case drainNext:
+		fc.st = cIdle
+		fc.next()
 	case drainClose:
 		fc.st = cGone
 		_ = fc.loop.el.Close(fc.c)

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -484,4 +486,107 @@ func TestFastPathListensOnLocalhostAndIPv6(t *testing.T) {
 		}
 		gw.wantCounts(t, "served on the loop", func(c fastCounts) bool { return c.served == 1 })
 	}
+}
+
+// A client that pipelines requests and reads none of the answers gets no more served than fit in
+// the buffers (backpressure, not memory); once it reads, every answer arrives, in order. One that
+// never reads is cut after the send timeout.
+func TestFastPathPipelinedClientThatDoesNotRead(t *testing.T) {
+	const n = 128 // 64 MiB of answers: more than the socket buffers hold
+	var seen atomic.Int64
+	body := strings.Repeat("x", 512<<10)
+	up := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		w.Header().Set("X-Path", r.URL.Path)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body))) // under 1 MiB: answered on the loop
+		_, _ = io.WriteString(w, body)
+	}))
+	gw := startGateway(t, Config{SendTimeout: time.Second, Routes: []Route{{Path: "/", Service: "a"}}}, nil)
+	gw.fastCounts(t) // skips without the fast path
+	gw.SetUpstreams("a", []Upstream{{ID: "a", Addr: hostOf(up), Ready: true}})
+	pipeline := func() net.Conn {
+		c, err := net.Dial("tcp", gw.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reqs strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&reqs, "GET /r%d HTTP/1.1\r\nHost: h\r\n\r\n", i)
+		}
+		if _, err := io.WriteString(c, reqs.String()); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := pipeline()
+	defer c.Close()
+	time.Sleep(500 * time.Millisecond)
+	if got := seen.Load(); got >= n/2 {
+		t.Errorf("served %d of %d pipelined requests to a client that reads nothing", got, n)
+	}
+	br := bufio.NewReader(c)
+	for i := 0; i < n; i++ {
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		b, err := io.ReadAll(res.Body)
+		if err != nil || len(b) != len(body) || res.Header.Get("X-Path") != fmt.Sprintf("/r%d", i) {
+			t.Fatalf("response %d: %s %d bytes %v", i, res.Header.Get("X-Path"), len(b), err)
+		}
+	}
+
+	c2 := pipeline()
+	defer c2.Close()
+	time.Sleep(2500 * time.Millisecond) // the send timeout, plus sweeps
+	_ = c2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br = bufio.NewReader(c2)
+	got := 0
+	for ; got < n; got++ {
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			break
+		}
+		if _, err := io.Copy(io.Discard, res.Body); err != nil {
+			break
+		}
+	}
+	if got == n {
+		t.Errorf("a client that read nothing for longer than the send timeout still got all %d answers", n)
+	}
+}
+
+// A kept-alive client that got a streamed (detached) answer may stay idle between requests as long
+// as any other kept-alive client, not just the header timeout of a fresh connection.
+func TestFastPathIdleAfterDetachedAnswerKeepsConnection(t *testing.T) {
+	up := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "chunk one ")
+		w.(http.Flusher).Flush() // chunked: the answer is finished by a goroutine
+		_, _ = io.WriteString(w, "chunk two")
+	}))
+	gw := startGateway(t, Config{HeaderTimeout: 300 * time.Millisecond, Routes: []Route{{Path: "/", Service: "a"}}}, nil)
+	gw.fastCounts(t) // skips without the fast path
+	gw.SetUpstreams("a", []Upstream{{ID: "a", Addr: hostOf(up), Ready: true}})
+	c, err := net.Dial("tcp", gw.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := 0; i < 3; i++ {
+		if _, err := io.WriteString(c, "GET /s HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d after %v idle: %v", i+1, time.Duration(i)*time.Second, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		if string(b) != "chunk one chunk two" {
+			t.Fatalf("request %d: %q", i+1, b)
+		}
+		time.Sleep(time.Second) // idle for longer than the header timeout
+	}
+	gw.wantCounts(t, "three detached answers on one connection", func(c fastCounts) bool { return c.detaches == 3 })
 }
