@@ -2,12 +2,14 @@ package proxy
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -192,4 +194,18 @@ func newServer(t *testing.T, h http.Handler) *httptest.Server {
 	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// devCAPool trusts the development CA the gateway keeps in state.
+func devCAPool(t *testing.T, state string) *x509.CertPool {
+	t.Helper()
+	caPEM, err := os.ReadFile(CAPath(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("bad CA PEM")
+	}
+	return pool
 }

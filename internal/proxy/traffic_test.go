@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -307,13 +306,10 @@ func TestTLSWithLocalCA(t *testing.T) {
 	u := upstream(t, "s")
 	gw := startGatewayTLS(t, Config{StateDir: state, HTTPSPort: 0, Routes: []Route{{Path: "/", Service: "s"}}}, nil)
 	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(u), Ready: true}})
+	pool := devCAPool(t, state)
 	caPEM, err := os.ReadFile(CAPath(state))
 	if err != nil {
 		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		t.Fatal("bad CA PEM")
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
 	defer tr.CloseIdleConnections()
@@ -508,12 +504,7 @@ func TestStalledRequestBodyIsCut(t *testing.T) {
 	u := upstream(t, "s")
 	gw := startGatewayTLS(t, Config{StateDir: state, HTTPSPort: 0, HeaderTimeout: timeout, Routes: []Route{{Path: "/", Service: "s"}}}, nil)
 	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(u), Ready: true}})
-	caPEM, err := os.ReadFile(CAPath(state))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool := devCAPool(t, state)
 	tlsConf := &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"http/1.1"}}
 
 	// checkCut reads what the gateway sends until it closes the connection
@@ -694,12 +685,7 @@ func TestClientThatStopsReadingIsCut(t *testing.T) {
 	state := t.TempDir()
 	gw := startGatewayTLS(t, Config{StateDir: state, HTTPSPort: 0, SendTimeout: sendTO, Routes: []Route{{Path: "/", Service: "s"}}}, nil)
 	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(up), Ready: true}})
-	caPEM, err := os.ReadFile(CAPath(state))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool := devCAPool(t, state)
 
 	stall := func(name string, c net.Conn) {
 		t.Helper()
