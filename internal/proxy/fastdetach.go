@@ -141,7 +141,7 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 		}
 	}()
 	date := time.Now().UTC().AppendFormat(nil, http.TimeFormat)
-	out := sendWriter{c: cl, timeout: r.ch.cfg.SendTimeout}
+	out := sendWriter{c: cl, timeout: s.sendTO}
 	if rerr != nil {
 		r.status = 502
 		_, _ = out.Write(errorResponse(nil, 502, "bad_gateway", fmt.Sprintf("service %q (%s): %v", r.rt.Service, r.upstream, rerr), r.rid, r.rl, true, d.method == http.MethodHead, date))

@@ -48,7 +48,8 @@ type fastServer struct {
 	gnet.BuiltinEventEngine
 	g         *Gateway
 	ctx       context.Context // ends when the gateway stops
-	headerTO  time.Duration
+	headerTO  time.Duration   // Config.HeaderTimeout: request heads and bodies, first request
+	sendTO    time.Duration   // Config.SendTimeout: a client that reads nothing of its answers
 	eng       gnet.Engine
 	booted    chan struct{}
 	addr      string
@@ -164,8 +165,8 @@ type fup struct {
 	resp     respHead
 }
 
-func newFastServer(g *Gateway, ctx context.Context, headerTO time.Duration) *fastServer {
-	return &fastServer{g: g, ctx: ctx, headerTO: headerTO, booted: make(chan struct{}), handoffCh: make(chan net.Conn)}
+func newFastServer(g *Gateway, ctx context.Context, headerTO, sendTO time.Duration) *fastServer {
+	return &fastServer{g: g, ctx: ctx, headerTO: headerTO, sendTO: sendTO, booted: make(chan struct{}), handoffCh: make(chan net.Conn)}
 }
 
 func (s *fastServer) OnBoot(eng gnet.Engine) gnet.Action {
@@ -300,7 +301,7 @@ func (l *floop) sweep() {
 				fc.finishDrain()
 			} else if left != fc.drainLeft {
 				fc.drainLeft, fc.drainSince = left, nn // the client reads: the send timeout starts again
-			} else if nn-fc.drainSince > int64(l.s.g.cur.Load().cfg.SendTimeout) {
+			} else if nn-fc.drainSince > int64(l.s.sendTO) {
 				l.s.g.log.Debug("fast path: client stopped reading (send timeout)", "client", fc.ip)
 				fc.st = cGone
 				_ = l.el.Close(fc.c)

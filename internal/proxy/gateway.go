@@ -266,7 +266,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 			return listenErr("http", addr, cfg.HTTPPort, err)
 		}
 	} else {
-		fast = newFastServer(g, fastCtx, cfg.HeaderTimeout)
+		fast = newFastServer(g, fastCtx, cfg.HeaderTimeout, cfg.SendTimeout)
 		g.fast.Store(fast)
 		var err error
 		if fastDone, err = fast.start(addr); err != nil {
