@@ -49,9 +49,8 @@ type Logs struct {
 	subs map[*logSub]struct{}
 	// Gateway access lines are stored as their record and written out as text when first read
 	// (the gateway adds one per request, most of which nobody reads): acc[i] is the record of
-	// buf[i] while pending[i].
-	acc     []Access
-	pending []bool
+	// buf[i] until its text is written (a zero Time: none).
+	acc []Access
 }
 
 type logSub struct {
@@ -96,13 +95,15 @@ func (l *Logs) appendLocked(line LogLine, a *Access) {
 		line.Time = time.Now()
 	}
 	l.buf[l.next] = line
-	if a != nil {
-		if l.acc == nil {
-			l.acc, l.pending = make([]Access, len(l.buf)), make([]bool, len(l.buf))
+	if a != nil && l.acc == nil {
+		l.acc = make([]Access, len(l.buf))
+	}
+	if l.acc != nil {
+		l.acc[l.next] = Access{}
+		if a != nil {
+			l.acc[l.next] = *a
+			l.acc[l.next].Time = line.Time // never zero: marks the record as pending
 		}
-		l.acc[l.next], l.pending[l.next] = *a, true
-	} else if l.pending != nil && l.pending[l.next] {
-		l.acc[l.next], l.pending[l.next] = Access{}, false
 	}
 	l.next++
 	if l.next == len(l.buf) {
@@ -142,9 +143,9 @@ func (l *Logs) tailLocked(n int, filter func(LogLine) bool) []LogLine {
 	// walk backwards from newest
 	for i := 0; i < size && len(out) < n; i++ {
 		idx := (l.next - 1 - i + len(l.buf)) % len(l.buf)
-		if l.pending != nil && l.pending[idx] {
+		if l.acc != nil && !l.acc[idx].Time.IsZero() {
 			l.buf[idx].Text = l.acc[idx].Line()
-			l.acc[idx], l.pending[idx] = Access{}, false
+			l.acc[idx] = Access{}
 		}
 		if filter == nil || filter(l.buf[idx]) {
 			out = append(out, l.buf[idx])
