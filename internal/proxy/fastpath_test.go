@@ -415,29 +415,15 @@ func TestFastPathPipelining(t *testing.T) {
 
 // A POST whose upstream dies after reading it gets 502, not a second delivery.
 func TestFastPathDoesNotResendPOST(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	got := make(chan string, 10)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
-				if err == nil {
-					got <- req.Method
-				}
-			}()
+	addr := serveRaw(t, func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err == nil {
+			got <- req.Method
 		}
-	}()
+	})
 	gw := startGateway(t, Config{Routes: []Route{{Path: "/", Service: "a"}}}, nil)
-	gw.SetUpstreams("a", []Upstream{{ID: "a", Addr: ln.Addr().String(), Ready: true}})
+	gw.SetUpstreams("a", []Upstream{{ID: "a", Addr: addr, Ready: true}})
 	res := exchange(t, gw.Addr(), "POST /pay HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}")
 	if res[0].StatusCode != 502 || !strings.Contains(bodyOf(res[0]), "bad_gateway") {
 		t.Errorf("status %d %s, want 502", res[0].StatusCode, bodyOf(res[0]))

@@ -209,3 +209,27 @@ func devCAPool(t *testing.T, state string) *x509.CertPool {
 	}
 	return pool
 }
+
+// serveRaw accepts TCP connections on a loopback port until the test ends and runs handle for each
+// on its own goroutine (the connection is closed after it); it returns the address.
+func serveRaw(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}

@@ -16,47 +16,33 @@ import (
 // they arrived on the wire, so framing mistakes that Go's lenient server would hide are visible.
 func rawUpstream(t *testing.T) (addr string, heads chan textproto.MIMEHeader) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	heads = make(chan textproto.MIMEHeader, 16)
-	go func() {
+	addr = serveRaw(t, func(c net.Conn) {
+		tp := textproto.NewReader(bufio.NewReader(c))
 		for {
-			c, err := ln.Accept()
+			if _, err := tp.ReadLine(); err != nil { // request line
+				return
+			}
+			h, err := tp.ReadMIMEHeader()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				tp := textproto.NewReader(bufio.NewReader(c))
-				for {
-					if _, err := tp.ReadLine(); err != nil { // request line
-						return
-					}
-					h, err := tp.ReadMIMEHeader()
-					if err != nil {
-						return
-					}
-					heads <- h
-					if strings.EqualFold(h.Get("Transfer-Encoding"), "chunked") {
-						if _, err := io.Copy(io.Discard, httputil.NewChunkedReader(tp.R)); err != nil {
-							return
-						}
-					} else if n, err := strconv.Atoi(h.Get("Content-Length")); err == nil {
-						if _, err := tp.R.Discard(n); err != nil {
-							return
-						}
-					}
-					if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")); err != nil {
-						return
-					}
+			heads <- h
+			if strings.EqualFold(h.Get("Transfer-Encoding"), "chunked") {
+				if _, err := io.Copy(io.Discard, httputil.NewChunkedReader(tp.R)); err != nil {
+					return
 				}
-			}()
+			} else if n, err := strconv.Atoi(h.Get("Content-Length")); err == nil {
+				if _, err := tp.R.Discard(n); err != nil {
+					return
+				}
+			}
+			if _, err := c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")); err != nil {
+				return
+			}
 		}
-	}()
-	return ln.Addr().String(), heads
+	})
+	return addr, heads
 }
 
 // Node's HTTP parser (llhttp) answers a request that carries Content-Length twice with a bare 400, so the
