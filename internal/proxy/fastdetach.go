@@ -119,6 +119,11 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 		req = headReq
 	}
 	res, rerr := http.ReadResponse(bufio.NewReaderSize(up, 32<<10), req)
+	if res != nil {
+		// close the upstream connection before the body: closing a client-side body reads the rest
+		// of it, which for a client that left an endless stream would never end
+		defer func() { _ = up.Close(); res.Body.Close() }()
+	}
 	var dc detachedClient
 	select {
 	case dc = <-clCh:
@@ -126,9 +131,6 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 	}
 	if dc.conn == nil {
 		r.status = 499
-		if res != nil {
-			res.Body.Close()
-		}
 		return
 	}
 	cl := dc.conn
@@ -147,9 +149,6 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 		_, _ = out.Write(errorResponse(nil, 502, "bad_gateway", fmt.Sprintf("service %q (%s): %v", r.rt.Service, r.upstream, rerr), r.rid, r.rl, true, d.method == http.MethodHead, date))
 		return
 	}
-	// close the upstream connection before the body: closing a client-side body reads the rest
-	// of it, which for a client that left an endless stream would never end
-	defer func() { _ = up.Close(); res.Body.Close() }()
 	h := res.Header
 	removeHopHeaders(h)
 	delete(h, "X-Request-Id")
