@@ -347,9 +347,9 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// authentication: client-sent X-Auth-* never reach the upstream
+	// authentication: client-sent X-Auth-* never reach the upstream, in any spelling
 	for k := range r.Header {
-		if len(k) > 7 && k[:7] == "X-Auth-" {
+		if isIdentityHeader(k) {
 			delete(r.Header, k)
 		}
 	}
@@ -387,6 +387,27 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fwd := rt.upstreamPath(p)
 	c.forward(w, r, rt, fwd, cleaned || fwd != r.URL.Path, ip, rid, prin, &lg)
+}
+
+// isIdentityHeader reports whether a header name is, once case and '_' versus '-' are ignored,
+// X-Auth-something: the names the gateway sets from a verified token. Upstreams read them in any
+// of these spellings (WSGI and other CGI-style servers map X_Auth_Subject and X-Auth-Subject to
+// the same HTTP_X_AUTH_SUBJECT), so a client must not send any of them. Both request paths use it.
+func isIdentityHeader(name string) bool {
+	const prefix = "x-auth-"
+	if len(name) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := lower(name[i])
+		if c == '_' {
+			c = '-'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // queueWait bounds how long a request queues for a MaxConcurrent slot.

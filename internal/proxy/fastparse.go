@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"strconv"
+	"unsafe"
 )
 
 // findHeader returns the first value of header name (any case) among hdrs, or "".
@@ -183,7 +184,7 @@ func headerKind(n []byte) uint8 {
 			return hHop
 		}
 	}
-	if len(n) > 7 && eqFold(n[:7], "x-auth-") {
+	if isIdentityHeader(unsafe.String(unsafe.SliceData(n), len(n))) {
 		return hXAuth
 	}
 	return hOther

@@ -22,6 +22,7 @@ func FuzzParseRequest(f *testing.F) {
 		"GET / HTTP/1.1\r\nHost: a\r\nX-A:\t v \t\r\nx-auth-sub: z\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 01\r\n\r\n",
 		"GET / HTTP/1.1\r\nhost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nX_Auth_Subject: z\r\nx-AUTH_scopes: y\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
