@@ -291,6 +291,9 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rid := requestID(r.Header)
 	w.Header()["X-Request-Id"] = []string{rid}
+	if mustClose(r) {
+		w.Header()["Connection"] = closeValue
+	}
 	ip := clientIP(r)
 	var lg reqLog
 	var rt *route
@@ -388,6 +391,15 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fwd := rt.upstreamPath(p)
 	c.forward(w, r, rt, fwd, cleaned || fwd != r.URL.Path, ip, rid, prin, &lg)
 }
+
+// mustClose reports a request after which the connection is closed: one with a Transfer-Encoding.
+// RFC 9112 section 6.1 demands that after a request with both Content-Length and Transfer-Encoding
+// (where a proxy in front may have framed it by the length, leaving a smuggled request behind);
+// net/http drops the Content-Length before the handler sees it, so every request with a
+// Transfer-Encoding is treated so. Such requests are rare; their clients reconnect.
+func mustClose(r *http.Request) bool { return r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 }
+
+var closeValue = []string{"close"}
 
 // isIdentityHeader reports whether a header name is, once case and '_' versus '-' are ignored,
 // X-Auth-something: the names the gateway sets from a verified token. Upstreams read them in any

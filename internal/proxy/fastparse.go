@@ -74,6 +74,20 @@ func findHead(buf []byte, limit int) (n int, over bool) {
 	return -1, len(buf) >= limit
 }
 
+// requestHead finds the end of a request head in a client's buffered bytes: n as findHead's, or
+// handoff when the fast path must give the connection to net/http now: the head cannot be
+// complete within maxFastHead, or it ends in a way only net/http reads (a blank line after a bare
+// LF: net/http answers such heads, while waiting for CRLF CRLF would hang until the header timeout).
+func requestHead(buf []byte) (n int, handoff bool) {
+	n, over := findHead(buf, maxFastHead)
+	if n >= 0 || over {
+		return n, over
+	}
+	return -1, bytes.Contains(buf, lflf) || bytes.Contains(buf, lfcrlf)
+}
+
+var lflf, lfcrlf = []byte("\n\n"), []byte("\n\r\n")
+
 // reqHead is a parsed request head. Strings point into the buffer the head was parsed from.
 type reqHead struct {
 	method      string

@@ -22,11 +22,22 @@ func FuzzParseRequest(f *testing.F) {
 		"GET / HTTP/1.1\r\nHost: a\r\nX-A:\t v \t\r\nx-auth-sub: z\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 01\r\n\r\n",
 		"GET / HTTP/1.1\r\nhost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"GET / HTTP/1.1\nHost: a\n\n",
+		"GET / HTTP/1.1\r\nHost: a\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nX_Auth_Subject: z\r\nx-AUTH_scopes: y\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if n, handoff := requestHead(b); n < 0 && !handoff {
+			// the event loop waits for more bytes: net/http must not find a whole request head in them
+			// either (else it would answer at once while the loop hangs until the header timeout)
+			if req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(b))); err == nil {
+				t.Fatalf("%q: the fast path waits for the end of the head, net/http read %s %s", b, req.Method, req.URL)
+			}
+			return
+		}
 		i := bytes.Index(b, crlfcrlf)
 		if i < 0 {
 			return

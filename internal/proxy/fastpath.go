@@ -356,9 +356,9 @@ func (fc *fconn) next() {
 	if fc.headStart == 0 {
 		fc.headStart = time.Now().UnixNano()
 	}
-	headLen, over := findHead(buf, maxFastHead)
+	headLen, handoff := requestHead(buf)
 	if headLen < 0 {
-		if over {
+		if handoff {
 			fc.handoff(nil)
 		}
 		return

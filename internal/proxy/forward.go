@@ -75,6 +75,7 @@ type body struct {
 	mu      sync.Mutex
 	ctl     *http.ResponseController
 	stalled bool
+	bad     error // reading the client's body failed (malformed chunked coding, cut short)
 }
 
 var errTooBig = errors.New("request body too large")
@@ -107,10 +108,25 @@ func (b *body) Read(p []byte) (int, error) {
 			b.stalled, b.ctl = true, nil
 			b.mu.Unlock()
 		} else {
+			if err != io.EOF {
+				b.mu.Lock()
+				b.bad = err
+				b.mu.Unlock()
+			}
 			b.done()
 		}
 	}
 	return n, err
+}
+
+// badBody returns the error reading the client's body ended with (not EOF), or nil.
+func (b *body) badBody() error {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bad
 }
 
 func (b *body) isStalled() bool {
@@ -297,6 +313,12 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		case r.Context().Err() != nil:
 			lg.status = 499 // client closed the request
 			return
+		case b.badBody() != nil:
+			// the client's body broke (malformed chunked coding, cut short): its mistake, not the
+			// upstream's; the connection cannot be trusted for another request
+			w.Header()["Connection"] = []string{"close"}
+			lg.status = writeError(w, http.StatusBadRequest, "bad_request", "cannot read the request body: "+b.badBody().Error())
+			return
 		}
 		consumed := b != nil && b.read
 		if isDialError(err) {
@@ -343,6 +365,9 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		wh[k] = vv
 	}
 	removeHopHeaders(wh)
+	if mustClose(r) {
+		wh["Connection"] = closeValue
+	}
 	if len(res.Trailer) > 0 {
 		names := make([]string, 0, len(res.Trailer))
 		for k := range res.Trailer {
