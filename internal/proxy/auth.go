@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -191,9 +192,19 @@ func (v *verifier) timeValid(p *principal, now time.Time) bool {
 
 func (v *verifier) verifySlow(ctx context.Context, raw string) (*principal, error) {
 	claims := jwt.MapClaims{}
-	_, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) { return v.keysFor(ctx, t) })
+	tok, err := v.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) { return v.keysFor(ctx, t) })
 	if err != nil {
+		if errors.Is(err, jwt.ErrTokenRequiredClaimMissing) {
+			if missing := v.missingClaims(claims); len(missing) > 0 {
+				return nil, missingClaimsError(missing)
+			}
+		}
 		return nil, describeJWTError(err)
+	}
+	// RFC 7515 section 4.1.11: a recipient that does not understand every extension named in
+	// "crit" must refuse the token. devstack understands none (golang-jwt ignores the header).
+	if c, ok := tok.Header["crit"]; ok {
+		return nil, fmt.Errorf("token header lists critical extensions (crit: %s) that devstack does not understand", critNames(c))
 	}
 	p := &principal{claims: claims}
 	p.sub, _ = claims["sub"].(string)
@@ -216,6 +227,49 @@ func (v *verifier) verifySlow(ctx context.Context, raw string) (*principal, erro
 	}
 	p.subHdr, p.scopesHdr = []string{p.sub}, []string{p.scopesHeader}
 	return p, nil
+}
+
+// missingClaims names the required claims (exp always, iss and aud when configured) a token
+// lacks, sorted.
+func (v *verifier) missingClaims(c jwt.MapClaims) []string {
+	var out []string
+	if aud, err := c.GetAudience(); v.audience != "" && (err != nil || len(aud) == 0) {
+		out = append(out, "aud")
+	}
+	if exp, err := c.GetExpirationTime(); err != nil || exp == nil {
+		out = append(out, "exp")
+	}
+	if iss, err := c.GetIssuer(); v.issuer != "" && (err != nil || iss == "") {
+		out = append(out, "iss")
+	}
+	return out
+}
+
+func missingClaimsError(names []string) error {
+	if len(names) == 1 {
+		return fmt.Errorf("token lacks a required claim (%s)", names[0])
+	}
+	return fmt.Errorf("token lacks required claims (%s)", strings.Join(names, ", "))
+}
+
+// critNames renders a crit header value for an error message (any JSON, kept short and printable).
+func critNames(v any) string {
+	var parts []string
+	if l, ok := v.([]any); ok {
+		for _, x := range l {
+			parts = append(parts, fmt.Sprint(x))
+		}
+	} else {
+		parts = append(parts, fmt.Sprint(v))
+	}
+	s := strings.Join(parts, ", ")
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	if s == "" {
+		s = "empty"
+	}
+	return strconv.Quote(s)
 }
 
 func safeHeaderValue(v string) bool {
@@ -263,7 +317,7 @@ func describeJWTError(err error) error {
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return errors.New("token has the wrong audience")
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return errors.New("token lacks a required claim (exp)")
+		return errors.New("token lacks a required claim")
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		var ke *keyError
 		if errors.As(err, &ke) {
