@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -398,7 +397,7 @@ func keyMatchesAlgs(pub crypto.PublicKey, algs []string) error {
 }
 
 func readPublicKeyPEM(path string) (crypto.PublicKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := readPEMFile(path)
 	if err != nil {
 		return nil, err
 	}

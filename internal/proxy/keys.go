@@ -63,7 +63,7 @@ func loadOrCreateIssuerKey(stateDir string) (*issuerKey, error) {
 }
 
 func readECKey(path string) (*ecdsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := readPEMFile(path)
 	if err != nil {
 		return nil, err
 	}

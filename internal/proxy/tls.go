@@ -57,7 +57,7 @@ func loadOrCreateCA(stateDir string) (*ca, error) {
 	defer keyFileMu.Unlock()
 	dir := gatewayDir(stateDir)
 	certPath, keyPath := filepath.Join(dir, CAFile), filepath.Join(dir, caKeyFile)
-	certPEM, err := os.ReadFile(certPath)
+	certPEM, err := readPEMFile(certPath)
 	if err == nil {
 		key, kerr := readECKey(keyPath)
 		if kerr != nil {
@@ -152,7 +152,7 @@ func ensureLeaf(stateDir string, extra []string, now time.Time) (*tls.Certificat
 	dir := gatewayDir(stateDir)
 	certPath, keyPath := filepath.Join(dir, certFile), filepath.Join(dir, certKeyFile)
 	want := certHosts(extra)
-	if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil && c.Leaf != nil {
+	if c, err := loadKeyPair(certPath, keyPath); err == nil && c.Leaf != nil {
 		if leafCovers(c.Leaf, want) && now.Add(leafRenew).Before(c.Leaf.NotAfter) &&
 			c.Leaf.CheckSignatureFrom(authority.cert) == nil {
 			return &c, nil
@@ -201,6 +201,19 @@ func ensureLeaf(stateDir string, extra []string, now time.Time) (*tls.Certificat
 	return &c, nil
 }
 
+// loadKeyPair is tls.LoadX509KeyPair reading through readPEMFile.
+func loadKeyPair(certPath, keyPath string) (tls.Certificate, error) {
+	certPEM, err := readPEMFile(certPath)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := readPEMFile(keyPath)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
 func leafCovers(c *x509.Certificate, hosts []string) bool {
 	var have []string
 	have = append(have, c.DNSNames...)
@@ -213,7 +226,7 @@ func leafCovers(c *x509.Certificate, hosts []string) bool {
 
 // CAFingerprint returns the SHA-256 fingerprint of a PEM certificate file, for display.
 func CAFingerprint(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readPEMFile(path)
 	if err != nil {
 		return "", err
 	}
