@@ -43,6 +43,8 @@ type Gateway struct {
 
 	access *accessQueue // nil without a bus and a log ring
 
+	tokenFails *failThrottle // failed POST /oauth/token authentications (kept across reloads)
+
 	cert      atomic.Pointer[tls.Certificate]
 	certHosts []string
 
@@ -74,6 +76,7 @@ func New(cfg Config, o Options) (*Gateway, error) {
 		opts: o, log: o.Logger.With("component", "gateway"), now: o.Now,
 		pools: map[string]*pool{}, transports: map[time.Duration]*http.Transport{},
 		started: make(chan struct{}), conns: map[net.Conn]struct{}{},
+		tokenFails: newFailThrottle(o.Now),
 	}
 	if o.Bus != nil || o.Logs != nil {
 		g.access = newAccessQueue()

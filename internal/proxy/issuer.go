@@ -132,6 +132,35 @@ func (c *chain) tokenEndpoint(w http.ResponseWriter, r *http.Request, lg *reqLog
 	} else {
 		clientID, clientSecret = form.Get("client_id"), form.Get("client_secret")
 	}
+	// failed authentications are throttled per client / user (per address for unknown ids)
+	ip := clientIP(r)
+	var clientKey, userKey string
+	if clientID != "" {
+		clientKey = "addr:" + ip
+		if slices.ContainsFunc(c.cfg.Auth.DevIssuer.Clients, func(cl OAuthClient) bool { return cl.ID == clientID }) {
+			clientKey = "client:" + clientID
+		}
+	}
+	if form.Get("grant_type") == "password" {
+		user := form.Get("username")
+		userKey = "addr:" + ip
+		if user != "" && slices.ContainsFunc(c.cfg.Auth.DevIssuer.Users, func(u OAuthUser) bool { return u.Username == user }) {
+			userKey = "user:" + user
+		}
+	}
+	for _, k := range [...]string{clientKey, userKey} {
+		if k == "" {
+			continue
+		}
+		if d := c.g.tokenFails.retryAfter(k); d > 0 {
+			lg.auth = "throttled"
+			w.Header()["Retry-After"] = []string{retryAfterSeconds(d)}
+			what := map[string]string{"client": "client", "user": "user", "addr": "address (unknown ids)"}[strings.SplitN(k, ":", 2)[0]]
+			return oauthError(w, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf(
+				"too many failed logins for this %s: at most %d per %s; retry after the number of seconds in Retry-After",
+				what, tokenFailBurst, tokenFailWindow))
+		}
+	}
 	var client *OAuthClient
 	if clientID != "" {
 		for i := range c.cfg.Auth.DevIssuer.Clients {
@@ -141,6 +170,7 @@ func (c *chain) tokenEndpoint(w http.ResponseWriter, r *http.Request, lg *reqLog
 			}
 		}
 		if client == nil {
+			c.g.tokenFails.fail(clientKey)
 			lg.auth = "invalid_client"
 			return oauthError(w, http.StatusUnauthorized, "invalid_client", "unknown client or wrong secret (clients are in devstack.yaml under gateway.auth.dev_issuer.clients)")
 		}
@@ -166,6 +196,7 @@ func (c *chain) tokenEndpoint(w http.ResponseWriter, r *http.Request, lg *reqLog
 			}
 		}
 		if user == "" || found == nil {
+			c.g.tokenFails.fail(userKey)
 			lg.auth = "invalid_grant"
 			return oauthError(w, http.StatusBadRequest, "invalid_grant", "wrong username or password (users are in devstack.yaml under gateway.auth.dev_issuer.users)")
 		}
