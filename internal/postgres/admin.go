@@ -134,6 +134,45 @@ func (a *Admin) ensureSuperuser(ctx context.Context, bootstrap, user, password s
 	return nil
 }
 
+// checkHBA refuses a cluster whose pg_hba.conf lets TCP clients in without a password ("trust" on a host
+// line): every local account reaches 127.0.0.1. (devstack's clusters trust only the unix socket, whose
+// directory is private to the server's account.)
+func (a *Admin) checkHBA(ctx context.Context, dataDir string) error {
+	db := a.pool()
+	var file string
+	if err := db.QueryRowContext(ctx, "SHOW hba_file").Scan(&file); err != nil {
+		return fmt.Errorf("read the pg_hba.conf location: %w", err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT line_number, type FROM pg_hba_file_rules
+		WHERE error IS NULL AND type <> 'local' AND auth_method = 'trust' ORDER BY line_number`)
+	if err != nil {
+		return fmt.Errorf("read the rules of %s: %w", file, err)
+	}
+	defer rows.Close()
+	var bad []string
+	for rows.Next() {
+		var line int
+		var typ string
+		if err := rows.Scan(&line, &typ); err != nil {
+			return err
+		}
+		bad = append(bad, fmt.Sprintf("%s:%d: %s connections are trusted", file, line, typ))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s\nany local user could connect over TCP as the superuser without a password; "+
+			"change trust to scram-sha-256 on those lines (or delete %s to start over with a new database)", strings.Join(bad, "\n"), dataDir)
+	}
+	return nil
+}
+
+// SetSuperuserPassword gives superuser user (the one this Admin connects as, or another) password.
+func (a *Admin) SetSuperuserPassword(ctx context.Context, user, password string) error {
+	return a.ensureSuperuser(ctx, user, user, password)
+}
+
 // URLFor is the URL of role name on database name over TCP.
 func (a *Admin) URLFor(name string) string { return buildURL(name, name, a.conn.Port, name) }
 
@@ -332,6 +371,9 @@ func (a *Admin) ResetDatabase(ctx context.Context, name string, initSQL []string
 	_, err = a.ensure(ctx, name, initSQL)
 	return err
 }
+
+// RememberedInit is the init SQL EnsureDatabase was last given for database name.
+func (a *Admin) RememberedInit(name string) []string { return a.rememberedInit(name) }
 
 func (a *Admin) rememberedInit(name string) []string {
 	a.mu.Lock()
