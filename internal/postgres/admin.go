@@ -255,7 +255,22 @@ func (a *Admin) ensure(ctx context.Context, name string, initSQL []string) (stri
 			return "", err
 		}
 	}
+	if err := a.restrictConnect(ctx, name); err != nil {
+		return "", err
+	}
 	return a.URLFor(name), nil
+}
+
+// restrictConnect lets only role name (and superusers) connect to database name. PostgreSQL grants
+// CONNECT to PUBLIC by default, so every service's role could open every other service's database. Run at
+// every ensure, it also closes databases made before devstack did this.
+func (a *Admin) restrictConnect(ctx context.Context, name string) error {
+	q := pq.QuoteIdentifier(name)
+	if _, err := a.pool().ExecContext(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+q+" FROM PUBLIC; "+
+		"GRANT CONNECT, TEMPORARY ON DATABASE "+q+" TO "+q); err != nil {
+		return fmt.Errorf("restrict connections to database %s to role %s: %w", name, name, err)
+	}
+	return nil
 }
 
 func (a *Admin) create(ctx context.Context, name string, initSQL []string) error {

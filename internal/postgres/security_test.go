@@ -223,3 +223,69 @@ func TestNoTrustOverTCP(t *testing.T) {
 		t.Fatalf("start with a TCP trust rule: err = %v, want one naming %s", err, want)
 	}
 }
+
+// A service's role reaches its own database only: not another service's, not an extra database, and it
+// cannot run programs on the server.
+func TestServiceRolesIsolated(t *testing.T) {
+	needPostgres(t)
+	s := startT(t, secretOptions(t))
+	ctx := context.Background()
+	urls := map[string]string{}
+	for _, db := range []string{"users", "analytics", "users_it"} {
+		u, err := s.EnsureDatabase(ctx, db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls[db] = u
+	}
+	// a database made by an earlier devstack (CONNECT for PUBLIC) is closed on the next ensure
+	if _, err := openT(t, s.URL("")).Exec("GRANT CONNECT, TEMPORARY ON DATABASE users TO PUBLIC"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EnsureDatabase(ctx, "users", nil); err != nil {
+		t.Fatal(err)
+	}
+	roleOn := func(role, db string) string {
+		return buildURL(role, role, s.Port(), db)
+	}
+	for _, tc := range []struct {
+		role, db string
+		ok       bool
+	}{
+		{"analytics", "analytics", true},
+		{"users", "users", true},
+		{"users_it", "users_it", true},
+		{"analytics", "users", false},
+		{"users", "analytics", false},
+		{"analytics", "users_it", false},
+		{"users_it", "users", false},
+	} {
+		t.Run(tc.role+" on "+tc.db, func(t *testing.T) {
+			err := tryConnect(roleOn(tc.role, tc.db))
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("own database refused: %v", err)
+			case !tc.ok && err == nil:
+				t.Fatalf("role %s connected to database %s", tc.role, tc.db)
+			case !tc.ok && (pgErrCode(err) != "42501" || !strings.Contains(err.Error(), "permission denied for database")):
+				t.Fatalf("err = %v, want permission denied for database %s", err, tc.db)
+			}
+		})
+	}
+	// the superuser still reaches every database
+	for db := range urls {
+		if err := tryConnect(s.URL(db)); err != nil {
+			t.Errorf("superuser on %s: %v", db, err)
+		}
+	}
+	t.Run("COPY TO PROGRAM as a service role", func(t *testing.T) {
+		marker := filepath.Join(t.TempDir(), "pwned")
+		_, err := openT(t, urls["analytics"]).Exec(fmt.Sprintf("COPY (SELECT 1) TO PROGRAM 'touch %s'", marker))
+		if err == nil || pgErrCode(err) != "42501" {
+			t.Fatalf("COPY TO PROGRAM as analytics: err = %v, want permission denied", err)
+		}
+		if _, serr := os.Stat(marker); serr == nil {
+			t.Fatal("the program ran")
+		}
+	})
+}
