@@ -115,9 +115,14 @@ func (a *Admin) serverVersion(ctx context.Context) (int, error) {
 
 // ensureSuperuser gives the configured superuser the configured password (creating it when the cluster's
 // bootstrap superuser has another name, i.e. postgres.user changed after the data directory was made).
+// The bootstrap superuser then loses its password: devstack reaches it over the unix socket only, and a
+// password it kept (the old default postgres/postgres) would let anyone in over TCP.
 func (a *Admin) ensureSuperuser(ctx context.Context, bootstrap, user, password string) error {
 	db := a.pool()
 	if user != bootstrap {
+		if _, err := db.ExecContext(ctx, "ALTER ROLE "+pq.QuoteIdentifier(bootstrap)+" WITH PASSWORD NULL"); err != nil {
+			return fmt.Errorf("remove the password of the bootstrap superuser %s: %w", bootstrap, err)
+		}
 		var exists bool
 		if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", user).Scan(&exists); err != nil {
 			return fmt.Errorf("look up role %s: %w", user, err)
@@ -145,6 +150,9 @@ func (a *Admin) checkHBA(ctx context.Context, dataDir string) error {
 	}
 	rows, err := db.QueryContext(ctx, `SELECT line_number, type FROM pg_hba_file_rules
 		WHERE error IS NULL AND type <> 'local' AND auth_method = 'trust' ORDER BY line_number`)
+	if isCode(err, "42P01") { // PostgreSQL before 10 has no pg_hba_file_rules
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read the rules of %s: %w", file, err)
 	}

@@ -6,6 +6,7 @@
 //	data/           PGDATA, owned by the OS account that runs the server (0700)
 //	run/            the unix socket directory (or a short one under /tmp when this path is too long)
 //	devstack.json   who created and who currently runs the server (superuser name, owner pid)
+//	superuser-password  the generated superuser secret (0600) when the stack sets no password (see secret.go)
 //
 // The server process is a direct child of devstack (no pg_ctl daemon): its output becomes log lines, it is in
 // its own process group (a Ctrl-C in the terminal reaches devstack, which stops services first and the

@@ -289,3 +289,30 @@ func TestServiceRolesIsolated(t *testing.T) {
 		}
 	})
 }
+
+// postgres.user changed on a data directory that still has postgres/postgres: the bootstrap superuser
+// (postgres) must not keep the well-known password while devstack moves on to the new name.
+func TestOldBootstrapSuperuserLosesDefaultPassword(t *testing.T) {
+	needPostgres(t)
+	o := secretOptions(t)
+	old := o
+	old.Password, old.PasswordFile = "postgres", ""
+	s := startT(t, old)
+	port := s.Port()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	o.Port, o.User = port, "admin"
+	s2 := startT(t, o)
+	if err := tryConnect(buildURL("postgres", "postgres", port, "postgres")); err == nil {
+		t.Fatal("the bootstrap superuser postgres still accepts postgres/postgres over TCP")
+	}
+	if err := tryConnect(s2.URL("")); err != nil || !strings.Contains(s2.URL(""), "//admin:") {
+		t.Fatalf("the configured superuser admin with the secret: %v (%s)", err, s2.URL(""))
+	}
+	// devstack itself still gets in (over the socket, as the bootstrap superuser) on the next start
+	if err := s2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	startT(t, o)
+}
