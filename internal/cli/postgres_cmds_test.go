@@ -239,3 +239,59 @@ func TestPostgresCommandsWhenNotRunning(t *testing.T) {
 		}
 	}
 }
+
+// Without postgres.password the stack generates the superuser's secret into .devstack/postgres; psql and
+// db read it from there.
+func TestPostgresCommandsUseGeneratedSecret(t *testing.T) {
+	if _, err := postgres.FindTool("", "", "psql"); err != nil {
+		if os.Getenv("DEVSTACK_REQUIRE_ALL") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("needs a local PostgreSQL with psql (apt-get install postgresql): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	cache, err := os.MkdirTemp("", "devstack-cli-pg-cache-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(cache) })
+	data := filepath.Join(dir, ".devstack", "postgres")
+	secretFile := filepath.Join(data, "superuser-password")
+	s, err := postgres.Start(ctx, postgres.Options{DataDir: data, CacheDir: cache, PasswordFile: secretFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	if _, err := s.EnsureDatabase(ctx, "orders", nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "devstack.yaml")
+	yaml := fmt.Sprintf("name: secret\ncontrol: {port: %d}\nbroker: {enabled: false}\npostgres: {port: %d}\n"+
+		"services:\n  orders: {command: sleep 1000, database: true}\n", freeTCPPort(t), s.Port())
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if out := mustCLI(t, "", "--file", cfg, "psql", "--", "-At", "-c", "select current_user"); strings.TrimSpace(out) != "postgres" {
+		t.Fatalf("psql as the superuser: %q", out)
+	}
+	if out := mustCLI(t, "", "--file", cfg, "db", "list"); !strings.Contains(out, "orders") {
+		t.Fatalf("db list:\n%s", out)
+	}
+	if out := mustCLI(t, "", "--file", cfg, "psql", "orders", "--owner", "--", "-At", "-c", "select current_user"); strings.TrimSpace(out) != "orders" {
+		t.Fatalf("psql --owner: %q", out)
+	}
+
+	// the secret gone (or never readable): the error says which file and what to do
+	if err := os.Rename(secretFile, secretFile+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"psql"}, {"db", "list"}} {
+		_, _, err := runCLI(t, "", append([]string{"--file", cfg}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), secretFile) || !strings.Contains(err.Error(), "devstack up") {
+			t.Errorf("%v without the secret file: err = %v", args, err)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/postgres"
+	"github.com/devstack-dev/devstack/internal/stack"
 )
 
 func init() { register(newPsqlCmd) }
@@ -25,7 +26,8 @@ func newPsqlCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "psql [DB] [-- PSQL_ARGS...]",
 		Short: "Open psql on a database of the running stack (default: the superuser on postgres)",
-		Long: "Runs psql connected to the stack's PostgreSQL as the superuser (postgres.user/password),\n" +
+		Long: "Runs psql connected to the stack's PostgreSQL as the superuser (postgres.user, with\n" +
+			"postgres.password or the secret devstack generated in <state_dir>/postgres/superuser-password),\n" +
 			"or with --owner as the database's own role (what the service sees). Arguments after -- go\n" +
 			"to psql unchanged, e.g. `devstack psql orders -- -c 'select count(*) from orders'`.",
 		Example: "  devstack psql\n  devstack psql orders\n  devstack psql orders --owner -- -At -c 'select 1'",
@@ -46,12 +48,15 @@ func newPsqlCmd(app *App) *cobra.Command {
 			if len(pos) == 1 {
 				db = pos[0]
 			}
-			user, password := pg.User, pg.Password
-			if asOwner {
-				user, password = db, db
-			}
 			if err := checkPostgresUp(cmd.Context(), pg); err != nil {
 				return err
+			}
+			user, password := db, db
+			if !asOwner {
+				user = pg.User
+				if password, err = pg.password(); err != nil {
+					return err
+				}
 			}
 			psql, err := postgres.FindTool(pgBinDir(cfg), "", "psql")
 			if err != nil {
@@ -88,9 +93,13 @@ func psqlPositional(cmd *cobra.Command, args []string) []string {
 
 // pgConn is how the CLI reaches the stack's PostgreSQL.
 type pgConn struct {
-	Port           int
-	User, Password string
+	Port int
+	User string
+	opts postgres.Options // what the stack runs: the superuser's password or the file with its secret
 }
+
+// password is the superuser's: postgres.password, or the secret the running stack generated.
+func (p pgConn) password() (string, error) { return postgres.ReadPassword(p.opts) }
 
 // pgTarget reads the postgres section of devstack.yaml.
 func pgTarget(app *App) (*config.Config, pgConn, error) {
@@ -101,17 +110,8 @@ func pgTarget(app *App) (*config.Config, pgConn, error) {
 	if !cfg.PostgresEnabled() {
 		return nil, pgConn{}, fmt.Errorf("PostgreSQL is not enabled in %s (no service has database: and postgres.databases is empty, or postgres.enabled is false)", cfg.Path)
 	}
-	p := pgConn{Port: cfg.Postgres.Port, User: cfg.Postgres.User, Password: cfg.Postgres.Password}
-	if p.Port == 0 {
-		p.Port = postgres.DefaultPort
-	}
-	if p.User == "" {
-		p.User = postgres.DefaultUser
-	}
-	if p.Password == "" {
-		p.Password = postgres.DefaultPassword
-	}
-	return cfg, p, nil
+	o := stack.PostgresOptions(cfg)
+	return cfg, pgConn{Port: o.Port, User: o.User, opts: o}, nil
 }
 
 func pgBinDir(cfg *config.Config) string {
@@ -137,13 +137,21 @@ func pgAdmin(ctx context.Context, cfg *config.Config, pg pgConn) (*postgres.Admi
 	if err := checkPostgresUp(ctx, pg); err != nil {
 		return nil, err
 	}
-	a := postgres.NewAdmin(postgres.ConnInfo{Host: "127.0.0.1", Port: pg.Port, User: pg.User, Password: pg.Password})
+	password, err := pg.password()
+	if err != nil {
+		return nil, err
+	}
+	a := postgres.NewAdmin(postgres.ConnInfo{Host: "127.0.0.1", Port: pg.Port, User: pg.User, Password: password})
 	if p, err := postgres.FindTool(pgBinDir(cfg), "", "psql"); err == nil {
 		a.PsqlPath = p
 	}
 	if err := a.Ping(ctx); err != nil {
 		a.Close()
-		return nil, fmt.Errorf("PostgreSQL on 127.0.0.1:%d did not accept user %s: %v; check postgres.user/password in devstack.yaml (or is another PostgreSQL using that port?)", pg.Port, pg.User, err)
+		where := "postgres.user/password in devstack.yaml"
+		if pg.opts.PasswordFile != "" {
+			where = "postgres.user in devstack.yaml and the secret in " + pg.opts.PasswordFile + " (it belongs to the stack that created it)"
+		}
+		return nil, fmt.Errorf("PostgreSQL on 127.0.0.1:%d did not accept user %s: %v; check %s (or is another PostgreSQL using that port?)", pg.Port, pg.User, err, where)
 	}
 	return a, nil
 }

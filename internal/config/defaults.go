@@ -22,7 +22,7 @@ const (
 	DefaultPostgresPort     = 5433
 	DefaultPostgresVersion  = "15"
 	DefaultPostgresUser     = "postgres"
-	DefaultPostgresPassword = "postgres"
+	DefaultPostgresPassword = "" // a random secret generated per stack (stack.PostgresOptions)
 	DefaultHTTPPort         = 8080
 	DefaultHTTPSPort        = 8443
 	DefaultIssuer           = "devstack"

@@ -79,9 +79,10 @@ type Postgres struct {
 	Version string `yaml:"version,omitempty" json:"version,omitempty" jsonschema_description:"Major version to download when no local PostgreSQL is found. Default 15."`
 	// BinDir points at PostgreSQL's bin directory; default: a local install if one is found.
 	BinDir string `yaml:"bin_dir,omitempty" json:"bin_dir,omitempty" jsonschema_description:"Directory holding postgres, initdb and pg_ctl. Default: a local install if one is found, else a download."`
-	// User and Password of the superuser (defaults postgres/postgres).
+	// User and Password of the superuser. The default password ("") is a random secret generated for
+	// the stack and kept in <state_dir>/postgres/superuser-password (mode 0600).
 	User     string `yaml:"user,omitempty" json:"user,omitempty" jsonschema_description:"Superuser name. Default postgres."`
-	Password string `yaml:"password,omitempty" json:"password,omitempty" jsonschema_description:"Superuser password. Default postgres."`
+	Password string `yaml:"password,omitempty" json:"password,omitempty" jsonschema_description:"Superuser password. Default: a random secret generated for this stack, kept in <state_dir>/postgres/superuser-password (mode 0600)."`
 	// Databases created on first start besides the services' own.
 	Databases []Database `yaml:"databases,omitempty" json:"databases,omitempty" jsonschema_description:"Databases created on first start besides the services' own."`
 }

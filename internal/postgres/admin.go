@@ -115,9 +115,14 @@ func (a *Admin) serverVersion(ctx context.Context) (int, error) {
 
 // ensureSuperuser gives the configured superuser the configured password (creating it when the cluster's
 // bootstrap superuser has another name, i.e. postgres.user changed after the data directory was made).
+// The bootstrap superuser then loses its password: devstack reaches it over the unix socket only, and a
+// password it kept (the old default postgres/postgres) would let anyone in over TCP.
 func (a *Admin) ensureSuperuser(ctx context.Context, bootstrap, user, password string) error {
 	db := a.pool()
 	if user != bootstrap {
+		if _, err := db.ExecContext(ctx, "ALTER ROLE "+pq.QuoteIdentifier(bootstrap)+" WITH PASSWORD NULL"); err != nil {
+			return fmt.Errorf("remove the password of the bootstrap superuser %s: %w", bootstrap, err)
+		}
 		var exists bool
 		if err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", user).Scan(&exists); err != nil {
 			return fmt.Errorf("look up role %s: %w", user, err)
@@ -132,6 +137,48 @@ func (a *Admin) ensureSuperuser(ctx context.Context, bootstrap, user, password s
 		return fmt.Errorf("set the superuser's password: %w", err)
 	}
 	return nil
+}
+
+// checkHBA refuses a cluster whose pg_hba.conf lets TCP clients in without a password ("trust" on a host
+// line): every local account reaches 127.0.0.1. (devstack's clusters trust only the unix socket, whose
+// directory is private to the server's account.)
+func (a *Admin) checkHBA(ctx context.Context, dataDir string) error {
+	db := a.pool()
+	var file string
+	if err := db.QueryRowContext(ctx, "SHOW hba_file").Scan(&file); err != nil {
+		return fmt.Errorf("read the pg_hba.conf location: %w", err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT line_number, type FROM pg_hba_file_rules
+		WHERE error IS NULL AND type <> 'local' AND auth_method = 'trust' ORDER BY line_number`)
+	if isCode(err, "42P01") { // PostgreSQL before 10 has no pg_hba_file_rules
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the rules of %s: %w", file, err)
+	}
+	defer rows.Close()
+	var bad []string
+	for rows.Next() {
+		var line int
+		var typ string
+		if err := rows.Scan(&line, &typ); err != nil {
+			return err
+		}
+		bad = append(bad, fmt.Sprintf("%s:%d: %s connections are trusted", file, line, typ))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s\nany local user could connect over TCP as the superuser without a password; "+
+			"change trust to scram-sha-256 on those lines (or delete %s to start over with a new database)", strings.Join(bad, "\n"), dataDir)
+	}
+	return nil
+}
+
+// SetSuperuserPassword gives superuser user (the one this Admin connects as, or another) password.
+func (a *Admin) SetSuperuserPassword(ctx context.Context, user, password string) error {
+	return a.ensureSuperuser(ctx, user, user, password)
 }
 
 // URLFor is the URL of role name on database name over TCP.
@@ -216,7 +263,22 @@ func (a *Admin) ensure(ctx context.Context, name string, initSQL []string) (stri
 			return "", err
 		}
 	}
+	if err := a.restrictConnect(ctx, name); err != nil {
+		return "", err
+	}
 	return a.URLFor(name), nil
+}
+
+// restrictConnect lets only role name (and superusers) connect to database name. PostgreSQL grants
+// CONNECT to PUBLIC by default, so every service's role could open every other service's database. Run at
+// every ensure, it also closes databases made before devstack did this.
+func (a *Admin) restrictConnect(ctx context.Context, name string) error {
+	q := pq.QuoteIdentifier(name)
+	if _, err := a.pool().ExecContext(ctx, "REVOKE CONNECT, TEMPORARY ON DATABASE "+q+" FROM PUBLIC; "+
+		"GRANT CONNECT, TEMPORARY ON DATABASE "+q+" TO "+q); err != nil {
+		return fmt.Errorf("restrict connections to database %s to role %s: %w", name, name, err)
+	}
+	return nil
 }
 
 func (a *Admin) create(ctx context.Context, name string, initSQL []string) error {
@@ -332,6 +394,9 @@ func (a *Admin) ResetDatabase(ctx context.Context, name string, initSQL []string
 	_, err = a.ensure(ctx, name, initSQL)
 	return err
 }
+
+// RememberedInit is the init SQL EnsureDatabase was last given for database name.
+func (a *Admin) RememberedInit(name string) []string { return a.rememberedInit(name) }
 
 func (a *Admin) rememberedInit(name string) []string {
 	a.mu.Lock()

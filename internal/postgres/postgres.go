@@ -6,6 +6,7 @@
 //	data/           PGDATA, owned by the OS account that runs the server (0700)
 //	run/            the unix socket directory (or a short one under /tmp when this path is too long)
 //	devstack.json   who created and who currently runs the server (superuser name, owner pid)
+//	superuser-password  the generated superuser secret (0600) when the stack sets no password (see secret.go)
 //
 // The server process is a direct child of devstack (no pg_ctl daemon): its output becomes log lines, it is in
 // its own process group (a Ctrl-C in the terminal reaches devstack, which stops services first and the
@@ -35,10 +36,9 @@ import (
 
 // Defaults applied by Start.
 const (
-	DefaultPort     = 5433
-	DefaultVersion  = "15"
-	DefaultUser     = "postgres"
-	DefaultPassword = "postgres"
+	DefaultPort    = 5433
+	DefaultVersion = "15"
+	DefaultUser    = "postgres"
 	// DefaultOSUser runs the server when devstack runs as root (PostgreSQL refuses to run as root).
 	DefaultOSUser = "devstack"
 )
@@ -52,8 +52,11 @@ type Options struct {
 	// then `pg_config --bindir`, then postgres on PATH), else a download of Version into CacheDir.
 	BinDir  string
 	Version string // major ("15") or full ("15.13.0") version to download when no local install exists
-	// User and Password of the superuser (default postgres/postgres).
+	// User of the superuser (default postgres) and its Password over TCP.
 	User, Password string
+	// PasswordFile keeps the superuser's secret when Password is empty: read at start, or created with a
+	// random secret (mode 0600) when missing. One of Password and PasswordFile is required.
+	PasswordFile string
 	// OSUser is the account that runs the server when devstack runs as root (PostgreSQL refuses root).
 	// Default: the owner of an existing data directory, else "devstack" (created with useradd when
 	// missing), else "nobody". Ignored when devstack is not root.
@@ -77,6 +80,8 @@ type Server struct {
 	sockDir string
 	runAs   *runUser
 	log     *slog.Logger
+	// password is the superuser's over TCP (Options.Password or the secret in Options.PasswordFile)
+	password string
 
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the postmaster has exited and its output is drained
@@ -115,9 +120,6 @@ func start(ctx context.Context, o Options) (*Server, error) {
 	if o.User == "" {
 		o.User = DefaultUser
 	}
-	if o.Password == "" {
-		o.Password = DefaultPassword
-	}
 	if o.Version == "" {
 		o.Version = DefaultVersion
 	}
@@ -132,6 +134,9 @@ func start(ctx context.Context, o Options) (*Server, error) {
 
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if s.password, err = superuserPassword(o, log); err != nil {
+		return nil, err
 	}
 	meta, _ := readMeta(o.DataDir)
 	dataVersion := readPGVersion(s.pgdata)
@@ -203,7 +208,11 @@ func start(ctx context.Context, o Options) (*Server, error) {
 		s.kill()
 		return nil, err
 	}
-	if err := s.admin.ensureSuperuser(ctx, superuser, o.User, o.Password); err != nil {
+	if err := s.admin.checkHBA(ctx, o.DataDir); err != nil {
+		s.kill()
+		return nil, err
+	}
+	if err := s.admin.ensureSuperuser(ctx, superuser, o.User, s.password); err != nil {
 		s.kill()
 		return nil, err
 	}
@@ -243,7 +252,7 @@ func (s *Server) URL(db string) string {
 	if db == "" {
 		db = "postgres"
 	}
-	return buildURL(s.o.User, s.o.Password, s.port, db)
+	return buildURL(s.o.User, s.password, s.port, db)
 }
 
 // EnsureDatabase makes sure role name (password name; LOGIN, not superuser) and database name owned by it

@@ -63,9 +63,10 @@ func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock()
 func testOptions(t *testing.T, dataDir, cacheDir string) (Options, *logBuf) {
 	lb := &logBuf{}
 	return Options{
-		DataDir:  dataDir,
-		CacheDir: cacheDir,
-		Logger:   slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		DataDir:      dataDir,
+		CacheDir:     cacheDir,
+		PasswordFile: filepath.Join(dataDir, "superuser-password"),
+		Logger:       slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}, lb
 }
 
@@ -724,7 +725,7 @@ func childMain(mode string) int {
 		testNoPdeathsig = true
 	}
 	ctx := context.Background()
-	o := Options{DataDir: os.Getenv("PG_DATA"), CacheDir: os.Getenv("PG_CACHE")}
+	o := Options{DataDir: os.Getenv("PG_DATA"), CacheDir: os.Getenv("PG_CACHE"), PasswordFile: filepath.Join(os.Getenv("PG_DATA"), "superuser-password")}
 	s, err := Start(ctx, o)
 	if err != nil {
 		return fail(err)

@@ -2,15 +2,10 @@ package stack
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"os"
-	"strconv"
 	"strings"
-
-	_ "github.com/lib/pq" // PostgreSQL driver for provisioning databases in the container
+	"time"
 
 	"github.com/devstack-dev/devstack/internal/broker"
 	"github.com/devstack-dev/devstack/internal/containers"
@@ -49,87 +44,84 @@ func (c Containers) StartKafka(ctx context.Context, o broker.Options) (Kafka, er
 	return k, nil
 }
 
-// StartDatabase implements Infra: a real PostgreSQL container with per-service databases.
+// StartDatabase implements Infra: a real PostgreSQL container with per-service databases, provisioned by
+// the same postgres.Admin as the embedded server (roles, CONNECT only for a database's own role, init SQL).
 func (c Containers) StartDatabase(ctx context.Context, o postgres.Options) (Database, error) {
 	port := o.Port
 	if port == 0 {
 		port = 5433
 	}
-	p, err := containers.StartPostgres(ctx, containers.PostgresOptions{Stack: c.Stack, Port: port, User: o.User, Password: o.Password, Logger: c.Logger})
+	password, err := postgres.EnsurePassword(o, c.Logger)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("postgres", p.SuperuserURL("postgres"))
+	p, err := containers.StartPostgres(ctx, containers.PostgresOptions{Stack: c.Stack, Port: port, User: o.User, Password: password, Logger: c.Logger})
+	if err != nil {
+		return nil, err
+	}
+	admin, err := containerAdmin(ctx, p.Port(), o.User, password)
 	if err != nil {
 		p.Stop()
 		return nil, err
 	}
-	return &containerDB{p: p, db: db, init: map[string][]string{}}, nil
+	return &containerDB{p: p, admin: admin}, nil
+}
+
+// oldDefaultPassword is the superuser password devstack used before it generated one per stack. The image
+// sets POSTGRES_PASSWORD only when it initialises the data volume, so a volume of that time keeps it.
+const oldDefaultPassword = "postgres"
+
+// containerAdmin connects as the superuser, moving a volume that still has the old default password to
+// password. The server may still be finishing its start: connections are retried for a while.
+func containerAdmin(ctx context.Context, port int, user, password string) (*postgres.Admin, error) {
+	admin := postgres.NewAdmin(postgres.ConnInfo{Host: "127.0.0.1", Port: port, User: user, Password: password})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var err error
+	for {
+		if err = admin.Ping(ctx); err == nil {
+			return admin, nil
+		}
+		if strings.Contains(err.Error(), "password authentication failed") && password != oldDefaultPassword {
+			old := postgres.NewAdmin(postgres.ConnInfo{Host: "127.0.0.1", Port: port, User: user, Password: oldDefaultPassword})
+			if old.Ping(ctx) == nil {
+				serr := old.SetSuperuserPassword(ctx, user, password)
+				old.Close()
+				if serr != nil {
+					return nil, fmt.Errorf("replace the old default superuser password of the PostgreSQL container: %w", serr)
+				}
+				continue
+			}
+			old.Close()
+			return nil, fmt.Errorf("the PostgreSQL container on 127.0.0.1:%d refuses user %s with the stack's password (%v); its data volume was made with another one: set postgres.password to it, or remove the volume to start over", port, user, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the PostgreSQL container on 127.0.0.1:%d does not accept connections: %w", port, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 type containerDB struct {
-	p    *containers.Postgres
-	db   *sql.DB
-	init map[string][]string
+	p     *containers.Postgres
+	admin *postgres.Admin
 }
 
 func (d *containerDB) Port() int            { return d.p.Port() }
 func (d *containerDB) URL(db string) string { return d.p.SuperuserURL(db) }
 
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
 // EnsureDatabase creates role name (password name) owning database name, running initSQL once on creation.
 func (d *containerDB) EnsureDatabase(ctx context.Context, name string, initSQL []string) (string, error) {
-	d.init[name] = initSQL
-	var exists bool
-	if err := d.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&exists); err != nil {
-		return "", err
-	}
-	if !exists {
-		if _, err := d.db.ExecContext(ctx, "CREATE ROLE "+quoteIdent(name)+" LOGIN PASSWORD "+quoteLiteral(name)); err != nil {
-			return "", fmt.Errorf("create role %s: %w", name, err)
-		}
-	}
-	if err := d.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return "", err
-	}
-	if !exists {
-		if _, err := d.db.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(name)+" OWNER "+quoteIdent(name)); err != nil {
-			return "", fmt.Errorf("create database %s: %w", name, err)
-		}
-		for _, f := range initSQL {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return "", fmt.Errorf("init SQL for %s: %w", name, err)
-			}
-			one, err := sql.Open("postgres", d.p.SuperuserURL(name))
-			if err != nil {
-				return "", err
-			}
-			// as the embedded server does: init runs as the database's own role, so the service owns what it creates
-			_, err = one.ExecContext(ctx, "SET ROLE "+quoteIdent(name)+";\n"+string(b))
-			one.Close()
-			if err != nil {
-				return "", fmt.Errorf("init SQL %s for %s: %w", f, name, err)
-			}
-		}
-	}
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(name, name), Host: "127.0.0.1:" + strconv.Itoa(d.p.Port()), Path: "/" + name, RawQuery: "sslmode=disable"}
-	return u.String(), nil
+	return d.admin.EnsureDatabase(ctx, name, initSQL)
 }
 
 // ResetDatabase drops and recreates a database.
 func (d *containerDB) ResetDatabase(ctx context.Context, name string) error {
-	if _, err := d.db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(name)+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %s: %w", name, err)
-	}
-	_, err := d.EnsureDatabase(ctx, name, d.init[name])
-	return err
+	return d.admin.ResetDatabase(ctx, name, d.admin.RememberedInit(name))
 }
 
 func (d *containerDB) Stop() error {
-	d.db.Close()
+	d.admin.Close()
 	return d.p.Stop()
 }

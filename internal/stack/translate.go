@@ -51,7 +51,7 @@ func brokerOptions(c *config.Config) broker.Options {
 
 func postgresOptions(c *config.Config) postgres.Options {
 	p := c.Postgres
-	return postgres.Options{
+	o := postgres.Options{
 		DataDir:  filepath.Join(c.StateDirPath(), "postgres"),
 		Port:     p.Port,
 		BinDir:   absPath(c, p.BinDir),
@@ -59,7 +59,15 @@ func postgresOptions(c *config.Config) postgres.Options {
 		User:     p.User,
 		Password: p.Password,
 	}
+	if o.Password == "" { // no postgres.password: a secret generated for this stack, private to its owner
+		o.PasswordFile = filepath.Join(o.DataDir, "superuser-password")
+	}
+	return o
 }
+
+// PostgresOptions is how the stack runs PostgreSQL for devstack.yaml c: the CLI reaches the server (and
+// reads the superuser's secret) with the same values.
+func PostgresOptions(c *config.Config) postgres.Options { return postgresOptions(c) }
 
 func gatewayConfig(c *config.Config) proxy.Config {
 	g := c.Gateway

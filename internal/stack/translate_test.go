@@ -136,3 +136,24 @@ services:
 		t.Errorf("a service without watch: got %+v", specs[0].Watch)
 	}
 }
+
+func TestPostgresOptionsPassword(t *testing.T) {
+	for _, tc := range []struct {
+		name, password, wantPassword, wantFile string
+	}{
+		{"postgres.password set", "s3cret", "s3cret", ""},
+		{"no password: a secret kept in the state directory", "", "", "/p/.devstack/postgres/superuser-password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &config.Config{Dir: "/p", StateDir: ".devstack"}
+			c.Postgres.User, c.Postgres.Password = "postgres", tc.password
+			o := PostgresOptions(c)
+			if o.Password != tc.wantPassword || o.PasswordFile != tc.wantFile {
+				t.Fatalf("Password %q PasswordFile %q, want %q %q", o.Password, o.PasswordFile, tc.wantPassword, tc.wantFile)
+			}
+			if o.DataDir != "/p/.devstack/postgres" {
+				t.Fatalf("DataDir %q", o.DataDir)
+			}
+		})
+	}
+}
