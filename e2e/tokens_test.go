@@ -5,6 +5,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -83,6 +87,78 @@ func TestDevIssuerTokens(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g.must(t, tt.method, tt.path, tt.token, tt.body, tt.want)
+		})
+	}
+}
+
+// servicePort asks the stack under test (`devstack status --json`) for a ready instance's port.
+func servicePort(t *testing.T, name string) int {
+	t.Helper()
+	cfg := requireEnv(t, "DEVSTACK_CONFIG", "the devstack.yaml of the stack under test")
+	out, err := exec.Command(devstackBinary(t), "status", "--json", "-c", cfg).Output()
+	if err != nil {
+		t.Fatalf("devstack status --json: %v", err)
+	}
+	var st struct {
+		Services []struct {
+			Name      string
+			Instances []struct {
+				Port  int
+				Ready bool
+			}
+		}
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("devstack status --json: %v\n%s", err, out)
+	}
+	for _, s := range st.Services {
+		for _, in := range s.Instances {
+			if s.Name == name && in.Ready && in.Port > 0 {
+				return in.Port
+			}
+		}
+	}
+	t.Fatalf("devstack status: no ready instance of %s:\n%s", name, out)
+	return 0
+}
+
+// TestServicesCheckTokensOnTheirOwnPorts: a service's port is reachable without the gateway, so the
+// gateway's X-Auth-* headers must prove nothing there; the token itself is what counts.
+func TestServicesCheckTokensOnTheirOwnPorts(t *testing.T) {
+	g := gateway(t)
+	u := g.newUser(t, "direct")
+	forged := map[string]string{"X-Auth-Subject": u.ID, "X-Auth-Scopes": "analytics:read orders:read orders:write profile"}
+	analyst := devToken(t, "analyst", "analytics:read")
+	tests := []struct {
+		name, service, path, token string
+		headers                    map[string]string
+		want                       int
+	}{
+		{"analytics, forged identity headers", "analytics", "/api/analytics/summary", "", forged, 401},
+		{"analytics, dev issuer token", "analytics", "/api/analytics/summary", analyst, nil, 200},
+		{"analytics, user token (no analytics:read)", "analytics", "/api/analytics/summary", u.Token, nil, 403},
+		{"users, forged identity headers", "users", "/api/orders", "", forged, 401},
+		{"users, dev issuer token", "users", "/api/orders", devToken(t, u.ID, "orders:read"), nil, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			direct := &gw{base: fmt.Sprintf("http://127.0.0.1:%d", servicePort(t, tt.service)), hc: gatewayHTTPClient()}
+			req, _ := http.NewRequest("GET", direct.base+tt.path, nil)
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			res, err := direct.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.want {
+				t.Fatalf("GET %s on %s's own port: %d %s, want %d", tt.path, tt.service, res.StatusCode, body, tt.want)
+			}
 		})
 	}
 }
