@@ -7,8 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/devstack-dev/devstack/internal/stackcopy"
 )
 
 // TestHotReload edits a handler of each service (Go, NestJS, Django) in a temporary copy of the stack
@@ -181,60 +181,16 @@ func devstackBinary(t *testing.T) string {
 	return bin
 }
 
-// copyStack copies devstack.yaml and the sample services' sources; dependencies and build output are
-// left behind, so the copy's setup steps install them (from the package managers' caches).
+// copyStack copies devstack.yaml and the sample services' sources. The installed dependencies are the
+// original's (linked, and the copy's npm/pip setup steps are turned off; see internal/stackcopy), so the
+// copy starts in seconds and without the network, and nothing it runs writes into the original tree.
 func copyStack(t *testing.T, root, dst string) {
 	t.Helper()
-	skip := map[string]bool{"node_modules": true, ".venv": true, "dist": true, "bin": true, "__pycache__": true, ".devstack": true, "staticfiles": true}
-	if err := copyFile(filepath.Join(root, "devstack.yaml"), filepath.Join(dst, "devstack.yaml")); err != nil {
-		t.Fatal(err)
-	}
-	src := filepath.Join(root, "sample-services")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && skip[d.Name()] {
-			return filepath.SkipDir
-		}
-		rel, _ := filepath.Rel(root, p)
-		out := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(out, 0o755)
-		}
-		if !d.Type().IsRegular() || strings.HasSuffix(p, ".sqlite3") {
-			return nil
-		}
-		return copyFile(p, out)
-	})
+	res, err := stackcopy.Copy(root, dst, "sample-services")
 	if err != nil {
 		t.Fatalf("copy the stack: %v", err)
 	}
-	// The copy's tests: entry would point at e2e/, which is not copied; the copy only runs services.
-	if err := os.MkdirAll(filepath.Join(dst, "e2e"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	t.Logf("the copy reuses %v (setup off for %v)", res.Linked, res.Skipped)
 }
 
 func freePort(t *testing.T) int {
@@ -299,7 +255,7 @@ func startStack(t *testing.T, bin, dir string) *gw {
 	})
 
 	g := &gw{base: fmt.Sprintf("http://127.0.0.1:%d", ports["GATEWAY_PORT"]), hc: gatewayHTTPClient()}
-	deadline := time.Now().Add(10 * time.Minute) // cold setup: npm ci, pip install, go build on 2 cores
+	deadline := time.Now().Add(10 * time.Minute) // go build, migrations on 2 shared cores; a cold copy (no installed deps) also installs them
 	// Paths the services answer themselves without a token (the gateway passes them through).
 	for _, path := range []string{"/api/scorer/rules", "/api/users/me", "/admin/login/"} {
 		for {

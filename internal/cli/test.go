@@ -97,7 +97,7 @@ func (a *App) runTests(ctx context.Context, cfg *config.Config, tests []config.T
 		return err
 	}
 	defer closeLog()
-	st, err := a.newStack(cfg, f.containers, logger)
+	st, err := a.newStack(ctx, cfg, f.containers, logger)
 	if err != nil {
 		return err
 	}

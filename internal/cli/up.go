@@ -85,10 +85,14 @@ func (a *App) stackLogger(cfg *config.Config, alsoStderr bool) (*slog.Logger, fu
 	return slog.New(h), func() { f.Close() }, nil
 }
 
-func (a *App) newStack(cfg *config.Config, containers bool, logger *slog.Logger) (*stack.Stack, error) {
+func (a *App) newStack(ctx context.Context, cfg *config.Config, containers bool, logger *slog.Logger) (*stack.Stack, error) {
 	o := stack.Options{Config: cfg, Logger: logger}
 	if containers {
-		o.Infra = containerInfra(cfg.Name, logger)
+		infra, err := containerInfra(ctx, cfg.Name, logger)
+		if err != nil {
+			return nil, err
+		}
+		o.Infra = infra
 	}
 	return stack.New(o)
 }
@@ -99,7 +103,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config, f upFlags, useTUI bool
 		return err
 	}
 	defer closeLog()
-	st, err := a.newStack(cfg, f.containers, logger)
+	st, err := a.newStack(ctx, cfg, f.containers, logger)
 	if err != nil {
 		return err
 	}

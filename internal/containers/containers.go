@@ -28,22 +28,61 @@ const (
 	DefaultPostgresImage = "postgres:15"
 )
 
-// ErrNoDocker says no Docker engine is reachable.
-var ErrNoDocker = errors.New("no Docker engine reachable")
+// ErrNoDocker says no Docker engine answers.
+var ErrNoDocker = errors.New("no Docker engine answers")
 
-// Available reports whether a Docker engine answers, with a hint when it does not.
+// defaultSocket is where Docker listens unless DOCKER_HOST says otherwise.
+const defaultSocket = "/var/run/docker.sock"
+
+// Available reports whether a Docker engine answers. When none does, the error is one line: where it
+// looked (DOCKER_HOST, else the default socket), why it failed, and what to do.
 func Available(ctx context.Context) error {
 	p, err := testcontainers.NewDockerProvider()
-	if err != nil {
-		return fmt.Errorf("%w: %v (start Docker, or run without --containers)", ErrNoDocker, err)
+	if err == nil {
+		defer p.Close()
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err = p.Health(hctx)
 	}
-	defer p.Close()
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := p.Health(ctx); err != nil {
-		return fmt.Errorf("%w: %v (start Docker, or run without --containers)", ErrNoDocker, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	return noEngine(os.Getenv("DOCKER_HOST"), err)
+}
+
+// noEngine words a failed probe. testcontainers' own text ends with the last place it tried (often
+// "rootless Docker not found"), so the message names the place a user configures instead.
+func noEngine(dockerHost string, err error) error {
+	where := "DOCKER_HOST=" + dockerHost
+	if dockerHost == "" {
+		where = defaultSocket + " (DOCKER_HOST is not set)"
+		if _, statErr := os.Stat(defaultSocket); statErr != nil {
+			return fmt.Errorf("%w at %s: no such socket; start Docker (or set DOCKER_HOST to a running engine), or run without --containers", ErrNoDocker, where)
+		}
+	}
+	return fmt.Errorf("%w at %s: %v; start Docker (or set DOCKER_HOST to a running engine), or run without --containers", ErrNoDocker, where, rootCause(err))
+}
+
+// rootCause is the innermost error of a chain (the first branch of a joined error), e.g. "connection refused".
+func rootCause(err error) error {
+	for {
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			next := u.Unwrap()
+			if next == nil {
+				return err
+			}
+			err = next
+		case interface{ Unwrap() []error }:
+			errs := u.Unwrap()
+			if len(errs) == 0 {
+				return err
+			}
+			err = errs[0]
+		default:
+			return err
+		}
+	}
 }
 
 // KafkaOptions configure a real single-node KRaft Kafka broker.

@@ -2,8 +2,13 @@ package containers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
+	"os"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -115,4 +120,41 @@ func TestRealContainers(t *testing.T) {
 		t.Fatalf("postgres not reachable: %v", err)
 	}
 	c.Close()
+}
+
+func TestNoEngineNamesWhereItLooked(t *testing.T) {
+	// the shape testcontainers returns: joined attempts ending with the rootless lookup
+	probe := errors.Join(
+		fmt.Errorf("check host %q: %w", "unix:///x.sock", fmt.Errorf("docker info: %w", &net.OpError{Op: "dial", Net: "unix", Err: syscall.ECONNREFUSED})),
+		errors.New("rootless Docker not found"),
+	)
+	tests := []struct {
+		name, dockerHost string
+		want             []string
+	}{
+		{"DOCKER_HOST set", "unix:///x.sock", []string{"no Docker engine answers at DOCKER_HOST=unix:///x.sock: connection refused;", "run without --containers"}},
+	}
+	if _, err := os.Stat(defaultSocket); err != nil {
+		tests = append(tests, struct {
+			name, dockerHost string
+			want             []string
+		}{"default socket missing", "", []string{"at /var/run/docker.sock (DOCKER_HOST is not set): no such socket;", "run without --containers"}})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := noEngine(tt.dockerHost, probe)
+			if !errors.Is(err, ErrNoDocker) {
+				t.Errorf("%v is not ErrNoDocker", err)
+			}
+			msg := err.Error()
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q lacks %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, "rootless") || strings.Contains(msg, "\n") {
+				t.Errorf("want one line without the rootless red herring: %q", msg)
+			}
+		})
+	}
 }

@@ -9,8 +9,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -22,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/devstack-dev/devstack/internal/stackcopy"
 )
 
 func root(t *testing.T) string {
@@ -53,68 +53,15 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// copyStack copies devstack.yaml and the sample services' sources (not their dependencies or build
-// output: the copy's setup steps install them from the package managers' caches).
+// copyStack copies devstack.yaml and the sample services' sources; their installed dependencies are
+// the original's (linked, the copy's npm/pip setup steps off: internal/stackcopy, shared with e2e/).
 func copyStack(t *testing.T, src, dst string) {
 	t.Helper()
-	skip := map[string]bool{"node_modules": true, ".venv": true, "dist": true, "bin": true, "__pycache__": true, ".devstack": true, "staticfiles": true}
-	files := []string{"devstack.yaml"}
-	for _, f := range files {
-		if err := copyFile(filepath.Join(src, f), filepath.Join(dst, f)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, dir := range []string{"sample-services", "schemas"} {
-		base := filepath.Join(src, dir)
-		if _, err := os.Stat(base); err != nil {
-			continue
-		}
-		err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && skip[d.Name()] {
-				return filepath.SkipDir
-			}
-			rel, _ := filepath.Rel(src, p)
-			out := filepath.Join(dst, rel)
-			if d.IsDir() {
-				return os.MkdirAll(out, 0o755)
-			}
-			if !d.Type().IsRegular() || strings.HasSuffix(p, ".sqlite3") {
-				return nil
-			}
-			return copyFile(p, out)
-		})
-		if err != nil {
-			t.Fatalf("copy the stack: %v", err)
-		}
-	}
-	// the tests: entry points at e2e/, which the copy does not need
-	if err := os.MkdirAll(filepath.Join(dst, "e2e"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	res, err := stackcopy.Copy(src, dst, "sample-services", "schemas")
 	if err != nil {
-		return err
+		t.Fatalf("copy the stack: %v", err)
 	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	t.Logf("the copy reuses %v (setup off for %v)", res.Linked, res.Skipped)
 }
 
 // term is one tmux server (its own socket, so nothing touches the user's tmux) running devstack.

@@ -97,7 +97,7 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["orders.auth.GatewayAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["orders.auth.BearerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["orders.auth.HasAnalyticsScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
@@ -113,6 +113,17 @@ KAFKA = {
 }
 
 ANALYTICS_SCOPE = "analytics:read"
+
+# Bearer tokens are verified here too (orders/auth.py): users' HS256 tokens with JWT_SECRET, the gateway
+# dev issuer's against GATEWAY_URL's JWKS. devstack sets GATEWAY_URL; devstack.yaml passes JWT_SECRET.
+_gateway = os.environ.get("GATEWAY_URL", "").rstrip("/")
+JWT = {
+    "SECRET": os.environ.get("JWT_SECRET", ""),
+    "ISSUER": os.environ.get("JWT_ISSUER", "devstack"),
+    "AUDIENCE": os.environ.get("JWT_AUDIENCE", "devstack"),
+    "JWKS_URL": f"{_gateway}/.well-known/jwks.json" if _gateway else "",
+    "JWKS_COOLDOWN": float(os.environ.get("JWKS_COOLDOWN_SECONDS", "30")),
+}
 
 LOGGING = {
     "version": 1,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from .auth import principal_from_headers
+from .auth import TokenError, bearer_token, principal_from_token
 
 GROUP = "orders.scored"
 # Close codes in the 4000-4999 range are the application's; these mirror HTTP 401/403.
@@ -16,7 +17,12 @@ CLOSE_FORBIDDEN = 4403
 class ScoredOrdersConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope.get("headers", [])}
-        principal = principal_from_headers(headers.get("x-auth-subject"), headers.get("x-auth-scopes"))
+        token = bearer_token(headers.get("authorization"))
+        try:
+            # may fetch the gateway's JWKS: off the event loop
+            principal = await sync_to_async(principal_from_token)(token) if token else None
+        except TokenError:
+            principal = None
         if principal is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return

@@ -1,16 +1,18 @@
 import uuid
 
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from rest_framework.test import APIClient
 
 from orders import ingest
 
 from . import fixtures as fx
+from . import tokens as tk
 
-ANALYST = {"HTTP_X_AUTH_SUBJECT": "e2e", "HTTP_X_AUTH_SCOPES": "analytics:read"}
+ANALYST = tk.bearer(tk.hs256(scope="analytics:read"))
 OTHER_USER = "b4d2e8b9-3d2f-4a8d-9e7b-4cafa0e2d3c5"
 
 
+@override_settings(JWT=tk.JWT)
 class Api(TestCase):
     def setUp(self):
         self.client = APIClient()
@@ -28,8 +30,10 @@ class Api(TestCase):
 
     def test_auth(self):
         cases = [
-            ("no gateway identity", {}, 401),
-            ("wrong scope", {"HTTP_X_AUTH_SUBJECT": "u", "HTTP_X_AUTH_SCOPES": "orders:read profile"}, 403),
+            ("no token", {}, 401),
+            ("forged gateway headers, no token", {"HTTP_X_AUTH_SUBJECT": "e2e", "HTTP_X_AUTH_SCOPES": "analytics:read"}, 401),
+            ("bad token", tk.bearer("not.a.jwt"), 401),
+            ("wrong scope", tk.bearer(tk.hs256(scope="orders:read profile")), 403),
             ("analytics scope", ANALYST, 200),
         ]
         for name, headers, status in cases:

@@ -1,9 +1,11 @@
 from channels.testing import WebsocketCommunicator
-from django.test import SimpleTestCase
+from django.test import SimpleTestCase, override_settings
 
 from analytics_site.asgi import application
 from orders.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from orders.live import broadcast_order
+
+from . import tokens as tk
 
 
 def communicator(**headers: str) -> WebsocketCommunicator:
@@ -12,11 +14,14 @@ def communicator(**headers: str) -> WebsocketCommunicator:
     )
 
 
+@override_settings(JWT=tk.JWT)
 class ScoredOrdersSocket(SimpleTestCase):
     async def test_rejects_callers_without_the_scope(self):
         for name, headers, code in [
             ("anonymous", {}, CLOSE_UNAUTHENTICATED),
-            ("wrong scope", {"x-auth-subject": "u1", "x-auth-scopes": "orders:read"}, CLOSE_FORBIDDEN),
+            ("forged gateway headers", {"x-auth-subject": "e2e", "x-auth-scopes": "analytics:read"}, CLOSE_UNAUTHENTICATED),
+            ("bad token", {"authorization": "Bearer not.a.jwt"}, CLOSE_UNAUTHENTICATED),
+            ("wrong scope", {"authorization": "Bearer " + tk.hs256(scope="orders:read")}, CLOSE_FORBIDDEN),
         ]:
             with self.subTest(name):
                 ws = communicator(**headers)
@@ -25,7 +30,7 @@ class ScoredOrdersSocket(SimpleTestCase):
                 self.assertEqual(close_code, code)
 
     async def test_pushes_scored_orders(self):
-        ws = communicator(**{"x-auth-subject": "e2e", "x-auth-scopes": "analytics:read"})
+        ws = communicator(authorization="Bearer " + tk.hs256(scope="analytics:read"))
         connected, _ = await ws.connect()
         self.assertTrue(connected)
         self.assertEqual((await ws.receive_json_from())["type"], "hello")

@@ -6,7 +6,8 @@ import { AuthedRequest, SCOPES_KEY } from './principal';
 /**
  * Verifies the bearer token itself instead of trusting X-Auth-* headers: the gateway already checked it
  * (and strips client-sent X-Auth-*), but the service is also reachable on its own port, so it does not
- * rely on being behind the gateway. Defence in depth costs one HMAC per request.
+ * rely on being behind the gateway. It accepts the same tokens as the gateway (AuthService.verify):
+ * its own HS256 login tokens and the gateway dev issuer's, against the gateway's cached JWKS.
  */
 @Injectable()
 export class JwtAuthGuard implements CanActivate {

@@ -9,6 +9,10 @@ export interface AppConfig {
     issuer: string;
     audience: string;
     ttlSeconds: number;
+    /** The gateway's JWKS (its development issuer's keys): GATEWAY_URL/.well-known/jwks.json, if known. */
+    gatewayJwksUrl?: URL;
+    /** Least time between two JWKS fetches (an unknown kid triggers one). */
+    jwksCooldownMs: number;
   };
   bcryptRounds: number;
 }
@@ -31,6 +35,16 @@ function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
   return n;
 }
 
+function jwksUrl(env: NodeJS.ProcessEnv): URL | undefined {
+  const base = env.GATEWAY_URL;
+  if (!base) return undefined;
+  try {
+    return new URL('/.well-known/jwks.json', base);
+  } catch {
+    throw new Error(`GATEWAY_URL=${base}: want a URL such as http://127.0.0.1:8080`);
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     host: env.HOST || '127.0.0.1',
@@ -46,6 +60,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       issuer: env.JWT_ISSUER || 'devstack',
       audience: env.JWT_AUDIENCE || 'devstack',
       ttlSeconds: int(env, 'JWT_TTL_SECONDS', 3600),
+      gatewayJwksUrl: jwksUrl(env),
+      jwksCooldownMs: int(env, 'JWKS_COOLDOWN_MS', 30_000),
     },
     bcryptRounds: int(env, 'BCRYPT_ROUNDS', 12),
   };

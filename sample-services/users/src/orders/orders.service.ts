@@ -1,11 +1,22 @@
-import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { ForbiddenException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { isUUID } from 'class-validator';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, QueryFailedError, Repository } from 'typeorm';
 import { OutboxMessage } from '../outbox/outbox-message.entity';
 import { OutboxRelay } from '../outbox/outbox.relay';
 import { PlaceOrderDto } from './dto/place-order.dto';
 import { CORRELATION_HEADER, ORDERS_PLACED, toOrderPlacedEvent } from './order-events';
 import { Order, OrderItem } from './order.entity';
+
+const FOREIGN_KEY_VIOLATION = '23503';
+
+/** Orders belong to registered users; a token's subject may be anything (`devstack token --sub alice`). */
+function notAUser(sub: string): ForbiddenException {
+  return new ForbiddenException(
+    `token subject ${JSON.stringify(sub)} is not a registered user: orders belong to users ` +
+      '(POST /api/users/register, then log in or use the returned id as `devstack token --sub`)',
+  );
+}
 
 @Injectable()
 export class OrdersService {
@@ -19,6 +30,7 @@ export class OrdersService {
 
   /** Stores the order and its orders.placed event in one transaction, then asks the relay to publish. */
   async place(userId: string, dto: PlaceOrderDto, correlationId: string): Promise<Order> {
+    if (!isUUID(userId)) throw notAUser(userId);
     const totalCents = dto.items.reduce((sum, i) => sum + i.quantity * i.unitPriceCents, 0);
     const order = await this.db.transaction(async (tx) => {
       const items = dto.items.map((i) =>
@@ -41,18 +53,24 @@ export class OrdersService {
         headers: { [CORRELATION_HEADER]: correlationId, 'content-type': 'application/json' },
       });
       return saved;
+    }).catch((err: unknown) => {
+      if (err instanceof QueryFailedError && (err.driverError as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
+        throw notAUser(userId);
+      }
+      throw err;
     });
     this.logger.log(`order ${order.id} placed by ${userId} (${totalCents} ${dto.currency}) [${correlationId}]`);
     this.relay.kick();
     return order;
   }
 
-  list(userId: string, limit: number): Promise<Order[]> {
+  async list(userId: string, limit: number): Promise<Order[]> {
+    if (!isUUID(userId)) return []; // no order can belong to it
     return this.orders.find({ where: { userId }, order: { createdAt: 'DESC' }, take: limit });
   }
 
   async get(userId: string, id: string): Promise<Order> {
-    const order = await this.orders.findOneBy({ id, userId });
+    const order = isUUID(userId) ? await this.orders.findOneBy({ id, userId }) : null;
     if (!order) throw new NotFoundException(`order ${id} not found`);
     return order;
   }

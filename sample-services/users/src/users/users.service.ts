@@ -1,6 +1,7 @@
 import { ConflictException, Inject, Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import * as bcrypt from 'bcrypt';
+import { isUUID } from 'class-validator';
 import { QueryFailedError, Repository } from 'typeorm';
 import { AccessToken, AuthService } from '../auth/auth.service';
 import { APP_CONFIG, AppConfig } from '../config/configuration';
@@ -53,8 +54,9 @@ export class UsersService {
   }
 
   async get(id: string): Promise<User> {
-    const user = await this.users.findOneBy({ id });
-    if (!user) throw new NotFoundException(`user ${id} not found`);
+    // A dev issuer token's subject need not be a user id (`devstack token --sub alice`).
+    const user = isUUID(id) ? await this.users.findOneBy({ id }) : null;
+    if (!user) throw new NotFoundException(`user ${JSON.stringify(id)} not found: the token's subject is not a registered user's id`);
     return user;
   }
 }
