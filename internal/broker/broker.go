@@ -4,6 +4,7 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +51,10 @@ type Options struct {
 	// never runs unbounded.
 	RetentionTime  time.Duration
 	RetentionBytes int64
+	// MaxRequestBytes caps the size a client may declare for one request (Kafka's
+	// socket.request.max.bytes): a connection that announces a larger or a negative size is closed
+	// before anything is allocated for it. 0 means no limit.
+	MaxRequestBytes int64
 	// Topics exist (with at least these partitions and these configs) before Start returns.
 	Topics []TopicSpec
 	Logger *slog.Logger
@@ -119,7 +124,7 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 			if err != nil {
 				return nil, err
 			}
-			return countingListener{ln, b}, nil
+			return connListener{ln, b}, nil
 		}),
 		kfake.ClusterID("devstack"),
 		kfake.DefaultNumPartitions(o.DefaultPartitions),
@@ -311,29 +316,42 @@ func (b *Broker) onMetadata(kreq kmsg.Request) (kmsg.Response, error, bool) {
 	return nil, nil, false
 }
 
-// countingListener counts the bytes clients send (nearly all of it produced records) and wakes the
-// retention sweeper when enough arrived. This costs one atomic add per read, unlike a control hook
-// on Produce, which kfake runs on a goroutine of its own per request.
-type countingListener struct {
+// connListener wraps every client connection: it counts the bytes clients send (nearly all of it
+// produced records) to wake the retention sweeper when enough arrived, which costs one atomic add per
+// read, unlike a control hook on Produce, which kfake runs on a goroutine of its own per request. It
+// also follows the request framing (a 4-byte big-endian size, then that many bytes) and closes a
+// connection that announces a request over MaxRequestBytes before kfake allocates a buffer for it.
+type connListener struct {
 	net.Listener
 	b *Broker
 }
 
-func (l countingListener) Accept() (net.Conn, error) {
+func (l connListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return countingConn{c, l.b}, nil
+	return &clientConn{Conn: c, b: l.b}, nil
 }
 
-type countingConn struct {
+// clientConn is read by one goroutine at a time (kfake's reader for that connection).
+type clientConn struct {
 	net.Conn
-	b *Broker
+	b    *Broker
+	size [4]byte // the size field being read
+	nsz  int     // bytes of it read so far
+	left int64   // bytes of the current request body still to come
 }
 
-func (c countingConn) Read(p []byte) (int, error) {
+func (c *clientConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 && c.b.opts.MaxRequestBytes > 0 {
+		if ferr := c.frame(p[:n]); ferr != nil {
+			c.b.log.Warn("broker: closed a client connection", "client", c.RemoteAddr().String(), "err", ferr)
+			c.Conn.Close()
+			return 0, ferr
+		}
+	}
 	if n > 0 && c.b.produced.Add(int64(n)) >= c.b.sweepBytes {
 		select {
 		case c.b.sweepNow <- struct{}{}:
@@ -341,6 +359,31 @@ func (c countingConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// frame advances the framing state over data and fails on a size field out of bounds.
+func (c *clientConn) frame(data []byte) error {
+	for len(data) > 0 {
+		if c.left > 0 {
+			k := min(c.left, int64(len(data)))
+			c.left -= k
+			data = data[k:]
+			continue
+		}
+		k := copy(c.size[c.nsz:], data)
+		c.nsz += k
+		data = data[k:]
+		if c.nsz < len(c.size) {
+			return nil
+		}
+		c.nsz = 0
+		size := int64(int32(binary.BigEndian.Uint32(c.size[:])))
+		if size < 0 || size > c.b.opts.MaxRequestBytes {
+			return fmt.Errorf("request size %d is outside 0..%d bytes (broker.max_request_bytes in devstack.yaml); a client sent a bad frame or a request larger than the limit", size, c.b.opts.MaxRequestBytes)
+		}
+		c.left = size
+	}
+	return nil
 }
 
 // sweeper applies retention every defaultSweepInterval (time bound) and whenever sweepBytes were

@@ -41,6 +41,13 @@ var (
 
 const maxReplicas = 1000
 
+// Bounds of broker.max_request_bytes: below 1KiB not even a metadata request fits; a Kafka request size is
+// an int32.
+const (
+	MinMaxRequestBytes = ByteSize(1 << 10)
+	MaxMaxRequestBytes = ByteSize(1<<31 - 1)
+)
+
 func oneOf(v string, allowed ...string) bool {
 	for _, a := range allowed {
 		if v == a {
@@ -516,6 +523,9 @@ func validateBroker(l *loader, c *Config) {
 	}
 	if b.DefaultPartitions < 1 {
 		l.errf("broker.default_partitions", "must be at least 1, got %d", b.DefaultPartitions)
+	}
+	if b.MaxRequestBytes < MinMaxRequestBytes || b.MaxRequestBytes > MaxMaxRequestBytes {
+		l.errf("broker.max_request_bytes", "must be between 1KiB and 2GiB-1 (a Kafka request size is a 32-bit signed integer), got %d bytes", int64(b.MaxRequestBytes))
 	}
 	for _, name := range sortedKeys(b.Topics) {
 		t := b.Topics[name]
