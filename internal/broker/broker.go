@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/devstack-dev/devstack/internal/kafkaname"
 )
 
 // Defaults applied by Start to zero Options fields.
@@ -172,6 +175,7 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 	b.cluster = c
 	b.addr = c.ListenAddrs()[0]
 	c.ControlKey(int16(kmsg.Metadata), b.onMetadata)
+	c.ControlKey(int16(kmsg.CreateTopics), b.onCreateTopics)
 
 	b.wg.Add(1)
 	go b.sweeper()
@@ -316,6 +320,80 @@ func (b *Broker) onMetadata(kreq kmsg.Request) (kmsg.Response, error, bool) {
 	return nil, nil, false
 }
 
+// onCreateTopics enforces Kafka's topic name rules, which kfake does not check: a request naming an
+// invalid topic is answered here, INVALID_TOPIC_EXCEPTION for each bad name and the valid ones created
+// through kfake's admin path; a request with only valid names goes to kfake unchanged.
+func (b *Broker) onCreateTopics(kreq kmsg.Request) (kmsg.Response, error, bool) {
+	req, ok := kreq.(*kmsg.CreateTopicsRequest)
+	if !ok || !slices.ContainsFunc(req.Topics, func(t kmsg.CreateTopicsRequestTopic) bool { return ValidateTopicName(t.Topic) != nil }) {
+		return nil, nil, false
+	}
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := make(map[string]bool, len(req.Topics))
+	dup := false
+	for _, rt := range req.Topics {
+		dup = dup || seen[rt.Topic]
+		seen[rt.Topic] = true
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		switch err := ValidateTopicName(rt.Topic); {
+		case dup: // as Kafka: a name listed twice fails the whole request
+			st.ErrorCode = kerr.InvalidRequest.Code
+		case err != nil:
+			st.ErrorCode = kerr.InvalidTopicException.Code
+			st.ErrorMessage = kmsg.StringPtr(err.Error())
+			b.log.Info("refused to create a topic", "topic", rt.Topic, "err", err)
+		default:
+			b.createTopic(&st, &rt, req.ValidateOnly)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	b.cluster.KeepControl() // a handled request drops the hook otherwise
+	return resp, nil, true
+}
+
+// createTopic creates one valid topic of a CreateTopics request that onCreateTopics answers itself.
+func (b *Broker) createTopic(st *kmsg.CreateTopicsResponseTopic, rt *kmsg.CreateTopicsRequestTopic, validateOnly bool) {
+	partitions := rt.NumPartitions
+	if len(rt.ReplicaAssignment) > 0 {
+		partitions = int32(len(rt.ReplicaAssignment))
+	}
+	if partitions < 0 {
+		partitions = int32(b.opts.DefaultPartitions)
+	}
+	switch {
+	case partitions == 0:
+		st.ErrorCode = kerr.InvalidPartitions.Code
+		return
+	case b.cluster.TopicInfo(rt.Topic) != nil:
+		st.ErrorCode = kerr.TopicAlreadyExists.Code
+		return
+	case validateOnly:
+		st.NumPartitions, st.ReplicationFactor = partitions, 1
+		return
+	}
+	configs := make(map[string]string, len(rt.Configs))
+	for _, c := range rt.Configs {
+		if c.Value != nil {
+			configs[c.Name] = *c.Value
+		}
+	}
+	if err := b.cluster.CreateTopic(rt.Topic, partitions, configs); err != nil {
+		st.ErrorCode = kerr.UnknownServerError.Code
+		if ke := (*kerr.Error)(nil); errors.As(err, &ke) {
+			st.ErrorCode = ke.Code
+		}
+		st.ErrorMessage = kmsg.StringPtr(err.Error())
+		return
+	}
+	st.NumPartitions, st.ReplicationFactor = partitions, 1
+	if ti := b.cluster.TopicInfo(rt.Topic); ti != nil {
+		st.TopicID = ti.TopicID
+	}
+}
+
 // connListener wraps every client connection: it counts the bytes clients send (nearly all of it
 // produced records) to wake the retention sweeper when enough arrived, which costs one atomic add per
 // read, unlike a control hook on Produce, which kfake runs on a goroutine of its own per request. It
@@ -426,20 +504,5 @@ func (k kfakeLogger) Logf(level kfake.LogLevel, format string, args ...any) {
 	k.l.Log(context.Background(), lvl, fmt.Sprintf(format, args...), "component", "kfake")
 }
 
-// ValidateTopicName applies Kafka's topic name rules.
-func ValidateTopicName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("topic name is empty")
-	case name == "." || name == "..":
-		return fmt.Errorf("topic name %q is not allowed", name)
-	case len(name) > 249:
-		return fmt.Errorf("topic name %q is longer than 249 characters", name)
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return fmt.Errorf("topic name %q: only letters, digits, '.', '_' and '-' are allowed", name)
-		}
-	}
-	return nil
-}
+// ValidateTopicName applies Kafka's topic name rules (the same rule devstack validate applies).
+func ValidateTopicName(name string) error { return kafkaname.CheckTopic(name) }

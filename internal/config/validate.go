@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/devstack-dev/devstack/internal/kafkaname"
 )
 
 // validators run after defaults, in order; each reports every problem it finds.
@@ -33,7 +35,6 @@ var validators = []func(*loader, *Config){
 var (
 	serviceNameRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	databaseNameRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-	topicNameRe    = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 	hostnameRe     = regexp.MustCompile(`^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
 	headerNameRe   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 	versionRe      = regexp.MustCompile(`^[0-9]+(\.[0-9]+){0,2}$`)
@@ -530,7 +531,7 @@ func validateBroker(l *loader, c *Config) {
 	for _, name := range sortedKeys(b.Topics) {
 		t := b.Topics[name]
 		tp := join("broker.topics", name)
-		if name == "." || name == ".." || len(name) > 249 || !topicNameRe.MatchString(name) {
+		if kafkaname.CheckTopic(name) != nil {
 			l.keyErrf(tp, "invalid topic name: use letters, digits, ., _ and - (at most 249)")
 		}
 		if t.Partitions < 1 && (l.has(tp+".partitions") || b.DefaultPartitions >= 1) {
