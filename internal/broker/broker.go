@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/devstack-dev/devstack/internal/fsperm"
 	"github.com/devstack-dev/devstack/internal/kafkaname"
 )
 
@@ -152,8 +153,15 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		}
 		b.tempDir, dataDir = dir, dir
 	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	// Records are private to the owner: kfake creates its files 0644 in 0755 dirs, which the data
+	// dir's default ACL (or at least its 0700) turns private; older data is tightened here.
+	warn, err := fsperm.Private(dataDir)
+	if err != nil {
+		b.removeTemp()
 		return nil, fmt.Errorf("broker: create data dir: %w", err)
+	}
+	if warn != nil {
+		log.Warn("broker: some data files stay readable by other users; fix their owner or mode", "err", warn)
 	}
 	lock, err := lockDir(dataDir)
 	if err != nil {
@@ -268,7 +276,7 @@ func removeStaleTempDirs(log *slog.Logger) {
 // lockDir takes an exclusive lock on dir so two devstacks never share one data dir.
 func lockDir(dir string) (*os.File, error) {
 	path := filepath.Join(dir, "devstack.lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("broker: lock data dir: %w", err)
 	}
