@@ -25,7 +25,7 @@ func Private(dir string, skip ...string) (warning, err error) {
 		return nil, err
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("make %s private to its owner: %w", dir, err)
+		return nil, fmt.Errorf("make %s private to its owner: %w (is it another user's? run devstack as that user or take it over with chown -R)", dir, err)
 	}
 	var errs []error
 	if err := inheritPrivate(dir); err != nil {
