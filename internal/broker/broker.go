@@ -4,12 +4,14 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/devstack-dev/devstack/internal/fsperm"
+	"github.com/devstack-dev/devstack/internal/kafkaname"
 )
 
 // Defaults applied by Start to zero Options fields.
@@ -50,6 +55,10 @@ type Options struct {
 	// never runs unbounded.
 	RetentionTime  time.Duration
 	RetentionBytes int64
+	// MaxRequestBytes caps the size a client may declare for one request (Kafka's
+	// socket.request.max.bytes): a connection that announces a larger or a negative size is closed
+	// before anything is allocated for it. 0 means no limit.
+	MaxRequestBytes int64
 	// Topics exist (with at least these partitions and these configs) before Start returns.
 	Topics []TopicSpec
 	Logger *slog.Logger
@@ -119,7 +128,7 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 			if err != nil {
 				return nil, err
 			}
-			return countingListener{ln, b}, nil
+			return connListener{ln, b}, nil
 		}),
 		kfake.ClusterID("devstack"),
 		kfake.DefaultNumPartitions(o.DefaultPartitions),
@@ -144,8 +153,15 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		}
 		b.tempDir, dataDir = dir, dir
 	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+	// Records are private to the owner: kfake creates its files 0644 in 0755 dirs, which the data
+	// dir's default ACL (or at least its 0700) turns private; older data is tightened here.
+	warn, err := fsperm.Private(dataDir)
+	if err != nil {
+		b.removeTemp()
 		return nil, fmt.Errorf("broker: create data dir: %w", err)
+	}
+	if warn != nil {
+		log.Warn("broker: some data files stay readable by other users; fix their owner or mode", "err", warn)
 	}
 	lock, err := lockDir(dataDir)
 	if err != nil {
@@ -167,6 +183,7 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 	b.cluster = c
 	b.addr = c.ListenAddrs()[0]
 	c.ControlKey(int16(kmsg.Metadata), b.onMetadata)
+	c.ControlKey(int16(kmsg.CreateTopics), b.onCreateTopics)
 
 	b.wg.Add(1)
 	go b.sweeper()
@@ -259,7 +276,7 @@ func removeStaleTempDirs(log *slog.Logger) {
 // lockDir takes an exclusive lock on dir so two devstacks never share one data dir.
 func lockDir(dir string) (*os.File, error) {
 	path := filepath.Join(dir, "devstack.lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("broker: lock data dir: %w", err)
 	}
@@ -311,29 +328,116 @@ func (b *Broker) onMetadata(kreq kmsg.Request) (kmsg.Response, error, bool) {
 	return nil, nil, false
 }
 
-// countingListener counts the bytes clients send (nearly all of it produced records) and wakes the
-// retention sweeper when enough arrived. This costs one atomic add per read, unlike a control hook
-// on Produce, which kfake runs on a goroutine of its own per request.
-type countingListener struct {
+// onCreateTopics enforces Kafka's topic name rules, which kfake does not check: a request naming an
+// invalid topic is answered here, INVALID_TOPIC_EXCEPTION for each bad name and the valid ones created
+// through kfake's admin path; a request with only valid names goes to kfake unchanged.
+func (b *Broker) onCreateTopics(kreq kmsg.Request) (kmsg.Response, error, bool) {
+	req, ok := kreq.(*kmsg.CreateTopicsRequest)
+	if !ok || !slices.ContainsFunc(req.Topics, func(t kmsg.CreateTopicsRequestTopic) bool { return ValidateTopicName(t.Topic) != nil }) {
+		return nil, nil, false
+	}
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := make(map[string]bool, len(req.Topics))
+	dup := false
+	for _, rt := range req.Topics {
+		dup = dup || seen[rt.Topic]
+		seen[rt.Topic] = true
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		switch err := ValidateTopicName(rt.Topic); {
+		case dup: // as Kafka: a name listed twice fails the whole request
+			st.ErrorCode = kerr.InvalidRequest.Code
+		case err != nil:
+			st.ErrorCode = kerr.InvalidTopicException.Code
+			st.ErrorMessage = kmsg.StringPtr(err.Error())
+			b.log.Info("refused to create a topic", "topic", rt.Topic, "err", err)
+		default:
+			b.createTopic(&st, &rt, req.ValidateOnly)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	b.cluster.KeepControl() // a handled request drops the hook otherwise
+	return resp, nil, true
+}
+
+// createTopic creates one valid topic of a CreateTopics request that onCreateTopics answers itself.
+func (b *Broker) createTopic(st *kmsg.CreateTopicsResponseTopic, rt *kmsg.CreateTopicsRequestTopic, validateOnly bool) {
+	partitions := rt.NumPartitions
+	if len(rt.ReplicaAssignment) > 0 {
+		partitions = int32(len(rt.ReplicaAssignment))
+	}
+	if partitions < 0 {
+		partitions = int32(b.opts.DefaultPartitions)
+	}
+	switch {
+	case partitions == 0:
+		st.ErrorCode = kerr.InvalidPartitions.Code
+		return
+	case b.cluster.TopicInfo(rt.Topic) != nil:
+		st.ErrorCode = kerr.TopicAlreadyExists.Code
+		return
+	case validateOnly:
+		st.NumPartitions, st.ReplicationFactor = partitions, 1
+		return
+	}
+	configs := make(map[string]string, len(rt.Configs))
+	for _, c := range rt.Configs {
+		if c.Value != nil {
+			configs[c.Name] = *c.Value
+		}
+	}
+	if err := b.cluster.CreateTopic(rt.Topic, partitions, configs); err != nil {
+		st.ErrorCode = kerr.UnknownServerError.Code
+		if ke := (*kerr.Error)(nil); errors.As(err, &ke) {
+			st.ErrorCode = ke.Code
+		}
+		st.ErrorMessage = kmsg.StringPtr(err.Error())
+		return
+	}
+	st.NumPartitions, st.ReplicationFactor = partitions, 1
+	if ti := b.cluster.TopicInfo(rt.Topic); ti != nil {
+		st.TopicID = ti.TopicID
+	}
+}
+
+// connListener wraps every client connection: it counts the bytes clients send (nearly all of it
+// produced records) to wake the retention sweeper when enough arrived, which costs one atomic add per
+// read, unlike a control hook on Produce, which kfake runs on a goroutine of its own per request. It
+// also follows the request framing (a 4-byte big-endian size, then that many bytes) and closes a
+// connection that announces a request over MaxRequestBytes before kfake allocates a buffer for it.
+type connListener struct {
 	net.Listener
 	b *Broker
 }
 
-func (l countingListener) Accept() (net.Conn, error) {
+func (l connListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return countingConn{c, l.b}, nil
+	return &clientConn{Conn: c, b: l.b}, nil
 }
 
-type countingConn struct {
+// clientConn is read by one goroutine at a time (kfake's reader for that connection).
+type clientConn struct {
 	net.Conn
-	b *Broker
+	b    *Broker
+	size [4]byte // the size field being read
+	nsz  int     // bytes of it read so far
+	left int64   // bytes of the current request body still to come
 }
 
-func (c countingConn) Read(p []byte) (int, error) {
+func (c *clientConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 && c.b.opts.MaxRequestBytes > 0 {
+		if ferr := c.frame(p[:n]); ferr != nil {
+			c.b.log.Warn("broker: closed a client connection", "client", c.RemoteAddr().String(), "err", ferr)
+			c.Conn.Close()
+			return 0, ferr
+		}
+	}
 	if n > 0 && c.b.produced.Add(int64(n)) >= c.b.sweepBytes {
 		select {
 		case c.b.sweepNow <- struct{}{}:
@@ -341,6 +445,31 @@ func (c countingConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// frame advances the framing state over data and fails on a size field out of bounds.
+func (c *clientConn) frame(data []byte) error {
+	for len(data) > 0 {
+		if c.left > 0 {
+			k := min(c.left, int64(len(data)))
+			c.left -= k
+			data = data[k:]
+			continue
+		}
+		k := copy(c.size[c.nsz:], data)
+		c.nsz += k
+		data = data[k:]
+		if c.nsz < len(c.size) {
+			return nil
+		}
+		c.nsz = 0
+		size := int64(int32(binary.BigEndian.Uint32(c.size[:])))
+		if size < 0 || size > c.b.opts.MaxRequestBytes {
+			return fmt.Errorf("request size %d is outside 0..%d bytes (broker.max_request_bytes in devstack.yaml); a client sent a bad frame or a request larger than the limit", size, c.b.opts.MaxRequestBytes)
+		}
+		c.left = size
+	}
+	return nil
 }
 
 // sweeper applies retention every defaultSweepInterval (time bound) and whenever sweepBytes were
@@ -383,20 +512,5 @@ func (k kfakeLogger) Logf(level kfake.LogLevel, format string, args ...any) {
 	k.l.Log(context.Background(), lvl, fmt.Sprintf(format, args...), "component", "kfake")
 }
 
-// ValidateTopicName applies Kafka's topic name rules.
-func ValidateTopicName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("topic name is empty")
-	case name == "." || name == "..":
-		return fmt.Errorf("topic name %q is not allowed", name)
-	case len(name) > 249:
-		return fmt.Errorf("topic name %q is longer than 249 characters", name)
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return fmt.Errorf("topic name %q: only letters, digits, '.', '_' and '-' are allowed", name)
-		}
-	}
-	return nil
-}
+// ValidateTopicName applies Kafka's topic name rules (the same rule devstack validate applies).
+func ValidateTopicName(name string) error { return kafkaname.CheckTopic(name) }

@@ -61,10 +61,22 @@ colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.
 // openLog opens <state>/devstack.log for devstack's own log (kept short: truncated at start).
 func openLog(cfg *config.Config) (io.WriteCloser, error) {
 	dir := cfg.StateDirPath()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// private to the owner (the stack makes the rest of the dir private when it starts)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	return os.OpenFile(filepath.Join(dir, "devstack.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("make %s private: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "devstack.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o600); err != nil { // left 0644 by an older devstack
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // stackLogger logs to the state dir's devstack.log, and warnings also to stderr when asked.

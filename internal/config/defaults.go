@@ -19,6 +19,7 @@ const (
 	DefaultPartitions       = 1
 	DefaultRetentionTime    = Duration(24 * time.Hour)
 	DefaultRetentionBytes   = ByteSize(256 << 20)
+	DefaultMaxRequestBytes  = ByteSize(100 << 20) // Kafka's socket.request.max.bytes
 	DefaultPostgresPort     = 5433
 	DefaultPostgresVersion  = "15"
 	DefaultPostgresUser     = "postgres"
@@ -102,6 +103,7 @@ func (l *loader) applyDefaults(c *Config) {
 	}
 	l.setDur("broker.retention.time", &b.Retention.Time, DefaultRetentionTime)
 	l.setSize("broker.retention.bytes", &b.Retention.Bytes, DefaultRetentionBytes)
+	l.setSize("broker.max_request_bytes", &b.MaxRequestBytes, DefaultMaxRequestBytes)
 	for name, t := range b.Topics {
 		if !l.has(join(join("broker.topics", name), "partitions")) {
 			t.Partitions = b.DefaultPartitions

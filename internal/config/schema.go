@@ -7,6 +7,8 @@ import (
 	"reflect"
 
 	"github.com/invopop/jsonschema"
+
+	"github.com/devstack-dev/devstack/internal/kafkaname"
 )
 
 // Schema returns the JSON Schema (draft 2020-12) of devstack.yaml, generated from the structs in
@@ -174,7 +176,7 @@ func patchSchema(root *jsonschema.Schema) error {
 	if err != nil {
 		return err
 	}
-	topics.PropertyNames = &jsonschema.Schema{Pattern: `^[a-zA-Z0-9._-]+$`, MaxLength: ptr(uint64(249))}
+	topics.PropertyNames = &jsonschema.Schema{Pattern: kafkaname.TopicPattern, MaxLength: ptr(uint64(kafkaname.MaxTopicLen))}
 	// x-* keys are allowed everywhere (for YAML anchors), like docker compose's extension fields.
 	extensions := func(s *jsonschema.Schema) {
 		if s.Type == "object" && s.Properties != nil {

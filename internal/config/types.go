@@ -54,6 +54,8 @@ type Broker struct {
 	// Persist keeps data in <state_dir>/kafka across restarts (default true).
 	Persist   *bool     `yaml:"persist,omitempty" json:"persist,omitempty" jsonschema_description:"Keep topics and records in <state_dir>/kafka across restarts. Default true."`
 	Retention Retention `yaml:"retention,omitempty" json:"retention,omitempty" jsonschema_description:"What the broker keeps per partition."`
+	// MaxRequestBytes caps one client request (Kafka's socket.request.max.bytes); default 100MiB.
+	MaxRequestBytes ByteSize `yaml:"max_request_bytes,omitempty" json:"max_request_bytes,omitempty" jsonschema_description:"Largest request a client may send; the broker closes a connection that announces a larger one. Between 1KiB and 2GiB-1. Default 100MiB (Kafka's socket.request.max.bytes)."`
 	// Topics created before any service starts, by name.
 	Topics map[string]Topic `yaml:"topics,omitempty" json:"topics,omitempty" jsonschema_description:"Topics created before any service starts, by name."`
 }

@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/devstack-dev/devstack/internal/kafkaname"
 )
 
 // validators run after defaults, in order; each reports every problem it finds.
@@ -33,13 +35,19 @@ var validators = []func(*loader, *Config){
 var (
 	serviceNameRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	databaseNameRe = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-	topicNameRe    = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 	hostnameRe     = regexp.MustCompile(`^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
 	headerNameRe   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 	versionRe      = regexp.MustCompile(`^[0-9]+(\.[0-9]+){0,2}$`)
 )
 
 const maxReplicas = 1000
+
+// Bounds of broker.max_request_bytes: below 1KiB not even a metadata request fits; a Kafka request size is
+// an int32.
+const (
+	MinMaxRequestBytes = ByteSize(1 << 10)
+	MaxMaxRequestBytes = ByteSize(1<<31 - 1)
+)
 
 func oneOf(v string, allowed ...string) bool {
 	for _, a := range allowed {
@@ -517,10 +525,13 @@ func validateBroker(l *loader, c *Config) {
 	if b.DefaultPartitions < 1 {
 		l.errf("broker.default_partitions", "must be at least 1, got %d", b.DefaultPartitions)
 	}
+	if b.MaxRequestBytes < MinMaxRequestBytes || b.MaxRequestBytes > MaxMaxRequestBytes {
+		l.errf("broker.max_request_bytes", "must be between 1KiB and 2GiB-1 (a Kafka request size is a 32-bit signed integer), got %d bytes", int64(b.MaxRequestBytes))
+	}
 	for _, name := range sortedKeys(b.Topics) {
 		t := b.Topics[name]
 		tp := join("broker.topics", name)
-		if name == "." || name == ".." || len(name) > 249 || !topicNameRe.MatchString(name) {
+		if kafkaname.CheckTopic(name) != nil {
 			l.keyErrf(tp, "invalid topic name: use letters, digits, ., _ and - (at most 249)")
 		}
 		if t.Partitions < 1 && (l.has(tp+".partitions") || b.DefaultPartitions >= 1) {

@@ -51,7 +51,7 @@ func Listen(addr, stateDir string, ctrl Controller) (*Server, error) {
 	_, _ = rand.Read(tok)
 	s := &Server{ctrl: ctrl, token: hex.EncodeToString(tok), ln: ln, file: filepath.Join(stateDir, EndpointFile)}
 	b, _ := json.Marshal(Endpoint{Addr: ln.Addr().String(), PID: os.Getpid(), Token: s.token})
-	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control API: %w", err)
 	}

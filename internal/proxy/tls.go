@@ -113,7 +113,7 @@ func loadOrCreateCA(stateDir string) (*ca, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+	if err := writeFileAtomic(certPath, certPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	return &ca{cert: cert, key: key, pem: certPEM}, nil
@@ -195,7 +195,7 @@ func ensureLeaf(stateDir string, extra []string, now time.Time) (*tls.Certificat
 	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+	if err := writeFileAtomic(certPath, certPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	return &c, nil

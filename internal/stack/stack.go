@@ -20,6 +20,7 @@ import (
 	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/fsperm"
 	"github.com/devstack-dev/devstack/internal/postgres"
 	"github.com/devstack-dev/devstack/internal/proxy"
 	"github.com/devstack-dev/devstack/internal/supervisor"
@@ -163,9 +164,15 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	if err := os.MkdirAll(s.cfg.StateDirPath(), 0o755); err != nil {
+	// Logs, Kafka records and keys live there: private to the owner, also when an older devstack left
+	// it world-readable. PostgreSQL's data dir keeps the modes its own tools set.
+	warn, err := fsperm.Private(s.cfg.StateDirPath(), "postgres")
+	if err != nil {
 		s.failStart(err)
 		return fmt.Errorf("create state dir: %w", err)
+	}
+	if warn != nil {
+		s.log.Warn("state dir: some files stay readable by other users; fix their owner or mode", "err", warn)
 	}
 	ensureGitignore(s.cfg.StateDirPath())
 
@@ -505,7 +512,7 @@ func ensureGitignore(dir string) {
 	if _, err := os.Stat(p); err == nil {
 		return
 	}
-	_ = os.WriteFile(p, []byte("# devstack state: data, logs, certificates\n*\n"), 0o644)
+	_ = os.WriteFile(p, []byte("# devstack state: data, logs, certificates\n*\n"), 0o600)
 }
 
 // Addrs summarises where things listen, for the CLI's ready banner.

@@ -33,6 +33,7 @@ func brokerOptions(c *config.Config) broker.Options {
 		DefaultPartitions: b.DefaultPartitions,
 		RetentionTime:     b.Retention.Time.D(),
 		RetentionBytes:    int64(b.Retention.Bytes),
+		MaxRequestBytes:   int64(b.MaxRequestBytes),
 	}
 	if boolOr(b.Persist, true) {
 		o.DataDir = filepath.Join(c.StateDirPath(), "kafka")

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -155,5 +157,29 @@ func TestPostgresOptionsPassword(t *testing.T) {
 				t.Fatalf("DataDir %q", o.DataDir)
 			}
 		})
+	}
+}
+
+func TestBrokerOptionsMaxRequestBytes(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want int64
+	}{
+		{"broker: {}\n", 100 << 20},
+		{"broker: {max_request_bytes: 1MiB}\n", 1 << 20},
+	}
+	for _, tc := range tests {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "devstack.yaml")
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := brokerOptions(cfg).MaxRequestBytes; got != tc.want {
+			t.Errorf("%q: broker MaxRequestBytes = %d, want %d", tc.yaml, got, tc.want)
+		}
 	}
 }

@@ -66,11 +66,11 @@ func (l *logFile) write(t time.Time, replica int, stream, text string) {
 		if l.err != nil {
 			return
 		}
-		if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(l.path), 0o700); err != nil {
 			l.err = err
 			return
 		}
-		f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			l.err = err
 			return
@@ -84,7 +84,7 @@ func (l *logFile) write(t time.Time, replica int, stream, text string) {
 			l.f.Close()
 			l.f = nil
 			_ = os.Rename(l.path, l.path+".1")
-			f, err = os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			f, err = os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 			if err != nil {
 				l.err = err
 				return

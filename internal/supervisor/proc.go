@@ -168,8 +168,8 @@ func startProc(spec procSpec) (*proc, error) {
 		rec := pidRecord{Devstack: os.Getpid(), DevstackStart: startTime(os.Getpid()), Shim: p.ShimPID,
 			PGID: p.PID, Token: p.token, Command: spec.Command}
 		if b, err := json.Marshal(rec); err == nil {
-			_ = os.MkdirAll(spec.PidsDir, 0o755)
-			_ = os.WriteFile(p.regPath, b, 0o644)
+			_ = os.MkdirAll(spec.PidsDir, 0o700)
+			_ = os.WriteFile(p.regPath, b, 0o600)
 		}
 	}
 

@@ -58,10 +58,10 @@ func readHash(path string) string {
 }
 
 func writeHash(path, sum string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(sum+"\n"), 0o644)
+	return os.WriteFile(path, []byte(sum+"\n"), 0o600)
 }
 
 // isSetupInput reports whether abs is one of the setup inputs of a service in dir.
