@@ -41,6 +41,7 @@ const (
 	DefaultMaxRestarts      = 5
 	DefaultBackoff          = Duration(500 * time.Millisecond)
 	DefaultStopGrace        = Duration(10 * time.Second)
+	DefaultSettle           = Duration(time.Second)
 	DefaultCondition        = "healthy"
 	DefaultProbeInterval    = Duration(200 * time.Millisecond)
 	DefaultProbeTimeout     = Duration(60 * time.Second)
@@ -202,6 +203,7 @@ func (l *loader) serviceDefaults(c *Config, name string, s *Service) {
 	}
 	l.setDur(p+".restart.backoff", &s.Restart.Backoff, DefaultBackoff)
 	l.setDur(p+".stop_grace", &s.StopGrace, DefaultStopGrace)
+	l.setDur(p+".settle", &s.Settle, DefaultSettle)
 	for dep, d := range s.DependsOn {
 		if d.Condition == "" {
 			d.Condition = DefaultCondition

@@ -235,6 +235,9 @@ type Service struct {
 	DependsOn map[string]Dependency `yaml:"depends_on,omitempty" json:"depends_on,omitempty" jsonschema_description:"Services that must be up first: a list of names (condition healthy), or a mapping of name to condition or {condition: ...}."`
 	Ready     *Probe                `yaml:"ready,omitempty" json:"ready,omitempty" jsonschema_description:"Readiness probe: exactly one of http, tcp, log, exec. Default: ready once started."`
 	Restart   RestartPolicy         `yaml:"restart,omitempty" json:"restart,omitempty" jsonschema_description:"Restart policy: no, on-failure or always, or a mapping with policy, max_restarts, backoff."`
+	// Settle: without a ready probe, an instance counts as ready once it has run this long (default
+	// 1s); 0 means as soon as it started.
+	Settle Duration `yaml:"settle,omitempty" json:"settle,omitempty" jsonschema_description:"Without a ready probe, an instance counts as ready once it has stayed up this long (a crash loop never does). 0 means as soon as it started. Default 1s."`
 	// Watch is nil when hot reload is off (the key is absent, or null).
 	Watch *Watch `yaml:"watch,omitempty" json:"watch,omitempty" jsonschema_description:"Hot reload: true for defaults, or a mapping. Absent means no hot reload."`
 	// StopGrace is how long after SIGTERM the process group is SIGKILLed (default 10s).

@@ -202,6 +202,7 @@ func supervisorSpecs(c *config.Config, co coordinates) ([]supervisor.Spec, error
 			MaxRestarts: s.Restart.MaxRestarts,
 			Backoff:     s.Restart.Backoff.D(),
 			StopGrace:   s.StopGrace.D(),
+			Settle:      s.Settle.D(),
 		}
 		for dep, d := range s.DependsOn {
 			if ds := c.Services[dep]; ds != nil && ds.Disabled {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devstack-dev/devstack/internal/config"
 )
@@ -100,6 +101,7 @@ services:
     depends_on: {db-migrate: {condition: completed}, old: {condition: healthy}}
     ready: {http: /health, timeout: 5s}
     restart: {policy: always, max_restarts: 3, backoff: 1s}
+    settle: 300ms
     watch: {include: ["**/*.go"]}
   old:
     command: ./old
@@ -131,6 +133,9 @@ services:
 	}
 	if len(api.DependsOn) != 1 || api.DependsOn["db-migrate"] != "completed" {
 		t.Errorf("depends_on = %v, want only db-migrate (old is disabled)", api.DependsOn)
+	}
+	if api.Settle != 300*time.Millisecond || specs[0].Settle != time.Second {
+		t.Errorf("settle = %s and %s, want 300ms as set and the 1s default", api.Settle, specs[0].Settle)
 	}
 	if specs[0].Watch != nil {
 		t.Errorf("a service without watch: got %+v", specs[0].Watch)

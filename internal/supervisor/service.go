@@ -451,10 +451,19 @@ func (sv *service) userStoppedNow() bool {
 	return sv.userStopped
 }
 
+// clearStopped ends a user's stop before a deploy; a stopped or failed service is pending again, so
+// nobody waits for it as if no instance could come.
 func (sv *service) clearStopped() {
 	sv.mu.Lock()
 	sv.userStopped = false
+	again := sv.phase == event.StatusStopped || sv.phase == event.StatusFailed
+	if again {
+		sv.phase = event.StatusPending
+	}
 	sv.mu.Unlock()
+	if again {
+		sv.publish()
+	}
 }
 
 // stopAll stops every instance (current, candidate, draining) in parallel and marks the service.
@@ -567,7 +576,7 @@ func (sv *service) deploy(ctx context.Context, op opKind, c *change) error {
 }
 
 // watchAfterSkip checks the instances started on a skipped build once more. Without a probe an
-// instance counts as ready as soon as it started, so an early crash (a deleted binary, a stale bundle)
+// instance counts as ready once it has run Settle (maybe 0), so an early crash (a deleted binary, a stale bundle)
 // is watched for during notFoundWindow; the error says what went wrong.
 func (sv *service) watchAfterSkip(ctx context.Context) error {
 	var deadline time.Time
@@ -900,6 +909,7 @@ func (sv *service) replace(ctx context.Context, began time.Time, trigger string,
 		sv.stopKeepers(old)
 		sv.mu.Lock()
 		sv.keepers = nil
+		sv.phase = event.StatusStarting // not "stopped": the new instances come right after
 		sv.mu.Unlock()
 	}
 	if sv.spec.Port > 0 {

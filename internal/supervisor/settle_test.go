@@ -1,0 +1,79 @@
+package supervisor
+
+import (
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/devstack-dev/devstack/internal/event"
+)
+
+// Without a probe an instance is ready only once it has stayed up for Settle: a crash loop never
+// counts as ready (WaitReady reports the give-up), a steady process does, and Settle 0 keeps the
+// old "ready at start".
+func TestSettleWithoutProbe(t *testing.T) {
+	tests := []struct {
+		name      string
+		command   string
+		settle    time.Duration
+		wantErr   string // regexp; "" means WaitReady succeeds
+		everReady bool   // whether the service may ever be seen ready
+		minWait   time.Duration
+	}{
+		{"crash loop never ready", "sleep 0.2; exit 1", time.Second, `^service w: gave up after 2 restarts`, false, 0},
+		{"steady process ready after settle", "exec sleep 1000", 700 * time.Millisecond, "", true, 700 * time.Millisecond},
+		{"settle 0: ready at start", "sleep 0.2; exit 1", 0, "", true, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, []Spec{{Name: "w", Dir: t.TempDir(), Command: tc.command, Settle: tc.settle,
+				MaxRestarts: 2, Backoff: 50 * time.Millisecond}})
+			var mu sync.Mutex
+			seenReady := false
+			stopWatch := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { // every published state, not just the last
+				defer wg.Done()
+				_, ch, cancel := h.bus.Subscribe(4096)
+				defer cancel()
+				for {
+					select {
+					case ev := <-ch:
+						if ev.Kind == event.KindService && ev.Service != nil && ev.Service.Status == event.StatusReady {
+							mu.Lock()
+							seenReady = true
+							mu.Unlock()
+						}
+					case <-stopWatch:
+						return
+					}
+				}
+			}()
+			start := time.Now()
+			h.start()
+			err := h.waitReady(60 * time.Second)
+			took := time.Since(start)
+			close(stopWatch)
+			wg.Wait()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("WaitReady: %v", err)
+			case tc.wantErr != "" && (err == nil || !regexp.MustCompile(tc.wantErr).MatchString(err.Error())):
+				t.Fatalf("WaitReady = %v, want %q", err, tc.wantErr)
+			}
+			if took < tc.minWait {
+				t.Errorf("ready after %s, before the settle period %s", took, tc.minWait)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if seenReady && !tc.everReady {
+				t.Errorf("the crash-looping service was published as ready")
+			}
+			if !seenReady && tc.everReady {
+				t.Errorf("the service was never published as ready")
+			}
+		})
+	}
+}
