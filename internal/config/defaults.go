@@ -42,6 +42,8 @@ const (
 	DefaultBackoff          = Duration(500 * time.Millisecond)
 	DefaultStopGrace        = Duration(10 * time.Second)
 	DefaultSettle           = Duration(time.Second)
+	DefaultLogMaxSize       = ByteSize(10 << 20)
+	DefaultLogMaxFiles      = 5
 	DefaultCondition        = "healthy"
 	DefaultProbeInterval    = Duration(200 * time.Millisecond)
 	DefaultProbeTimeout     = Duration(60 * time.Second)
@@ -154,6 +156,11 @@ func (l *loader) applyDefaults(c *Config) {
 			r.Methods[j] = strings.ToUpper(m)
 		}
 		l.rateLimitDefaults(rp+".rate_limit", r.RateLimit)
+	}
+
+	l.setSize("logs.max_size", &c.Logs.MaxSize, DefaultLogMaxSize)
+	if !l.has("logs.max_files") {
+		c.Logs.MaxFiles = DefaultLogMaxFiles
 	}
 
 	for i := range c.Tests {

@@ -363,7 +363,9 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 		s.failStart(err)
 		return err
 	}
-	sup, err := supervisor.New(specs, supervisor.Options{StateDir: s.cfg.StateDirPath(), Bus: s.bus, Logs: s.logs, Logger: s.log.With("component", "supervisor")})
+	sopts := supervisorOptions(s.cfg)
+	sopts.Bus, sopts.Logs, sopts.Logger = s.bus, s.logs, s.log.With("component", "supervisor")
+	sup, err := supervisor.New(specs, sopts)
 	if err != nil {
 		s.failStart(err)
 		return fmt.Errorf("supervisor: %w", err)

@@ -221,6 +221,11 @@ func supervisorSpecs(c *config.Config, co coordinates) ([]supervisor.Spec, error
 	return specs, nil
 }
 
+// supervisorOptions are the supervisor's settings from the config (its collaborators are added by the caller).
+func supervisorOptions(c *config.Config) supervisor.Options {
+	return supervisor.Options{StateDir: c.StateDirPath(), LogMaxBytes: int64(c.Logs.MaxSize), LogMaxFiles: c.Logs.MaxFiles}
+}
+
 func hostPort(host string, port int) string {
 	if host == "" {
 		host = "127.0.0.1"

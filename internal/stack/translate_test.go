@@ -141,3 +141,24 @@ services:
 		t.Errorf("a service without watch: got %+v", specs[0].Watch)
 	}
 }
+
+func TestSupervisorOptions(t *testing.T) {
+	for _, tc := range []struct {
+		yaml      string
+		wantBytes int64
+		wantFiles int
+	}{
+		{"name: x\n", 10 << 20, 5},
+		{"logs: {max_size: 1MiB, max_files: 0}\n", 1 << 20, 0},
+		{"logs: {max_size: 0}\n", 0, 5},
+	} {
+		cfg, err := config.LoadBytes("devstack.yaml", []byte(tc.yaml), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := supervisorOptions(cfg)
+		if o.LogMaxBytes != tc.wantBytes || o.LogMaxFiles != tc.wantFiles || o.StateDir != cfg.StateDirPath() {
+			t.Errorf("%q: options %+v, want %d bytes, %d files", tc.yaml, o, tc.wantBytes, tc.wantFiles)
+		}
+	}
+}

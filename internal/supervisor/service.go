@@ -93,7 +93,7 @@ func newService(sup *Supervisor, spec Spec) *service {
 		sup:      sup,
 		spec:     spec,
 		log:      sup.log.With("service", spec.Name),
-		file:     openLogFile(sup.logDir, spec.Name),
+		file:     openLogFile(sup.logDir, spec.Name, sup.opts.LogMaxBytes, sup.opts.LogMaxFiles),
 		phase:    event.StatusPending,
 		reqs:     make(chan request),
 		changeCh: make(chan struct{}, 1),
@@ -118,7 +118,9 @@ func newService(sup *Supervisor, spec Spec) *service {
 func (sv *service) emit(replica int, stream, text string) {
 	t := time.Now()
 	sv.sup.logs.Append(event.LogLine{Time: t, Source: sv.spec.Name, Replica: replica, Stream: stream, Text: text})
-	sv.file.write(t, replica, stream, text)
+	if note := sv.file.write(t, replica, stream, text); note != "" {
+		sv.sup.logs.Append(event.LogLine{Time: t, Source: sv.spec.Name, Stream: "system", Text: note})
+	}
 }
 
 // system records a line from devstack itself about this service.

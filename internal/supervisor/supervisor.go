@@ -69,6 +69,10 @@ type Options struct {
 	Bus      *event.Bus   // state of every service is published here (nil: a private bus)
 	Logs     *event.Logs  // every output line goes here (nil: a private ring)
 	Logger   *slog.Logger // devstack's own log (nil: discard)
+	// LogMaxBytes rotates a service's log file at this size (0: never); LogMaxFiles rotated files
+	// (<service>.log.1 the newest) are kept, older output is deleted with a note saying how much.
+	LogMaxBytes int64
+	LogMaxFiles int
 
 	clock clock // tests inject a fake clock for debouncing
 }
