@@ -225,12 +225,14 @@ func (k *keeper) run() {
 				name, notFoundName(tail.get(), spec.Command), what, spec.Dir, name, name))
 			return
 		}
-		if !ready && k.fastFail {
+		restart := spec.Restart == "always" || (spec.Restart == "on-failure" && code != 0)
+		// Without a probe, a job that exits 0 within its settle period and is not restarted completed:
+		// it did not fail to start.
+		if !ready && k.fastFail && !(pr.none() && code == 0 && !restart) {
 			k.exited(code, event.StatusFailed)
 			k.failed(fmt.Sprintf("service %s: %s before becoming ready%s; see %s", name, how, lastOutput(last), sv.sup.logPath(name)))
 			return
 		}
-		restart := spec.Restart == "always" || (spec.Restart == "on-failure" && code != 0)
 		if !restart {
 			if code == 0 {
 				k.exited(code, event.StatusCompleted)

@@ -1,7 +1,10 @@
 package supervisor
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,5 +78,30 @@ func TestSettleWithoutProbe(t *testing.T) {
 				t.Errorf("the service was never published as ready")
 			}
 		})
+	}
+}
+
+// A one-shot job without a probe (a migration) exits 0 before its settle period: it completes, on a
+// warm start (build skipped) too, without being taken for a failed start and rebuilt.
+func TestSettleOneShotJobCompletes(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "job")
+	state := filepath.Join(root, ".devstack")
+	writeFile(t, filepath.Join(dir, "main.txt"), "v1")
+	sp := Spec{Name: "job", Dir: dir, Restart: "no", Settle: time.Second, Env: os.Environ(),
+		Build: "echo b >> ../builds.count", Command: "echo migrated"}
+	for run := range 2 {
+		h := newHarness(t, []Spec{sp}, func(o *Options) { o.StateDir = state })
+		h.start()
+		if err := h.waitReady(60 * time.Second); err != nil {
+			t.Fatalf("run %d: WaitReady: %v", run, err)
+		}
+		if sv := h.service("job"); sv.Status != event.StatusCompleted || sv.Error != "" {
+			t.Fatalf("run %d: status %s, error %q; want completed", run, sv.Status, sv.Error)
+		}
+		h.stop()
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "builds.count")); strings.Count(string(b), "\n") != 1 {
+		t.Errorf("built %d times, want once (the warm start skips the build)", strings.Count(string(b), "\n"))
 	}
 }
