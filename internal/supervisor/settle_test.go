@@ -96,7 +96,10 @@ func TestSettleOneShotJobCompletes(t *testing.T) {
 		if err := h.waitReady(60 * time.Second); err != nil {
 			t.Fatalf("run %d: WaitReady: %v", run, err)
 		}
-		if sv := h.service("job"); sv.Status != event.StatusCompleted || sv.Error != "" {
+		sv := h.waitFor("job", 60*time.Second, "completed or failed", func(sv event.Service) bool {
+			return sv.Status == event.StatusCompleted || sv.Status == event.StatusFailed
+		})
+		if sv.Status != event.StatusCompleted || sv.Error != "" {
 			t.Fatalf("run %d: status %s, error %q; want completed", run, sv.Status, sv.Error)
 		}
 		h.stop()
