@@ -262,7 +262,11 @@ func printServiceLogs(w io.Writer, p painter, st *stack.Stack, cfg *config.Confi
 		if len(lines) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "%s\n", p.dim(fmt.Sprintf("---- last %d lines of %s (full log: %s) ----", len(lines), src, filepath.Join(cfg.StateDirPath(), "logs", src+".log"))))
+		where := "" // only services have log files
+		if _, ok := cfg.Services[src]; ok {
+			where = fmt.Sprintf(" (full log: %s)", filepath.Join(cfg.StateDirPath(), "logs", src+".log"))
+		}
+		fmt.Fprintf(w, "%s\n", p.dim(fmt.Sprintf("---- last %d lines of %s%s ----", len(lines), src, where)))
 		for _, l := range lines {
 			fmt.Fprintln(w, p.formatLogLine(l, len(src)+1))
 		}

@@ -296,7 +296,7 @@ func printLogs(ctx context.Context, w io.Writer, p painter, st *stack.Stack, cfg
 			return // already printed before a resubscribe
 		}
 		if lastSeq != 0 && l.Seq > lastSeq+1 {
-			fmt.Fprintln(w, p.yellow(fmt.Sprintf("devstack: %d log lines skipped (output fell behind); they are in .devstack/logs/", l.Seq-lastSeq-1)))
+			fmt.Fprintln(w, p.yellow(fmt.Sprintf("devstack: %d log lines skipped (output fell behind); %s", l.Seq-lastSeq-1, logFilesNote(cfg))))
 		}
 		lastSeq = l.Seq
 		fmt.Fprintln(w, p.formatLogLine(l, width))
@@ -328,6 +328,21 @@ func printLogs(ctx context.Context, w io.Writer, p painter, st *stack.Stack, cfg
 		}
 		cancel()
 	}
+}
+
+// logFilesNote says where services' output is kept on disk and how much of it.
+func logFilesNote(cfg *config.Config) string {
+	dir := filepath.Join(cfg.StateDirPath(), "logs")
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, dir); err == nil && !strings.HasPrefix(r, "..") {
+			dir = r
+		}
+	}
+	keep := "never rotated"
+	if m := cfg.Logs.MaxSize; m > 0 {
+		keep = fmt.Sprintf("rotated at %s, %d older files kept; a line there says what rotation deleted", fmtBytes(uint64(m)), cfg.Logs.MaxFiles)
+	}
+	return fmt.Sprintf("services' output is in %s/<service>.log (%s)", dir, keep)
 }
 
 type lockedWriter struct {

@@ -42,6 +42,9 @@ const (
 	DefaultMaxRestarts      = 5
 	DefaultBackoff          = Duration(500 * time.Millisecond)
 	DefaultStopGrace        = Duration(10 * time.Second)
+	DefaultSettle           = Duration(time.Second)
+	DefaultLogMaxSize       = ByteSize(10 << 20)
+	DefaultLogMaxFiles      = 5
 	DefaultCondition        = "healthy"
 	DefaultProbeInterval    = Duration(200 * time.Millisecond)
 	DefaultProbeTimeout     = Duration(60 * time.Second)
@@ -157,6 +160,11 @@ func (l *loader) applyDefaults(c *Config) {
 		l.rateLimitDefaults(rp+".rate_limit", r.RateLimit)
 	}
 
+	l.setSize("logs.max_size", &c.Logs.MaxSize, DefaultLogMaxSize)
+	if !l.has("logs.max_files") {
+		c.Logs.MaxFiles = DefaultLogMaxFiles
+	}
+
 	for i := range c.Tests {
 		t := &c.Tests[i]
 		setStr(&t.Name, t.Command)
@@ -204,6 +212,7 @@ func (l *loader) serviceDefaults(c *Config, name string, s *Service) {
 	}
 	l.setDur(p+".restart.backoff", &s.Restart.Backoff, DefaultBackoff)
 	l.setDur(p+".stop_grace", &s.StopGrace, DefaultStopGrace)
+	l.setDur(p+".settle", &s.Settle, DefaultSettle)
 	for dep, d := range s.DependsOn {
 		if d.Condition == "" {
 			d.Condition = DefaultCondition

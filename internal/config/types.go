@@ -24,6 +24,7 @@ type Config struct {
 	Gateway  Gateway             `yaml:"gateway,omitempty" json:"gateway,omitempty" jsonschema_description:"The API gateway in front of the services."`
 	Services map[string]*Service `yaml:"services,omitempty" json:"services,omitempty" jsonschema_description:"The processes devstack runs, by name ([a-z0-9][a-z0-9_-]*)."`
 	Tests    []Test              `yaml:"tests,omitempty" json:"tests,omitempty" jsonschema_description:"Commands devstack test runs once every service is ready."`
+	Logs     Logs                `yaml:"logs,omitempty" json:"logs,omitempty" jsonschema_description:"How much of each service's output is kept in <state_dir>/logs."`
 
 	// Set by Load, not from YAML.
 	Path       string            `yaml:"-" json:"-"` // absolute path of the file
@@ -238,6 +239,9 @@ type Service struct {
 	DependsOn map[string]Dependency `yaml:"depends_on,omitempty" json:"depends_on,omitempty" jsonschema_description:"Services that must be up first: a list of names (condition healthy), or a mapping of name to condition or {condition: ...}."`
 	Ready     *Probe                `yaml:"ready,omitempty" json:"ready,omitempty" jsonschema_description:"Readiness probe: exactly one of http, tcp, log, exec. Default: ready once started."`
 	Restart   RestartPolicy         `yaml:"restart,omitempty" json:"restart,omitempty" jsonschema_description:"Restart policy: no, on-failure or always, or a mapping with policy, max_restarts, backoff."`
+	// Settle: without a ready probe, an instance counts as ready once it has run this long (default
+	// 1s); 0 means as soon as it started.
+	Settle Duration `yaml:"settle,omitempty" json:"settle,omitempty" jsonschema_description:"Without a ready probe, an instance counts as ready once it has stayed up this long (a crash loop never does). 0 means as soon as it started. Default 1s."`
 	// Watch is nil when hot reload is off (the key is absent, or null).
 	Watch *Watch `yaml:"watch,omitempty" json:"watch,omitempty" jsonschema_description:"Hot reload: true for defaults, or a mapping. Absent means no hot reload."`
 	// StopGrace is how long after SIGTERM the process group is SIGKILLed (default 10s).
@@ -285,6 +289,16 @@ type Watch struct {
 	Ignore   []string `yaml:"ignore,omitempty" json:"ignore,omitempty" jsonschema_description:"Globs ignored besides the defaults (.git, node_modules, .venv, dist, __pycache__, the build output)."`
 	Debounce Duration `yaml:"debounce,omitempty" json:"debounce,omitempty" jsonschema_description:"Quiet period after the last change before reloading. Default 200ms."`
 	Disabled bool     `yaml:"disabled,omitempty" json:"disabled,omitempty" jsonschema_description:"Turn hot reload off (same as watch: false)."`
+}
+
+// Logs bounds the service log files <state_dir>/logs/<service>.log. When a file reaches max_size it
+// becomes <service>.log.1 (older ones shift to .2 …); what falls beyond max_files is deleted, and a
+// line in the new file says how many lines and bytes were deleted and when they were written.
+type Logs struct {
+	// MaxSize: 0 means no limit (one file that grows).
+	MaxSize ByteSize `yaml:"max_size,omitempty" json:"max_size,omitempty" jsonschema_description:"Rotate a service's log file at this size; 0 means never. Default 10MiB."`
+	// MaxFiles: rotated files kept per service; 0 keeps none (the file starts over).
+	MaxFiles int `yaml:"max_files,omitempty" json:"max_files,omitempty" jsonschema_description:"Rotated files kept per service (<service>.log.1 is the newest); older output is deleted, with a line saying how much. 0 keeps none. Default 5." jsonschema:"minimum=0,maximum=1000"`
 }
 
 // Test is a command `devstack test` runs once the stack is ready.

@@ -124,10 +124,19 @@ func (l *loader) rel(p string) string {
 	return filepath.Join(l.dir, p)
 }
 
+// minLogSize keeps room for output beside devstack's rotation notes.
+const minLogSize = 64 << 10
+
 func validateTop(l *loader, c *Config) {
 	validEnvNames(l, "env", c.Env)
 	if c.Control.Port < 0 || c.Control.Port > 65535 {
 		l.errf("control.port", "must be between 1 and 65535, got %d", c.Control.Port)
+	}
+	if c.Logs.MaxSize > 0 && c.Logs.MaxSize < minLogSize {
+		l.errf("logs.max_size", "must be 0 (no limit) or at least 64KiB, got %d bytes", int64(c.Logs.MaxSize))
+	}
+	if c.Logs.MaxFiles < 0 || c.Logs.MaxFiles > 1000 {
+		l.errf("logs.max_files", "must be between 0 and 1000, got %d", c.Logs.MaxFiles)
 	}
 }
 

@@ -282,8 +282,7 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 				return
 			}
 			w.Header()["Retry-After"] = []string{"1"}
-			lg.status = writeError(w, http.StatusServiceUnavailable, "service_unavailable",
-				fmt.Sprintf("service %q has no ready instance (waited %s); check `devstack status` and its logs", rt.Service, c.cfg.WaitReady))
+			lg.status = writeError(w, http.StatusServiceUnavailable, "service_unavailable", rt.pool.unavailable(c.cfg.WaitReady))
 			return
 		}
 		lg.upstream = in.addr

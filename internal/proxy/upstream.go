@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,10 @@ type pool struct {
 	list    atomic.Pointer[[]*instance] // copy-on-write
 	changed chan struct{}               // closed and replaced on every change
 	rr      atomic.Uint64
+	// noneComing says why no instance will become ready without a user's action (the service failed
+	// for good, was stopped or completed); nil while one may still come. Waiting requests then end at
+	// once instead of after wait_ready.
+	noneComing atomic.Pointer[string]
 }
 
 func newPool(service string) *pool {
@@ -91,6 +96,33 @@ func (p *pool) set(ups []Upstream) {
 	}
 	close(p.changed)
 	p.changed = make(chan struct{})
+}
+
+// SetNoneComing tells the gateway that no instance of service will become ready until something
+// changes (why says what, e.g. "it failed"): requests to it that find no ready instance get 503 at
+// once instead of waiting wait_ready. An empty why clears it (the service is starting again).
+func (g *Gateway) SetNoneComing(service, why string) {
+	g.pool(service).setNoneComing(why)
+}
+
+func (p *pool) setNoneComing(why string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if why == "" {
+		p.noneComing.Store(nil)
+	} else {
+		p.noneComing.Store(&why)
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// unavailable is the 503 text when acquire found no instance after waiting up to wait.
+func (p *pool) unavailable(wait time.Duration) string {
+	if why := p.noneComing.Load(); why != nil {
+		return fmt.Sprintf("service %q has no ready instance and none is coming (%s); check `devstack status` and its logs", p.service, *why)
+	}
+	return fmt.Sprintf("service %q has no ready instance (waited %s); check `devstack status` and its logs", p.service, wait)
 }
 
 func (p *pool) changedCh() <-chan struct{} {
@@ -153,7 +185,7 @@ func (p *pool) acquire(ctx context.Context, leastConn bool, skip *instance, wait
 			}
 		}
 		left := time.Until(deadline)
-		if left <= 0 {
+		if left <= 0 || p.noneComing.Load() != nil {
 			return nil
 		}
 		// wake on a change, or periodically to re-check instances taken out by passive health

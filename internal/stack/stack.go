@@ -370,7 +370,9 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 		s.failStart(err)
 		return err
 	}
-	sup, err := supervisor.New(specs, supervisor.Options{StateDir: s.cfg.StateDirPath(), Bus: s.bus, Logs: s.logs, Logger: s.log.With("component", "supervisor")})
+	sopts := supervisorOptions(s.cfg)
+	sopts.Bus, sopts.Logs, sopts.Logger = s.bus, s.logs, s.log.With("component", "supervisor")
+	sup, err := supervisor.New(specs, sopts)
 	if err != nil {
 		s.failStart(err)
 		return fmt.Errorf("supervisor: %w", err)
@@ -493,17 +495,37 @@ func (s *Stack) bridgeUpstreams(ctx context.Context, gw *proxy.Gateway) {
 			ups = append(ups, proxy.Upstream{ID: id, Addr: hostPort("127.0.0.1", in.Port), Ready: ready})
 			fmt.Fprintf(&key, "%s=%d/%v;", id, in.Port, ready)
 		}
+		why := noneComing(sv)
+		key.WriteString(why)
 		if last[sv.Name] == key.String() {
 			return
 		}
 		last[sv.Name] = key.String()
 		gw.SetUpstreams(sv.Name, ups)
+		gw.SetNoneComing(sv.Name, why)
 	}
 	s.bus.Follow(ctx, 1024, func(ev event.Event) {
 		if ev.Kind == event.KindService && ev.Service != nil {
 			apply(*ev.Service)
 		}
 	})
+}
+
+// noneComing says why no instance of sv will become ready without a user's action (it failed for
+// good, was stopped or completed), or "" while one may still come.
+func noneComing(sv event.Service) string {
+	switch sv.Status {
+	case event.StatusFailed, event.StatusStopped, event.StatusCompleted:
+	default:
+		return ""
+	}
+	for _, in := range sv.Instances {
+		switch in.Status {
+		case event.StatusStarting, event.StatusReady, event.StatusBackoff:
+			return ""
+		}
+	}
+	return "it " + string(sv.Status)
 }
 
 // ensureGitignore keeps the state directory out of the user's git.

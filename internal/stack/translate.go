@@ -211,6 +211,7 @@ func supervisorSpecs(c *config.Config, co coordinates) ([]supervisor.Spec, error
 			MaxRestarts: s.Restart.MaxRestarts,
 			Backoff:     s.Restart.Backoff.D(),
 			StopGrace:   s.StopGrace.D(),
+			Settle:      s.Settle.D(),
 		}
 		for dep, d := range s.DependsOn {
 			if ds := c.Services[dep]; ds != nil && ds.Disabled {
@@ -227,6 +228,11 @@ func supervisorSpecs(c *config.Config, co coordinates) ([]supervisor.Spec, error
 		specs = append(specs, sp)
 	}
 	return specs, nil
+}
+
+// supervisorOptions are the supervisor's settings from the config (its collaborators are added by the caller).
+func supervisorOptions(c *config.Config) supervisor.Options {
+	return supervisor.Options{StateDir: c.StateDirPath(), LogMaxBytes: int64(c.Logs.MaxSize), LogMaxFiles: c.Logs.MaxFiles}
 }
 
 func hostPort(host string, port int) string {

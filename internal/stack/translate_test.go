@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devstack-dev/devstack/internal/config"
 )
@@ -102,6 +103,7 @@ services:
     depends_on: {db-migrate: {condition: completed}, old: {condition: healthy}}
     ready: {http: /health, timeout: 5s}
     restart: {policy: always, max_restarts: 3, backoff: 1s}
+    settle: 300ms
     watch: {include: ["**/*.go"]}
   old:
     command: ./old
@@ -133,6 +135,9 @@ services:
 	}
 	if len(api.DependsOn) != 1 || api.DependsOn["db-migrate"] != "completed" {
 		t.Errorf("depends_on = %v, want only db-migrate (old is disabled)", api.DependsOn)
+	}
+	if api.Settle != 300*time.Millisecond || specs[0].Settle != time.Second {
+		t.Errorf("settle = %s and %s, want 300ms as set and the 1s default", api.Settle, specs[0].Settle)
 	}
 	if specs[0].Watch != nil {
 		t.Errorf("a service without watch: got %+v", specs[0].Watch)
@@ -180,6 +185,27 @@ func TestBrokerOptionsMaxRequestBytes(t *testing.T) {
 		}
 		if got := brokerOptions(cfg).MaxRequestBytes; got != tc.want {
 			t.Errorf("%q: broker MaxRequestBytes = %d, want %d", tc.yaml, got, tc.want)
+		}
+	}
+}
+
+func TestSupervisorOptions(t *testing.T) {
+	for _, tc := range []struct {
+		yaml      string
+		wantBytes int64
+		wantFiles int
+	}{
+		{"name: x\n", 10 << 20, 5},
+		{"logs: {max_size: 1MiB, max_files: 0}\n", 1 << 20, 0},
+		{"logs: {max_size: 0}\n", 0, 5},
+	} {
+		cfg, err := config.LoadBytes("devstack.yaml", []byte(tc.yaml), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := supervisorOptions(cfg)
+		if o.LogMaxBytes != tc.wantBytes || o.LogMaxFiles != tc.wantFiles || o.StateDir != cfg.StateDirPath() {
+			t.Errorf("%q: options %+v, want %d bytes, %d files", tc.yaml, o, tc.wantBytes, tc.wantFiles)
 		}
 	}
 }

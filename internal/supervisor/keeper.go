@@ -162,7 +162,7 @@ func (k *keeper) run() {
 		probeErr := make(chan error, 1)
 		pctx, pcancel := context.WithCancel(k.ctx)
 		if pr.none() {
-			probeErr <- nil
+			go func() { probeErr <- k.waitSettled(pctx, p, spec.Settle) }()
 		} else {
 			go func() { probeErr <- k.probeUntilReady(pctx, pr, p, streakStart.Add(spec.Probe.Timeout)) }()
 		}
@@ -225,12 +225,14 @@ func (k *keeper) run() {
 				name, notFoundName(tail.get(), spec.Command), what, spec.Dir, name, name))
 			return
 		}
-		if !ready && k.fastFail {
+		restart := spec.Restart == "always" || (spec.Restart == "on-failure" && code != 0)
+		// Without a probe, a job that exits 0 within its settle period and is not restarted completed:
+		// it did not fail to start.
+		if !ready && k.fastFail && !(pr.none() && code == 0 && !restart) {
 			k.exited(code, event.StatusFailed)
 			k.failed(fmt.Sprintf("service %s: %s before becoming ready%s; see %s", name, how, lastOutput(last), sv.sup.logPath(name)))
 			return
 		}
-		restart := spec.Restart == "always" || (spec.Restart == "on-failure" && code != 0)
 		if !restart {
 			if code == 0 {
 				k.exited(code, event.StatusCompleted)
@@ -301,6 +303,30 @@ func (k *keeper) stopped(p *proc) {
 		in.Status, in.PID, in.ExitCode = event.StatusStopped, 0, p.ExitCode()
 		k.proc = nil
 	})
+}
+
+// waitSettled waits until an instance without a probe has run for d (nil), or until it exits or ctx ends
+// (ctx's error, once ctx ends: the caller sees the exit).
+func (k *keeper) waitSettled(ctx context.Context, p *proc, d time.Duration) error {
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.Done():
+			<-ctx.Done()
+			return ctx.Err()
+		}
+	}
+	select {
+	case <-p.Done(): // exited just as the period ended: not ready
+		<-ctx.Done()
+		return ctx.Err()
+	default:
+		return nil
+	}
 }
 
 // probeUntilReady probes until ready (nil), the deadline passes (the last probe error), the process

@@ -431,7 +431,7 @@ func TestReloadLoopIsBroken(t *testing.T) {
 func TestLoopGuardSparesEdits(t *testing.T) {
 	dir := t.TempDir()
 	sv := &service{spec: Spec{Name: "svc", Dir: dir}, sup: &Supervisor{bus: event.NewBus("t"), logs: event.NewLogs(16)},
-		log: slog.New(slog.DiscardHandler), file: openLogFile(t.TempDir(), "svc")}
+		log: slog.New(slog.DiscardHandler), file: openLogFile(t.TempDir(), "svc", 0, 0)}
 	var g loopGuard
 	src := filepath.Join(dir, "main.go")
 	for i := range 10 { // a user saving different content during every build

@@ -93,7 +93,7 @@ func newService(sup *Supervisor, spec Spec) *service {
 		sup:      sup,
 		spec:     spec,
 		log:      sup.log.With("service", spec.Name),
-		file:     openLogFile(sup.logDir, spec.Name),
+		file:     openLogFile(sup.logDir, spec.Name, sup.opts.LogMaxBytes, sup.opts.LogMaxFiles),
 		phase:    event.StatusPending,
 		reqs:     make(chan request),
 		changeCh: make(chan struct{}, 1),
@@ -118,7 +118,9 @@ func newService(sup *Supervisor, spec Spec) *service {
 func (sv *service) emit(replica int, stream, text string) {
 	t := time.Now()
 	sv.sup.logs.Append(event.LogLine{Time: t, Source: sv.spec.Name, Replica: replica, Stream: stream, Text: text})
-	sv.file.write(t, replica, stream, text)
+	if note := sv.file.write(t, replica, stream, text); note != "" {
+		sv.sup.logs.Append(event.LogLine{Time: t, Source: sv.spec.Name, Stream: "system", Text: note})
+	}
 }
 
 // system records a line from devstack itself about this service.
@@ -451,10 +453,19 @@ func (sv *service) userStoppedNow() bool {
 	return sv.userStopped
 }
 
+// clearStopped ends a user's stop before a deploy; a stopped or failed service is pending again, so
+// nobody waits for it as if no instance could come.
 func (sv *service) clearStopped() {
 	sv.mu.Lock()
 	sv.userStopped = false
+	again := sv.phase == event.StatusStopped || sv.phase == event.StatusFailed
+	if again {
+		sv.phase = event.StatusPending
+	}
 	sv.mu.Unlock()
+	if again {
+		sv.publish()
+	}
 }
 
 // stopAll stops every instance (current, candidate, draining) in parallel and marks the service.
@@ -567,7 +578,7 @@ func (sv *service) deploy(ctx context.Context, op opKind, c *change) error {
 }
 
 // watchAfterSkip checks the instances started on a skipped build once more. Without a probe an
-// instance counts as ready as soon as it started, so an early crash (a deleted binary, a stale bundle)
+// instance counts as ready once it has run Settle (maybe 0), so an early crash (a deleted binary, a stale bundle)
 // is watched for during notFoundWindow; the error says what went wrong.
 func (sv *service) watchAfterSkip(ctx context.Context) error {
 	var deadline time.Time
@@ -900,6 +911,7 @@ func (sv *service) replace(ctx context.Context, began time.Time, trigger string,
 		sv.stopKeepers(old)
 		sv.mu.Lock()
 		sv.keepers = nil
+		sv.phase = event.StatusStarting // not "stopped": the new instances come right after
 		sv.mu.Unlock()
 	}
 	if sv.spec.Port > 0 {

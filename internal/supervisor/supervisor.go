@@ -40,9 +40,12 @@ type Spec struct {
 	// unchanged since the last successful build, recorded under StateDir/build.
 	AlwaysBuild bool
 	StopGrace   time.Duration // SIGTERM to SIGKILL (0 means 10s)
+	// Settle: without a probe, an instance is ready once it has run this long, so a crash loop never
+	// counts as ready; 0 means ready as soon as it started.
+	Settle time.Duration
 }
 
-// Probe decides when an instance is ready; with none set it is ready once started.
+// Probe decides when an instance is ready; with none set it is ready once it has run Spec.Settle.
 type Probe struct {
 	HTTP     string        // path that must answer 2xx/3xx on 127.0.0.1:PORT
 	TCP      bool          // PORT accepts connections
@@ -66,6 +69,10 @@ type Options struct {
 	Bus      *event.Bus   // state of every service is published here (nil: a private bus)
 	Logs     *event.Logs  // every output line goes here (nil: a private ring)
 	Logger   *slog.Logger // devstack's own log (nil: discard)
+	// LogMaxBytes rotates a service's log file at this size (0: never); LogMaxFiles rotated files
+	// (<service>.log.1 the newest) are kept, older output is deleted with a note saying how much.
+	LogMaxBytes int64
+	LogMaxFiles int
 
 	clock clock // tests inject a fake clock for debouncing
 }

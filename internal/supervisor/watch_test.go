@@ -249,7 +249,8 @@ func TestReadLines(t *testing.T) {
 
 func TestLogFileRotates(t *testing.T) {
 	dir := t.TempDir()
-	l := openLogFile(dir, "svc")
+	const maxLogBytes = 10 << 20
+	l := openLogFile(dir, "svc", maxLogBytes, 1)
 	line := strings.Repeat("y", 1000)
 	for range maxLogBytes/1000 + 10 {
 		l.write(time.Now(), 0, "stdout", line)
