@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	yaml "github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 )
 
@@ -241,7 +242,16 @@ func (l *loader) parse(data []byte) (root *node, ok bool) {
 			root, ok = nil, false
 		}
 	}()
-	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	tokens := lexer.Tokenize(string(data))
+	if len(tokens) > MaxTokens {
+		l.errAt(posOf(tokens[MaxTokens]), "file", fmt.Sprintf("more than %d YAML tokens (keys, values, brackets); devstack.yaml never needs that many: split the stack or remove generated content", MaxTokens))
+		return nil, false
+	}
+	if tk := tooDeep(tokens); tk != nil {
+		l.errAt(posOf(tk), "file", fmt.Sprintf("lists and mappings nested more than %d levels deep; devstack.yaml never needs that many: look for unclosed [ or { or runaway indentation", MaxNesting))
+		return nil, false
+	}
+	f, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		var ye yaml.Error
 		p, msg := Pos{1, 1}, err.Error()

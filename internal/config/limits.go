@@ -1,0 +1,92 @@
+package config
+
+import (
+	"github.com/goccy/go-yaml/token"
+)
+
+// Limits on what a config file may make devstack do. A real devstack.yaml nests 10 to 15 levels,
+// is a few KiB and expands a handful of variables; these are far above that and far below what
+// would hurt the machine.
+const (
+	// MaxNesting is how deeply lists and mappings may sit inside each other. It is checked on the
+	// tokens, before the YAML parser (whose memory grows with the square of the depth) runs.
+	MaxNesting = 64
+	// MaxTokens is how many YAML tokens (keys, values, indicators) a file may have. The parser's
+	// time and memory grow faster than the number of tokens; 100,000 is some 10,000 services.
+	MaxTokens = 100_000
+)
+
+// blockLevel is an open block collection: the column of its entries and whether it is a list.
+type blockLevel struct {
+	col int
+	seq bool
+}
+
+// tooDeep returns the first token at which lists and mappings nest more than MaxNesting levels, or
+// nil. Flow collections ([ ] { }) count exactly; block collections are followed by the columns of
+// their indicators ("- ", "? " and the key before ":"), counting a list written at the same indent
+// as its mapping key as the level it is. It never undercounts what the parser nests.
+func tooDeep(tokens token.Tokens) *token.Token {
+	var block []blockLevel
+	flow := 0
+	var prev *token.Token // previous token that is not a comment
+	for _, tk := range tokens {
+		if tk == nil || tk.Position == nil {
+			continue
+		}
+		switch tk.Type {
+		case token.CommentType:
+			continue
+		case token.DocumentHeaderType, token.DocumentEndType:
+			block, flow = block[:0], 0
+		case token.SequenceStartType, token.MappingStartType:
+			flow++
+		case token.SequenceEndType, token.MappingEndType:
+			if flow > 0 {
+				flow--
+			}
+		case token.SequenceEntryType, token.MappingKeyType, token.MappingValueType:
+			if flow > 0 {
+				break
+			}
+			lv := blockLevel{col: tk.Position.Column, seq: tk.Type == token.SequenceEntryType}
+			if tk.Type == token.MappingValueType {
+				if prev == nil || prev.Position == nil {
+					break
+				}
+				lv.col = prev.Position.Column // the key's column
+			}
+			block = enterBlock(block, lv)
+		}
+		if len(block)+flow > MaxNesting {
+			if tk.Type == token.MappingValueType {
+				return prev // point at the key
+			}
+			return tk
+		}
+		prev = tk
+	}
+	return nil
+}
+
+// enterBlock updates the open block collections for an indicator at lv.
+func enterBlock(block []blockLevel, lv blockLevel) []blockLevel {
+	for len(block) > 0 {
+		top := block[len(block)-1]
+		switch {
+		case top.col > lv.col:
+			block = block[:len(block)-1] // that collection ended
+			continue
+		case top.col < lv.col:
+			return append(block, lv) // nested inside top
+		case top.seq == lv.seq:
+			return block // another entry of top
+		case lv.seq:
+			return append(block, lv) // key:\n- item: a list at its key's indent
+		default:
+			block = block[:len(block)-1] // a key after such a list: the list ended
+			continue
+		}
+	}
+	return append(block, lv)
+}
