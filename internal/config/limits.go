@@ -1,6 +1,13 @@
 package config
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+
 	"github.com/goccy/go-yaml/token"
 )
 
@@ -89,4 +96,56 @@ func enterBlock(block []blockLevel, lv blockLevel) []blockLevel {
 		}
 	}
 	return append(block, lv)
+}
+
+// readLimited reads a file the config names (devstack.yaml itself, env_file, pem_file): only a
+// regular file, and at most limit bytes whatever Stat says (/dev/zero has size 0). A FIFO is
+// refused before it is opened, and the open does not block should one appear after the check.
+func readLimited(path string, limit int64) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := regular(st); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := regular(st); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return data, nil
+}
+
+func regular(st fs.FileInfo) error {
+	m := st.Mode()
+	if m.IsRegular() {
+		return nil
+	}
+	if m.IsDir() {
+		return errors.New("is a directory")
+	}
+	what := "a special file"
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		what = "a named pipe"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeDevice != 0:
+		what = "a device"
+	}
+	return fmt.Errorf("not a regular file (%s); point at a regular file", what)
 }

@@ -2,9 +2,13 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // allocated is how many bytes f allocated (TotalAlloc, not wall time: what got devstack OOM-killed).
@@ -92,5 +96,76 @@ func TestTooManyTokens(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), fmt.Sprintf("big.yaml:%d:", MaxTokens/3+1)) ||
 		!strings.Contains(err.Error(), fmt.Sprintf("file: more than %d YAML tokens", MaxTokens)) {
 		t.Fatalf("want an error at the first token past the limit, got %v", err)
+	}
+}
+
+// Every file the loader reads is refused unless it is a regular file (a FIFO would block, a device
+// never ends) and read with a hard limit (Stat's size of /dev/zero is 0, and a file can grow after
+// Stat).
+func TestSpecialFilesAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "ok.yaml"), []byte("services: {}\n"), 0o644)
+	for _, tt := range []struct {
+		name string
+		load func() error
+		want string
+	}{
+		{"devstack.yaml is /dev/zero", func() error { _, err := Load("/dev/zero"); return err }, "/dev/zero: not a regular file (a device)"},
+		{"devstack.yaml is a FIFO", func() error { _, err := Load(fifo); return err }, fifo + ": not a regular file (a named pipe)"},
+		{"env_file is /dev/zero", loadSrc(dir, "env_file: /dev/zero\n"), "devstack.yaml:1:11: env_file: cannot read /dev/zero: not a regular file (a device)"},
+		{"env_file is a FIFO", loadSrc(dir, "env_file: fifo\n"), "devstack.yaml:1:11: env_file: cannot read fifo: not a regular file (a named pipe)"},
+		{"pem_file is /dev/zero", loadSrc(dir, "gateway:\n  auth:\n    keys:\n      - {id: k, pem_file: /dev/zero, algorithms: [RS256]}\n"),
+			"devstack.yaml:4:27: gateway.auth.keys[0].pem_file: cannot read /dev/zero: not a regular file (a device)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			errc := make(chan error, 1)
+			var n uint64
+			go func() {
+				var err error
+				n = allocated(func() { err = tt.load() })
+				errc <- err
+			}()
+			select {
+			case err := <-errc:
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("want %q, got %v", tt.want, err)
+				}
+				if n > 16<<20 {
+					t.Errorf("allocated %d MB", n>>20)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("loading hung for 10s")
+			}
+		})
+	}
+}
+
+func loadSrc(dir, src string) func() error {
+	return func() error { _, err := LoadBytes("devstack.yaml", []byte(src), dir, nil); return err }
+}
+
+// A file over the limit is refused by what was read, not by what Stat said.
+func TestReadLimited(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	os.WriteFile(p, []byte("12345"), 0o644)
+	for _, tt := range []struct {
+		limit int64
+		want  string
+	}{{5, ""}, {4, "larger than 4 bytes"}} {
+		b, err := readLimited(p, tt.limit)
+		if tt.want == "" && (err != nil || string(b) != "12345") {
+			t.Errorf("limit %d: %q, %v", tt.limit, b, err)
+		}
+		if tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("limit %d: want %q, got %v", tt.limit, tt.want, err)
+		}
+	}
+	if _, err := readLimited(dir, 10); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("directory: %v", err)
 	}
 }

@@ -28,21 +28,18 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	st, err := os.Stat(abs)
+	data, err := readLimited(abs, MaxFileSize)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("%s: no such file: create it, or point at it with --file FILE", path)
+		case err.Error() == "is a directory":
+			return nil, fmt.Errorf("%s is a directory: pass the devstack.yaml file inside it", path)
 		}
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory: pass the devstack.yaml file inside it", path)
-	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%s: file is %d bytes; devstack.yaml is limited to %d", path, st.Size(), MaxFileSize)
-	}
-	data, err := os.ReadFile(abs)
-	if err != nil {
+		var pe *fs.PathError
+		if !errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: %w; devstack.yaml is limited to %d bytes", path, err, MaxFileSize)
+		}
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	c, err := LoadBytes(path, data, filepath.Dir(abs), environ())
@@ -326,19 +323,7 @@ func (l *loader) readEnvFile(c *Config, root *node) {
 	}
 }
 
-func readSmallFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return nil, errors.New("is a directory")
-	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("file is larger than %d bytes", MaxFileSize)
-	}
-	return os.ReadFile(path)
-}
+func readSmallFile(path string) ([]byte, error) { return readLimited(path, MaxFileSize) }
 
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
