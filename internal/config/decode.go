@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -104,9 +105,12 @@ func (l *loader) resolve(path string, n *node) *node {
 	if n.st != sString || !strings.Contains(n.text, "$") {
 		return n
 	}
-	r, err := interpolate(n.text, l.lookup)
+	r, err := interpolate(n.text, l.lookup, &l.budget)
 	if err != nil {
 		l.errAt(n.pos, path, err.Error())
+		if errors.Is(err, errExpandedTooBig) {
+			l.tooBig = true // every value after this one would say the same
+		}
 		return nil
 	}
 	for _, name := range r.unset {

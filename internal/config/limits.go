@@ -21,19 +21,26 @@ const (
 	// MaxTokens is how many YAML tokens (keys, values, indicators) a file may have. The parser's
 	// time and memory grow faster than the number of tokens; 100,000 is some 10,000 services.
 	MaxTokens = 100_000
+	// MaxEntries is how many keys one block mapping may have: the YAML parser's memory grows with
+	// the square of it (20,000 keys took 1.6 GB).
+	MaxEntries = 5000
+	// MaxExpanded is how many bytes the values of ${VAR} may add up to over one load (the file
+	// and its env file together): four times the largest file.
+	MaxExpanded = 4 * MaxFileSize
 )
 
 // blockLevel is an open block collection: the column of its entries and whether it is a list.
 type blockLevel struct {
-	col int
-	seq bool
+	col  int
+	seq  bool
+	keys int // entries so far, for a mapping
 }
 
 // tooDeep returns the first token at which lists and mappings nest more than MaxNesting levels, or
-// nil. Flow collections ([ ] { }) count exactly; block collections are followed by the columns of
+// a block mapping gets more than MaxEntries keys, or nil. Flow collections ([ ] { }) count exactly; block collections are followed by the columns of
 // their indicators ("- ", "? " and the key before ":"), counting a list written at the same indent
 // as its mapping key as the level it is. It never undercounts what the parser nests.
-func tooDeep(tokens token.Tokens) *token.Token {
+func tooDeep(tokens token.Tokens) (at *token.Token, entries bool) {
 	var block []blockLevel
 	flow := 0
 	var prev *token.Token // previous token that is not a comment
@@ -64,16 +71,21 @@ func tooDeep(tokens token.Tokens) *token.Token {
 				lv.col = prev.Position.Column // the key's column
 			}
 			block = enterBlock(block, lv)
+			if top := &block[len(block)-1]; !top.seq && tk.Type != token.MappingKeyType {
+				if top.keys++; top.keys > MaxEntries {
+					return prev, true
+				}
+			}
 		}
 		if len(block)+flow > MaxNesting {
 			if tk.Type == token.MappingValueType {
-				return prev // point at the key
+				return prev, false // point at the key
 			}
-			return tk
+			return tk, false
 		}
 		prev = tk
 	}
-	return nil
+	return nil, false
 }
 
 // enterBlock updates the open block collections for an indicator at lv.

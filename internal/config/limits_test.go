@@ -85,6 +85,25 @@ func TestNestingAtTheLimitLoads(t *testing.T) {
 	}
 }
 
+// A mapping of more keys than any devstack.yaml has is refused before the parser, whose memory grows
+// with the square of the number of keys (20,000 took 1.6 GB).
+func TestTooManyKeys(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("env:\n")
+	for i := 0; i <= MaxEntries; i++ {
+		fmt.Fprintf(&b, "  V%d: x\n", i)
+	}
+	var err error
+	n := allocated(func() { _, err = LoadBytes("big.yaml", []byte(b.String()), t.TempDir(), nil) })
+	want := fmt.Sprintf("big.yaml:%d:3: file: more than %d keys in one mapping", MaxEntries+2, MaxEntries)
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("want %q, got %v", want, err)
+	}
+	if n > 32<<20 {
+		t.Errorf("allocated %d MB", n>>20)
+	}
+}
+
 // A file of many small values is refused before the parser, whose time grows faster than the number
 // of keys (80,000 keys took 95 s).
 func TestTooManyTokens(t *testing.T) {
@@ -167,5 +186,51 @@ func TestReadLimited(t *testing.T) {
 	}
 	if _, err := readLimited(dir, 10); err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("directory: %v", err)
+	}
+}
+
+// ${VAR} expansion stops once all expansions of a load together pass MaxExpanded, with an error at
+// the value where it happened: a 120 KB file expanding a 100 KB variable 20,000 times took 5.7 GB.
+func TestExpansionIsCapped(t *testing.T) {
+	big := strings.Repeat("x", 100_000)
+	uses := strings.Repeat("${BIG}", 20_000)
+	many := func(n int) string {
+		var b strings.Builder
+		b.WriteString("env:\n")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "  V%d: ${BIG}\n", i)
+		}
+		return b.String()
+	}
+	aliases := "x-a: &a ${BIG}\ngateway:\n  tls:\n    hosts: [" + strings.Repeat("*a, ", 20_000) + "*a]\n"
+	doubling := "A=" + strings.Repeat("x", 1000) + "\n" + strings.Repeat("A=${A}${A}\n", 40) // 1000 * 2^40 bytes
+	for _, tt := range []struct {
+		name, src, dotenv string
+		want              string
+	}{
+		{"one value", "env:\n  X: " + uses + "\n", "", "devstack.yaml:2:6: env.X: variables expand to more than 4194304 bytes in total"},
+		{"many values", many(2000), "", "devstack.yaml:43:8: env.V41: variables expand to more than"},
+		{"aliases", aliases, "", "devstack.yaml:1:9: gateway.tls.hosts[41]: variables expand to more than"},
+		{"env file doubling", "services: {}\n", doubling, ".env:13:3: A: variables expand to more than"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tt.dotenv != "" {
+				os.WriteFile(filepath.Join(dir, ".env"), []byte(tt.dotenv), 0o644)
+			}
+			var err error
+			n := allocated(func() {
+				_, err = LoadBytes("devstack.yaml", []byte(tt.src), dir, map[string]string{"BIG": big})
+			})
+			if n > uint64(3*MaxExpanded+16<<20+400*len(tt.src)) { // the expansions, their builders and the parse
+				t.Errorf("allocated %d MB", n>>20)
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("want %q, got %v", tt.want, abbreviate(fmt.Sprint(err)))
+			}
+			if strings.Count(err.Error(), "expand to more than") != 1 {
+				t.Errorf("want the error once, got %d lines", strings.Count(err.Error(), "\n")+1)
+			}
+		})
 	}
 }

@@ -71,7 +71,7 @@ func LoadBytes(name string, data []byte, dir string, env map[string]string) (cfg
 	if env == nil {
 		env = map[string]string{}
 	}
-	l := &loader{name: name, dir: dir, env: env, pos: map[string]Pos{}, kpos: map[string]Pos{}, dbTrue: map[string]bool{}, errPaths: map[string]bool{}}
+	l := &loader{name: name, dir: dir, env: env, pos: map[string]Pos{}, kpos: map[string]Pos{}, dbTrue: map[string]bool{}, errPaths: map[string]bool{}, budget: MaxExpanded}
 	c := l.run(data)
 	if len(l.errs) > 0 {
 		return nil, sortErrors(l.errs)
@@ -105,7 +105,8 @@ type loader struct {
 	dbTrue   map[string]bool // paths of "database: true"
 	errPaths map[string]bool // paths with an error
 	visits   int
-	tooBig   bool
+	tooBig   bool // stop decoding: too many values, or variables expanded past MaxExpanded
+	budget   int  // bytes variables may still expand to (MaxExpanded for the whole load)
 }
 
 // errAt records a problem. Only the first problem of each path is kept: a value that failed to
@@ -198,6 +199,9 @@ func (l *loader) run(data []byte) *Config {
 		return c
 	}
 	l.readEnvFile(c, root)
+	if l.tooBig {
+		return c
+	}
 	if root.kind == kNull {
 		root = &node{kind: kMap, pos: root.pos}
 	}
@@ -244,8 +248,12 @@ func (l *loader) parse(data []byte) (root *node, ok bool) {
 		l.errAt(posOf(tokens[MaxTokens]), "file", fmt.Sprintf("more than %d YAML tokens (keys, values, brackets); devstack.yaml never needs that many: split the stack or remove generated content", MaxTokens))
 		return nil, false
 	}
-	if tk := tooDeep(tokens); tk != nil {
-		l.errAt(posOf(tk), "file", fmt.Sprintf("lists and mappings nested more than %d levels deep; devstack.yaml never needs that many: look for unclosed [ or { or runaway indentation", MaxNesting))
+	if tk, entries := tooDeep(tokens); tk != nil {
+		msg := fmt.Sprintf("lists and mappings nested more than %d levels deep; devstack.yaml never needs that many: look for unclosed [ or { or runaway indentation", MaxNesting)
+		if entries {
+			msg = fmt.Sprintf("more than %d keys in one mapping; devstack.yaml never needs that many: split the stack or remove generated content", MaxEntries)
+		}
+		l.errAt(posOf(tk), "file", msg)
 		return nil, false
 	}
 	f, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
@@ -285,7 +293,7 @@ func (l *loader) readEnvFile(c *Config, root *node) {
 		if e.val.kind != kScalar {
 			return // decode reports the wrong type
 		}
-		r, err := interpolate(e.val.text, func(k string) (string, bool) { v, ok := l.env[k]; return v, ok })
+		r, err := interpolate(e.val.text, func(k string) (string, bool) { v, ok := l.env[k]; return v, ok }, &l.budget)
 		if err != nil {
 			return // decode reports it
 		}
@@ -310,7 +318,10 @@ func (l *loader) readEnvFile(c *Config, root *node) {
 		l.errAt(p, "env_file", fmt.Sprintf("cannot read %s: %v", shown, unwrapPathError(err)))
 		return
 	}
-	vals, errs := parseDotEnv(data, l.env)
+	vals, errs := parseDotEnv(data, l.env, &l.budget)
+	if l.budget < 0 {
+		l.tooBig = true
+	}
 	for _, e := range errs {
 		path := "env_file"
 		if e.key != "" {
