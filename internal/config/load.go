@@ -245,13 +245,13 @@ func (l *loader) parse(data []byte) (root *node, ok bool) {
 	}()
 	tokens := lexer.Tokenize(string(data))
 	if len(tokens) > MaxTokens {
-		l.errAt(posOf(tokens[MaxTokens]), "file", fmt.Sprintf("more than %d YAML tokens (keys, values, brackets); devstack.yaml never needs that many: split the stack or remove generated content", MaxTokens))
+		l.errAt(posOf(tokens[MaxTokens]), "file", fmt.Sprintf("more than %d YAML tokens (keys, values, brackets); no stack needs that many: split the stack or remove generated content", MaxTokens))
 		return nil, false
 	}
 	if tk, entries := tooDeep(tokens); tk != nil {
-		msg := fmt.Sprintf("lists and mappings nested more than %d levels deep; devstack.yaml never needs that many: look for unclosed [ or { or runaway indentation", MaxNesting)
+		msg := fmt.Sprintf("lists and mappings nested more than %d levels deep; no stack needs that many: look for unclosed [ or { or runaway indentation", MaxNesting)
 		if entries {
-			msg = fmt.Sprintf("more than %d keys in one mapping; devstack.yaml never needs that many: split the stack or remove generated content", MaxEntries)
+			msg = fmt.Sprintf("more than %d keys in one mapping; no stack needs that many: split the stack or remove generated content", MaxEntries)
 		}
 		l.errAt(posOf(tk), "file", msg)
 		return nil, false
