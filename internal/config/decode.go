@@ -163,7 +163,11 @@ func (l *loader) typeErr(path string, n *node, want string) {
 			got = n.st.String() + " (" + abbreviate(n.text) + ")"
 		}
 	}
-	l.errAt(n.pos, path, fmt.Sprintf("must be %s, got %s", want, got))
+	msg := fmt.Sprintf("must be %s, got %s", want, got)
+	if n.kind == kMap && n.glued != "" && want != "a mapping" {
+		msg += fmt.Sprintf(" (YAML reads %s in [ ] or { } as key: value); quote it: %q", n.glued, n.glued)
+	}
+	l.errAt(n.pos, path, msg)
 }
 
 var (

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 
 	yaml "github.com/goccy/go-yaml"
@@ -209,6 +211,7 @@ func (l *loader) run(data []byte) *Config {
 		l.errAt(root.pos, "file", "devstack.yaml must be a mapping with keys such as services, broker, postgres, gateway and tests, not "+root.describe())
 		return c
 	}
+	l.strayServiceKeys(root)
 	l.decode("", root, Pos{1, 1}, reflectValue(c))
 	if l.tooBig {
 		return c
@@ -263,6 +266,9 @@ func (l *loader) parse(data []byte) (root *node, ok bool) {
 		if errors.As(err, &ye) {
 			p, msg = posOf(ye.GetToken()), ye.GetMessage()
 		}
+		if strings.HasPrefix(msg, "value is not allowed in this context") {
+			msg += "; check this line's indentation against the lines above it"
+		}
 		l.errAt(p, "syntax error", msg)
 		return nil, false
 	}
@@ -282,6 +288,49 @@ func (l *loader) parse(data []byte) (root *node, ok bool) {
 		return &node{kind: kNull, pos: Pos{1, 1}}, true
 	}
 	return docs[0], true
+}
+
+// strayServiceKeys finds keys of a service written at the indent of the service names
+// ("  orders:\n  command: x" instead of "    command: x"), which YAML reads as services named command
+// and so on. It reports one error with the indentation to fix, and drops those entries (and the
+// service left empty by them) so they do not add errors of their own.
+func (l *loader) strayServiceKeys(root *node) {
+	se := root.get("services")
+	if se == nil || se.val.kind != kMap {
+		return
+	}
+	fields := infoOf(reflect.TypeOf(Service{})).fields
+	var kept []*entry
+	var owner *entry // the service the stray keys belong to
+	reported := map[*entry]bool{}
+	for _, e := range se.val.entries {
+		if _, isField := fields[e.key]; !isField || e.val.kind == kMap {
+			kept, owner = append(kept, e), e
+			continue
+		}
+		p := join("services", e.key)
+		switch {
+		case owner == nil:
+			l.errAt(e.keyPos, p, e.key+" is a key of a service, not a service: indent it under a service name")
+		case owner.val.kind == kNull:
+			if !reported[owner] {
+				l.errAt(e.keyPos, p, e.key+" is a key of a service, not a service: indent it and the lines after it under "+owner.key)
+			}
+			kept = slices.DeleteFunc(kept, func(k *entry) bool { return k == owner })
+		default:
+			if !reported[owner] {
+				l.errAt(e.keyPos, p, e.key+" is a key of a service, not a service: indent it under "+owner.key)
+			}
+		}
+		if owner != nil {
+			reported[owner] = true
+		}
+	}
+	if len(kept) != len(se.val.entries) {
+		c := *se.val
+		c.entries = kept
+		se.val = &c
+	}
 }
 
 // readEnvFile loads env_file (default .env beside devstack.yaml) before anything is interpolated.
