@@ -64,16 +64,14 @@ func tooDeep(tokens token.Tokens) (at *token.Token, entries bool) {
 				break
 			}
 			lv := blockLevel{col: tk.Position.Column, seq: tk.Type == token.SequenceEntryType}
-			if tk.Type == token.MappingValueType {
-				if prev == nil || prev.Position == nil {
-					break
-				}
-				lv.col = prev.Position.Column // the key's column
-			}
+			newKey, key := tk.Type == token.MappingKeyType, tk // "? key"
+			if tk.Type == token.MappingValueType && prev != nil && prev.Position != nil && prev.Position.Line == tk.Position.Line {
+				lv.col, newKey, key = prev.Position.Column, true, prev // "key:" at the key's column
+			} // else ": value" of a "? key" on a line of its own
 			block = enterBlock(block, lv)
-			if top := &block[len(block)-1]; !top.seq && tk.Type != token.MappingKeyType {
+			if top := &block[len(block)-1]; newKey {
 				if top.keys++; top.keys > MaxEntries {
-					return prev, true
+					return key, true
 				}
 			}
 		}
