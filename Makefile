@@ -58,9 +58,10 @@ test: test-deps fmt-check vet test-go test-samples test-stack
 bench: build
 	./scripts/bench.sh $(AREAS)
 
-## fuzz: run the config loader's fuzzer for a minute
+## fuzz: run the config loader's fuzzers (any input; inputs at the nesting, size and ${VAR} expansion limits)
 fuzz:
-	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzLoad -fuzztime 60s
+	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzLoad -fuzztime 60s -fuzzminimizetime 3s
+	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzLimits -fuzztime 30s -fuzzminimizetime 3s
 	$(GO) test ./internal/proxy/ -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s
 	$(GO) test ./internal/proxy/ -run '^$$' -fuzz FuzzParseResponse -fuzztime 30s
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -104,9 +105,12 @@ func (l *loader) resolve(path string, n *node) *node {
 	if n.st != sString || !strings.Contains(n.text, "$") {
 		return n
 	}
-	r, err := interpolate(n.text, l.lookup)
+	r, err := interpolate(n.text, l.lookup, &l.budget)
 	if err != nil {
 		l.errAt(n.pos, path, err.Error())
+		if errors.Is(err, errExpandedTooBig) {
+			l.tooBig = true // every value after this one would say the same
+		}
 		return nil
 	}
 	for _, name := range r.unset {
@@ -159,7 +163,11 @@ func (l *loader) typeErr(path string, n *node, want string) {
 			got = n.st.String() + " (" + abbreviate(n.text) + ")"
 		}
 	}
-	l.errAt(n.pos, path, fmt.Sprintf("must be %s, got %s", want, got))
+	msg := fmt.Sprintf("must be %s, got %s", want, got)
+	if n.kind == kMap && n.glued != "" && want != "a mapping" {
+		msg += fmt.Sprintf(" (YAML reads %s in [ ] or { } as key: value); quote it: %q", n.glued, n.glued)
+	}
+	l.errAt(n.pos, path, msg)
 }
 
 var (

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -30,18 +31,36 @@ type lookupFunc func(name string) (string, bool)
 
 // interpResult is the outcome of interpolating one string.
 type interpResult struct {
-	out   string
-	unset []string // variables used without a default that were not set
+	out    string
+	unset  []string // variables used without a default that were not set
+	budget *int
 }
 
 const maxInterpDepth = 8
 
+// errExpandedTooBig is returned once the values of all variables expanded in one load pass
+// MaxExpanded bytes.
+var errExpandedTooBig = fmt.Errorf("variables expand to more than %d bytes in total", MaxExpanded)
+
 // interpolate expands s. It returns an error for malformed expressions and for ${VAR:?msg}.
-func interpolate(s string, lookup lookupFunc) (interpResult, error) {
+// budget is how many bytes of variable values may still be written; it shrinks with every value
+// written, and the expansion stops with errExpandedTooBig before it would go below zero.
+func interpolate(s string, lookup lookupFunc, budget *int) (interpResult, error) {
 	var r interpResult
+	r.budget = budget
 	out, err := expand(s, lookup, &r, 0)
 	r.out = out
 	return r, err
+}
+
+// spend takes n bytes of the value of name from the budget.
+func (r *interpResult) spend(name string, n int) error {
+	if n > *r.budget {
+		*r.budget = -1
+		return fmt.Errorf("%w (here ${%s}, %d bytes): use large variables in fewer places", errExpandedTooBig, name, n)
+	}
+	*r.budget -= n
+	return nil
 }
 
 func expand(s string, lookup lookupFunc, r *interpResult, depth int) (string, error) {
@@ -95,9 +114,15 @@ func expand(s string, lookup lookupFunc, r *interpResult, depth int) (string, er
 			if !set {
 				r.unset = append(r.unset, name)
 			}
+			if err := r.spend(name, len(val)); err != nil {
+				return "", err
+			}
 			b.WriteString(val)
 		case ":-", "-":
 			if nonEmpty || (op == "-" && set) {
+				if err := r.spend(name, len(val)); err != nil {
+					return "", err
+				}
 				b.WriteString(val)
 				continue
 			}
@@ -116,6 +141,9 @@ func expand(s string, lookup lookupFunc, r *interpResult, depth int) (string, er
 			}
 		case ":?", "?":
 			if nonEmpty || (op == "?" && set) {
+				if err := r.spend(name, len(val)); err != nil {
+					return "", err
+				}
 				b.WriteString(val)
 				continue
 			}
@@ -209,8 +237,9 @@ type dotEnvError struct {
 // parseDotEnv reads KEY=VALUE lines: blank lines and # comments are skipped, "export " is allowed,
 // values may be 'single quoted' (literal), "double quoted" (\n, \t, \", \\ and ${VAR} expanded) or
 // bare (trimmed, a " #" starts a comment, ${VAR} expanded). ${VAR} sees the process environment
-// first, then keys defined earlier in the file.
-func parseDotEnv(data []byte, env map[string]string) (map[string]string, []dotEnvError) {
+// first, then keys defined earlier in the file. budget is as for interpolate; once it is spent the
+// rest of the file is not read.
+func parseDotEnv(data []byte, env map[string]string, budget *int) (map[string]string, []dotEnvError) {
 	vals := map[string]string{}
 	var errs []dotEnvError
 	lookup := func(k string) (string, bool) {
@@ -261,9 +290,12 @@ func parseDotEnv(data []byte, env map[string]string) (map[string]string, []dotEn
 				errs = append(errs, dotEnvError{lineNo, valCol, key, `unterminated " quote (values must fit on one line; write \n for a newline)`})
 				continue
 			}
-			r, err := interpolate(s, lookup)
+			r, err := interpolate(s, lookup, budget)
 			if err != nil {
 				errs = append(errs, dotEnvError{lineNo, valCol, key, err.Error()})
+				if errors.Is(err, errExpandedTooBig) {
+					return vals, errs
+				}
 				continue
 			}
 			val = r.out
@@ -273,9 +305,12 @@ func parseDotEnv(data []byte, env map[string]string) (map[string]string, []dotEn
 			} else if k := strings.Index(v, "\t#"); k >= 0 {
 				v = v[:k]
 			}
-			r, err := interpolate(strings.TrimRight(v, " \t"), lookup)
+			r, err := interpolate(strings.TrimRight(v, " \t"), lookup, budget)
 			if err != nil {
 				errs = append(errs, dotEnvError{lineNo, valCol, key, err.Error()})
+				if errors.Is(err, errExpandedTooBig) {
+					return vals, errs
+				}
 				continue
 			}
 			val = r.out

@@ -51,7 +51,8 @@ func TestInterpolate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			r, err := interpolate(tt.in, lookup)
+			budget := MaxExpanded
+			r, err := interpolate(tt.in, lookup, &budget)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("interpolate(%q) error = %v, want %q", tt.in, err, tt.err)
@@ -79,7 +80,8 @@ func TestParseDotEnv(t *testing.T) {
 		"G=\n" +
 		"H=a=b\r\n" +
 		"\tI=indented\n"
-	got, errs := parseDotEnv([]byte(src), map[string]string{"PROC": "p", "A": "from-process"})
+	budget := MaxExpanded
+	got, errs := parseDotEnv([]byte(src), map[string]string{"PROC": "p", "A": "from-process"}, &budget)
 	if len(errs) > 0 {
 		t.Fatalf("errors: %+v", errs)
 	}
@@ -90,7 +92,7 @@ func TestParseDotEnv(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseDotEnv =\n%q\nwant\n%q", got, want)
 	}
-	_, errs = parseDotEnv([]byte("OK=1\nnot a pair\n1X=2\nQ=\"open\nR='open\nS=${NOPE:?needed}\n"), nil)
+	_, errs = parseDotEnv([]byte("OK=1\nnot a pair\n1X=2\nQ=\"open\nR='open\nS=${NOPE:?needed}\n"), nil, &budget)
 	var lines []int
 	for _, e := range errs {
 		lines = append(lines, e.line)

@@ -6,9 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 
 	yaml "github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 )
 
@@ -27,21 +30,18 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	st, err := os.Stat(abs)
+	data, err := readLimited(abs, MaxFileSize)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("%s: no such file: create it, or point at it with --file FILE", path)
+		case err.Error() == "is a directory":
+			return nil, fmt.Errorf("%s is a directory: pass the devstack.yaml file inside it", path)
 		}
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory: pass the devstack.yaml file inside it", path)
-	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%s: file is %d bytes; devstack.yaml is limited to %d", path, st.Size(), MaxFileSize)
-	}
-	data, err := os.ReadFile(abs)
-	if err != nil {
+		var pe *fs.PathError
+		if !errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: %w; devstack.yaml is limited to %d bytes", path, err, MaxFileSize)
+		}
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	c, err := LoadBytes(path, data, filepath.Dir(abs), environ())
@@ -73,7 +73,7 @@ func LoadBytes(name string, data []byte, dir string, env map[string]string) (cfg
 	if env == nil {
 		env = map[string]string{}
 	}
-	l := &loader{name: name, dir: dir, env: env, pos: map[string]Pos{}, kpos: map[string]Pos{}, dbTrue: map[string]bool{}, errPaths: map[string]bool{}}
+	l := &loader{name: name, dir: dir, env: env, pos: map[string]Pos{}, kpos: map[string]Pos{}, dbTrue: map[string]bool{}, errPaths: map[string]bool{}, budget: MaxExpanded}
 	c := l.run(data)
 	if len(l.errs) > 0 {
 		return nil, sortErrors(l.errs)
@@ -107,7 +107,8 @@ type loader struct {
 	dbTrue   map[string]bool // paths of "database: true"
 	errPaths map[string]bool // paths with an error
 	visits   int
-	tooBig   bool
+	tooBig   bool // stop decoding: too many values, or variables expanded past MaxExpanded
+	budget   int  // bytes variables may still expand to (MaxExpanded for the whole load)
 }
 
 // errAt records a problem. Only the first problem of each path is kept: a value that failed to
@@ -200,6 +201,9 @@ func (l *loader) run(data []byte) *Config {
 		return c
 	}
 	l.readEnvFile(c, root)
+	if l.tooBig {
+		return c
+	}
 	if root.kind == kNull {
 		root = &node{kind: kMap, pos: root.pos}
 	}
@@ -207,6 +211,7 @@ func (l *loader) run(data []byte) *Config {
 		l.errAt(root.pos, "file", "devstack.yaml must be a mapping with keys such as services, broker, postgres, gateway and tests, not "+root.describe())
 		return c
 	}
+	l.strayServiceKeys(root)
 	l.decode("", root, Pos{1, 1}, reflectValue(c))
 	if l.tooBig {
 		return c
@@ -241,12 +246,28 @@ func (l *loader) parse(data []byte) (root *node, ok bool) {
 			root, ok = nil, false
 		}
 	}()
-	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	tokens := lexer.Tokenize(string(data))
+	if len(tokens) > MaxTokens {
+		l.errAt(posOf(tokens[MaxTokens]), "file", fmt.Sprintf("more than %d YAML tokens (keys, values, brackets); no stack needs that many: split the stack or remove generated content", MaxTokens))
+		return nil, false
+	}
+	if tk, entries := tooDeep(tokens); tk != nil {
+		msg := fmt.Sprintf("lists and mappings nested more than %d levels deep; no stack needs that many: look for unclosed [ or { or runaway indentation", MaxNesting)
+		if entries {
+			msg = fmt.Sprintf("more than %d keys in one mapping; no stack needs that many: split the stack or remove generated content", MaxEntries)
+		}
+		l.errAt(posOf(tk), "file", msg)
+		return nil, false
+	}
+	f, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		var ye yaml.Error
 		p, msg := Pos{1, 1}, err.Error()
 		if errors.As(err, &ye) {
 			p, msg = posOf(ye.GetToken()), ye.GetMessage()
+		}
+		if strings.HasPrefix(msg, "value is not allowed in this context") {
+			msg += "; check this line's indentation against the lines above it"
 		}
 		l.errAt(p, "syntax error", msg)
 		return nil, false
@@ -269,6 +290,49 @@ func (l *loader) parse(data []byte) (root *node, ok bool) {
 	return docs[0], true
 }
 
+// strayServiceKeys finds keys of a service written at the indent of the service names
+// ("  orders:\n  command: x" instead of "    command: x"), which YAML reads as services named command
+// and so on. It reports one error with the indentation to fix, and drops those entries (and the
+// service left empty by them) so they do not add errors of their own.
+func (l *loader) strayServiceKeys(root *node) {
+	se := root.get("services")
+	if se == nil || se.val.kind != kMap {
+		return
+	}
+	fields := infoOf(reflect.TypeOf(Service{})).fields
+	var kept []*entry
+	var owner *entry // the service the stray keys belong to
+	reported := map[*entry]bool{}
+	for _, e := range se.val.entries {
+		if _, isField := fields[e.key]; !isField || e.val.kind == kMap {
+			kept, owner = append(kept, e), e
+			continue
+		}
+		p := join("services", e.key)
+		switch {
+		case owner == nil:
+			l.errAt(e.keyPos, p, e.key+" is a key of a service, not a service: indent it under a service name")
+		case owner.val.kind == kNull:
+			if !reported[owner] {
+				l.errAt(e.keyPos, p, e.key+" is a key of a service, not a service: indent it and the lines after it under "+owner.key)
+			}
+			kept = slices.DeleteFunc(kept, func(k *entry) bool { return k == owner })
+		default:
+			if !reported[owner] {
+				l.errAt(e.keyPos, p, e.key+" is a key of a service, not a service: indent it under "+owner.key)
+			}
+		}
+		if owner != nil {
+			reported[owner] = true
+		}
+	}
+	if len(kept) != len(se.val.entries) {
+		c := *se.val
+		c.entries = kept
+		se.val = &c
+	}
+}
+
 // readEnvFile loads env_file (default .env beside devstack.yaml) before anything is interpolated.
 func (l *loader) readEnvFile(c *Config, root *node) {
 	l.dotenv = map[string]string{}
@@ -278,7 +342,7 @@ func (l *loader) readEnvFile(c *Config, root *node) {
 		if e.val.kind != kScalar {
 			return // decode reports the wrong type
 		}
-		r, err := interpolate(e.val.text, func(k string) (string, bool) { v, ok := l.env[k]; return v, ok })
+		r, err := interpolate(e.val.text, func(k string) (string, bool) { v, ok := l.env[k]; return v, ok }, &l.budget)
 		if err != nil {
 			return // decode reports it
 		}
@@ -303,7 +367,10 @@ func (l *loader) readEnvFile(c *Config, root *node) {
 		l.errAt(p, "env_file", fmt.Sprintf("cannot read %s: %v", shown, unwrapPathError(err)))
 		return
 	}
-	vals, errs := parseDotEnv(data, l.env)
+	vals, errs := parseDotEnv(data, l.env, &l.budget)
+	if l.budget < 0 {
+		l.tooBig = true
+	}
 	for _, e := range errs {
 		path := "env_file"
 		if e.key != "" {
@@ -316,19 +383,7 @@ func (l *loader) readEnvFile(c *Config, root *node) {
 	}
 }
 
-func readSmallFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return nil, errors.New("is a directory")
-	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("file is larger than %d bytes", MaxFileSize)
-	}
-	return os.ReadFile(path)
-}
+func readSmallFile(path string) ([]byte, error) { return readLimited(path, MaxFileSize) }
 
 func unwrapPathError(err error) error {
 	var pe *fs.PathError

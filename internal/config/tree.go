@@ -54,6 +54,7 @@ type node struct {
 	plain   bool       // unquoted plain scalar: re-typed after interpolation, like YAML would
 	pos     Pos
 	entries []*entry // kMap, in file order, merge keys resolved
+	glued   string   // kMap written as a:b inside [ ] or { } (no space after the colon): "a:b"
 	items   []*node  // kSeq
 }
 
@@ -197,12 +198,18 @@ func (b *treeBuilder) build(n ast.Node, path string, fallback Pos, depth int) *n
 		case len(x.Values) > 0 && x.Values[0] != nil && x.Values[0].Key != nil:
 			pos = nodePos(x.Values[0].Key)
 		}
-		return b.mapping(x.Values, path, pos, depth)
+		out := b.mapping(x.Values, path, pos, depth)
+		if len(x.Values) == 1 {
+			out.glued = gluedText(x.Values[0])
+		}
+		return out
 	case *ast.MappingValueNode:
 		if x.Key != nil {
 			pos = nodePos(x.Key)
 		}
-		return b.mapping([]*ast.MappingValueNode{x}, path, pos, depth)
+		out := b.mapping([]*ast.MappingValueNode{x}, path, pos, depth)
+		out.glued = gluedText(x)
+		return out
 	case *ast.SequenceNode:
 		out := &node{kind: kSeq, pos: pos}
 		for i, v := range x.Values {
@@ -257,6 +264,27 @@ func (b *treeBuilder) build(n ast.Node, path string, fallback Pos, depth int) *n
 		b.l.errAt(pos, path, fmt.Sprintf("unsupported YAML construct (%s)", n.Type()))
 		return &node{kind: kNull, pos: pos}
 	}
+}
+
+// gluedText returns "a:b" when mv was written that way (key, colon and value with no space between),
+// which YAML reads as a mapping inside [ ] and { } although it was almost always meant as a string.
+func gluedText(mv *ast.MappingValueNode) string {
+	if mv == nil || mv.Key == nil || mv.Value == nil {
+		return ""
+	}
+	k, v := safeToken(mv.Key), safeToken(mv.Value)
+	if k == nil || v == nil || k.Position == nil || v.Position == nil || k.Type != token.StringType {
+		return ""
+	}
+	switch v.Type {
+	case token.StringType, token.IntegerType, token.FloatType, token.BoolType:
+	default:
+		return ""
+	}
+	if v.Position.Line != k.Position.Line || v.Position.Column != k.Position.Column+len(k.Value)+1 {
+		return ""
+	}
+	return k.Value + ":" + v.Value
 }
 
 // keyText returns a mapping key as text; ok is false for keys that are not scalars.

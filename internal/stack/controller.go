@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -224,10 +225,11 @@ func (s *Stack) watchConfig(ctx context.Context, gw *proxy.Gateway) {
 }
 
 func (s *Stack) reloadConfig(gw *proxy.Gateway) {
+	name := filepath.Base(s.cfg.Path) // the file's real name: -c may point at any file
 	nc, err := config.Load(s.cfg.Path)
 	if err != nil {
-		s.bus.Notify("error", "devstack.yaml changed but is invalid; keeping the running config:\n"+err.Error())
-		s.systemLog("devstack", "devstack.yaml changed but is invalid; keeping the running config: %v", err)
+		s.bus.Notify("error", name+" changed but is invalid; keeping the running config:\n"+err.Error())
+		s.systemLog("devstack", "%s changed but is invalid; keeping the running config: %v", name, err)
 		return
 	}
 	var restart []string
@@ -251,7 +253,7 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 		changed = append(changed, "postgres")
 	}
 	if len(changed) > 0 {
-		msg := fmt.Sprintf("devstack.yaml: changes to %s take effect when devstack is restarted (routes were reloaded now)", strings.Join(changed, ", "))
+		msg := fmt.Sprintf("%s: changes to %s take effect when devstack is restarted (routes were reloaded now)", name, strings.Join(changed, ", "))
 		s.systemLog("devstack", "%s", msg)
 		s.bus.Notify("warn", msg)
 	}
