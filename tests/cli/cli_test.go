@@ -103,9 +103,10 @@ func (u *upProcess) output() string {
 	return u.out.String()
 }
 
-func startUp(t *testing.T, dir string) *upProcess {
+// startUp runs `devstack up --no-tui` (with any extra arguments) in dir until the test ends.
+func startUp(t *testing.T, dir string, args ...string) *upProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "up", "--no-tui")
+	cmd := exec.Command(bin, append([]string{"up", "--no-tui"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	u := &upProcess{cmd: cmd, done: make(chan error, 1)}
@@ -116,6 +117,7 @@ func startUp(t *testing.T, dir string) *upProcess {
 	}
 	go func() {
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			u.mu.Lock()
 			u.out.WriteString(sc.Text() + "\n")

@@ -1,10 +1,8 @@
 package cli_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -81,7 +79,7 @@ func TestReloadSurvivesHostileFile(t *testing.T) {
 	if err := os.WriteFile(file, []byte(good), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	u := startUpArgs(t, dir, "-c", "stack.yaml")
+	u := startUp(t, dir, "-c", "stack.yaml")
 	u.waitFor(t, "all ready", 60*time.Second)
 	for i, bad := range []string{strings.Repeat("[", 100_000), "x: " + strings.Repeat("{a: ", 20_000)} {
 		if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
@@ -116,38 +114,4 @@ func TestReloadSurvivesHostileFile(t *testing.T) {
 	if code != 0 {
 		t.Errorf("devstack status after the bad save: exit %d: %s", code, out)
 	}
-}
-
-// startUpArgs is startUp with extra arguments for `devstack up --no-tui`.
-func startUpArgs(t *testing.T, dir string, args ...string) *upProcess {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"up", "--no-tui"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	u := &upProcess{cmd: cmd, done: make(chan error, 1)}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			u.mu.Lock()
-			u.out.WriteString(sc.Text() + "\n")
-			u.mu.Unlock()
-		}
-	}()
-	go func() { err := cmd.Wait(); pw.Close(); u.done <- err }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-u.done
-		}
-		if t.Failed() {
-			t.Logf("devstack up output:\n%.4000s", u.output())
-		}
-	})
-	return u
 }
