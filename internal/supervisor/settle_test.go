@@ -36,11 +36,12 @@ func TestSettleWithoutProbe(t *testing.T) {
 			seenReady := false
 			stopWatch := make(chan struct{})
 			var wg sync.WaitGroup
+			// subscribed before the start, so no state published by it is missed
+			_, ch, cancel := h.bus.Subscribe(4096)
+			defer cancel()
 			wg.Add(1)
 			go func() { // every published state, not just the last
 				defer wg.Done()
-				_, ch, cancel := h.bus.Subscribe(4096)
-				defer cancel()
 				for {
 					select {
 					case ev := <-ch:
