@@ -19,9 +19,9 @@ import (
 	"github.com/devstack-dev/devstack/internal/postgres"
 )
 
-// startTestPostgres runs the embedded server (a local PostgreSQL is needed) and writes a devstack.yaml
-// that points at it, with one declared database (with init SQL) and one service database.
-func startTestPostgres(t *testing.T) (cfgPath string, s *postgres.Server) {
+// pgTestDirs skips (or fails under DEVSTACK_REQUIRE_ALL) without a local psql, and returns a project
+// directory and a binaries cache directory for one test.
+func pgTestDirs(t *testing.T) (dir, cache string) {
 	t.Helper()
 	if _, err := postgres.FindTool("", "", "psql"); err != nil {
 		if os.Getenv("DEVSTACK_REQUIRE_ALL") == "1" {
@@ -29,15 +29,23 @@ func startTestPostgres(t *testing.T) (cfgPath string, s *postgres.Server) {
 		}
 		t.Skipf("needs a local PostgreSQL with psql (apt-get install postgresql): %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
+	dir = t.TempDir()
 	cache, err := os.MkdirTemp("", "devstack-cli-pg-cache-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(cache) })
-	s, err = postgres.Start(ctx, postgres.Options{DataDir: filepath.Join(dir, ".devstack", "postgres"), CacheDir: cache, Password: "pw"})
+	return dir, cache
+}
+
+// startTestPostgres runs the embedded server (a local PostgreSQL is needed) and writes a devstack.yaml
+// that points at it, with one declared database (with init SQL) and one service database.
+func startTestPostgres(t *testing.T) (cfgPath string, s *postgres.Server) {
+	t.Helper()
+	dir, cache := pgTestDirs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := postgres.Start(ctx, postgres.Options{DataDir: filepath.Join(dir, ".devstack", "postgres"), CacheDir: cache, Password: "pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,20 +251,9 @@ func TestPostgresCommandsWhenNotRunning(t *testing.T) {
 // Without postgres.password the stack generates the superuser's secret into .devstack/postgres; psql and
 // db read it from there.
 func TestPostgresCommandsUseGeneratedSecret(t *testing.T) {
-	if _, err := postgres.FindTool("", "", "psql"); err != nil {
-		if os.Getenv("DEVSTACK_REQUIRE_ALL") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("needs a local PostgreSQL with psql (apt-get install postgresql): %v", err)
-	}
+	dir, cache := pgTestDirs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	cache, err := os.MkdirTemp("", "devstack-cli-pg-cache-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(cache) })
 	data := filepath.Join(dir, ".devstack", "postgres")
 	secretFile := filepath.Join(data, "superuser-password")
 	s, err := postgres.Start(ctx, postgres.Options{DataDir: data, CacheDir: cache, PasswordFile: secretFile})
