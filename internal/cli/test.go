@@ -222,7 +222,7 @@ func runOneTest(ctx context.Context, cfg *config.Config, t config.Test, env []st
 	}
 	w := io.MultiWriter(out, r.output)
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = testCmdSysProcAttr()
 	if err := cmd.Start(); err != nil {
 		r.err = fmt.Errorf("start %q in %s: %w", t.Command, dir, err)
 		return r

@@ -225,7 +225,7 @@ func (sv *service) relName(p string) string {
 func statOf(st fs.FileInfo) fileStat {
 	out := fileStat{Size: st.Size(), MTime: st.ModTime().UnixNano()}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		out.CTime = sys.Ctim.Nano()
+		out.CTime = ctimeNano(sys)
 		out.Ino = sys.Ino
 	}
 	return out

@@ -127,18 +127,15 @@ func startProc(spec procSpec) (*proc, error) {
 	env = append(env, envShim+"=1", envShimPPID+"="+strconv.Itoa(os.Getpid()), envInstanceID+"="+p.token,
 		envShimGrace+"="+spec.Grace.String())
 	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       []string{"devstack-shim", "sh", "-c", spec.Command},
-		Dir:        spec.Dir,
-		Env:        env,
-		Stdin:      nil,
-		Stdout:     outW,
-		Stderr:     errW,
-		ExtraFiles: []*os.File{lifeR, repW}, // fds 3 and 4
-		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:   true,
-			Pdeathsig: syscall.SIGTERM,
-		},
+		Path:        exe,
+		Args:        []string{"devstack-shim", "sh", "-c", spec.Command},
+		Dir:         spec.Dir,
+		Env:         env,
+		Stdin:       nil,
+		Stdout:      outW,
+		Stderr:      errW,
+		ExtraFiles:  []*os.File{lifeR, repW}, // fds 3 and 4
+		SysProcAttr: shimSysProcAttr(),
 	}
 	if err := forkStart(cmd); err != nil {
 		closeAll(lifeR, lifeW, repR, repW, outR, outW, errR, errW)

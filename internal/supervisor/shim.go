@@ -11,8 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The shim is devstack re-executing itself (env DEVSTACK_SHIM=1) between the supervisor and every
@@ -67,7 +65,7 @@ func runShim(argv []string) int {
 	if want != 0 && os.Getppid() != want {
 		return fail("devstack exited before the process started")
 	}
-	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	becomeSubreaper()
 
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
