@@ -1,5 +1,7 @@
-// Package stack wires the broker, database, gateway and supervisor into one running stack and
-// implements the Controller that UIs and the CLI use.
+// Package stack runs one devstack.yaml: the control API, the broker, the database, the gateway and the
+// services' supervisor, each a Component with one lifecycle (start, ready with its addresses, stop) that
+// Run starts in dependency order and stops in reverse. It also implements the Controller that UIs and the
+// CLI use, and translates the config into each part's options (translate.go).
 package stack
 
 import (
@@ -14,11 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/devstack-dev/devstack/internal/broker"
 	"github.com/devstack-dev/devstack/internal/config"
-	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/event"
 	"github.com/devstack-dev/devstack/internal/fsperm"
 	"github.com/devstack-dev/devstack/internal/postgres"
@@ -92,6 +91,7 @@ type Stack struct {
 	kafka Kafka
 	admin *broker.Admin
 	db    Database
+	dbURL map[string]string // service -> DATABASE_URL
 	gw    *proxy.Gateway
 	sup   *supervisor.Supervisor
 
@@ -157,254 +157,57 @@ func (s *Stack) systemLog(source, format string, a ...any) {
 	s.logs.Append(event.LogLine{Source: source, Stream: "system", Text: fmt.Sprintf(format, a...)})
 }
 
-// Run starts everything, serves until ctx ends (or a component fails), then stops everything in reverse
-// order and returns. A start failure is returned (and everything already started is stopped).
+// Run starts every component (see components), serves until ctx ends or a component fails, then stops
+// them in reverse order and returns. A start failure is returned (and what had started is stopped).
 func (s *Stack) Run(ctx context.Context) (err error) {
 	defer close(s.done)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 
 	// Logs, Kafka records and keys live there: private to the owner, also when an older devstack left
 	// it world-readable. PostgreSQL's data dir keeps the modes its own tools set.
 	warn, err := fsperm.Private(s.cfg.StateDirPath(), "postgres")
 	if err != nil {
+		err = fmt.Errorf("create state dir: %w", err)
 		s.failStart(err)
-		return fmt.Errorf("create state dir: %w", err)
+		return err
 	}
 	if warn != nil {
 		s.log.Warn("state dir: some files stay readable by other users; fix their owner or mode", "err", warn)
 	}
 	ensureGitignore(s.cfg.StateDirPath())
 
-	// Background goroutines are waited for after everything is stopped (defers run last-in first-out).
-	var bg sync.WaitGroup
-	defer bg.Wait()
-	// Everything started is stopped in reverse order through this list.
-	var stops []func()
+	lc := newLifecycle(s.components(), s.reportComponent, func(name string, err error) {
+		s.log.Warn("stop "+name, "err", err)
+	})
 	defer func() {
 		s.stopping.Store(true)
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i]()
-		}
+		lc.stop()
 	}()
-	errc := make(chan error, 8)
-	goRun := func(name string, f func(context.Context) error, rctx context.Context) {
-		bg.Add(1)
-		go func() {
-			defer bg.Done()
-			if err := f(rctx); err != nil && !errors.Is(err, context.Canceled) {
-				if !strings.HasPrefix(err.Error(), name+":") {
-					err = fmt.Errorf("%s: %w", name, err)
-				}
-				errc <- err
-			}
-		}()
-	}
-
-	// 1. control API first, so `devstack status` sees a starting stack (and a second devstack on the same
-	// port fails before it starts anything).
-	if !s.opts.NoControl {
-		t0 := time.Now()
-		srv, err := control.Listen(hostPort("127.0.0.1", s.cfg.Control.Port), s.cfg.StateDirPath(), s)
-		if err != nil {
-			s.component(CompControl, event.StatusFailed, "", "", 0, err)
+	if err := lc.start(ctx); err != nil {
+		if ctx.Err() != nil {
+			s.startErr = err
+			s.closeInfraReady()
+		} else {
 			s.failStart(err)
-			return err
 		}
-		cctx, ccancel := context.WithCancel(context.WithoutCancel(ctx))
-		goRun(CompControl, srv.Serve, cctx)
-		stops = append(stops, func() { ccancel() })
-		s.component(CompControl, event.StatusReady, srv.Addr(), "", since(t0), nil)
-	}
-
-	// 2. broker and database in parallel.
-	co := coordinates{dbURL: map[string]string{}}
-	g, gctx := errgroup.WithContext(ctx)
-	if s.cfg.BrokerEnabled() {
-		s.component(CompBroker, event.StatusStarting, "", "", 0, nil)
-		g.Go(func() error {
-			t0 := time.Now()
-			o := brokerOptions(s.cfg)
-			o.Logger = s.log.With("component", CompBroker)
-			k, err := s.infra.StartKafka(gctx, o)
-			if err != nil {
-				s.component(CompBroker, event.StatusFailed, "", "", 0, err)
-				return fmt.Errorf("start broker: %w", err)
-			}
-			admin, err := broker.NewAdmin([]string{k.Addr()}, s.log.With("component", CompBroker))
-			if err != nil {
-				k.Close()
-				return fmt.Errorf("broker admin: %w", err)
-			}
-			s.mu.Lock()
-			s.kafka, s.admin = k, admin
-			s.mu.Unlock()
-			s.component(CompBroker, event.StatusReady, k.Addr(), fmt.Sprintf("%d topics declared", len(o.Topics)), since(t0), nil)
-			s.systemLog(CompBroker, "broker ready on %s in %s", k.Addr(), since(t0))
-			return nil
-		})
-	}
-	if s.cfg.PostgresEnabled() {
-		s.component(CompPostgres, event.StatusStarting, "", "", 0, nil)
-		g.Go(func() error {
-			t0 := time.Now()
-			o := postgresOptions(s.cfg)
-			o.Logger = s.log.With("component", CompPostgres)
-			o.LogWriter = func(line string) { s.logs.Append(event.LogLine{Source: CompPostgres, Stream: "stderr", Text: line}) }
-			db, err := s.infra.StartDatabase(gctx, o)
-			if err != nil {
-				s.component(CompPostgres, event.StatusFailed, "", "", 0, err)
-				return fmt.Errorf("start postgres: %w", err)
-			}
-			s.mu.Lock()
-			s.db = db
-			s.mu.Unlock()
-			if w, ok := db.(interface {
-				Done() <-chan struct{}
-				Err() error
-			}); ok {
-				go s.watchDatabase(ctx, w.Done(), w.Err)
-			}
-			// per-service databases and extra databases
-			for _, d := range s.cfg.Postgres.Databases {
-				var init []string
-				for _, f := range d.Init {
-					init = append(init, absPath(s.cfg, f))
-				}
-				if _, err := db.EnsureDatabase(gctx, d.Name, init); err != nil {
-					return fmt.Errorf("postgres: create database %q (postgres.databases): %w", d.Name, err)
-				}
-			}
-			urls := map[string]string{}
-			for _, name := range s.cfg.ServiceSeq {
-				sv := s.cfg.Services[name]
-				if sv == nil || sv.Disabled || sv.Database == "" {
-					continue
-				}
-				u, err := db.EnsureDatabase(gctx, sv.Database, nil)
-				if err != nil {
-					return fmt.Errorf("postgres: create database %q for service %s: %w", sv.Database, name, err)
-				}
-				urls[name] = u
-			}
-			s.mu.Lock()
-			co.dbURL = urls
-			s.mu.Unlock()
-			s.component(CompPostgres, event.StatusReady, hostPort("127.0.0.1", db.Port()), fmt.Sprintf("%d databases", len(urls)+len(s.cfg.Postgres.Databases)), since(t0), nil)
-			s.systemLog(CompPostgres, "postgres ready on 127.0.0.1:%d in %s", db.Port(), since(t0))
-			return nil
-		})
-	}
-	// the infra we started is stopped at the end whether or not the rest starts
-	stops = append(stops, func() {
-		s.mu.Lock()
-		k, admin, db := s.kafka, s.admin, s.db
-		s.mu.Unlock()
-		if db != nil {
-			if err := db.Stop(); err != nil {
-				s.log.Warn("stop postgres", "err", err)
-			}
-			s.component(CompPostgres, event.StatusStopped, "", "", 0, nil)
-		}
-		if admin != nil {
-			admin.Close()
-		}
-		if k != nil {
-			if err := k.Close(); err != nil {
-				s.log.Warn("stop broker", "err", err)
-			}
-			s.component(CompBroker, event.StatusStopped, "", "", 0, nil)
-		}
-	})
-	if err := g.Wait(); err != nil {
-		s.failStart(err)
 		return err
 	}
-	if s.kafka != nil {
-		co.kafka = s.kafka.Addr()
-	}
-
-	// 3. gateway.
-	if s.cfg.GatewayEnabled() {
-		t0 := time.Now()
-		gw, err := proxy.New(gatewayConfig(s.cfg), proxy.Options{Bus: s.bus, Logs: s.logs, Logger: s.log.With("component", CompGateway)})
-		if err != nil {
-			err = fmt.Errorf("gateway: %w", err)
-			s.component(CompGateway, event.StatusFailed, "", "", 0, err)
-			s.failStart(err)
-			return err
-		}
-		gctx, gcancel := context.WithCancel(context.WithoutCancel(ctx))
-		goRun(CompGateway, gw.Run, gctx)
-		stops = append(stops, func() { gcancel() })
-		if err := waitStarted(ctx, gw.Started(), errc); err != nil {
-			s.component(CompGateway, event.StatusFailed, "", "", 0, err)
-			s.failStart(err)
-			return err
-		}
-		s.mu.Lock()
-		s.gw = gw
-		s.mu.Unlock()
-		co.gatewayURL = gw.URL()
-		detail := fmt.Sprintf("%d routes", len(s.cfg.Gateway.Routes))
-		if a := gw.HTTPSAddr(); a != "" {
-			detail += ", https " + a
-		}
-		s.component(CompGateway, event.StatusReady, gw.Addr(), detail, since(t0), nil)
-		s.systemLog(CompGateway, "gateway ready on %s in %s", gw.URL(), since(t0))
-		// the gateway learns instances from supervisor events
-		bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
-		bg.Add(1)
-		go func() { defer bg.Done(); s.bridgeUpstreams(bctx, gw) }()
-		stops = append(stops, bcancel)
-		// routes follow devstack.yaml without a restart
-		wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
-		bg.Add(1)
-		go func() { defer bg.Done(); s.watchConfig(wctx, gw) }()
-		stops = append(stops, wcancel)
-	}
-
-	// 4. services.
-	specs, err := supervisorSpecs(s.cfg, co)
-	if err != nil {
-		s.failStart(err)
-		return err
-	}
-	sopts := supervisorOptions(s.cfg)
-	sopts.Bus, sopts.Logs, sopts.Logger = s.bus, s.logs, s.log.With("component", "supervisor")
-	sup, err := supervisor.New(specs, sopts)
-	if err != nil {
-		s.failStart(err)
-		return fmt.Errorf("supervisor: %w", err)
-	}
-	s.mu.Lock()
-	s.sup = sup
-	s.mu.Unlock()
-	sctx, scancel := context.WithCancel(context.WithoutCancel(ctx))
-	supDone := make(chan struct{})
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		defer close(supDone)
-		if err := sup.Run(sctx); err != nil && !errors.Is(err, context.Canceled) {
-			errc <- fmt.Errorf("supervisor: %w", err)
-		}
-	}()
-	stops = append(stops, func() {
-		s.bus.Notify("info", "stopping services")
-		scancel()
-		<-supDone
-	})
-	close(s.infraReady)
+	s.closeInfraReady()
 
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
+	case err = <-lc.Failed():
 		s.bus.Notify("error", err.Error())
 	}
 	s.bus.Notify("info", "stopping")
-	return err // the deferred stops run now, then bg.Wait
+	return err // the deferred stop runs now
+}
 
+// reportComponent puts a component's status on the bus, and a line in the log when it is ready.
+func (s *Stack) reportComponent(c event.Component) {
+	s.bus.SetComponent(c)
+	if c.Status == event.StatusReady && c.Addr != "" {
+		s.systemLog(c.Name, "%s ready on %s in %s", c.Name, c.Addr, c.StartedIn)
+	}
 }
 
 // watchDatabase reports a database server that exits while the stack runs (not when it is stopped).
@@ -431,22 +234,14 @@ func (s *Stack) watchDatabase(ctx context.Context, done <-chan struct{}, errf fu
 func (s *Stack) failStart(err error) {
 	s.startErr = err
 	s.bus.Notify("error", err.Error())
+	s.closeInfraReady()
+}
+
+func (s *Stack) closeInfraReady() {
 	select {
 	case <-s.infraReady:
 	default:
 		close(s.infraReady)
-	}
-}
-
-// waitStarted waits until the gateway listens, its Run fails, or ctx ends.
-func waitStarted(ctx context.Context, started <-chan struct{}, errc chan error) error {
-	select {
-	case <-started:
-		return nil
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		return context.Cause(ctx)
 	}
 }
 
