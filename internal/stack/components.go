@@ -16,8 +16,9 @@ import (
 // CompServices names the services' component in errors (the services report on the bus one by one).
 const CompServices = "services"
 
-// components are the parts this stack runs, in the order they are shown. A new part is one more
-// Component here, with After naming what it needs ready first.
+// components are the parts this stack runs, in the order they are shown. A new part (a schema registry
+// after the broker, say) is one more Component here, with After naming what it needs ready first; the
+// services start after every part.
 func (s *Stack) components() []Component {
 	var cs []Component
 	if !s.opts.NoControl {
@@ -34,7 +35,12 @@ func (s *Stack) components() []Component {
 	if s.cfg.GatewayEnabled() {
 		cs = append(cs, s.gatewayComponent())
 	}
-	return append(cs, s.servicesComponent())
+	// the services come last: each learns every part's address
+	svc := s.servicesComponent()
+	for _, c := range cs {
+		svc.After = append(svc.After, c.Name)
+	}
+	return append(cs, svc)
 }
 
 // controlComponent serves the control API that the TUI and CLI use.
@@ -187,10 +193,10 @@ func (s *Stack) gatewayComponent() Component {
 	}}
 }
 
-// servicesComponent runs the user's services under the supervisor, once the parts whose addresses they
-// get in their environment are ready.
+// servicesComponent runs the user's services under the supervisor; components makes it come after every
+// other part, whose addresses the services get in their environment.
 func (s *Stack) servicesComponent() Component {
-	return Component{Name: CompServices, Hidden: true, After: []string{CompBroker, CompPostgres, CompGateway},
+	return Component{Name: CompServices, Hidden: true,
 		Start: func(context.Context) (*Running, error) {
 			s.mu.Lock()
 			co := coordinates{dbURL: s.dbURL}

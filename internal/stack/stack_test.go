@@ -356,3 +356,41 @@ func TestStackCtxEndsMidStart(t *testing.T) {
 		t.Errorf("PostgreSQL still runs (postmaster.pid) after Run returned")
 	}
 }
+
+// The stack's parts and what each waits for: the broker, the database and the gateway start together once
+// the control API listens, the services after every part; a disabled part is not a component.
+func TestStackComponents(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		o    Options
+		want []string // name<-after,after
+	}{
+		{"every part", fullStack, Options{},
+			[]string{"control<-", "broker<-control", "postgres<-control", "gateway<-control", "services<-control,broker,postgres,gateway"}},
+		{"no control API", fullStack, Options{NoControl: true},
+			[]string{"broker<-control", "postgres<-control", "gateway<-control", "services<-broker,postgres,gateway"}},
+		{"broker and postgres disabled", strings.NewReplacer(
+			"broker: {port: ${BROKER_PORT}, persist: false, topics: {events: {partitions: 2}}}", "broker: {enabled: false}",
+			"postgres: {port: ${PG_PORT}}", "postgres: {enabled: false}",
+			"    database: true\n", "").Replace(fullStack), Options{},
+			[]string{"control<-", "gateway<-control", "services<-control,gateway"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := newRealStack(t, tc.yaml)
+			tc.o.Config = rs.load(t)
+			s, err := New(tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range s.components() {
+				got = append(got, c.Name+"<-"+strings.Join(c.After, ","))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("components\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
