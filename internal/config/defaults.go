@@ -52,6 +52,13 @@ const (
 	DefaultTestTimeout      = Duration(10 * time.Minute)
 )
 
+// The gateway's limits that devstack.yaml does not set: reading a request's headers, and each wait for
+// more of its body (slowloris); each write of a response to a client that stopped reading.
+const (
+	GatewayHeaderTimeout = 10 * time.Second
+	GatewaySendTimeout   = 60 * time.Second
+)
+
 // LockFiles are the files whose presence in a service dir makes them default setup_inputs.
 var LockFiles = []string{"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "requirements.txt", "poetry.lock", "go.sum"}
 
@@ -93,7 +100,9 @@ func (l *loader) applyDefaults(c *Config) {
 	}
 	setStr(&c.EnvFile, DefaultEnvFile)
 	setStr(&c.StateDir, DefaultStateDir)
-	setInt(&c.Control.Port, DefaultControlPort)
+	if !l.has("control.port") { // 0 written in the file: a free port (clients find it in control.json)
+		c.Control.Port = DefaultControlPort
+	}
 
 	b := &c.Broker
 	setBool(&b.Enabled, true)
