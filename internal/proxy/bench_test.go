@@ -16,8 +16,8 @@ func BenchmarkServeHTTP(b *testing.B) {
 	}))
 	defer up.Close()
 	state := b.TempDir()
-	g, err := New(Config{HTTPSPort: -1, StateDir: state, Routes: []Route{{Path: "/", Service: "s", Auth: "required",
-		RateLimit: &RateLimit{Requests: 1e9}}}}, Options{})
+	g, err := New(withTestValues(Config{HTTPSPort: -1, StateDir: state, Routes: []Route{{Path: "/", Service: "s", Auth: "required",
+		RateLimit: &RateLimit{Requests: 1e9}}}}), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

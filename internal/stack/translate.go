@@ -78,10 +78,11 @@ func gatewayConfig(c *config.Config) proxy.Config {
 		HTTPSPort: g.HTTPSPort,
 		StateDir:  c.StateDirPath(),
 		TLSHosts:  g.TLS.Hosts,
-		MaxBody:   int64(g.MaxBody),
-		Timeout:   g.Timeout.D(),
 		WaitReady: g.WaitReady.D(),
 		CORS:      corsOf(g.CORS),
+		// not settable in devstack.yaml: config's values
+		HeaderTimeout: config.GatewayHeaderTimeout,
+		SendTimeout:   config.GatewaySendTimeout,
 		Auth: proxy.Auth{
 			Issuer:   g.Auth.Issuer,
 			Audience: g.Auth.Audience,
