@@ -134,7 +134,7 @@ func runKilledDevstack(t *testing.T, spec Spec, started func()) {
 func TestGracefulGroupShutdown(t *testing.T) {
 	mark := newMark(t)
 	h := newHarness(t, []Spec{{Name: "svc", Dir: t.TempDir(), StopGrace: 10 * time.Second, Env: append(os.Environ(), mark),
-		Probe:   Probe{Log: "^trap-set$"}, // ready once the trap is in place
+		Probe:   Probe{Log: "^trap-set$", Interval: 20 * time.Millisecond, Timeout: 30 * time.Second}, // ready once the trap is in place
 		Command: `(trap 'echo child-got-term; sleep 0.5; echo child-graceful-exit; exit 0' TERM; echo trap-set; while :; do sleep 0.05; done) & wait`}})
 	h.start()
 	if err := h.waitReady(20 * time.Second); err != nil {
