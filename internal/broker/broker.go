@@ -30,8 +30,8 @@ import (
 const (
 	DefaultHost          = "127.0.0.1"
 	defaultSweepInterval = 30 * time.Second
-	maxSegmentBytes       = 64 << 20
-	minSegmentBytes       = 1 << 20
+	maxSegmentBytes      = 64 << 20
+	minSegmentBytes      = 1 << 20
 )
 
 // Options configures the embedded broker.
