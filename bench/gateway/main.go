@@ -27,7 +27,7 @@ func main() {
 	memProfile := flag.String("memprofile", "", "write an allocation profile here at exit")
 	flag.Parse()
 	if *tokenFile != "" {
-		tok, err := proxy.IssueToken(*state, "", "", "bench", []string{"bench"}, 24*time.Hour)
+		tok, err := proxy.IssueToken(*state, "devstack", "devstack", "bench", []string{"bench"}, 24*time.Hour)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -14,13 +14,6 @@ import (
 	"github.com/devstack-dev/devstack/internal/event"
 )
 
-// Defaults of IssueToken (`devstack token` without a devstack.yaml).
-const (
-	DefaultIssuer   = "devstack"
-	DefaultAudience = "devstack"
-	DefaultTokenTTL = time.Hour
-)
-
 // Config is the gateway's configuration (the stack translates devstack.yaml's gateway section into it,
 // and internal/config owns every default). New and Reload take each value as given: a zero means what
 // the field's doc says, never a default.

@@ -278,7 +278,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 	state := t.TempDir()
 	gw := startGateway(t, Config{StateDir: state, Routes: []Route{{Path: "/ws", Service: "chat", Auth: "required"}}}, nil)
 	gw.SetUpstreams("chat", []Upstream{{ID: "c", Addr: hostOf(ws), Ready: true}})
-	tok, _ := IssueToken(state, "", "", "alice", nil, time.Hour)
+	tok, _ := IssueToken(state, "devstack", "devstack", "alice", nil, time.Hour)
 	c, err := net.Dial("tcp", gw.Addr())
 	if err != nil {
 		t.Fatal(err)
