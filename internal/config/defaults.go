@@ -57,6 +57,9 @@ const (
 const (
 	GatewayHeaderTimeout = 10 * time.Second
 	GatewaySendTimeout   = 60 * time.Second
+	// PostgresStartTimeout bounds waiting for PostgreSQL to accept connections (crash recovery after
+	// a kill can take a while on a big data directory).
+	PostgresStartTimeout = 2 * time.Minute
 )
 
 // LockFiles are the files whose presence in a service dir makes them default setup_inputs.

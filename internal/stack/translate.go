@@ -54,6 +54,8 @@ func postgresOptions(c *config.Config) postgres.Options {
 		Version:  p.Version,
 		User:     p.User,
 		Password: p.Password,
+		// not settable in devstack.yaml: config's value
+		StartTimeout: config.PostgresStartTimeout,
 	}
 	if o.Password == "" { // no postgres.password: a secret generated for this stack, private to its owner
 		o.PasswordFile = filepath.Join(o.DataDir, "superuser-password")

@@ -161,6 +161,9 @@ func TestPostgresOptionsPassword(t *testing.T) {
 			if o.DataDir != "/p/.devstack/postgres" {
 				t.Fatalf("DataDir %q", o.DataDir)
 			}
+			if o.StartTimeout != config.PostgresStartTimeout {
+				t.Fatalf("StartTimeout %s, want config's %s", o.StartTimeout, config.PostgresStartTimeout)
+			}
 		})
 	}
 }
