@@ -29,10 +29,10 @@ type Spec struct {
 	Command     string            // sh -c
 	Env         []string          // "K=V", the full environment; PORT and DEVSTACK_REPLICA are added per replica (nil: os.Environ())
 	Port        int               // 0: a free port per instance; else replica i uses Port+i
-	Replicas    int               // >= 1 (0 means 1)
-	DependsOn   map[string]string // service -> "started" | "healthy" | "completed" ("" means healthy)
+	Replicas    int               // >= 1, required
+	DependsOn   map[string]string // service -> "started" | "healthy" | "completed"
 	Probe       Probe
-	Restart     string        // "no" | "on-failure" | "always" ("" means on-failure)
+	Restart     string        // "no" | "on-failure" | "always", required
 	MaxRestarts int           // consecutive restarts before giving up; 0 never restarts, negative never gives up
 	Backoff     time.Duration // first restart delay, doubled up to 30s; 0 restarts at once
 	Watch       *Watch        // nil: no hot reload
@@ -192,14 +192,12 @@ func normalize(sp *Spec) error {
 		return fmt.Errorf("%s: dir %q is not absolute", where, sp.Dir)
 	}
 	if sp.Replicas < 1 {
-		sp.Replicas = 1
+		return fmt.Errorf("%s: replicas must be at least 1, got %d", where, sp.Replicas)
 	}
 	if sp.Port < 0 || sp.Port+sp.Replicas-1 > 65535 {
 		return fmt.Errorf("%s: port %d is out of range", where, sp.Port)
 	}
 	switch sp.Restart {
-	case "":
-		sp.Restart = "on-failure"
 	case "no", "on-failure", "always":
 	default:
 		return fmt.Errorf("%s: restart %q must be one of no|on-failure|always", where, sp.Restart)
@@ -212,8 +210,6 @@ func normalize(sp *Spec) error {
 	}
 	for dep, cond := range sp.DependsOn {
 		switch cond {
-		case "":
-			sp.DependsOn[dep] = "healthy"
 		case "started", "healthy", "completed":
 		default:
 			return fmt.Errorf("%s: depends_on.%s: condition %q must be one of started|healthy|completed", where, dep, cond)

@@ -258,7 +258,7 @@ func TestLeftoversKilled(t *testing.T) {
 	live, _ := json.Marshal(pidRecord{Devstack: os.Getpid(), DevstackStart: startTime(os.Getpid()), Token: liveTok})
 	writeFile(t, filepath.Join(state, "pids", liveTok), string(live))
 
-	if _, err := New([]Spec{{Name: "a", Dir: t.TempDir(), Command: "true"}}, Options{StateDir: state}); err != nil {
+	if _, err := New([]Spec{{Name: "a", Dir: t.TempDir(), Restart: "on-failure", Replicas: 1, Command: "true"}}, Options{StateDir: state}); err != nil {
 		t.Fatal(err)
 	}
 	select {
