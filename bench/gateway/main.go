@@ -27,7 +27,7 @@ func main() {
 	memProfile := flag.String("memprofile", "", "write an allocation profile here at exit")
 	flag.Parse()
 	if *tokenFile != "" {
-		tok, err := proxy.IssueToken(*state, "", "", "bench", []string{"bench"}, 24*time.Hour)
+		tok, err := proxy.IssueToken(*state, "devstack", "devstack", "bench", []string{"bench"}, 24*time.Hour)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -36,18 +36,21 @@ func main() {
 		}
 		return
 	}
-	route := proxy.Route{Path: "/", Service: "bench"}
+	route := proxy.Route{Path: "/", Service: "bench", Timeout: 30 * time.Second, MaxBody: 10 << 20}
 	if *auth {
 		route.Auth = "required"
 		route.Scopes = []string{"bench"}
-		route.RateLimit = &proxy.RateLimit{Requests: 1e7, Per: time.Second, Key: "ip"}
+		route.RateLimit = &proxy.RateLimit{Requests: 1e7, Per: time.Second, Burst: 1e7, Key: "ip"}
 	}
 	// the access log goes to the bus and the log ring, as in `devstack up`
 	opts := proxy.Options{}
 	if *accessLog {
 		opts.Bus, opts.Logs = event.NewBus("bench"), event.NewLogs(10000)
 	}
-	g, err := proxy.New(proxy.Config{HTTPPort: *port, HTTPSPort: -1, StateDir: *state, Routes: []proxy.Route{route}}, opts)
+	// devstack's defaults (internal/config owns them; proxy.New defaults nothing)
+	g, err := proxy.New(proxy.Config{Host: "127.0.0.1", HTTPPort: *port, HTTPSPort: -1, StateDir: *state, Routes: []proxy.Route{route},
+		WaitReady: 30 * time.Second, HeaderTimeout: 10 * time.Second, SendTimeout: time.Minute,
+		Auth: proxy.Auth{Issuer: "devstack", Audience: "devstack", Leeway: 30 * time.Second, DevIssuer: proxy.DevIssuer{TokenTTL: time.Hour}}}, opts)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -26,14 +26,12 @@ import (
 	"github.com/devstack-dev/devstack/internal/kafkaname"
 )
 
-// Defaults applied by Start to zero Options fields.
+// DefaultHost is the listen address when Options.Host is empty.
 const (
-	DefaultHost           = "127.0.0.1"
-	DefaultRetentionTime  = 24 * time.Hour
-	DefaultRetentionBytes = 256 << 20 // per partition
-	defaultSweepInterval  = 30 * time.Second
-	maxSegmentBytes       = 64 << 20
-	minSegmentBytes       = 1 << 20
+	DefaultHost          = "127.0.0.1"
+	defaultSweepInterval = 30 * time.Second
+	maxSegmentBytes      = 64 << 20
+	minSegmentBytes      = 1 << 20
 )
 
 // Options configures the embedded broker.
@@ -51,8 +49,9 @@ type Options struct {
 	AutoCreate        bool
 	DefaultPartitions int
 	// RetentionTime and RetentionBytes (per partition) apply to every topic that does not set its own
-	// retention.ms / retention.bytes. Zero or negative means the default (24h, 256 MiB): the broker
-	// never runs unbounded.
+	// retention.ms / retention.bytes. 0 means none (keep records forever, no byte limit), as
+	// devstack.yaml's broker.retention documents; internal/config sets the bounds (24h, 256 MiB) when
+	// the file does not.
 	RetentionTime  time.Duration
 	RetentionBytes int64
 	// MaxRequestBytes caps the size a client may declare for one request (Kafka's
@@ -103,11 +102,16 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 	if o.DefaultPartitions <= 0 {
 		o.DefaultPartitions = 1
 	}
-	if o.RetentionTime <= 0 {
-		o.RetentionTime = DefaultRetentionTime
+	if o.RetentionTime < 0 || o.RetentionBytes < 0 {
+		return nil, fmt.Errorf("broker: retention time and bytes must not be negative (0 means none), got %s and %d", o.RetentionTime, o.RetentionBytes)
 	}
-	if o.RetentionBytes <= 0 {
-		o.RetentionBytes = DefaultRetentionBytes
+	retentionMS, retentionBytes, segmentBytes := int64(-1), int64(-1), int64(maxSegmentBytes) // Kafka's -1: none
+	if o.RetentionTime > 0 {
+		retentionMS = max(o.RetentionTime.Milliseconds(), 1)
+	}
+	if o.RetentionBytes > 0 {
+		retentionBytes = o.RetentionBytes
+		segmentBytes = min(max(o.RetentionBytes/4, minSegmentBytes), maxSegmentBytes)
 	}
 	log := o.Logger
 	if log == nil {
@@ -120,6 +124,9 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		stop:     make(chan struct{}),
 	}
 	b.sweepBytes = max(o.RetentionBytes/8, 64<<10)
+	if o.RetentionBytes == 0 { // no byte bound: the periodic sweep serves retention.time
+		b.sweepBytes = maxSegmentBytes
+	}
 
 	kopts := []kfake.Opt{
 		kfake.Ports(o.Port), // one broker
@@ -137,11 +144,11 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		// and does not write the topic to the data dir until a clean shutdown. Our Metadata hook
 		// creates topics through kfake's admin path instead, which persists at once.
 		kfake.BrokerConfigs(map[string]string{
-			"log.retention.ms":    strconv.FormatInt(o.RetentionTime.Milliseconds(), 10),
-			"log.retention.bytes": strconv.FormatInt(o.RetentionBytes, 10),
+			"log.retention.ms":    strconv.FormatInt(retentionMS, 10),
+			"log.retention.bytes": strconv.FormatInt(retentionBytes, 10),
 			// Whole segments are what retention frees (from disk, and from memory in in-memory
 			// mode), so keep them small relative to the byte bound.
-			"log.segment.bytes": strconv.FormatInt(min(max(o.RetentionBytes/4, minSegmentBytes), maxSegmentBytes), 10),
+			"log.segment.bytes": strconv.FormatInt(segmentBytes, 10),
 		}),
 	}
 	dataDir := o.DataDir

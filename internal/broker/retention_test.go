@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -143,5 +144,47 @@ func TestRetentionTime(t *testing.T) {
 	ti, _ := findTopic(ts, "t")
 	if p := ti.Partitions[0]; p.StartOffset != 10 || p.EndOffset != 11 {
 		t.Fatalf("start %d end %d, want records older than the 1h retention gone (start 10, end 11)", p.StartOffset, p.EndOffset)
+	}
+}
+
+// RetentionTime 0 keeps records forever and RetentionBytes 0 sets no byte limit (devstack.yaml's
+// broker.retention: {time: 0, bytes: 0}): a record from 30 days ago survives a retention pass, and a
+// client sees both limits as -1 (Kafka's "none").
+func TestRetentionZeroMeansNone(t *testing.T) {
+	b := startBroker(t, Options{RetentionTime: 0, RetentionBytes: 0, Topics: []TopicSpec{{Name: "t", Partitions: 1}}})
+	ctx := testCtx(t)
+	cl := newClient(t, b.Addr())
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t", Value: []byte("old"), Timestamp: old}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t", Value: []byte("new")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	b.ApplyRetention()
+	ts, err := b.Admin().Topics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, _ := findTopic(ts, "t")
+	if p := ti.Partitions[0]; p.StartOffset != 0 || p.EndOffset != 2 {
+		t.Errorf("start %d end %d, want the 30-day-old record kept (start 0, end 2)", p.StartOffset, p.EndOffset)
+	}
+	rcs, err := kadm.NewClient(cl).DescribeBrokerConfigs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, rc := range rcs {
+		for _, c := range rc.Configs {
+			if c.Value != nil {
+				got[c.Key] = *c.Value
+			}
+		}
+	}
+	for _, k := range []string{"log.retention.ms", "log.retention.bytes"} {
+		if got[k] != "-1" {
+			t.Errorf("%s = %q, want -1 (none)", k, got[k])
+		}
 	}
 }

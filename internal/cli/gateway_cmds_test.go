@@ -40,7 +40,9 @@ func gatewayFor(t *testing.T, stateDir string) string {
 		_ = json.NewEncoder(w).Encode(map[string]string{"sub": r.Header.Get("X-Auth-Subject"), "scopes": r.Header.Get("X-Auth-Scopes")})
 	}))
 	t.Cleanup(up.Close)
-	g, err := proxy.New(proxy.Config{HTTPSPort: -1, StateDir: stateDir, Auth: proxy.Auth{Audience: "shop"},
+	g, err := proxy.New(proxy.Config{Host: "127.0.0.1", HTTPSPort: -1, StateDir: stateDir, WaitReady: 30 * time.Second,
+		HeaderTimeout: 10 * time.Second, SendTimeout: time.Minute,
+		Auth:   proxy.Auth{Issuer: "devstack", Audience: "shop", Leeway: 30 * time.Second, DevIssuer: proxy.DevIssuer{TokenTTL: time.Hour}},
 		Routes: []proxy.Route{{Path: "/api/orders", Service: "orders", Auth: "required", Scopes: []string{"orders:read"}}}}, proxy.Options{})
 	if err != nil {
 		t.Fatal(err)

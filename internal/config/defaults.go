@@ -52,6 +52,16 @@ const (
 	DefaultTestTimeout      = Duration(10 * time.Minute)
 )
 
+// The gateway's limits that devstack.yaml does not set: reading a request's headers, and each wait for
+// more of its body (slowloris); each write of a response to a client that stopped reading.
+const (
+	GatewayHeaderTimeout = 10 * time.Second
+	GatewaySendTimeout   = 60 * time.Second
+	// PostgresStartTimeout bounds waiting for PostgreSQL to accept connections (crash recovery after
+	// a kill can take a while on a big data directory).
+	PostgresStartTimeout = 2 * time.Minute
+)
+
 // LockFiles are the files whose presence in a service dir makes them default setup_inputs.
 var LockFiles = []string{"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "requirements.txt", "poetry.lock", "go.sum"}
 
@@ -93,7 +103,9 @@ func (l *loader) applyDefaults(c *Config) {
 	}
 	setStr(&c.EnvFile, DefaultEnvFile)
 	setStr(&c.StateDir, DefaultStateDir)
-	setInt(&c.Control.Port, DefaultControlPort)
+	if !l.has("control.port") { // 0 written in the file: a free port (clients find it in control.json)
+		c.Control.Port = DefaultControlPort
+	}
 
 	b := &c.Broker
 	setBool(&b.Enabled, true)

@@ -408,6 +408,14 @@ func (c *Config) StateDirPath() string {
 // BrokerEnabled reports whether the embedded broker runs (broker.enabled, default true).
 func (c *Config) BrokerEnabled() bool { return boolOr(c.Broker.Enabled, true) }
 
+// BrokerAutoCreate reports whether the broker creates unknown topics (broker.auto_create_topics,
+// default true).
+func (c *Config) BrokerAutoCreate() bool { return boolOr(c.Broker.AutoCreateTopics, true) }
+
+// BrokerPersists reports whether the broker keeps its data in the state directory (broker.persist,
+// default true).
+func (c *Config) BrokerPersists() bool { return boolOr(c.Broker.Persist, true) }
+
 // PostgresEnabled reports whether PostgreSQL runs: postgres.enabled when set, else whether any
 // enabled service has a database or postgres.databases is not empty.
 func (c *Config) PostgresEnabled() bool {

@@ -320,3 +320,54 @@ func TestHugeFile(t *testing.T) {
 		t.Errorf("got %d errors, want %d; first: %v", len(es), n+1, es[0])
 	}
 }
+
+// A documented zero written in the file is kept: defaults fill only absent keys.
+func TestExplicitZerosAreKept(t *testing.T) {
+	dir := t.TempDir()
+	yaml := `control: {port: 0}
+gateway:
+  timeout: 0
+  max_body: 0
+  wait_ready: 0
+  auth: {leeway: 0}
+  routes:
+    - {path: /a, service: api}
+    - {path: /b, service: api, timeout: 0, max_body: 0}
+services:
+  api:
+    command: ./api
+    restart: {max_restarts: 0, backoff: 0}
+    stop_grace: 0
+    settle: 0
+    watch: {debounce: 0}
+`
+	file := filepath.Join(dir, "devstack.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, s := c.Gateway, c.Services["api"]
+	for what, v := range map[string]int64{
+		"control.port":         int64(c.Control.Port),
+		"gateway.timeout":      int64(g.Timeout),
+		"gateway.max_body":     int64(g.MaxBody),
+		"gateway.wait_ready":   int64(g.WaitReady),
+		"gateway.auth.leeway":  int64(g.Auth.Leeway),
+		"routes[0].timeout":    int64(g.Routes[0].Timeout),
+		"routes[0].max_body":   int64(g.Routes[0].MaxBody),
+		"routes[1].timeout":    int64(g.Routes[1].Timeout),
+		"routes[1].max_body":   int64(g.Routes[1].MaxBody),
+		"restart.max_restarts": int64(s.Restart.MaxRestarts),
+		"restart.backoff":      int64(s.Restart.Backoff),
+		"stop_grace":           int64(s.StopGrace),
+		"settle":               int64(s.Settle),
+		"watch.debounce":       int64(s.Watch.Debounce),
+	} {
+		if v != 0 {
+			t.Errorf("%s = %d, want 0 as written", what, v)
+		}
+	}
+}

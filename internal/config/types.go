@@ -38,8 +38,9 @@ type Config struct {
 
 // Control is the loopback HTTP API that `devstack status|logs|restart|tui` use.
 type Control struct {
-	// Port on 127.0.0.1. Default 7477; 0 in YAML means default.
-	Port int `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Port of the control API on 127.0.0.1. Default 7477." jsonschema:"minimum=0,maximum=65535"`
+	// Port on 127.0.0.1. Default 7477; 0 written in the file means a free port (the CLI and the TUI
+	// find it in <state_dir>/control.json).
+	Port int `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Port of the control API on 127.0.0.1. Default 7477; 0 picks a free port (devstack commands find it in <state_dir>/control.json)." jsonschema:"minimum=0,maximum=65535"`
 }
 
 // Broker configures the embedded Kafka-compatible broker.

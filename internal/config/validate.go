@@ -10,13 +10,13 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/devstack-dev/devstack/internal/glob"
 	"github.com/devstack-dev/devstack/internal/kafkaname"
 )
 
@@ -130,7 +130,7 @@ const minLogSize = 64 << 10
 func validateTop(l *loader, c *Config) {
 	validEnvNames(l, "env", c.Env)
 	if c.Control.Port < 0 || c.Control.Port > 65535 {
-		l.errf("control.port", "must be between 1 and 65535, got %d", c.Control.Port)
+		l.errf("control.port", "must be between 0 (a free port) and 65535, got %d", c.Control.Port)
 	}
 	if c.Logs.MaxSize > 0 && c.Logs.MaxSize < minLogSize {
 		l.errf("logs.max_size", "must be 0 (no limit) or at least 64KiB, got %d bytes", int64(c.Logs.MaxSize))
@@ -241,36 +241,16 @@ func validateProbe(l *loader, p string, r *Probe) {
 	}
 }
 
-// GlobError explains why a watch glob is malformed, or returns "" when it is fine. Globs use /:
-// *, ? and [...] as in path.Match within one segment, and ** as a whole segment for any depth.
-func GlobError(pattern string) string {
-	if strings.TrimSpace(pattern) == "" {
-		return "must not be empty"
-	}
-	for _, seg := range strings.Split(pattern, "/") {
-		if seg == "**" {
-			continue
-		}
-		if strings.Contains(seg, "**") {
-			return fmt.Sprintf("invalid glob %q: ** must be a whole path segment, as in src/**/*.go", pattern)
-		}
-		if _, err := path.Match(seg, ""); err != nil {
-			return fmt.Sprintf("invalid glob %q: unclosed [ or a trailing \\", pattern)
-		}
-	}
-	return ""
-}
-
 func validateWatch(l *loader, p string, s *Service) {
 	w := s.Watch
 	for i, g := range w.Include {
-		if msg := GlobError(g); msg != "" {
-			l.errf(index(p+".include", i), "%s", msg)
+		if err := glob.Check(g); err != nil {
+			l.errf(index(p+".include", i), "%s", err)
 		}
 	}
 	for i, g := range w.Ignore {
-		if msg := GlobError(g); msg != "" {
-			l.errf(index(p+".ignore", i), "%s", msg)
+		if err := glob.Check(g); err != nil {
+			l.errf(index(p+".ignore", i), "%s", err)
 		}
 	}
 	for i, wp := range w.Paths {

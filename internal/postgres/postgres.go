@@ -63,8 +63,9 @@ type Options struct {
 	OSUser    string
 	Logger    *slog.Logger
 	LogWriter func(line string) // optional: each server log line
-	// StartTimeout bounds waiting for the server to accept connections (default 2m: crash recovery
-	// after a kill can take a while on a big data directory).
+	// StartTimeout bounds waiting for the server to accept connections; 0 means no bound but ctx's
+	// (devstack passes config.PostgresStartTimeout, 2m: crash recovery after a kill can take a while on
+	// a big data directory).
 	StartTimeout time.Duration
 }
 
@@ -123,8 +124,8 @@ func start(ctx context.Context, o Options) (*Server, error) {
 	if o.Version == "" {
 		o.Version = DefaultVersion
 	}
-	if o.StartTimeout == 0 {
-		o.StartTimeout = 2 * time.Minute
+	if o.StartTimeout < 0 {
+		return nil, fmt.Errorf("start timeout must not be negative (0 means none), got %s", o.StartTimeout)
 	}
 	log := o.Logger
 	if log == nil {
@@ -391,7 +392,12 @@ func (s *Server) launch() error {
 
 // waitReady polls the unix socket until the server answers, it exits, or time runs out.
 func (s *Server) waitReady(ctx context.Context, superuser string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.o.StartTimeout)
+	var cancel context.CancelFunc
+	if s.o.StartTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, s.o.StartTimeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
 	defer cancel()
 	admin := NewAdmin(ConnInfo{Host: s.sockDir, Port: s.port, User: superuser})
 	admin.psqlDir = s.bin.dir
@@ -409,8 +415,12 @@ func (s *Server) waitReady(ctx context.Context, superuser string) error {
 			return s.startFailure()
 		case <-ctx.Done():
 			admin.Close()
-			return fmt.Errorf("postgres did not accept connections within %s (last error: %v); its log:\n%s",
-				s.o.StartTimeout, lastErr, s.out.tail())
+			within := "before devstack stopped waiting"
+			if s.o.StartTimeout > 0 && !errors.Is(context.Cause(ctx), context.Canceled) {
+				within = "within " + s.o.StartTimeout.String()
+			}
+			return fmt.Errorf("postgres did not accept connections %s (last error: %v); its log:\n%s",
+				within, lastErr, s.out.tail())
 		case <-tick.C:
 		}
 	}

@@ -91,7 +91,7 @@ func TestTokenSecurity(t *testing.T) {
 	}}, nil)
 	gw.SetUpstreams("orders", []Upstream{{ID: "o", Addr: hostOf(u), Ready: true}})
 
-	devTok, err := IssueToken(state, "", "", "alice", []string{"orders:read", "orders:write"}, time.Hour)
+	devTok, err := IssueToken(state, "devstack", "devstack", "alice", []string{"orders:read", "orders:write"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +425,7 @@ func TestIssuerKeyPersists(t *testing.T) {
 		t.Fatalf("key file: %v %v", st, err)
 	}
 	// IssueToken uses the same key, and a gateway on that state dir accepts its tokens
-	tok, err := IssueToken(dir, "", "", "bob", nil, time.Minute)
+	tok, err := IssueToken(dir, "devstack", "devstack", "bob", nil, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,5 +449,25 @@ func TestIssuerKeyCreateRace(t *testing.T) {
 	again, _ := loadOrCreateIssuerKey(dir)
 	if again.kid != first.kid {
 		t.Fatal("existing key replaced")
+	}
+}
+
+// IssueToken signs what it is given: no silent issuer, audience or lifetime.
+func TestIssueTokenTakesValuesAsGiven(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := IssueToken(dir, "devstack", "devstack", "bob", nil, 0); err == nil || !strings.Contains(err.Error(), "lifetime must be positive") {
+		t.Errorf("ttl 0: %v, want an error", err)
+	}
+	tok, err := IssueToken(dir, "shop-issuer", "", "bob", nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims["iss"] != "shop-issuer" || claims["aud"] != "" {
+		t.Errorf("claims %v, want iss shop-issuer and an empty aud", claims)
 	}
 }

@@ -16,13 +16,13 @@ func BenchmarkServeHTTP(b *testing.B) {
 	}))
 	defer up.Close()
 	state := b.TempDir()
-	g, err := New(Config{HTTPSPort: -1, StateDir: state, Routes: []Route{{Path: "/", Service: "s", Auth: "required",
-		RateLimit: &RateLimit{Requests: 1e9}}}}, Options{})
+	g, err := New(withTestValues(Config{HTTPSPort: -1, StateDir: state, Routes: []Route{{Path: "/", Service: "s", Auth: "required",
+		RateLimit: &RateLimit{Requests: 1e9}}}}), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	g.SetUpstreams("s", []Upstream{{ID: "s", Addr: up.Listener.Addr().String(), Ready: true}})
-	tok, _ := IssueToken(state, "", "", "bench", nil, time.Hour)
+	tok, _ := IssueToken(state, "devstack", "devstack", "bench", nil, time.Hour)
 	req := httptest.NewRequest("GET", "http://127.0.0.1:8080/api/x?y=1", nil)
 	req.RemoteAddr = "127.0.0.1:5555"
 	b.ReportAllocs()

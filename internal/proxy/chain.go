@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -98,15 +99,11 @@ func (g *Gateway) buildChain(cfg Config) (*chain, error) {
 		}
 		rt.stats = g.stats.get(rt.name, r.Service)
 		rt.pool = g.pool(r.Service)
-		to := r.Timeout
-		if to <= 0 {
-			to = cfg.Timeout
-		}
-		rt.transport = g.transport(to)
-		rt.timeout = to
+		rt.transport = g.transport(r.Timeout) // 0: no response header timeout
+		rt.timeout = r.Timeout
 		rt.maxBody = r.MaxBody
-		if rt.maxBody <= 0 {
-			rt.maxBody = cfg.MaxBody
+		if rt.maxBody == 0 { // none
+			rt.maxBody = math.MaxInt64
 		}
 		rt.cors = c.cors
 		if r.CORS != nil {

@@ -14,22 +14,11 @@ import (
 	"github.com/devstack-dev/devstack/internal/event"
 )
 
-// Defaults applied by New and Reload to zero-valued Config fields.
-const (
-	DefaultIssuer        = "devstack"
-	DefaultAudience      = "devstack"
-	DefaultMaxBody       = 10 << 20
-	DefaultTimeout       = 30 * time.Second
-	DefaultWaitReady     = 30 * time.Second
-	DefaultLeeway        = 30 * time.Second
-	DefaultTokenTTL      = time.Hour
-	DefaultHeaderTimeout = 10 * time.Second
-	DefaultSendTimeout   = 60 * time.Second
-)
-
-// Config is the gateway's configuration (the stack translates devstack.yaml's gateway section into it).
+// Config is the gateway's configuration (the stack translates devstack.yaml's gateway section into it,
+// and internal/config owns every default). New and Reload take each value as given: a zero means what
+// the field's doc says, never a default.
 type Config struct {
-	Host      string // listen address, default 127.0.0.1
+	Host      string // listen address (an IP or localhost), required
 	HTTPPort  int    // 0 picks a free port
 	HTTPSPort int    // -1 disables HTTPS; 0 picks a free port
 	// StateDir is the stack's state directory; the CA, certificate and issuer key live in StateDir/gateway.
@@ -38,15 +27,14 @@ type Config struct {
 	Routes      []Route
 	Auth        Auth
 	GlobalLimit *RateLimit // stack-wide limit, applied before per-route limits
-	MaxBody     int64      // request body limit (default 10 MiB)
-	Timeout     time.Duration
-	WaitReady   time.Duration // how long a request waits for a ready instance before 503 (default 30s)
-	CORS        *CORS         // default CORS policy for routes without their own
+	// WaitReady is how long a request waits for a ready instance before 503; 0 answers 503 at once.
+	WaitReady time.Duration
+	CORS      *CORS // default CORS policy for routes without their own
 	// HeaderTimeout bounds reading request headers (slowloris), and each wait for more of a request
-	// body; default 10s.
+	// body; required (> 0).
 	HeaderTimeout time.Duration
 	// SendTimeout bounds each write of a response to a client (a client that stops reading is cut,
-	// as with nginx's send_timeout); default 60s.
+	// as with nginx's send_timeout); required (> 0).
 	SendTimeout time.Duration
 }
 
@@ -58,22 +46,22 @@ type Route struct {
 	Service       string
 	StripPrefix   bool
 	Rewrite       string            // replaces Path with this prefix
-	Auth          string            // none (default), optional, required
+	Auth          string            // none ("" too), optional, required
 	Scopes        []string          // all required
 	Claims        map[string]string // required exact claim values
 	RateLimit     *RateLimit
-	Balance       string // round_robin (default) or least_conn
-	Timeout       time.Duration
-	MaxBody       int64
+	Balance       string        // round_robin ("" too) or least_conn
+	Timeout       time.Duration // bounds the wait for the upstream's response head; 0 means none
+	MaxBody       int64         // request body limit in bytes; 0 means none
 	CORS          *CORS
 	MaxConcurrent int // 0: unlimited; extra requests queue briefly, then 503
 }
 
 // Auth configures token verification and the dev issuer.
 type Auth struct {
-	Issuer    string // default "devstack"
-	Audience  string // default "devstack"
-	Leeway    time.Duration
+	Issuer    string        // the iss tokens must carry and the dev issuer signs; "" checks none
+	Audience  string        // the aud tokens must carry and the dev issuer signs; "" checks none
+	Leeway    time.Duration // clock skew allowed for exp, nbf and iat; 0 allows none
 	Keys      []Key
 	DevIssuer DevIssuer
 }
@@ -90,7 +78,7 @@ type Key struct {
 // DevIssuer is the built-in development OAuth2 issuer.
 type DevIssuer struct {
 	Disabled bool
-	TokenTTL time.Duration
+	TokenTTL time.Duration // lifetime of issued tokens; required (> 0) unless Disabled
 	Clients  []OAuthClient
 	Users    []OAuthUser
 }
@@ -110,9 +98,9 @@ type OAuthUser struct {
 // RateLimit is a token bucket: Requests per Per, bucket size Burst.
 type RateLimit struct {
 	Requests float64
-	Per      time.Duration // default 1s
-	Burst    int           // default ceil(Requests)
-	Key      string        // ip (default), sub, header:NAME, global
+	Per      time.Duration // required (> 0)
+	Burst    int           // bucket size, required (>= 1)
+	Key      string        // ip ("" too), sub, header:NAME, global
 }
 
 // CORS policy.
@@ -142,40 +130,6 @@ type Options struct {
 	NetHTTPOnly bool
 }
 
-func (c Config) withDefaults() Config {
-	if c.Host == "" {
-		c.Host = "127.0.0.1"
-	}
-	if c.MaxBody <= 0 {
-		c.MaxBody = DefaultMaxBody
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.WaitReady <= 0 {
-		c.WaitReady = DefaultWaitReady
-	}
-	if c.HeaderTimeout <= 0 {
-		c.HeaderTimeout = DefaultHeaderTimeout
-	}
-	if c.SendTimeout <= 0 {
-		c.SendTimeout = DefaultSendTimeout
-	}
-	if c.Auth.Issuer == "" {
-		c.Auth.Issuer = DefaultIssuer
-	}
-	if c.Auth.Audience == "" {
-		c.Auth.Audience = DefaultAudience
-	}
-	if c.Auth.Leeway <= 0 {
-		c.Auth.Leeway = DefaultLeeway
-	}
-	if c.Auth.DevIssuer.TokenTTL <= 0 {
-		c.Auth.DevIssuer.TokenTTL = DefaultTokenTTL
-	}
-	return c
-}
-
 // validate collects every problem in the config.
 func (c Config) validate() error {
 	var errs []error
@@ -187,6 +141,18 @@ func (c Config) validate() error {
 	}
 	if c.HTTPSPort < -1 || c.HTTPSPort > 65535 {
 		errs = append(errs, fmt.Errorf("gateway.https_port: %d out of range (-1 disables HTTPS)", c.HTTPSPort))
+	}
+	if c.WaitReady < 0 {
+		errs = append(errs, fmt.Errorf("gateway.wait_ready: must not be negative, got %s", c.WaitReady))
+	}
+	if c.HeaderTimeout <= 0 || c.SendTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("gateway: HeaderTimeout and SendTimeout are required (> 0), got %s and %s", c.HeaderTimeout, c.SendTimeout))
+	}
+	if c.Auth.Leeway < 0 {
+		errs = append(errs, fmt.Errorf("gateway.auth.leeway: must not be negative, got %s", c.Auth.Leeway))
+	}
+	if !c.Auth.DevIssuer.Disabled && c.Auth.DevIssuer.TokenTTL <= 0 {
+		errs = append(errs, fmt.Errorf("gateway.auth.dev_issuer.token_ttl: must be greater than 0, got %s", c.Auth.DevIssuer.TokenTTL))
 	}
 	if c.HTTPSPort != -1 && c.StateDir == "" {
 		errs = append(errs, errors.New("gateway: StateDir is required for HTTPS (the CA lives there)"))
@@ -238,6 +204,9 @@ func (c Config) validate() error {
 				errs = append(errs, fmt.Errorf("%s.rate_limit: %w", where, err))
 			}
 		}
+		if r.Timeout < 0 || r.MaxBody < 0 {
+			errs = append(errs, fmt.Errorf("%s: timeout and max_body must not be negative (0 means none)", where))
+		}
 		if r.MaxConcurrent < 0 {
 			errs = append(errs, fmt.Errorf("%s.max_concurrent: must not be negative", where))
 		}
@@ -249,8 +218,11 @@ func (r *RateLimit) validate() error {
 	if r.Requests <= 0 || math.IsInf(r.Requests, 0) || math.IsNaN(r.Requests) {
 		return fmt.Errorf("requests must be a positive number, got %v", r.Requests)
 	}
-	if r.Per < 0 || r.Burst < 0 {
-		return errors.New("per and burst must not be negative")
+	if r.Per <= 0 {
+		return fmt.Errorf("per must be greater than 0, got %s", r.Per)
+	}
+	if r.Burst < 1 {
+		return fmt.Errorf("burst must be at least 1, got %d", r.Burst)
 	}
 	switch {
 	case r.Key == "", r.Key == "ip", r.Key == "sub", r.Key == "global":

@@ -262,7 +262,7 @@ func startGatewayWith(t *testing.T, cfg Config, o Options) *testGW {
 	cfg.StateDir = t.TempDir()
 	bus, logs := event.NewBus("test"), event.NewLogs(1000)
 	o.Bus, o.Logs = bus, logs
-	g, err := New(cfg, o)
+	g, err := New(withTestValues(cfg), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,8 +86,8 @@ func (b *body) Read(p []byte) (int, error) {
 		b.tooBig = true
 		return 0, errTooBig
 	}
-	if int64(len(p)) > b.limit-b.n+1 {
-		p = p[:b.limit-b.n+1]
+	if left := b.limit - b.n; left < int64(len(p)) { // (no overflow when limit is MaxInt64: no limit)
+		p = p[:left+1]
 	}
 	b.mu.Lock()
 	if b.ctl != nil && b.ctl.SetReadDeadline(time.Now().Add(b.stall)) != nil {

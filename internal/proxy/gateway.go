@@ -62,7 +62,6 @@ type Gateway struct {
 // New validates cfg and builds the handler chain; it loads or creates the dev issuer key (and, when
 // HTTPS is on, the CA and certificate) in cfg.StateDir/gateway. It does not listen: Run does.
 func New(cfg Config, o Options) (*Gateway, error) {
-	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -125,7 +124,6 @@ func (g *Gateway) loadCert(stateDir string, hosts []string) error {
 // Reload builds a new chain from cfg and swaps it in atomically; requests in flight finish on the
 // old one. On a validation error nothing changes.
 func (g *Gateway) Reload(cfg Config) error {
-	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return err
 	}

@@ -160,9 +160,10 @@ func TestForwardedHeaders(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	u := upstream(t, "svc")
-	gw := startGateway(t, Config{MaxBody: 1000, Routes: []Route{
+	gw := startGateway(t, Config{Routes: []Route{
 		{Path: "/small", Service: "svc", MaxBody: 10},
-		{Path: "/", Service: "svc"},
+		{Path: "/none", Service: "svc", MaxBody: 0}, // 0: no limit
+		{Path: "/", Service: "svc", MaxBody: 1000},
 	}}, nil)
 	gw.SetUpstreams("svc", []Upstream{{ID: "a", Addr: hostOf(u), Ready: true}})
 	tests := []struct {
@@ -172,12 +173,14 @@ func TestBodyLimit(t *testing.T) {
 		chunked bool
 		status  int
 	}{
-		{"under global limit", "/x", 1000, false, 200},
-		{"over global limit", "/x", 1001, false, 413},
+		{"under the limit", "/x", 1000, false, 200},
+		{"over the limit", "/x", 1001, false, 413},
 		{"route limit", "/small", 11, false, 413},
 		{"route limit ok", "/small", 10, false, 200},
 		{"chunked over limit", "/x", 5000, true, 413},
 		{"chunked under limit", "/x", 500, true, 200},
+		{"max_body 0 is no limit", "/none", 11 << 20, false, 200},
+		{"max_body 0 is no limit, chunked", "/none", 11 << 20, true, 200},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,7 +240,7 @@ func TestPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	g, err := New(Config{HTTPPort: port, HTTPSPort: -1, StateDir: t.TempDir()}, Options{})
+	g, err := New(withTestValues(Config{HTTPPort: port, HTTPSPort: -1, StateDir: t.TempDir()}), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,11 +270,15 @@ func TestConfigValidation(t *testing.T) {
 		{"RS with a secret", Config{Auth: Auth{Keys: []Key{{Secret: "s", Algorithms: []string{"RS256"}}}}}, "needs a public key"},
 		{"two key sources", Config{Auth: Auth{Keys: []Key{{Secret: "s", JWKSURL: "http://x", Algorithms: []string{"HS256"}}}}}, "exactly one"},
 		{"no algorithms", Config{Auth: Auth{Keys: []Key{{Secret: "s"}}}}, "algorithms"},
+		{"negative route timeout", Config{Routes: []Route{{Path: "/a", Service: "a", Timeout: -time.Second}}}, "timeout and max_body must not be negative (0 means none)"},
+		{"negative wait_ready", Config{WaitReady: -time.Second}, "gateway.wait_ready: must not be negative"},
+		{"negative leeway", Config{Auth: Auth{Leeway: -time.Second}}, "gateway.auth.leeway: must not be negative"},
+		{"negative per", Config{GlobalLimit: &RateLimit{Requests: 1, Per: -time.Second}}, "per must be greater than 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.HTTPSPort = -1
-			_, err := New(tc.cfg, Options{})
+			_, err := New(withTestValues(tc.cfg), Options{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
@@ -321,5 +328,22 @@ func TestAccessLogAndMetrics(t *testing.T) {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("metrics lack %s:\n%s", want, r.body)
 		}
+	}
+}
+
+// New defaults nothing: a required value left zero is an error naming it, never a silent default.
+func TestNewRequiresWhatHasNoZeroMeaning(t *testing.T) {
+	_, err := New(Config{Host: "127.0.0.1", HTTPSPort: -1}, Options{})
+	for _, want := range []string{
+		"gateway: HeaderTimeout and SendTimeout are required (> 0), got 0s and 0s",
+		"gateway.auth.dev_issuer.token_ttl: must be greater than 0, got 0s",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New with zero timeouts: %v, want %q", err, want)
+		}
+	}
+	_, err = New(Config{HTTPSPort: -1, HeaderTimeout: time.Second, SendTimeout: time.Second, Auth: Auth{DevIssuer: DevIssuer{Disabled: true}}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `gateway.host: "" is not an IP address`) {
+		t.Errorf("New without a host: %v", err)
 	}
 }

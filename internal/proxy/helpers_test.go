@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +88,54 @@ func startGateway(t *testing.T, cfg Config, now func() time.Time) *testGW {
 
 // startGatewayTLS is startGateway with HTTPSPort as given (0: a free port).
 func startGatewayTLS(t *testing.T, cfg Config, now func() time.Time) *testGW {
+	t.Helper()
+	return startGatewayExact(t, withTestValues(cfg), now)
+}
+
+// withTestValues fills the gateway-wide settings a test leaves zero with devstack's defaults (as
+// internal/config would), so a test names only what it is about. New itself defaults nothing: a test
+// of what a zero means uses startGatewayExact. Routes' timeout and max_body are left as given (0: none).
+func withTestValues(cfg Config) Config {
+	set := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	set(&cfg.WaitReady, 30*time.Second)
+	set(&cfg.HeaderTimeout, 10*time.Second)
+	set(&cfg.SendTimeout, 60*time.Second)
+	set(&cfg.Auth.Leeway, 30*time.Second)
+	set(&cfg.Auth.DevIssuer.TokenTTL, time.Hour)
+	if cfg.Auth.Issuer == "" {
+		cfg.Auth.Issuer = "devstack"
+	}
+	if cfg.Auth.Audience == "" {
+		cfg.Auth.Audience = "devstack"
+	}
+	limit := func(rl *RateLimit) *RateLimit {
+		if rl == nil {
+			return nil
+		}
+		c := *rl
+		set(&c.Per, time.Second)
+		if c.Burst == 0 {
+			c.Burst = int(math.Ceil(c.Requests))
+		}
+		return &c
+	}
+	cfg.GlobalLimit = limit(cfg.GlobalLimit)
+	cfg.Routes = slices.Clone(cfg.Routes)
+	for i := range cfg.Routes {
+		cfg.Routes[i].RateLimit = limit(cfg.Routes[i].RateLimit)
+	}
+	return cfg
+}
+
+// startGatewayExact runs a gateway with cfg as given (but a temp StateDir) until the test ends.
+func startGatewayExact(t *testing.T, cfg Config, now func() time.Time) *testGW {
 	t.Helper()
 	if cfg.StateDir == "" {
 		cfg.StateDir = t.TempDir()

@@ -18,7 +18,7 @@ func TestIdentityHeaderSpellingsAreStripped(t *testing.T) {
 		{Path: "/opt", Service: "a", Auth: "optional"},
 	}}, nil)
 	gw.SetUpstreams("a", []Upstream{{ID: "a", Addr: hostOf(up), Ready: true}})
-	tok, err := IssueToken(state, "", "", "alice", []string{"orders:read"}, time.Hour)
+	tok, err := IssueToken(state, "devstack", "devstack", "alice", []string{"orders:read"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

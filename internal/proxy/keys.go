@@ -203,19 +203,13 @@ func (k *issuerKey) sign(now time.Time, issuer, audience, sub string, scopes []s
 func (k *issuerKey) public() crypto.PublicKey { return &k.priv.PublicKey }
 
 // IssueToken signs a token offline with the persisted dev issuer key in stateDir/gateway (created if
-// missing), as `devstack token` does. Empty issuer/audience mean "devstack"; ttl <= 0 means 1h.
+// missing), as `devstack token` does, with issuer, audience and ttl as given (no default).
 func IssueToken(stateDir string, issuer, audience, sub string, scopes []string, ttl time.Duration) (string, error) {
 	if sub == "" {
 		return "", errors.New("token: a subject (--sub) is required")
 	}
-	if issuer == "" {
-		issuer = DefaultIssuer
-	}
-	if audience == "" {
-		audience = DefaultAudience
-	}
 	if ttl <= 0 {
-		ttl = DefaultTokenTTL
+		return "", fmt.Errorf("token: the lifetime must be positive, got %s", ttl)
 	}
 	k, err := loadOrCreateIssuerKey(stateDir)
 	if err != nil {

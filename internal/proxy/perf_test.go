@@ -150,7 +150,7 @@ func TestAccessQueue(t *testing.T) {
 // (two make Go's and Node's servers answer 400).
 func TestHostInHeaderMapSentOnce(t *testing.T) {
 	u := upstream(t, "s")
-	g, err := New(Config{HTTPSPort: -1, StateDir: t.TempDir(), Routes: []Route{{Path: "/", Service: "s"}}}, Options{})
+	g, err := New(withTestValues(Config{HTTPSPort: -1, StateDir: t.TempDir(), Routes: []Route{{Path: "/", Service: "s"}}}), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,15 +37,8 @@ type limShard struct {
 const limShardMax = 4096
 
 func newLimiter(name string, rl *RateLimit, now func() time.Time) *limiter {
-	per := rl.Per
-	if per <= 0 {
-		per = time.Second
-	}
+	per, burst := rl.Per, rl.Burst // validated: per > 0, burst >= 1
 	perSec := rl.Requests / per.Seconds()
-	burst := rl.Burst
-	if burst <= 0 {
-		burst = int(math.Ceil(rl.Requests))
-	}
 	l := &limiter{name: name, limit: rate.Limit(perSec), burst: burst, now: now, seed: maphash.MakeSeed()}
 	switch {
 	case rl.Key == "" || rl.Key == "ip":

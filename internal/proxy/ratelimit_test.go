@@ -18,8 +18,8 @@ func TestRateLimits(t *testing.T) {
 		{Path: "/sub", Service: "s", Auth: "required", RateLimit: &RateLimit{Requests: 1, Per: time.Second, Key: "sub"}},
 	}}, clk.Now)
 	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(u), Ready: true}})
-	alice, _ := IssueToken(state, "", "", "alice", nil, 24*time.Hour)
-	bob, _ := IssueToken(state, "", "", "bob", nil, 24*time.Hour)
+	alice, _ := IssueToken(state, "devstack", "devstack", "alice", nil, 24*time.Hour)
+	bob, _ := IssueToken(state, "devstack", "devstack", "bob", nil, 24*time.Hour)
 
 	type step struct {
 		name       string

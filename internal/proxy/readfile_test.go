@@ -30,7 +30,7 @@ func TestKeyFilesMustBeRegularAndSmall(t *testing.T) {
 	for _, tc := range tests {
 		t.Run("pem_file "+tc.name, func(t *testing.T) {
 			cfg := Config{StateDir: t.TempDir(), HTTPSPort: -1, Auth: Auth{Keys: []Key{{ID: "k", Algorithms: []string{"RS256"}, PEMFile: tc.path}}}}
-			err := withinSeconds(t, 5, func() error { _, err := New(cfg, Options{}); return err })
+			err := withinSeconds(t, 5, func() error { _, err := New(withTestValues(cfg), Options{}); return err })
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "gateway.auth.keys[0].pem_file") || !strings.Contains(err.Error(), tc.path) {
 				t.Fatalf("New: %v, want an error naming gateway.auth.keys[0].pem_file, %s and %q", err, tc.path, tc.want)
 			}

@@ -79,7 +79,7 @@ func TestReloadUnderLoadFailsNothing(t *testing.T) {
 		if i%2 == 1 {
 			cfg.Routes = cfgA.Routes
 		}
-		if err := gw.Reload(cfg); err != nil {
+		if err := gw.Reload(withTestValues(cfg)); err != nil {
 			t.Fatal(err)
 		}
 		before := count.Load()
@@ -93,7 +93,7 @@ func TestReloadUnderLoadFailsNothing(t *testing.T) {
 	// a bad config is refused and the old one keeps serving
 	bad := gw.cfg
 	bad.Routes = []Route{{Path: "nope", Service: "a"}}
-	if err := gw.Reload(bad); err == nil {
+	if err := gw.Reload(withTestValues(bad)); err == nil {
 		t.Fatal("invalid reload accepted")
 	}
 	if r := do(t, "GET", gw.base+"/x", nil, nil); r.status != 200 {
@@ -278,7 +278,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 	state := t.TempDir()
 	gw := startGateway(t, Config{StateDir: state, Routes: []Route{{Path: "/ws", Service: "chat", Auth: "required"}}}, nil)
 	gw.SetUpstreams("chat", []Upstream{{ID: "c", Addr: hostOf(ws), Ready: true}})
-	tok, _ := IssueToken(state, "", "", "alice", nil, time.Hour)
+	tok, _ := IssueToken(state, "devstack", "devstack", "alice", nil, time.Hour)
 	c, err := net.Dial("tcp", gw.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +330,7 @@ func TestTLSWithLocalCA(t *testing.T) {
 	caBefore := string(caPEM)
 	cfg := gw.cfg
 	cfg.TLSHosts = []string{"myapp.test"}
-	if err := gw.Reload(cfg); err != nil {
+	if err := gw.Reload(withTestValues(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
@@ -345,7 +345,7 @@ func TestTLSWithLocalCA(t *testing.T) {
 	}
 	// a second gateway on the same state dir reuses the leaf as is
 	leafBefore, _ := os.ReadFile(state + "/gateway/" + certFile)
-	if _, err := New(Config{StateDir: state, HTTPPort: 0, TLSHosts: []string{"myapp.test"}}, Options{}); err != nil {
+	if _, err := New(withTestValues(Config{StateDir: state, HTTPPort: 0, TLSHosts: []string{"myapp.test"}}), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	leafAfter, _ := os.ReadFile(state + "/gateway/" + certFile)
@@ -395,7 +395,7 @@ func TestShutdownClosesTunnels(t *testing.T) {
 		brw.Flush()
 		io.Copy(io.Discard, c)
 	}))
-	g, err := New(Config{HTTPSPort: -1, StateDir: t.TempDir(), Routes: []Route{{Path: "/", Service: "s"}}}, Options{})
+	g, err := New(withTestValues(Config{HTTPSPort: -1, StateDir: t.TempDir(), Routes: []Route{{Path: "/", Service: "s"}}}), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,6 +458,38 @@ func TestUpstreamTimeout(t *testing.T) {
 	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(slow), Ready: true}})
 	if r := do(t, "GET", gw.base+"/", nil, nil); r.status != 504 || !strings.Contains(string(r.body), "did not answer in time") {
 		t.Fatalf("%d %s", r.status, r.body)
+	}
+}
+
+// A route's timeout 0 means none: an upstream slower than a small timeout on another route is answered.
+func TestUpstreamTimeoutZeroIsNone(t *testing.T) {
+	slow := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(600 * time.Millisecond)
+		fmt.Fprint(w, "late answer")
+	}))
+	gw := startGatewayExact(t, withTestValues(Config{Routes: []Route{
+		{Path: "/cut", Service: "s", Timeout: 200 * time.Millisecond},
+		{Path: "/none", Service: "s", Timeout: 0},
+	}}), nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(slow), Ready: true}})
+	if r := do(t, "GET", gw.base+"/cut", nil, nil); r.status != 504 {
+		t.Errorf("timeout 200ms: %d %s, want 504", r.status, r.body)
+	}
+	if r := do(t, "GET", gw.base+"/none", nil, nil); r.status != 200 || string(r.body) != "late answer" {
+		t.Errorf("timeout 0 (none): %d %s, want 200 late answer", r.status, r.body)
+	}
+}
+
+// WaitReady 0 answers 503 at once when no instance is ready, rather than waiting.
+func TestWaitReadyZeroAnswersAtOnce(t *testing.T) {
+	cfg := withTestValues(Config{Routes: []Route{{Path: "/", Service: "s"}}})
+	cfg.WaitReady = 0
+	gw := startGatewayExact(t, cfg, nil)
+	gw.SetUpstreams("s", []Upstream{{ID: "s", Addr: "127.0.0.1:1", Ready: false}})
+	start := time.Now()
+	r := do(t, "GET", gw.base+"/", nil, nil)
+	if r.status != 503 || time.Since(start) > 2*time.Second {
+		t.Errorf("wait_ready 0: %d after %s, want 503 at once: %s", r.status, time.Since(start), r.body)
 	}
 }
 

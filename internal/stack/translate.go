@@ -15,27 +15,22 @@ import (
 	"github.com/devstack-dev/devstack/internal/supervisor"
 )
 
-// This file turns devstack.yaml (config) into each component's own options. Components never see config.
-
-func boolOr(p *bool, def bool) bool {
-	if p == nil {
-		return def
-	}
-	return *p
-}
+// This file turns devstack.yaml (config) into each component's own options. Components never see config,
+// and nothing here defaults a value: internal/config owns every default (its helpers read the
+// optional booleans), a component takes each value as given.
 
 func brokerOptions(c *config.Config) broker.Options {
 	b := c.Broker
 	o := broker.Options{
 		Host:              b.Host,
 		Port:              b.Port,
-		AutoCreate:        boolOr(b.AutoCreateTopics, true),
+		AutoCreate:        c.BrokerAutoCreate(),
 		DefaultPartitions: b.DefaultPartitions,
 		RetentionTime:     b.Retention.Time.D(),
 		RetentionBytes:    int64(b.Retention.Bytes),
 		MaxRequestBytes:   int64(b.MaxRequestBytes),
 	}
-	if boolOr(b.Persist, true) {
+	if c.BrokerPersists() {
 		o.DataDir = filepath.Join(c.StateDirPath(), "kafka")
 	}
 	names := make([]string, 0, len(b.Topics))
@@ -59,6 +54,8 @@ func postgresOptions(c *config.Config) postgres.Options {
 		Version:  p.Version,
 		User:     p.User,
 		Password: p.Password,
+		// not settable in devstack.yaml: config's value
+		StartTimeout: config.PostgresStartTimeout,
 	}
 	if o.Password == "" { // no postgres.password: a secret generated for this stack, private to its owner
 		o.PasswordFile = filepath.Join(o.DataDir, "superuser-password")
@@ -78,10 +75,11 @@ func gatewayConfig(c *config.Config) proxy.Config {
 		HTTPSPort: g.HTTPSPort,
 		StateDir:  c.StateDirPath(),
 		TLSHosts:  g.TLS.Hosts,
-		MaxBody:   int64(g.MaxBody),
-		Timeout:   g.Timeout.D(),
 		WaitReady: g.WaitReady.D(),
 		CORS:      corsOf(g.CORS),
+		// not settable in devstack.yaml: config's values
+		HeaderTimeout: config.GatewayHeaderTimeout,
+		SendTimeout:   config.GatewaySendTimeout,
 		Auth: proxy.Auth{
 			Issuer:   g.Auth.Issuer,
 			Audience: g.Auth.Audience,
@@ -235,12 +233,7 @@ func supervisorOptions(c *config.Config) supervisor.Options {
 	return supervisor.Options{StateDir: c.StateDirPath(), LogMaxBytes: int64(c.Logs.MaxSize), LogMaxFiles: c.Logs.MaxFiles}
 }
 
-func hostPort(host string, port int) string {
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	return host + ":" + strconv.Itoa(port)
-}
+func hostPort(host string, port int) string { return host + ":" + strconv.Itoa(port) }
 
 // absPath resolves a path from devstack.yaml against the file's directory ("" stays "").
 func absPath(c *config.Config, p string) string {

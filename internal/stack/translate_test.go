@@ -161,6 +161,9 @@ func TestPostgresOptionsPassword(t *testing.T) {
 			if o.DataDir != "/p/.devstack/postgres" {
 				t.Fatalf("DataDir %q", o.DataDir)
 			}
+			if o.StartTimeout != config.PostgresStartTimeout {
+				t.Fatalf("StartTimeout %s, want config's %s", o.StartTimeout, config.PostgresStartTimeout)
+			}
 		})
 	}
 }
@@ -207,5 +210,75 @@ func TestSupervisorOptions(t *testing.T) {
 		if o.LogMaxBytes != tc.wantBytes || o.LogMaxFiles != tc.wantFiles || o.StateDir != cfg.StateDirPath() {
 			t.Errorf("%q: options %+v, want %d bytes, %d files", tc.yaml, o, tc.wantBytes, tc.wantFiles)
 		}
+	}
+}
+
+// devstack.yaml's defaults and documented zeros reach the components as values: the gateway gets
+// "none" for timeout: 0 and max_body: 0 (the gateway's own or a route's), the supervisor 0 restarts and
+// no backoff, the broker no retention bound. Nothing below the config re-defaults them.
+func TestZerosAndDefaultsReachTheComponents(t *testing.T) {
+	cfg, err := config.LoadBytes("devstack.yaml", []byte(`
+broker: {retention: {time: 0, bytes: 0}}
+gateway:
+  timeout: 0
+  max_body: 0
+  wait_ready: 0
+  routes:
+    - {path: /inherits, service: api}
+    - {path: /own, service: api, timeout: 2s, max_body: 1KiB}
+    - {path: /none, service: api, timeout: 0, max_body: 0}
+services:
+  api:
+    command: ./api
+    restart: {max_restarts: 0, backoff: 0}
+    stop_grace: 0
+  dflt:
+    command: ./dflt
+`), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gatewayConfig(cfg)
+	type lim struct {
+		timeout time.Duration
+		maxBody int64
+	}
+	want := map[string]lim{"/inherits": {0, 0}, "/own": {2 * time.Second, 1 << 10}, "/none": {0, 0}}
+	for _, r := range g.Routes {
+		if got := (lim{r.Timeout, r.MaxBody}); got != want[r.Path] {
+			t.Errorf("route %s: timeout %s max_body %d, want %s %d", r.Path, got.timeout, got.maxBody, want[r.Path].timeout, want[r.Path].maxBody)
+		}
+	}
+	if g.WaitReady != 0 || g.HeaderTimeout != config.GatewayHeaderTimeout || g.SendTimeout != config.GatewaySendTimeout {
+		t.Errorf("gateway wait_ready %s header %s send %s", g.WaitReady, g.HeaderTimeout, g.SendTimeout)
+	}
+	if b := brokerOptions(cfg); b.RetentionTime != 0 || b.RetentionBytes != 0 {
+		t.Errorf("broker retention %s / %d bytes, want 0 (none)", b.RetentionTime, b.RetentionBytes)
+	}
+	specs, err := supervisorSpecs(cfg, coordinates{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range specs {
+		switch sp.Name {
+		case "api":
+			if sp.MaxRestarts != 0 || sp.Backoff != 0 || sp.StopGrace != 0 {
+				t.Errorf("api: max_restarts %d backoff %s stop_grace %s, want 0 as written", sp.MaxRestarts, sp.Backoff, sp.StopGrace)
+			}
+		case "dflt":
+			if sp.MaxRestarts != config.DefaultMaxRestarts || sp.Backoff != config.DefaultBackoff.D() || sp.StopGrace != config.DefaultStopGrace.D() || sp.Restart != config.DefaultRestartPolicy {
+				t.Errorf("dflt: %+v, want config's defaults", sp)
+			}
+		}
+	}
+
+	// with the keys absent, the gateway gets config's defaults
+	cfg, err = config.LoadBytes("devstack.yaml", []byte("gateway: {routes: [{path: /, service: api}]}\nservices: {api: {command: ./api}}\n"), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g = gatewayConfig(cfg)
+	if r := g.Routes[0]; r.Timeout != config.DefaultGatewayTimeout.D() || r.MaxBody != int64(config.DefaultMaxBody) || g.WaitReady != config.DefaultWaitReady.D() {
+		t.Errorf("defaults: route timeout %s max_body %d wait_ready %s", r.Timeout, r.MaxBody, g.WaitReady)
 	}
 }

@@ -99,7 +99,7 @@ func TestBuildSkippedOnWarmStart(t *testing.T) {
 			return sp
 		}},
 		{"no watch and no probe", func(t *testing.T, dir string) Spec {
-			return Spec{Name: "svc", Dir: dir, Backoff: 10 * time.Millisecond, Env: os.Environ(),
+			return Spec{Name: "svc", Dir: dir, Restart: "on-failure", Replicas: 1, Backoff: 10 * time.Millisecond, Env: os.Environ(),
 				Command: "cat ../ext/ok >/dev/null || exit 3; test -f out/app || exit 4; exec sleep 1000"}
 		}},
 	}
@@ -212,7 +212,7 @@ func TestBuildInputsScan(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s, err := New([]Spec{{Name: "svc", Dir: dir, Command: "true", Watch: tc.watch, SetupInputs: []string{"package-lock.json"}}},
+			s, err := New([]Spec{{Name: "svc", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "true", Watch: tc.watch, SetupInputs: []string{"package-lock.json"}}},
 				Options{StateDir: filepath.Join(dir, ".devstack")})
 			if err != nil {
 				t.Fatal(err)
@@ -279,7 +279,7 @@ func BenchmarkBuildInputs(b *testing.B) {
 		{"sample watch", &Watch{Paths: []string{"src"}, Include: []string{"**/*.ts"}}},
 		{"whole dir", nil},
 	} {
-		s, err := New([]Spec{{Name: "users", Dir: dir, Command: "true", Build: "npx nest build", Watch: bc.watch,
+		s, err := New([]Spec{{Name: "users", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "true", Build: "npx nest build", Watch: bc.watch,
 			Setup: "npm ci", SetupInputs: []string{"package-lock.json"}}}, Options{StateDir: b.TempDir()})
 		if err != nil {
 			b.Fatal(err)
@@ -318,7 +318,7 @@ func hasSystemLine(h *harness, prefix string) bool {
 func TestBuildOutputsCarriedForward(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "src", "main.txt"), "v1")
-	s, err := New([]Spec{{Name: "svc", Dir: dir, Command: "true", Build: "make"}}, Options{StateDir: filepath.Join(dir, ".devstack")})
+	s, err := New([]Spec{{Name: "svc", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "true", Build: "make"}}, Options{StateDir: filepath.Join(dir, ".devstack")})
 	if err != nil {
 		t.Fatal(err)
 	}

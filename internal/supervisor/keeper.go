@@ -226,11 +226,15 @@ func (k *keeper) run() {
 			return
 		}
 		restart := spec.Restart == "always" || (spec.Restart == "on-failure" && code != 0)
+		note := ""
+		if restart && spec.MaxRestarts == 0 { // the policy would restart, max_restarts 0 says never
+			restart, note = false, " (not restarted: restart.max_restarts is 0)"
+		}
 		// Without a probe, a job that exits 0 within its settle period and is not restarted completed:
 		// it did not fail to start.
 		if !ready && k.fastFail && !(pr.none() && code == 0 && !restart) {
 			k.exited(code, event.StatusFailed)
-			k.failed(fmt.Sprintf("service %s: %s before becoming ready%s; see %s", name, how, lastOutput(last), sv.sup.logPath(name)))
+			k.failed(fmt.Sprintf("service %s: %s before becoming ready%s%s; see %s", name, how, note, lastOutput(last), sv.sup.logPath(name)))
 			return
 		}
 		if !restart {
@@ -241,7 +245,7 @@ func (k *keeper) run() {
 				return
 			}
 			k.exited(code, event.StatusFailed)
-			k.failed(fmt.Sprintf("service %s: %s%s; see %s", name, how, lastOutput(last), sv.sup.logPath(name)))
+			k.failed(fmt.Sprintf("service %s: %s%s%s; see %s", name, how, note, lastOutput(last), sv.sup.logPath(name)))
 			return
 		}
 		consecutive++

@@ -197,6 +197,7 @@ func selfExe(t *testing.T) string {
 // httpSpec is a service running the test binary's HTTP helper.
 func httpSpec(t *testing.T, name, dir string) Spec {
 	return Spec{
+		Restart: "on-failure", Replicas: 1,
 		Name:    name,
 		Dir:     dir,
 		Command: fmt.Sprintf("exec %q", selfExe(t)),

@@ -40,7 +40,7 @@ func TestNoOrphans(t *testing.T) {
 				}
 			}
 			mark := newMark(t)
-			spec := Spec{Name: "svc", Dir: t.TempDir(), Command: tc.command, Env: append(os.Environ(), mark),
+			spec := Spec{Name: "svc", Dir: t.TempDir(), Replicas: 1, Command: tc.command, Env: append(os.Environ(), mark),
 				StopGrace: tc.grace, Restart: "no"}
 			waitProcs := func() {
 				t.Helper()
@@ -133,8 +133,8 @@ func runKilledDevstack(t *testing.T, spec Spec, started func()) {
 // exited, within StopGrace.
 func TestGracefulGroupShutdown(t *testing.T) {
 	mark := newMark(t)
-	h := newHarness(t, []Spec{{Name: "svc", Dir: t.TempDir(), StopGrace: 10 * time.Second, Env: append(os.Environ(), mark),
-		Probe:   Probe{Log: "^trap-set$"}, // ready once the trap is in place
+	h := newHarness(t, []Spec{{Name: "svc", Dir: t.TempDir(), Restart: "on-failure", Replicas: 1, StopGrace: 10 * time.Second, Env: append(os.Environ(), mark),
+		Probe:   Probe{Log: "^trap-set$", Interval: 20 * time.Millisecond, Timeout: 30 * time.Second}, // ready once the trap is in place
 		Command: `(trap 'echo child-got-term; sleep 0.5; echo child-graceful-exit; exit 0' TERM; echo trap-set; while :; do sleep 0.05; done) & wait`}})
 	h.start()
 	if err := h.waitReady(20 * time.Second); err != nil {

@@ -69,7 +69,7 @@ func TestLogFloodOnDiskMatchesClaims(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, []Spec{{Name: "flood", Dir: t.TempDir(), Restart: "no",
+			h := newHarness(t, []Spec{{Name: "flood", Dir: t.TempDir(), Replicas: 1, Restart: "no",
 				Command: "seq 1 " + strconv.Itoa(tc.lines)}}, func(o *Options) {
 				o.LogMaxBytes, o.LogMaxFiles = tc.maxBytes, tc.keep
 			})

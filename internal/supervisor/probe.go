@@ -13,11 +13,6 @@ import (
 	"time"
 )
 
-const (
-	defaultProbeInterval = 200 * time.Millisecond
-	defaultProbeTimeout  = 60 * time.Second
-)
-
 // prober checks one instance's readiness. check returns nil when ready, else what it saw.
 type prober struct {
 	probe   Probe
@@ -81,12 +76,7 @@ func (pr *prober) attemptTimeout() time.Duration {
 	return max(2*time.Second, pr.interval())
 }
 
-func (pr *prober) interval() time.Duration {
-	if pr.probe.Interval > 0 {
-		return pr.probe.Interval
-	}
-	return defaultProbeInterval
-}
+func (pr *prober) interval() time.Duration { return pr.probe.Interval }
 
 func (pr *prober) check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pr.attemptTimeout())

@@ -226,7 +226,7 @@ func TestHotReload(t *testing.T) {
 func TestChangeDuringBuildRestartsBuild(t *testing.T) {
 	dir := t.TempDir()
 	mark := newMark(t)
-	sp := Spec{Name: "svc", Dir: dir, Command: "exec sleep 1000", Env: append(os.Environ(), mark),
+	sp := Spec{Name: "svc", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "exec sleep 1000", Env: append(os.Environ(), mark),
 		Build: `echo build >> builds.count; if [ -f SLOW ]; then echo slow-build-started; sleep 1000; fi`,
 		Watch: &Watch{Debounce: 20 * time.Millisecond, Ignore: []string{"*.count"}}}
 	h := newHarness(t, []Spec{sp})
@@ -283,7 +283,7 @@ func TestSetupRunsOnlyWhenInputsChange(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(t.TempDir(), ".devstack")
 	writeFile(t, filepath.Join(dir, "lock.txt"), "a\n")
-	sp := Spec{Name: "svc", Dir: dir, Command: "exec sleep 1000",
+	sp := Spec{Name: "svc", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "exec sleep 1000",
 		Setup: `echo setup >> setup.count; echo installing`, SetupInputs: []string{"lock.txt"},
 		Build: `echo build >> build.count`,
 		Watch: &Watch{Debounce: 20 * time.Millisecond, Include: []string{"*.go"}}}
@@ -360,7 +360,7 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "VERSION"), "v1\n")
 	// warm up: the fork thread and the HTTP client's pools
-	h0 := newHarness(t, []Spec{{Name: "w", Dir: dir, Command: "true", Restart: "no"}})
+	h0 := newHarness(t, []Spec{{Name: "w", Dir: dir, Replicas: 1, Command: "true", Restart: "no"}})
 	h0.start()
 	h0.waitFor("w", 20*time.Second, "completed", func(sv event.Service) bool { return sv.Status == event.StatusCompleted })
 	h0.stop()
@@ -393,7 +393,7 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 func TestReloadLoopIsBroken(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "main.txt"), "v1")
-	h := newHarness(t, []Spec{{Name: "svc", Dir: dir, Command: "exec sleep 1000",
+	h := newHarness(t, []Spec{{Name: "svc", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "exec sleep 1000",
 		Build: `echo build >> ../builds.count; echo built > out.txt`,
 		Watch: &Watch{Debounce: 20 * time.Millisecond}}})
 	h.start()
@@ -430,7 +430,7 @@ func TestReloadLoopIsBroken(t *testing.T) {
 
 func TestLoopGuardSparesEdits(t *testing.T) {
 	dir := t.TempDir()
-	sv := &service{spec: Spec{Name: "svc", Dir: dir}, sup: &Supervisor{bus: event.NewBus("t"), logs: event.NewLogs(16)},
+	sv := &service{spec: Spec{Name: "svc", Dir: dir, Restart: "on-failure", Replicas: 1}, sup: &Supervisor{bus: event.NewBus("t"), logs: event.NewLogs(16)},
 		log: slog.New(slog.DiscardHandler), file: openLogFile(t.TempDir(), "svc", 0, 0)}
 	var g loopGuard
 	src := filepath.Join(dir, "main.go")

@@ -30,7 +30,7 @@ func TestSettleWithoutProbe(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, []Spec{{Name: "w", Dir: t.TempDir(), Command: tc.command, Settle: tc.settle,
+			h := newHarness(t, []Spec{{Name: "w", Dir: t.TempDir(), Restart: "on-failure", Replicas: 1, Command: tc.command, Settle: tc.settle,
 				MaxRestarts: 2, Backoff: 50 * time.Millisecond}})
 			var mu sync.Mutex
 			seenReady := false
@@ -89,7 +89,7 @@ func TestSettleOneShotJobCompletes(t *testing.T) {
 	dir := filepath.Join(root, "job")
 	state := filepath.Join(root, ".devstack")
 	writeFile(t, filepath.Join(dir, "main.txt"), "v1")
-	sp := Spec{Name: "job", Dir: dir, Restart: "no", Settle: time.Second, Env: os.Environ(),
+	sp := Spec{Name: "job", Dir: dir, Replicas: 1, Restart: "no", Settle: time.Second, Env: os.Environ(),
 		Build: "echo b >> ../builds.count", Command: "echo migrated"}
 	for run := range 2 {
 		h := newHarness(t, []Spec{sp}, func(o *Options) { o.StateDir = state })

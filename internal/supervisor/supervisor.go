@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/glob"
 )
 
 // Spec describes one service.
@@ -28,18 +29,18 @@ type Spec struct {
 	Command     string            // sh -c
 	Env         []string          // "K=V", the full environment; PORT and DEVSTACK_REPLICA are added per replica (nil: os.Environ())
 	Port        int               // 0: a free port per instance; else replica i uses Port+i
-	Replicas    int               // >= 1 (0 means 1)
-	DependsOn   map[string]string // service -> "started" | "healthy" | "completed" ("" means healthy)
+	Replicas    int               // >= 1, required
+	DependsOn   map[string]string // service -> "started" | "healthy" | "completed"
 	Probe       Probe
-	Restart     string        // "no" | "on-failure" | "always" ("" means on-failure)
-	MaxRestarts int           // consecutive restarts before giving up; 0 means 5, negative means never give up
-	Backoff     time.Duration // first restart delay, doubled up to 30s (0 means 500ms)
+	Restart     string        // "no" | "on-failure" | "always", required
+	MaxRestarts int           // consecutive restarts before giving up; 0 never restarts, negative never gives up
+	Backoff     time.Duration // first restart delay, doubled up to 30s; 0 restarts at once
 	Watch       *Watch        // nil: no hot reload
 	// AlwaysBuild runs Build on every start. By default a start skips it when the build's inputs (the
 	// command, Env, setup inputs and the files the watch filter selects, or Dir without a watch) are
 	// unchanged since the last successful build, recorded under StateDir/build.
 	AlwaysBuild bool
-	StopGrace   time.Duration // SIGTERM to SIGKILL (0 means 10s)
+	StopGrace   time.Duration // SIGTERM to SIGKILL; 0 sends SIGKILL right after SIGTERM
 	// Settle: without a probe, an instance is ready once it has run this long, so a crash loop never
 	// counts as ready; 0 means ready as soon as it started.
 	Settle time.Duration
@@ -51,8 +52,8 @@ type Probe struct {
 	TCP      bool          // PORT accepts connections
 	Log      string        // regular expression an output line must match
 	Exec     string        // sh -c command that must exit 0
-	Interval time.Duration // longest wait between attempts (0 means 200ms); the first ones come sooner
-	Timeout  time.Duration // fail the instance when not ready after this long (0 means 60s)
+	Interval time.Duration // longest wait between attempts, > 0 when a probe is set; the first ones come sooner
+	Timeout  time.Duration // fail the instance when not ready after this long, > 0 when a probe is set
 }
 
 // Watch configures hot reload.
@@ -60,7 +61,7 @@ type Watch struct {
 	Paths    []string      // relative to Dir (or absolute); empty means Dir
 	Include  []string      // globs of files that trigger a reload; empty means all
 	Ignore   []string      // globs ignored besides DefaultIgnore
-	Debounce time.Duration // quiet period (0 means 200ms); a burst is cut off after 10s
+	Debounce time.Duration // quiet period after the last change; 0 reloads at the first; a burst is cut off after 10s
 }
 
 // Options configures a Supervisor.
@@ -191,34 +192,24 @@ func normalize(sp *Spec) error {
 		return fmt.Errorf("%s: dir %q is not absolute", where, sp.Dir)
 	}
 	if sp.Replicas < 1 {
-		sp.Replicas = 1
+		return fmt.Errorf("%s: replicas must be at least 1, got %d", where, sp.Replicas)
 	}
 	if sp.Port < 0 || sp.Port+sp.Replicas-1 > 65535 {
 		return fmt.Errorf("%s: port %d is out of range", where, sp.Port)
 	}
 	switch sp.Restart {
-	case "":
-		sp.Restart = "on-failure"
 	case "no", "on-failure", "always":
 	default:
 		return fmt.Errorf("%s: restart %q must be one of no|on-failure|always", where, sp.Restart)
 	}
-	if sp.MaxRestarts == 0 {
-		sp.MaxRestarts = 5
-	}
-	if sp.Backoff <= 0 {
-		sp.Backoff = 500 * time.Millisecond
-	}
-	if sp.StopGrace <= 0 {
-		sp.StopGrace = 10 * time.Second
+	if sp.Backoff < 0 || sp.StopGrace < 0 {
+		return fmt.Errorf("%s: backoff and stop_grace must not be negative", where)
 	}
 	if sp.Env == nil {
 		sp.Env = os.Environ()
 	}
 	for dep, cond := range sp.DependsOn {
 		switch cond {
-		case "":
-			sp.DependsOn[dep] = "healthy"
 		case "started", "healthy", "completed":
 		default:
 			return fmt.Errorf("%s: depends_on.%s: condition %q must be one of started|healthy|completed", where, dep, cond)
@@ -241,21 +232,18 @@ func normalize(sp *Spec) error {
 			return fmt.Errorf("%s: ready.log: %w", where, err)
 		}
 	}
-	if sp.Probe.Interval <= 0 {
-		sp.Probe.Interval = defaultProbeInterval
-	}
-	if sp.Probe.Timeout <= 0 {
-		sp.Probe.Timeout = defaultProbeTimeout
+	if n == 1 && (sp.Probe.Interval <= 0 || sp.Probe.Timeout <= 0) {
+		return fmt.Errorf("%s: ready: interval and timeout must be greater than 0", where)
 	}
 	if sp.Watch != nil {
 		w := *sp.Watch
 		for _, g := range slices.Concat(w.Include, w.Ignore) {
-			if err := checkGlob(g); err != nil {
+			if err := glob.Check(g); err != nil {
 				return fmt.Errorf("%s: watch: %w", where, err)
 			}
 		}
-		if w.Debounce <= 0 {
-			w.Debounce = defaultDebounce
+		if w.Debounce < 0 {
+			return fmt.Errorf("%s: watch: debounce must not be negative", where)
 		}
 		sp.Watch = &w
 	}

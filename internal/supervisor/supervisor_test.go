@@ -30,11 +30,13 @@ func TestRestartPolicies(t *testing.T) {
 		{"on-failure, success completes", "on-failure", 0, 5, event.StatusCompleted, 1, ""},
 		{"on-failure gives up", "on-failure", 1, 2, event.StatusFailed, 3, `^service w: gave up after 2 restarts in a row \(exited with code 1\); last output: run; see `},
 		{"always restarts even on success", "always", 0, 3, event.StatusFailed, 4, `gave up after 3 restarts in a row \(exited with code 0\)`},
+		{"on-failure, max_restarts 0 never restarts", "on-failure", 1, 0, event.StatusFailed, 1, `^service w: exited with code 1 \(not restarted: restart\.max_restarts is 0\); last output: run; see `},
+		{"always, max_restarts 0 completes", "always", 0, 0, event.StatusCompleted, 1, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			h := newHarness(t, []Spec{{Name: "w", Dir: dir, Restart: tc.policy, MaxRestarts: tc.max, Backoff: 10 * time.Millisecond,
+			h := newHarness(t, []Spec{{Name: "w", Dir: dir, Replicas: 1, Restart: tc.policy, MaxRestarts: tc.max, Backoff: 10 * time.Millisecond,
 				Command: fmt.Sprintf("echo run; echo x >> runs; exit %d", tc.exit)}})
 			h.start()
 			sv := h.waitFor("w", 30*time.Second, "final status", func(sv event.Service) bool {
@@ -67,7 +69,7 @@ func TestCrashRestartsAndRecovers(t *testing.T) {
 	sp := httpSpec(t, "api", dir)
 	// first run exits at once; later runs serve
 	sp.Command = fmt.Sprintf(`if [ ! -f crashed ]; then touch crashed; echo boom >&2; exit 1; fi; exec %q`, selfExe(t))
-	sp.Backoff = 10 * time.Millisecond
+	sp.Restart, sp.MaxRestarts, sp.Backoff = "on-failure", 5, 10*time.Millisecond
 	h := newHarness(t, []Spec{sp})
 	h.start()
 	if err := h.waitReady(30 * time.Second); err != nil {
@@ -98,27 +100,27 @@ func TestStartupErrors(t *testing.T) {
 	}{
 		{
 			"port in use",
-			Spec{Name: "users", Dir: dir, Command: "sleep 1000", Port: busyPort},
+			Spec{Name: "users", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "sleep 1000", Port: busyPort},
 			fmt.Sprintf(`^service users: port %d is already in use by another process \(pid %d, [^)]+\); stop it or change services\.users\.port$`, busyPort, os.Getpid()),
 		},
 		{
 			"missing command",
-			Spec{Name: "x", Dir: dir, Command: "definitely-not-a-command-42 --serve"},
+			Spec{Name: "x", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "definitely-not-a-command-42 --serve"},
 			fmt.Sprintf(`^service x: command "definitely-not-a-command-42" not found in %s; `, regexp.QuoteMeta(dir)),
 		},
 		{
 			"missing command in build",
-			Spec{Name: "b", Dir: dir, Build: "no-such-compiler-42 build", Command: "sleep 1000"},
+			Spec{Name: "b", Dir: dir, Restart: "on-failure", Replicas: 1, Build: "no-such-compiler-42 build", Command: "sleep 1000"},
 			fmt.Sprintf(`^service b: build failed \(command "no-such-compiler-42" not found in %s\)`, regexp.QuoteMeta(dir)),
 		},
 		{
 			"missing dir",
-			Spec{Name: "d", Dir: filepath.Join(dir, "nope"), Command: "sleep 1000"},
+			Spec{Name: "d", Dir: filepath.Join(dir, "nope"), Restart: "on-failure", Replicas: 1, Command: "sleep 1000"},
 			`^service d: directory .*nope does not exist; fix services\.d\.dir$`,
 		},
 		{
 			"never ready",
-			Spec{Name: "slow", Dir: dir, Command: "sleep 1000", Port: 0,
+			Spec{Name: "slow", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "sleep 1000", Port: 0,
 				Probe: Probe{HTTP: "/health", Interval: 20 * time.Millisecond, Timeout: time.Second}},
 			`^service slow: not ready after 1s \(http /health on :\d+ last said: connection refused\); see .*slow\.log$`,
 		},
@@ -144,7 +146,7 @@ func TestStartupErrors(t *testing.T) {
 		},
 		{
 			"exits before ready",
-			Spec{Name: "e", Dir: dir, Command: "echo bad config >&2; exit 2", Restart: "no", Probe: Probe{TCP: true}},
+			Spec{Name: "e", Dir: dir, Replicas: 1, Command: "echo bad config >&2; exit 2", Restart: "no", Probe: Probe{TCP: true, Interval: 20 * time.Millisecond, Timeout: 30 * time.Second}},
 			`^service e: exited with code 2; last output: bad config; see `,
 		},
 	}
@@ -192,7 +194,7 @@ func TestProbes(t *testing.T) {
 			sp := httpSpec(t, "p", t.TempDir())
 			sp.Env = append(sp.Env, "HELPER_START_DELAY=300ms") // not ready at once
 			sp.Probe = tc.probe
-			sp.Probe.Interval = 20 * time.Millisecond
+			sp.Probe.Interval, sp.Probe.Timeout = 20*time.Millisecond, 30*time.Second
 			h := newHarness(t, []Spec{sp})
 			h.start()
 			if err := h.waitReady(30 * time.Second); err != nil {
@@ -216,14 +218,14 @@ func TestProbes(t *testing.T) {
 func TestDependsOn(t *testing.T) {
 	dir := t.TempDir()
 	specs := []Spec{
-		{Name: "migrate", Dir: dir, Restart: "no", Command: "sleep 0.3; echo migrated > migrated.txt"},
-		{Name: "db", Dir: dir, Command: "sleep 0.2; echo accepting connections; exec sleep 1000", Probe: Probe{Log: "accepting connections"}},
-		{Name: "api", Dir: dir, Restart: "no", Command: "cat migrated.txt && exec sleep 1000",
+		{Name: "migrate", Dir: dir, Replicas: 1, Restart: "no", Command: "sleep 0.3; echo migrated > migrated.txt"},
+		{Name: "db", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "sleep 0.2; echo accepting connections; exec sleep 1000", Probe: Probe{Log: "accepting connections", Interval: 20 * time.Millisecond, Timeout: 30 * time.Second}},
+		{Name: "api", Dir: dir, Replicas: 1, Restart: "no", Command: "cat migrated.txt && exec sleep 1000",
 			DependsOn: map[string]string{"migrate": "completed", "db": "healthy"}},
-		{Name: "worker", Dir: dir, Command: "exec sleep 1000", DependsOn: map[string]string{"api": "started"}},
-		{Name: "broken", Dir: dir, Restart: "no", Probe: Probe{Log: "^up$"},
+		{Name: "worker", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "exec sleep 1000", DependsOn: map[string]string{"api": "started"}},
+		{Name: "broken", Dir: dir, Replicas: 1, Restart: "no", Probe: Probe{Log: "^up$", Interval: 20 * time.Millisecond, Timeout: 30 * time.Second},
 			Command: "if [ -f fixed ]; then echo up; exec sleep 1000; fi; echo cannot start >&2; exit 1"},
-		{Name: "victim", Dir: dir, Command: "exec sleep 1000", DependsOn: map[string]string{"broken": "healthy"}},
+		{Name: "victim", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "exec sleep 1000", DependsOn: map[string]string{"broken": "healthy"}},
 	}
 	h := newHarness(t, specs)
 	order := h.sup.Services()
@@ -275,17 +277,25 @@ func TestNewValidates(t *testing.T) {
 		want  string
 	}{
 		{"cycle", []Spec{
-			{Name: "a", Dir: dir, Command: "x", DependsOn: map[string]string{"b": "healthy"}},
-			{Name: "b", Dir: dir, Command: "x", DependsOn: map[string]string{"a": "started"}},
+			{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", DependsOn: map[string]string{"b": "healthy"}},
+			{Name: "b", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", DependsOn: map[string]string{"a": "started"}},
 		}, "dependency cycle: a -> b -> a"},
-		{"unknown dep", []Spec{{Name: "a", Dir: dir, Command: "x", DependsOn: map[string]string{"zz": ""}}}, `depends_on names unknown service "zz"`},
-		{"bad condition", []Spec{{Name: "a", Dir: dir, Command: "x", DependsOn: map[string]string{"a": "ready"}}}, `condition "ready" must be one of started|healthy|completed`},
-		{"bad restart", []Spec{{Name: "a", Dir: dir, Command: "x", Restart: "sometimes"}}, `restart "sometimes" must be one of no|on-failure|always`},
-		{"bad glob", []Spec{{Name: "a", Dir: dir, Command: "x", Watch: &Watch{Ignore: []string{"[a-"}}}}, `bad glob "[a-"`},
-		{"relative dir", []Spec{{Name: "a", Dir: "rel", Command: "x"}}, `dir "rel" is not absolute`},
-		{"empty command", []Spec{{Name: "a", Dir: dir}}, "service a: command is empty"},
-		{"two probes", []Spec{{Name: "a", Dir: dir, Command: "x", Probe: Probe{TCP: true, HTTP: "/"}}}, "set only one of"},
-		{"bad log regexp", []Spec{{Name: "a", Dir: dir, Command: "x", Probe: Probe{Log: "("}}}, "ready.log"},
+		{"unknown dep", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", DependsOn: map[string]string{"zz": "healthy"}}}, `depends_on names unknown service "zz"`},
+		{"bad condition", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", DependsOn: map[string]string{"a": "ready"}}}, `condition "ready" must be one of started|healthy|completed`},
+		{"bad restart", []Spec{{Name: "a", Dir: dir, Replicas: 1, Command: "x", Restart: "sometimes"}}, `restart "sometimes" must be one of no|on-failure|always`},
+		{"bad glob", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", Watch: &Watch{Ignore: []string{"[a-"}}}}, `invalid glob "[a-"`},
+		{"** inside a segment", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", Watch: &Watch{Include: []string{"a**b"}}}}, `invalid glob "a**b": ** must be a whole path segment`},
+		{"relative dir", []Spec{{Name: "a", Dir: "rel", Restart: "on-failure", Replicas: 1, Command: "x"}}, `dir "rel" is not absolute`},
+		{"empty command", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1}}, "service a: command is empty"},
+		{"no restart policy", []Spec{{Name: "a", Dir: dir, Replicas: 1, Command: "x"}}, `service a: restart "" must be one of no|on-failure|always`},
+		{"no replicas", []Spec{{Name: "a", Dir: dir, Restart: "no", Command: "x"}}, "service a: replicas must be at least 1, got 0"},
+		{"no condition", []Spec{{Name: "a", Dir: dir, Restart: "no", Replicas: 1, Command: "x", DependsOn: map[string]string{"b": ""}}, {Name: "b", Dir: dir, Restart: "no", Replicas: 1, Command: "x"}}, `depends_on.b: condition "" must be one of started|healthy|completed`},
+		{"two probes", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", Probe: Probe{TCP: true, HTTP: "/"}}}, "set only one of"},
+		{"bad log regexp", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", Probe: Probe{Log: "("}}}, "ready.log"},
+		{"probe without interval", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", Probe: Probe{TCP: true, Timeout: time.Second}}}, "ready: interval and timeout must be greater than 0"},
+		{"probe without timeout", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", Probe: Probe{TCP: true, Interval: time.Second}}}, "ready: interval and timeout must be greater than 0"},
+		{"negative backoff", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", Backoff: -time.Second}}, "backoff and stop_grace must not be negative"},
+		{"negative debounce", []Spec{{Name: "a", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "x", Watch: &Watch{Debounce: -1}}}, "debounce must not be negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -391,7 +401,7 @@ func TestCPUAndMemorySampled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the 2s sampler")
 	}
-	h := newHarness(t, []Spec{{Name: "busy", Dir: t.TempDir(), Command: "exec sleep 1000"}})
+	h := newHarness(t, []Spec{{Name: "busy", Dir: t.TempDir(), Restart: "on-failure", Replicas: 1, Command: "exec sleep 1000"}})
 	h.start()
 	if err := h.waitReady(30 * time.Second); err != nil {
 		t.Fatal(err)
@@ -399,4 +409,33 @@ func TestCPUAndMemorySampled(t *testing.T) {
 	h.waitFor("busy", 10*time.Second, "RSS sampled", func(sv event.Service) bool {
 		return len(sv.Instances) == 1 && sv.Instances[0].RSS > 0
 	})
+}
+
+// Zeros are taken as given: New defaults nothing (internal/config owns the defaults).
+func TestZerosAreKept(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New([]Spec{{Name: "z", Dir: dir, Replicas: 1, Command: "exit 1", Restart: "on-failure", MaxRestarts: 0, Backoff: 0, StopGrace: 0,
+		Watch: &Watch{Debounce: 0}}}, Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := s.services["z"].spec
+	if sp.MaxRestarts != 0 || sp.Backoff != 0 || sp.StopGrace != 0 || sp.Watch.Debounce != 0 {
+		t.Errorf("New changed zeros: max_restarts %d, backoff %s, stop_grace %s, debounce %s", sp.MaxRestarts, sp.Backoff, sp.StopGrace, sp.Watch.Debounce)
+	}
+}
+
+// Backoff 0 restarts at once.
+func TestBackoffZeroRestartsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, []Spec{{Name: "w", Dir: dir, Replicas: 1, Restart: "on-failure", MaxRestarts: 1, Backoff: 0, Command: "echo run; exit 1"}})
+	h.start()
+	h.waitFor("w", 30*time.Second, "gave up", func(sv event.Service) bool { return sv.Status == event.StatusFailed })
+	var said []string
+	for _, l := range h.logs.Tail(0, event.SourceFilter("w")) {
+		said = append(said, l.Text)
+	}
+	if !slices.Contains(said, "replica 0 exited with code 1; restarting in 0s (1/1)") {
+		t.Errorf("the log does not say the restart comes at once:\n%s", strings.Join(said, "\n"))
+	}
 }

@@ -6,12 +6,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/devstack-dev/devstack/internal/glob"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -24,71 +24,7 @@ var DefaultIgnore = []string{
 	"*.swp", "*.swo", "*.swx", "*~", "4913", ".#*", "#*#", "*___jb_tmp___", "*___jb_old___", "*.tmp",
 }
 
-const (
-	defaultDebounce = 200 * time.Millisecond
-	debounceCap     = 10 * time.Second
-)
-
-// matchGlob reports whether the slash-separated relative path rel, or one of its parent directories,
-// matches pattern. A pattern without "/" matches any single path element ("node_modules", "*.pyc");
-// one with "/" is anchored at the service directory, and "**" in it matches any number of elements.
-func matchGlob(pattern, rel string) bool {
-	pattern = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(pattern, "./"), "/"), "/")
-	if pattern == "" || rel == "" || rel == "." {
-		return false
-	}
-	segs := strings.Split(rel, "/")
-	if !strings.Contains(pattern, "/") {
-		if pattern == "**" {
-			return true
-		}
-		for _, s := range segs {
-			if ok, _ := path.Match(pattern, s); ok {
-				return true
-			}
-		}
-		return false
-	}
-	return matchSegs(strings.Split(pattern, "/"), segs)
-}
-
-func matchSegs(pat, segs []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			pat = pat[1:]
-			if len(pat) == 0 {
-				return true
-			}
-			for i := 0; i <= len(segs); i++ {
-				if matchSegs(pat, segs[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(segs) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(pat[0], segs[0]); !ok {
-			return false
-		}
-		pat, segs = pat[1:], segs[1:]
-	}
-	return true // the pattern matched this path or one of its parents
-}
-
-// checkGlob returns an error for a malformed glob.
-func checkGlob(pattern string) error {
-	for _, seg := range strings.Split(pattern, "/") {
-		if seg == "**" {
-			continue
-		}
-		if _, err := path.Match(seg, ""); err != nil {
-			return fmt.Errorf("bad glob %q: %w", pattern, err)
-		}
-	}
-	return nil
-}
+const debounceCap = 10 * time.Second
 
 // clock is time, injectable so debounce tests don't sleep.
 type clock interface {
@@ -125,9 +61,6 @@ type coalescer struct {
 }
 
 func newCoalescer(c clock, quiet, cap time.Duration, emit func(change)) *coalescer {
-	if quiet <= 0 {
-		quiet = defaultDebounce
-	}
 	if cap < quiet {
 		cap = quiet
 	}
@@ -247,7 +180,7 @@ func (f *fileFilter) ignored(abs string) bool {
 	}
 	r, _ := f.rel(abs)
 	for _, g := range f.ignore {
-		if matchGlob(g, r) {
+		if glob.Match(g, r) {
 			return true
 		}
 	}
@@ -267,7 +200,7 @@ func (f *fileFilter) wants(abs string) bool {
 		return !f.gitIgnored(r)
 	}
 	for _, g := range f.include {
-		if matchGlob(g, r) {
+		if glob.Match(g, r) {
 			return true
 		}
 	}
@@ -276,7 +209,7 @@ func (f *fileFilter) wants(abs string) bool {
 
 func (f *fileFilter) gitIgnored(rel string) bool {
 	for _, g := range f.gitIgnore {
-		if matchGlob(g, rel) {
+		if glob.Match(g, rel) {
 			return true
 		}
 	}

@@ -15,41 +15,6 @@ import (
 	"time"
 )
 
-func TestMatchGlob(t *testing.T) {
-	tests := []struct {
-		pattern, path string
-		want          bool
-	}{
-		{"node_modules", "node_modules/x/index.js", true},
-		{"node_modules", "web/node_modules/x.js", true},
-		{"node_modules", "src/node_modules_x.js", false},
-		{"*.pyc", "app/__init__.pyc", true},
-		{"*.pyc", "app/init.py", false},
-		{"*.go", "cmd/main.go", true},
-		{"src/**/*.ts", "src/a.ts", true},
-		{"src/**/*.ts", "src/a/b/c.ts", true},
-		{"src/**/*.ts", "lib/a.ts", false},
-		{"src/*.ts", "src/a/b.ts", false},
-		{"**/gen", "a/b/gen/x.go", true},
-		{"/build/", "build/out.js", true},
-		{"./dist", "dist/x", true},
-		{"dist", "src/distance.go", false},
-		{"*~", "main.go~", true},
-		{"4913", "4913", true},
-		{".#*", "src/.#main.go", true},
-		{"**", "anything/at/all", true},
-		{"a/**", "a", true},
-		{"a/**/b", "a/b", true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.pattern+" "+tc.path, func(t *testing.T) {
-			if got := matchGlob(tc.pattern, tc.path); got != tc.want {
-				t.Errorf("matchGlob(%q, %q) = %v, want %v", tc.pattern, tc.path, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestFileFilter(t *testing.T) {
 	f := &fileFilter{dir: "/srv/app", include: []string{"*.go", "go.mod"},
 		ignore: append(slices.Clone(DefaultIgnore), "internal/gen"), setupInputs: []string{"go.sum"},
@@ -293,7 +258,7 @@ func TestLeftoversKilled(t *testing.T) {
 	live, _ := json.Marshal(pidRecord{Devstack: os.Getpid(), DevstackStart: startTime(os.Getpid()), Token: liveTok})
 	writeFile(t, filepath.Join(state, "pids", liveTok), string(live))
 
-	if _, err := New([]Spec{{Name: "a", Dir: t.TempDir(), Command: "true"}}, Options{StateDir: state}); err != nil {
+	if _, err := New([]Spec{{Name: "a", Dir: t.TempDir(), Restart: "on-failure", Replicas: 1, Command: "true"}}, Options{StateDir: state}); err != nil {
 		t.Fatal(err)
 	}
 	select {
