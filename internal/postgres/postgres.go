@@ -48,8 +48,9 @@ type Options struct {
 	DataDir  string // e.g. <state>/postgres; kept across restarts
 	CacheDir string // per-machine cache (initdb templates, downloaded binaries); default see DefaultCacheDir
 	Port     int    // on 127.0.0.1; 0 picks a free port (tests)
-	// BinDir is PostgreSQL's bin directory. Default: a local install (/usr/lib/postgresql/<highest>/bin,
-	// then `pg_config --bindir`, then postgres on PATH), else a download of Version into CacheDir.
+	// BinDir is PostgreSQL's bin directory. Default: a local install (Debian's /usr/lib/postgresql/N/bin,
+	// Homebrew's postgresql@N, Postgres.app, MacPorts: highest N first; then `pg_config --bindir`, then
+	// postgres on PATH), else a download of Version into CacheDir.
 	BinDir  string
 	Version string // major ("15") or full ("15.13.0") version to download when no local install exists
 	// User of the superuser (default postgres) and its Password over TCP.
