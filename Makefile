@@ -35,8 +35,8 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## cross: what we can check of the platforms we cannot run here (no Mac in CI): for each of CROSS, the
-## binary builds and every package and its tests vet and compile (test binaries linked, not run); a
-## Windows build must stop with its one "use WSL2" error (README: Windows)
+## binary builds and every package and its tests vet and compile (test binaries are linked, then handed
+## to `true` instead of run); a Windows build must stop with its one "use WSL2" error (README: Windows)
 CROSS    ?= darwin/arm64 darwin/amd64
 cross:
 	@for p in $(CROSS); do \
@@ -44,7 +44,7 @@ cross:
 		export GOOS=$${p%/*} GOARCH=$${p#*/}; \
 		$(GO) build -o /dev/null ./cmd/devstack; \
 		$(GO) vet ./...; \
-		d=$$(mktemp -d); $(GO) test -c -o $$d/ ./... || { rm -rf $$d; exit 1; }; rm -rf $$d; \
+		$(GO) test -vet=off -exec true ./... >/dev/null; \
 	done
 	@echo "cross: windows/amd64 (must fail, naming WSL2)"
 	@out=$$(GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/devstack 2>&1) && { echo "the Windows build succeeded; it should stop at cmd/devstack/main_windows.go"; exit 1; }; \
