@@ -476,10 +476,11 @@ func (s *Server) createDataDir(ctx context.Context) error {
 }
 
 // socketDir is <DataDir>/run, or a short directory under /tmp when that path is too long for a unix
-// socket address (108 bytes on Linux, including the file name .s.PGSQL.<port> and a NUL).
+// socket address (sunPathMax: 108 bytes on Linux, 104 on macOS, including the file name .s.PGSQL.<port>
+// and a NUL).
 func (s *Server) socketDir() (string, error) {
 	dir := filepath.Join(s.o.DataDir, "run")
-	if len(dir)+len("/.s.PGSQL.")+len(strconv.Itoa(s.port))+len(".lock") >= 107 {
+	if len(dir)+len("/.s.PGSQL.")+len(strconv.Itoa(s.port))+len(".lock") >= sunPathMax-1 {
 		dir = filepath.Join(os.TempDir(), "devstack-pg-"+shortHash(s.o.DataDir))
 	}
 	if err := s.runAs.ensurePrivateDir(dir); err != nil {

@@ -45,3 +45,6 @@ func syncFS(dir string) error {
 		return f.Sync()
 	})
 }
+
+// sunPathMax is the size of a unix socket address's path (sockaddr_un.sun_path; 104 on macOS and the BSDs).
+const sunPathMax = 104
