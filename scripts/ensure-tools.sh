@@ -9,6 +9,10 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
+if ! command -v apt-get >/dev/null 2>&1; then # macOS and non-Debian Linux: say what, install nothing
+  echo "devstack: not installing ${need[*]} (no apt-get here; on macOS: brew install postgresql@17 tmux). Without PostgreSQL, devstack finds Homebrew's or Postgres.app's, or downloads one on first start" >&2
+  exit 0
+fi
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
   echo "devstack: please install: ${need[*]} (without PostgreSQL, devstack downloads one on first start)" >&2
   exit 0

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command devstack runs a whole microservice platform — broker, database, gateway and your services —
 // from one devstack.yaml.
 package main

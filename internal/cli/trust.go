@@ -28,7 +28,8 @@ func newTrustCmd(app *App) *cobra.Command {
 		Long: `The HTTPS listener of the gateway uses a certificate from a local development CA that devstack
 generates once and keeps in <state_dir>/gateway/ca.pem. This command prints the commands that make
 your system, browsers and tools trust it. It changes nothing unless --install is given (Debian/Ubuntu,
-as root: copies the CA to ` + debianCADir + ` and runs update-ca-certificates).`,
+as root: copies the CA to ` + debianCADir + ` and runs update-ca-certificates; macOS, as yourself: adds
+it to your login keychain as trusted, macOS asking for your password).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := app.Config()
@@ -44,6 +45,13 @@ as root: copies the CA to ` + debianCADir + ` and runs update-ca-certificates).`
 				return err
 			}
 			name := "devstack-" + strings.ReplaceAll(fp, ":", "")[:12] + ".crt"
+			if install && runtime.GOOS == "darwin" {
+				home, err := os.UserHomeDir()
+				if err != nil {
+					return err
+				}
+				return installMacOS(app.Stdout, caPath, home, "security", os.Geteuid())
+			}
 			if install {
 				return installDebian(app.Stdout, caPath, name)
 			}
@@ -51,7 +59,7 @@ as root: copies the CA to ` + debianCADir + ` and runs update-ca-certificates).`
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&install, "install", false, "add the CA to the system trust store (Debian/Ubuntu, needs root)")
+	cmd.Flags().BoolVar(&install, "install", false, "add the CA to the system trust store (Debian/Ubuntu, needs root) or your login keychain (macOS)")
 	return cmd
 }
 
@@ -70,6 +78,7 @@ System trust store
                   (or: sudo devstack trust --install)
   Fedora/RHEL:    sudo cp %s /etc/pki/ca-trust/source/anchors/%s && sudo update-ca-trust
   macOS:          sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain %s
+                  (or, for your user only: devstack trust --install)
 
 Browsers
   Chrome/Edge use the system store (on Linux: certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n devstack -i %s).
@@ -86,9 +95,30 @@ Tools, without touching the system
 `, caPath, fp, caPath, debianCADir, name, caPath, name, caPath, caPath, caPath, caPath, url, caPath, caPath, caPath, caPath)
 }
 
+// installMacOS adds the CA to the user's login keychain as a trusted root with the security tool (no
+// root needed: macOS asks for the user's password to change trust settings).
+func installMacOS(w io.Writer, caPath, home, security string, euid int) error {
+	if euid == 0 {
+		return errors.New("on macOS run `devstack trust --install` as yourself, not with sudo: it trusts the CA in your login keychain")
+	}
+	tool, err := exec.LookPath(security)
+	if err != nil {
+		return fmt.Errorf("%s not found (it comes with macOS): %w; run the commands `devstack trust` prints", security, err)
+	}
+	keychain := filepath.Join(home, "Library", "Keychains", "login.keychain-db")
+	cmd := exec.Command(tool, "add-trusted-cert", "-r", "trustRoot", "-k", keychain, caPath)
+	cmd.Stdin = os.Stdin
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("security add-trusted-cert: %w\n%s", err, out)
+	}
+	fmt.Fprintf(w, "trusted %s in %s\n", caPath, keychain)
+	fmt.Fprintln(w, "Firefox keeps its own store: see `devstack trust` for how to import the CA there.")
+	return nil
+}
+
 func installDebian(w io.Writer, caPath, name string) error {
 	if runtime.GOOS != "linux" {
-		return errors.New("--install supports Debian/Ubuntu only; run the commands `devstack trust` prints")
+		return errors.New("--install supports Debian/Ubuntu and macOS only; run the commands `devstack trust` prints")
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("--install needs root: run `sudo devstack trust --install`, or the commands `devstack trust` prints")

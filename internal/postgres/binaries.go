@@ -27,8 +27,74 @@ type binaries struct {
 	source  string // "bin_dir", "local" or "download"
 }
 
-// localBinDirs lists bin directories of PostgreSQL installs on this machine, best first: Debian/Ubuntu's
-// /usr/lib/postgresql/<major>/bin (highest major first), then `pg_config --bindir`, then postgres on PATH.
+// installPatterns are where PostgreSQL's own bin directories live, as globs under a file system root:
+// Debian/Ubuntu packages, Homebrew's postgresql@N (Apple silicon prefix, then Intel) and its unversioned
+// postgresql formula, Postgres.app, MacPorts.
+var installPatterns = []string{
+	"usr/lib/postgresql/*/bin",
+	"opt/homebrew/opt/postgresql@*/bin",
+	"usr/local/opt/postgresql@*/bin",
+	"opt/homebrew/opt/postgresql/bin",
+	"usr/local/opt/postgresql/bin",
+	"Applications/Postgres.app/Contents/Versions/*/bin",
+	"opt/local/lib/postgresql*/bin",
+}
+
+// majorOfDir is the major version a bin directory's path names ("" when it names none).
+func majorOfDir(dir string) string {
+	name := filepath.Base(filepath.Dir(dir))
+	if i := strings.LastIndexByte(name, '@'); i >= 0 {
+		name = name[i+1:]
+	} else {
+		name = strings.TrimPrefix(name, "postgresql")
+	}
+	if name == "" || name[0] < '0' || name[0] > '9' {
+		return ""
+	}
+	return name
+}
+
+// installDirs lists the PostgreSQL installs under root (installPatterns): highest major version first
+// (one named by no version last), the order of installPatterns among equals, each install once (a
+// symlink such as Postgres.app's Versions/latest is the version it points to).
+func installDirs(root string) []string {
+	type found struct {
+		dir, major string
+		rank       int
+	}
+	var all []found
+	seen := map[string]bool{}
+	for rank, pat := range installPatterns {
+		matches, _ := filepath.Glob(filepath.Join(root, pat))
+		for _, m := range matches {
+			real, err := filepath.EvalSymlinks(m)
+			if err != nil || seen[real] || !isFile(filepath.Join(m, "postgres")) || !isFile(filepath.Join(m, "initdb")) {
+				continue
+			}
+			seen[real] = true
+			major := majorOfDir(m)
+			if major == "" {
+				major = majorOfDir(real)
+			}
+			all = append(all, found{m, major, rank})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.major != b.major {
+			return b.major == "" || a.major != "" && versionLess(b.major, a.major)
+		}
+		return a.rank < b.rank
+	})
+	dirs := make([]string, len(all))
+	for i, f := range all {
+		dirs[i] = f.dir
+	}
+	return dirs
+}
+
+// localBinDirs lists bin directories of PostgreSQL installs on this machine, best first: the known
+// install locations (installDirs), then `pg_config --bindir`, then postgres on PATH.
 func localBinDirs() []string {
 	var dirs []string
 	seen := map[string]bool{}
@@ -41,12 +107,8 @@ func localBinDirs() []string {
 			dirs = append(dirs, d)
 		}
 	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(matches, func(i, j int) bool {
-		return versionLess(filepath.Base(filepath.Dir(matches[j])), filepath.Base(filepath.Dir(matches[i])))
-	})
-	for _, m := range matches {
-		add(m)
+	for _, d := range installDirs("/") {
+		add(d)
 	}
 	if pc, err := exec.LookPath("pg_config"); err == nil {
 		if out, err := exec.Command(pc, "--bindir").Output(); err == nil {
@@ -68,7 +130,7 @@ func findBinaries(ctx context.Context, o Options, dataVersion string, ru *runUse
 	if o.BinDir != "" {
 		for _, tool := range []string{"postgres", "initdb"} {
 			if !isFile(filepath.Join(o.BinDir, tool)) {
-				return nil, fmt.Errorf("postgres.bin_dir %s has no %s; point it at PostgreSQL's bin directory (e.g. /usr/lib/postgresql/15/bin) or remove it to use a local or downloaded PostgreSQL", o.BinDir, tool)
+				return nil, fmt.Errorf("postgres.bin_dir %s has no %s; point it at PostgreSQL's bin directory (e.g. /usr/lib/postgresql/15/bin or /opt/homebrew/opt/postgresql@17/bin) or remove it to use a local or downloaded PostgreSQL", o.BinDir, tool)
 			}
 		}
 		return probeBinaries(ctx, o.BinDir, "bin_dir")
@@ -97,7 +159,7 @@ func findBinaries(ctx context.Context, o Options, dataVersion string, ru *runUse
 		if fallback != nil {
 			return fallback, nil // Start explains the version mismatch
 		}
-		return nil, fmt.Errorf("no local PostgreSQL found (looked in /usr/lib/postgresql/*/bin, pg_config, PATH) and downloading PostgreSQL %s failed: %w; install PostgreSQL (e.g. apt-get install postgresql) or set postgres.bin_dir", want, err)
+		return nil, fmt.Errorf("no local PostgreSQL found (looked in /%s, pg_config, PATH) and downloading PostgreSQL %s failed: %w; install PostgreSQL (%s) or set postgres.bin_dir", strings.Join(installPatterns, ", /"), want, err, installHint("postgresql"))
 	}
 	return b, nil
 }
@@ -276,7 +338,15 @@ func FindTool(binDir, cacheDir, name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("%s not found (looked in %s and PATH); install the PostgreSQL client (e.g. apt-get install postgresql-client) or set postgres.bin_dir", name, strings.Join(dirs, ", "))
+	return "", fmt.Errorf("%s not found (looked in %s and PATH); install the PostgreSQL client (%s) or set postgres.bin_dir", name, strings.Join(dirs, ", "), installHint("postgresql-client"))
+}
+
+// installHint says how to install a PostgreSQL package on this OS (Debian's package name given).
+func installHint(debianPkg string) string {
+	if runtime.GOOS == "darwin" {
+		return "e.g. brew install postgresql@17, or Postgres.app"
+	}
+	return "e.g. apt-get install " + debianPkg
 }
 
 func isFile(p string) bool {

@@ -48,8 +48,9 @@ type Options struct {
 	DataDir  string // e.g. <state>/postgres; kept across restarts
 	CacheDir string // per-machine cache (initdb templates, downloaded binaries); default see DefaultCacheDir
 	Port     int    // on 127.0.0.1; 0 picks a free port (tests)
-	// BinDir is PostgreSQL's bin directory. Default: a local install (/usr/lib/postgresql/<highest>/bin,
-	// then `pg_config --bindir`, then postgres on PATH), else a download of Version into CacheDir.
+	// BinDir is PostgreSQL's bin directory. Default: a local install (Debian's /usr/lib/postgresql/N/bin,
+	// Homebrew's postgresql@N, Postgres.app, MacPorts: highest N first; then `pg_config --bindir`, then
+	// postgres on PATH), else a download of Version into CacheDir.
 	BinDir  string
 	Version string // major ("15") or full ("15.13.0") version to download when no local install exists
 	// User of the superuser (default postgres) and its Password over TCP.
@@ -485,10 +486,11 @@ func (s *Server) createDataDir(ctx context.Context) error {
 }
 
 // socketDir is <DataDir>/run, or a short directory under /tmp when that path is too long for a unix
-// socket address (108 bytes on Linux, including the file name .s.PGSQL.<port> and a NUL).
+// socket address (sunPathMax: 108 bytes on Linux, 104 on macOS, including the file name .s.PGSQL.<port>
+// and a NUL).
 func (s *Server) socketDir() (string, error) {
 	dir := filepath.Join(s.o.DataDir, "run")
-	if len(dir)+len("/.s.PGSQL.")+len(strconv.Itoa(s.port))+len(".lock") >= 107 {
+	if len(dir)+len("/.s.PGSQL.")+len(strconv.Itoa(s.port))+len(".lock") >= sunPathMax-1 {
 		dir = filepath.Join(os.TempDir(), "devstack-pg-"+shortHash(s.o.DataDir))
 	}
 	if err := s.runAs.ensurePrivateDir(dir); err != nil {

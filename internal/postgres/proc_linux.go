@@ -69,3 +69,6 @@ func syncFS(dir string) error {
 	defer f.Close()
 	return unix.Syncfs(int(f.Fd()))
 }
+
+// sunPathMax is the size of a unix socket address's path (sockaddr_un.sun_path).
+const sunPathMax = 108

@@ -3,26 +3,35 @@
 package postgres
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/devstack-dev/devstack/internal/procinfo"
 )
 
-// Without /proc: a pid that answers signal 0 counts as a live server (erring towards stopping it).
-func procStat(pid int) (state byte, ppid int, comm string, ok bool) {
-	if syscall.Kill(pid, 0) != nil {
-		return 0, 0, "", false
-	}
-	return 'S', 0, "postgres", true
+// procAlive: pid exists and is not a zombie.
+func procAlive(pid int) bool {
+	st, _, _, ok := procStat(pid)
+	return ok && st != 'Z'
 }
 
-func procAlive(pid int) bool      { return syscall.Kill(pid, 0) == nil }
-func isLivePostgres(pid int) bool { return procAlive(pid) }
-func procCwd(int) string          { return "" }
-func portHolder(int) string       { return "" }
+// isLivePostgres: pid is a running PostgreSQL process (its command name stays "postgres" whatever its title).
+func isLivePostgres(pid int) bool {
+	st, _, comm, ok := procStat(pid)
+	return ok && st != 'Z' && (comm == "postgres" || comm == "postmaster")
+}
 
-// syncFS flushes the files under dir one by one.
+// portHolder names the process listening on port, best effort ("" if unknown).
+func portHolder(port int) string {
+	if pid, comm, ok := procinfo.PortOwner(port); ok {
+		return fmt.Sprintf("pid %d (%s)", pid, comm)
+	}
+	return ""
+}
+
+// syncFS flushes the files under dir one by one (there is no syncfs(2) here).
 func syncFS(dir string) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
@@ -36,3 +45,6 @@ func syncFS(dir string) error {
 		return f.Sync()
 	})
 }
+
+// sunPathMax is the size of a unix socket address's path (sockaddr_un.sun_path; 104 on macOS and the BSDs).
+const sunPathMax = 104

@@ -193,14 +193,14 @@ loop:
 	return status
 }
 
-// killAll SIGKILLs the command's process group and every remaining descendant of the shim (they are
-// reparented to it because it is a subreaper), repeating until none is left or a deadline passes.
+// killAll SIGKILLs the command's process group and every remaining descendant (strays: on Linux they
+// are reparented to the shim because it is a subreaper), repeating until none is left or a deadline passes.
 func killAll(pgid int) {
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	self := os.Getpid()
 	deadline := time.Now().Add(shimReapTimeout)
 	for time.Now().Before(deadline) {
-		kids := childrenOf(self)
+		kids := strays(self)
 		if len(kids) == 0 {
 			return
 		}

@@ -471,7 +471,7 @@ func (s *Supervisor) request(ctx context.Context, name string, op opKind) error 
 // Services returns the service names, dependencies first.
 func (s *Supervisor) Services() []string { return slices.Clone(s.order) }
 
-// sample reads CPU and memory of every instance's process tree from /proc every ~2s.
+// sample reads CPU and memory of every instance's process tree every ~2s.
 func (s *Supervisor) sample(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
@@ -481,7 +481,7 @@ func (s *Supervisor) sample(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		all := listProcs()
+		all := sampleProcs()
 		now := time.Now()
 		for _, name := range s.order {
 			s.services[name].sample(all, now)

@@ -17,3 +17,11 @@ func shimSysProcAttr() *syscall.SysProcAttr {
 
 // becomeSubreaper makes the shim inherit its service's orphaned children.
 func becomeSubreaper() { _ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }
+
+// strays lists what the shim must still kill once its command is done: its children, which include
+// every orphaned descendant of the command (the shim is their subreaper).
+func strays(self int) []int { return childrenOf(self) }
+
+// platformWatchCost: inotify watches hold no file descriptors (their limit is
+// fs.inotify.max_user_watches).
+func platformWatchCost(string) int { return 0 }

@@ -236,6 +236,8 @@ type watcher struct {
 	roots  []string
 	co     *coalescer
 	log    *slog.Logger
+	fds    int  // descriptors its watches hold (watch_budget.go)
+	full   bool // the descriptor budget stopped it from watching a directory
 }
 
 func newWatcher(roots []string, filter *fileFilter, co *coalescer, log *slog.Logger) (*watcher, error) {
@@ -309,6 +311,18 @@ func (w *watcher) addTree(dir string, report bool) {
 		onFile = w.co.add
 	}
 	w.filter.walk(dir, w.isRoot(dir), func(p string) {
+		if n := watchCost(p); n > 0 {
+			if !reserveWatchFDs(n) {
+				if !w.full {
+					w.full = true
+					w.log.Warn("not watching every directory: on macOS each watched file and directory holds a file descriptor, and this tree needs more than the "+
+						"watchers' budget (half the open-file limit); changes in the rest do not reload. Add watch.ignore globs for large generated "+
+						"directories, or raise the limit: ulimit -n (its ceiling is sysctl kern.maxfilesperproc)", "dir", p, "budget", watchFDLimit())
+				}
+				return
+			}
+			w.fds += n
+		}
 		if err := w.fsw.Add(p); err != nil {
 			w.log.Warn("watch directory", "dir", p, "err", err)
 		}
@@ -326,6 +340,7 @@ func (w *watcher) isRoot(p string) bool {
 
 // run delivers events until ctx ends, then closes the watcher.
 func (w *watcher) run(ctx context.Context) {
+	defer func() { releaseWatchFDs(w.fds) }()
 	defer w.fsw.Close()
 	defer w.co.stop()
 	for {
