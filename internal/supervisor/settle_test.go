@@ -40,18 +40,29 @@ func TestSettleWithoutProbe(t *testing.T) {
 			_, ch, cancel := h.bus.Subscribe(4096)
 			defer cancel()
 			wg.Add(1)
+			note := func(ev event.Event) {
+				if ev.Kind == event.KindService && ev.Service != nil && ev.Service.Status == event.StatusReady {
+					mu.Lock()
+					seenReady = true
+					mu.Unlock()
+				}
+			}
 			go func() { // every published state, not just the last
 				defer wg.Done()
 				for {
 					select {
 					case ev := <-ch:
-						if ev.Kind == event.KindService && ev.Service != nil && ev.Service.Status == event.StatusReady {
-							mu.Lock()
-							seenReady = true
-							mu.Unlock()
-						}
+						note(ev)
 					case <-stopWatch:
-						return
+						// what was published before WaitReady returned is still buffered: read it too
+						for {
+							select {
+							case ev := <-ch:
+								note(ev)
+							default:
+								return
+							}
+						}
 					}
 				}
 			}()
