@@ -109,8 +109,12 @@ func New(o Options) (*Stack, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Infra == nil {
-		o.Infra = Embedded{}
+	if o.Infra == nil { // per component from broker.source and postgres.source
+		src, err := SourceInfra(o.Config, false, Containers{Stack: o.Config.Name, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		o.Infra = src.Infra()
 	}
 	if o.LogCapacity <= 0 {
 		o.LogCapacity = 20000
@@ -231,7 +235,7 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 				s.component(CompBroker, event.StatusFailed, "", "", 0, err)
 				return fmt.Errorf("start broker: %w", err)
 			}
-			admin, err := broker.NewAdmin([]string{k.Addr()}, s.log.With("component", CompBroker))
+			admin, err := newStackAdmin(s.cfg, k, s.log.With("component", CompBroker))
 			if err != nil {
 				k.Close()
 				return fmt.Errorf("broker admin: %w", err)
@@ -290,8 +294,8 @@ func (s *Stack) Run(ctx context.Context) (err error) {
 			s.mu.Lock()
 			co.dbURL = urls
 			s.mu.Unlock()
-			s.component(CompPostgres, event.StatusReady, hostPort("127.0.0.1", db.Port()), fmt.Sprintf("%d databases", len(urls)+len(s.cfg.Postgres.Databases)), since(t0), nil)
-			s.systemLog(CompPostgres, "postgres ready on 127.0.0.1:%d in %s", db.Port(), since(t0))
+			s.component(CompPostgres, event.StatusReady, databaseAddr(db), fmt.Sprintf("%d databases", len(urls)+len(s.cfg.Postgres.Databases)), since(t0), nil)
+			s.systemLog(CompPostgres, "postgres ready on %s in %s", databaseAddr(db), since(t0))
 			return nil
 		})
 	}
