@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 
 	"github.com/devstack-dev/devstack/internal/broker"
@@ -125,7 +126,20 @@ func kafkaSecurityEnv(sec broker.Security) map[string]string {
 	return m
 }
 
-// kafkaSecurityVars are the names kafkaSecurityEnv may set: never inherited from devstack's own environment.
+// KafkaSecurityEnv is KEY=VALUE of the SASL/TLS variables services get for devstack.yaml c (none for a
+// plaintext broker); `devstack test` gives them to test commands too.
+func KafkaSecurityEnv(c *config.Config) []string {
+	m := kafkaSecurityEnv(BrokerSecurity(c))
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// kafkaSecurityVar reports whether kafkaSecurityEnv may set k: such a variable is never inherited from
+// devstack's own environment.
 func kafkaSecurityVar(k string) bool {
 	return k == "KAFKA_SECURITY_PROTOCOL" || strings.HasPrefix(k, "KAFKA_SASL_") || strings.HasPrefix(k, "KAFKA_TLS_")
 }
