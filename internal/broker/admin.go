@@ -127,7 +127,15 @@ func (a *Admin) EnsureTopics(ctx context.Context, ts []TopicSpec) error {
 		}
 		names = append(names, t.Name)
 	}
-	existing, err := a.adm.ListTopics(ctx, names...)
+	// Looked up with a client that never auto-creates: the admin's own one (which may, for Produce) would
+	// make a real Kafka with auto.create.topics.enable create each missing topic with its default partition
+	// count just by asking about it.
+	lookup, err := kgo.NewClient(a.clientOpts()...)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	defer lookup.Close()
+	existing, err := kadm.NewClient(lookup).ListTopics(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
 	}

@@ -54,7 +54,7 @@ func tlsFiles(t *testing.T, dir string) tls.Certificate {
 func TestExternalBroker(t *testing.T) {
 	dir := t.TempDir()
 	cert := tlsFiles(t, dir)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "app", "pw"),
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "app", "pw"),
 		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
 	if err != nil {
 		t.Fatal(err)
