@@ -102,9 +102,19 @@ func startProc(t *testing.T, name string, cmd *exec.Cmd, cred *syscall.Credentia
 	})
 }
 
+// kafkaExtra adds listeners (name -> port, the name also being its security protocol), broker properties
+// and storage-format arguments (SCRAM credentials) to the Kafka startKafka runs.
+type kafkaExtra struct {
+	listeners map[string]int
+	props     string
+	format    []string
+}
+
 // startKafka runs Apache Kafka (KRaft, combined broker and controller, one node) on a free port and
 // returns its address.
-func startKafka(t *testing.T) string {
+func startKafka(t *testing.T) string { return startKafkaWith(t, kafkaExtra{}) }
+
+func startKafkaWith(t *testing.T, extra kafkaExtra) string {
 	t.Helper()
 	java, err := exec.LookPath("java")
 	if err != nil {
@@ -123,14 +133,20 @@ func startKafka(t *testing.T) string {
 
 	dir := t.TempDir()
 	port, cport := freePort(t), freePort(t)
+	listeners := fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", port)
+	protocols := "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+	for name, p := range extra.listeners {
+		listeners += fmt.Sprintf(",%s://127.0.0.1:%d", name, p)
+		protocols += fmt.Sprintf(",%s:%s", name, name)
+	}
 	props := fmt.Sprintf(`process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:%[2]d
-listeners=PLAINTEXT://127.0.0.1:%[1]d,CONTROLLER://127.0.0.1:%[2]d
-advertised.listeners=PLAINTEXT://127.0.0.1:%[1]d
+listeners=%[4]s,CONTROLLER://127.0.0.1:%[2]d
+advertised.listeners=%[4]s
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=%[5]s
 log.dirs=%[3]s
 num.partitions=1
 auto.create.topics.enable=true
@@ -141,7 +157,7 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
-`, port, cport, filepath.Join(dir, "kraft-logs"))
+`, port, cport, filepath.Join(dir, "kraft-logs"), listeners, protocols) + extra.props
 	cfg := filepath.Join(dir, "server.properties")
 	l4j := filepath.Join(dir, "log4j2.properties")
 	if err := os.WriteFile(cfg, []byte(props), 0o644); err != nil {
@@ -157,7 +173,8 @@ group.initial.rebalance.delay.ms=0
 	if err != nil {
 		t.Fatalf("kafka-storage random-uuid: %v", err)
 	}
-	if b, err := exec.CommandContext(ctx, java, append(jvm, "kafka.tools.StorageTool", "format", "-t", strings.TrimSpace(lastLine(string(id))), "-c", cfg)...).CombinedOutput(); err != nil {
+	format := append(append(append([]string(nil), jvm...), "kafka.tools.StorageTool", "format", "-t", strings.TrimSpace(lastLine(string(id))), "-c", cfg), extra.format...)
+	if b, err := exec.CommandContext(ctx, java, format...).CombinedOutput(); err != nil {
 		t.Fatalf("kafka-storage format: %v\n%s", err, b)
 	}
 	startProc(t, "kafka", exec.Command(java, append([]string{"-Xmx512M", "-Xms256M", "-XX:+UseG1GC", "-Djava.awt.headless=true"}, append(jvm, "kafka.Kafka", cfg)...)...), nil)
