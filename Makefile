@@ -6,7 +6,7 @@ BIN     := bin/devstack
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/devstack-dev/devstack/internal/cli.Version=$(VERSION)
 
-.PHONY: all build up test test-go test-deps test-samples test-stack tools vet fmt-check cross bench fuzz clean
+.PHONY: all build up test test-go test-deps test-samples test-stack test-external tools vet fmt-check cross bench fuzz clean
 
 all: build
 
@@ -22,9 +22,11 @@ up: tools build
 tools:
 	./scripts/ensure-tools.sh
 
-## test-deps: dependencies of the integration tests (real Kafka clients in Node and Python, sample services)
+## test-deps: dependencies of the integration tests (real Kafka clients in Node and Python, sample services,
+## Apache Kafka's jars for tests/external)
 test-deps: tools
 	$(GO) mod download
+	./scripts/kafka-jars.sh >/dev/null
 	./tests/kafkaclients/setup.sh
 	$(MAKE) -C sample-services setup
 
@@ -58,6 +60,11 @@ test-go: build
 	DEVSTACK_REQUIRE_ALL=1 DEVSTACK_BIN=$(CURDIR)/$(BIN) $(GOTESTSUM) --format pkgname -- -race -count=1 -timeout 25m ./...
 	@# the gateway's net/http path alone (it serves TLS and whatever the event loops hand over)
 	DEVSTACK_GATEWAY_NETHTTP=1 $(GO) test -count=1 ./internal/proxy
+
+## test-external: only the external-sources proof (real Kafka and PostgreSQL that devstack did not start;
+## part of test-go too)
+test-external: build
+	DEVSTACK_REQUIRE_ALL=1 DEVSTACK_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 25m -v ./tests/external
 
 ## test-samples: each sample service's own test runner (jest, go test, Django)
 test-samples:

@@ -30,6 +30,7 @@ const rateWindow = 10 * time.Second
 // real one. It never joins a consumer group (except ConsumeGroup, which exists to do exactly that).
 type Admin struct {
 	addrs []string
+	sec   []kgo.Opt // SASL and TLS of every client the admin makes
 	log   *slog.Logger
 	cl    *kgo.Client // admin requests and Produce
 	adm   *kadm.Client
@@ -44,16 +45,26 @@ type sample struct {
 	n  int64
 }
 
-// NewAdmin creates an admin client for the cluster at addrs. It does not connect until first used;
-// call Ping to check something answers.
+// NewAdmin creates an admin client for the plaintext cluster at addrs. It does not connect until first
+// used; call Ping to check something answers.
 func NewAdmin(addrs []string, logger *slog.Logger) (*Admin, error) {
+	return NewSecureAdmin(addrs, Security{}, logger)
+}
+
+// NewSecureAdmin creates an admin client for the cluster at addrs reached with sec (SASL, TLS). Every
+// client it makes (consumers, taps) uses sec too.
+func NewSecureAdmin(addrs []string, sec Security, logger *slog.Logger) (*Admin, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("broker admin: no bootstrap address")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cl, err := kgo.NewClient(append(clientOpts(addrs, logger),
+	secOpts, err := sec.ClientOpts()
+	if err != nil {
+		return nil, fmt.Errorf("broker admin: %w", err)
+	}
+	cl, err := kgo.NewClient(append(clientOpts(addrs, secOpts, logger),
 		// Producing to an unknown topic creates it when the cluster allows auto-creation, as kcat does.
 		kgo.AllowAutoTopicCreation(),
 		kgo.ClientID("devstack-admin"),
@@ -66,6 +77,7 @@ func NewAdmin(addrs []string, logger *slog.Logger) (*Admin, error) {
 	}
 	return &Admin{
 		addrs:   addrs,
+		sec:     secOpts,
 		log:     logger,
 		cl:      cl,
 		adm:     kadm.NewClient(cl),
@@ -74,14 +86,17 @@ func NewAdmin(addrs []string, logger *slog.Logger) (*Admin, error) {
 	}, nil
 }
 
-func clientOpts(addrs []string, logger *slog.Logger) []kgo.Opt {
-	return []kgo.Opt{
+func clientOpts(addrs []string, sec []kgo.Opt, logger *slog.Logger) []kgo.Opt {
+	return append([]kgo.Opt{
 		kgo.SeedBrokers(addrs...),
 		kgo.WithLogger(kgoLogger{logger}),
 		kgo.DialTimeout(5 * time.Second),
 		kgo.MetadataMinAge(250 * time.Millisecond),
-	}
+	}, sec...)
 }
+
+// clientOpts are the options of every client the admin makes.
+func (a *Admin) clientOpts() []kgo.Opt { return clientOpts(a.addrs, a.sec, a.log) }
 
 // Close releases the admin's connections.
 func (a *Admin) Close() { a.cl.Close() }
@@ -112,7 +127,15 @@ func (a *Admin) EnsureTopics(ctx context.Context, ts []TopicSpec) error {
 		}
 		names = append(names, t.Name)
 	}
-	existing, err := a.adm.ListTopics(ctx, names...)
+	// Looked up with a client that never auto-creates: the admin's own one (which may, for Produce) would
+	// make a real Kafka with auto.create.topics.enable create each missing topic with its default partition
+	// count just by asking about it.
+	lookup, err := kgo.NewClient(a.clientOpts()...)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	defer lookup.Close()
+	existing, err := kadm.NewClient(lookup).ListTopics(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
 	}

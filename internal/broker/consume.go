@@ -54,7 +54,7 @@ func (a *Admin) ConsumeGroup(ctx context.Context, group, topic string, o GroupCo
 	if o.FromBeginning {
 		reset = kgo.NewOffset().AtStart()
 	}
-	cl, err := kgo.NewClient(append(clientOpts(a.addrs, a.log),
+	cl, err := kgo.NewClient(append(a.clientOpts(),
 		kgo.ClientID("devstack-consume"),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),

@@ -97,7 +97,7 @@ func (a *Admin) Messages(ctx context.Context, q event.MessageQuery) (<-chan even
 	for p, at := range from {
 		offsets[p] = kgo.NewOffset().At(at)
 	}
-	cl, err := kgo.NewClient(append(clientOpts(a.addrs, a.log),
+	cl, err := kgo.NewClient(append(a.clientOpts(),
 		kgo.ClientID("devstack-tap"),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{q.Topic: offsets}),
 		kgo.FetchMaxWait(500*time.Millisecond),
@@ -258,7 +258,7 @@ func (a *Admin) Produce(ctx context.Context, topic string, msgs []event.Message)
 
 // ProduceToPartition is Produce into one partition.
 func (a *Admin) ProduceToPartition(ctx context.Context, topic string, partition int32, msgs []event.Message) error {
-	cl, err := kgo.NewClient(append(clientOpts(a.addrs, a.log),
+	cl, err := kgo.NewClient(append(a.clientOpts(),
 		kgo.AllowAutoTopicCreation(),
 		kgo.ClientID("devstack-admin"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),

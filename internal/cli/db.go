@@ -109,13 +109,13 @@ func newDBResetCmd(app *App) *cobra.Command {
 				exists = exists || d.Name == name
 			}
 			if !exists && !declared {
-				return fmt.Errorf("no database %q on 127.0.0.1:%d and none declared in %s (databases: %s)", name, pg.Port, cfg.Path, strings.Join(names, ", "))
+				return fmt.Errorf("no database %q on %s and none declared in %s (databases: %s)", name, pg.addr(), cfg.Path, strings.Join(names, ", "))
 			}
 			if !yes {
 				if !isTerminal(app.Stdin) {
-					return fmt.Errorf("refusing to reset database %q without confirmation: stdin is not a terminal; pass --yes", name)
+					return fmt.Errorf("refusing to reset database %q on %s without confirmation: stdin is not a terminal; pass --yes", name, pg.describe())
 				}
-				fmt.Fprintf(app.Stderr, "Drop database %q on 127.0.0.1:%d and create it again? All its data is lost. [y/N] ", name, pg.Port)
+				fmt.Fprintf(app.Stderr, "Drop database %q on %s and create it again? All its data is lost. [y/N] ", name, pg.describe())
 				line, _ := bufio.NewReader(app.Stdin).ReadString('\n')
 				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
 					return fmt.Errorf("database %q not reset", name)

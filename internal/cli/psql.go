@@ -64,7 +64,7 @@ func newPsqlCmd(app *App) *cobra.Command {
 			}
 			c := exec.Command(psql, extra...)
 			c.Env = append(withoutPGVars(os.Environ()),
-				"PGHOST=127.0.0.1", "PGPORT="+strconv.Itoa(pg.Port), "PGUSER="+user,
+				"PGHOST="+pg.host(), "PGPORT="+strconv.Itoa(pg.Port), "PGUSER="+user, "PGSSLMODE="+pg.sslMode(),
 				"PGPASSWORD="+password, "PGDATABASE="+db, "PGAPPNAME=devstack psql")
 			c.Stdin, c.Stdout, c.Stderr = app.Stdin, app.Stdout, app.Stderr
 			// psql shares the terminal: Ctrl-C reaches it directly (it cancels the running query) and the
@@ -95,11 +95,17 @@ func psqlPositional(cmd *cobra.Command, args []string) []string {
 type pgConn struct {
 	Port int
 	User string
-	opts postgres.Options // what the stack runs: the superuser's password or the file with its secret
+	opts postgres.Options   // what the stack runs: the superuser's password or the file with its secret
+	ext  *postgres.ConnInfo // an external server (postgres.source: external): its admin URL
 }
 
 // password is the superuser's: postgres.password, or the secret the running stack generated.
-func (p pgConn) password() (string, error) { return postgres.ReadPassword(p.opts) }
+func (p pgConn) password() (string, error) {
+	if p.ext != nil {
+		return p.ext.Password, nil
+	}
+	return postgres.ReadPassword(p.opts)
+}
 
 // pgTarget reads the postgres section of devstack.yaml.
 func pgTarget(app *App) (*config.Config, pgConn, error) {
@@ -109,6 +115,10 @@ func pgTarget(app *App) (*config.Config, pgConn, error) {
 	}
 	if !cfg.PostgresEnabled() {
 		return nil, pgConn{}, fmt.Errorf("PostgreSQL is not enabled in %s (no service has database: and postgres.databases is empty, or postgres.enabled is false)", cfg.Path)
+	}
+	if cfg.PostgresExternal() {
+		pg, err := externalPG(cfg)
+		return cfg, pg, err
 	}
 	o := stack.PostgresOptions(cfg)
 	return cfg, pgConn{Port: o.Port, User: o.User, opts: o}, nil
@@ -124,6 +134,9 @@ func pgBinDir(cfg *config.Config) string {
 
 // checkPostgresUp fails with a useful message when nothing listens on the configured port.
 func checkPostgresUp(ctx context.Context, pg pgConn) error {
+	if pg.ext != nil {
+		return nil // not ours to start; connecting says what is wrong
+	}
 	d := net.Dialer{Timeout: 3 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(pg.Port)))
 	if err != nil {
@@ -141,12 +154,19 @@ func pgAdmin(ctx context.Context, cfg *config.Config, pg pgConn) (*postgres.Admi
 	if err != nil {
 		return nil, err
 	}
-	a := postgres.NewAdmin(postgres.ConnInfo{Host: "127.0.0.1", Port: pg.Port, User: pg.User, Password: password})
+	ci := postgres.ConnInfo{Host: "127.0.0.1", Port: pg.Port, User: pg.User, Password: password}
+	if pg.ext != nil {
+		ci = *pg.ext
+	}
+	a := postgres.NewAdmin(ci)
 	if p, err := postgres.FindTool(pgBinDir(cfg), "", "psql"); err == nil {
 		a.PsqlPath = p
 	}
 	if err := a.Ping(ctx); err != nil {
 		a.Close()
+		if pg.ext != nil {
+			return nil, fmt.Errorf("the external PostgreSQL at %s did not accept user %s: %v; check postgres.external.admin_url in %s", pg.addr(), pg.User, err, cfg.Path)
+		}
 		where := "postgres.user/password in devstack.yaml"
 		if pg.opts.PasswordFile != "" {
 			where = "postgres.user in devstack.yaml and the secret in " + pg.opts.PasswordFile + " (it belongs to the stack that created it)"

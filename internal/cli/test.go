@@ -190,6 +190,7 @@ func testEnv(cfg *config.Config, st *stack.Stack) []string {
 	}
 	if a, ok := addrs[stack.CompBroker]; ok {
 		env = append(env, "KAFKA_BROKERS="+a)
+		env = append(env, stack.KafkaSecurityEnv(cfg)...)
 	}
 	if u := st.DatabaseURL(""); u != "" {
 		env = append(env, "DATABASE_URL="+u)

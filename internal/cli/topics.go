@@ -60,7 +60,7 @@ func (f *brokerFlags) addrs(app *App) ([]string, error) {
 
 // admin connects to the broker and checks that it answers.
 func (f *brokerFlags) admin(ctx context.Context, app *App) (*broker.Admin, error) {
-	addrs, err := f.addrs(app)
+	addrs, sec, external, err := f.brokerTarget(app)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (f *brokerFlags) admin(ctx context.Context, app *App) (*broker.Admin, error
 	if app.Verbose {
 		log = app.Logger()
 	}
-	a, err := broker.NewAdmin(addrs, log)
+	a, err := broker.NewSecureAdmin(addrs, sec, log)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +79,9 @@ func (f *brokerFlags) admin(ctx context.Context, app *App) (*broker.Admin, error
 		}
 		if app.Verbose {
 			app.Logger().Debug("ping broker", "err", err)
+		}
+		if external {
+			return nil, fmt.Errorf("the external broker at %s (broker.external in %s) does not answer: %v; check bootstrap_servers, sasl and tls", strings.Join(addrs, ","), app.ConfigPath, err)
 		}
 		return nil, fmt.Errorf("no broker at %s: is `devstack up` running?", strings.Join(addrs, ","))
 	}

@@ -53,7 +53,7 @@ colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.
 	}
 	cmd.Flags().BoolVar(&f.noTUI, "no-tui", false, "print progress and logs instead of opening the TUI")
 	cmd.Flags().BoolVar(&f.noColor, "no-color", false, "no colours in the TUI or the log output (also NO_COLOR=1)")
-	cmd.Flags().BoolVar(&f.containers, "containers", false, "run real Kafka and PostgreSQL in containers instead of the embedded ones (needs Docker)")
+	cmd.Flags().BoolVar(&f.containers, "containers", false, "run real Kafka and PostgreSQL in containers instead of the embedded ones (needs Docker; components with source: external stay external)")
 	cmd.Flags().DurationVar(&f.timeout, "ready-timeout", 0, "exit with an error if the stack is not ready within this time or a service fails to start (default: keep running so the service can be fixed)")
 	return cmd
 }
@@ -99,13 +99,11 @@ func (a *App) stackLogger(cfg *config.Config, alsoStderr bool) (*slog.Logger, fu
 
 func (a *App) newStack(ctx context.Context, cfg *config.Config, containers bool, logger *slog.Logger) (*stack.Stack, error) {
 	o := stack.Options{Config: cfg, Logger: logger}
-	if containers {
-		infra, err := containerInfra(ctx, cfg.Name, logger)
-		if err != nil {
-			return nil, err
-		}
-		o.Infra = infra
+	infra, err := a.sourceInfra(ctx, cfg, containers, logger)
+	if err != nil {
+		return nil, err
 	}
+	o.Infra = infra
 	return stack.New(o)
 }
 

@@ -20,6 +20,7 @@ const (
 	DefaultRetentionTime    = Duration(24 * time.Hour)
 	DefaultRetentionBytes   = ByteSize(256 << 20)
 	DefaultMaxRequestBytes  = ByteSize(100 << 20) // Kafka's socket.request.max.bytes
+	DefaultSource           = SourceEmbedded
 	DefaultPostgresPort     = 5433
 	DefaultPostgresVersion  = "15"
 	DefaultPostgresUser     = "postgres"
@@ -109,6 +110,10 @@ func (l *loader) applyDefaults(c *Config) {
 
 	b := &c.Broker
 	setBool(&b.Enabled, true)
+	setStr(&b.Source, DefaultSource)
+	if t := externalTLS(b); t != nil {
+		setBool(&t.Enabled, true)
+	}
 	setStr(&b.Host, DefaultHost)
 	setInt(&b.Port, DefaultBrokerPort)
 	setBool(&b.AutoCreateTopics, true)
@@ -135,6 +140,7 @@ func (l *loader) applyDefaults(c *Config) {
 		v := c.PostgresEnabled()
 		p.Enabled = &v
 	}
+	setStr(&p.Source, DefaultSource)
 	setInt(&p.Port, DefaultPostgresPort)
 	setStr(&p.Version, DefaultPostgresVersion)
 	setStr(&p.User, DefaultPostgresUser)

@@ -46,9 +46,13 @@ type Control struct {
 // Broker configures the embedded Kafka-compatible broker.
 type Broker struct {
 	// Enabled defaults to true; set false to run without a broker.
-	Enabled *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Run the broker. Default true."`
-	Host    string `yaml:"host,omitempty" json:"host,omitempty" jsonschema_description:"Listen address (an IP address or localhost). Default 127.0.0.1."`
-	Port    int    `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Kafka port. Default 9092." jsonschema:"minimum=0,maximum=65535"`
+	Enabled *bool `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Run the broker. Default true."`
+	// Source says where the broker comes from: embedded (default), container or external.
+	Source string `yaml:"source,omitempty" json:"source,omitempty" jsonschema_description:"Where the broker comes from: embedded (default: kfake inside devstack), container (real Kafka in Docker) or external (an existing cluster, see broker.external)." jsonschema:"enum=embedded,enum=container,enum=external"`
+	// External is the existing cluster; required when Source is external, refused otherwise.
+	External *BrokerExternal `yaml:"external,omitempty" json:"external,omitempty" jsonschema_description:"The existing Kafka cluster used when broker.source is external (required then, refused otherwise)."`
+	Host     string          `yaml:"host,omitempty" json:"host,omitempty" jsonschema_description:"Listen address (an IP address or localhost). Default 127.0.0.1."`
+	Port     int             `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Kafka port. Default 9092." jsonschema:"minimum=0,maximum=65535"`
 	// AutoCreateTopics: unknown topics are created on first use (default true).
 	AutoCreateTopics *bool `yaml:"auto_create_topics,omitempty" json:"auto_create_topics,omitempty" jsonschema_description:"Create unknown topics on first use. Default true."`
 	// DefaultPartitions for auto-created topics (default 1).
@@ -60,6 +64,31 @@ type Broker struct {
 	MaxRequestBytes ByteSize `yaml:"max_request_bytes,omitempty" json:"max_request_bytes,omitempty" jsonschema_description:"Largest request a client may send; the broker closes a connection that announces a larger one. Between 1KiB and 2GiB-1. Default 100MiB (Kafka's socket.request.max.bytes)."`
 	// Topics created before any service starts, by name.
 	Topics map[string]Topic `yaml:"topics,omitempty" json:"topics,omitempty" jsonschema_description:"Topics created before any service starts, by name."`
+}
+
+// BrokerExternal is an existing Kafka cluster devstack uses instead of starting one.
+type BrokerExternal struct {
+	BootstrapServers []string   `yaml:"bootstrap_servers,omitempty" json:"bootstrap_servers,omitempty" jsonschema_description:"Bootstrap servers as host:port (at least one); services get them all in KAFKA_BROKERS, comma-separated."`
+	SASL             *KafkaSASL `yaml:"sasl,omitempty" json:"sasl,omitempty" jsonschema_description:"SASL authentication: absent means none."`
+	TLS              *KafkaTLS  `yaml:"tls,omitempty" json:"tls,omitempty" jsonschema_description:"TLS to the brokers: absent means plaintext."`
+}
+
+// KafkaSASL authenticates devstack and the services to an external cluster.
+type KafkaSASL struct {
+	Mechanism string `yaml:"mechanism,omitempty" json:"mechanism,omitempty" jsonschema_description:"PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512." jsonschema:"enum=PLAIN,enum=SCRAM-SHA-256,enum=SCRAM-SHA-512"`
+	Username  string `yaml:"username,omitempty" json:"username,omitempty" jsonschema_description:"SASL user name."`
+	Password  string `yaml:"password,omitempty" json:"password,omitempty" jsonschema_description:"SASL password, usually ${KAFKA_PASSWORD}."`
+}
+
+// KafkaTLS is TLS to an external cluster. Files are relative to devstack.yaml.
+type KafkaTLS struct {
+	// Enabled defaults to true when the tls mapping is present.
+	Enabled            *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Use TLS. Default true when tls is present."`
+	CAFile             string `yaml:"ca_file,omitempty" json:"ca_file,omitempty" jsonschema_description:"PEM file of the CA certificates that verify the brokers. Default: the system's roots."`
+	CertFile           string `yaml:"cert_file,omitempty" json:"cert_file,omitempty" jsonschema_description:"PEM client certificate (mutual TLS), with key_file."`
+	KeyFile            string `yaml:"key_file,omitempty" json:"key_file,omitempty" jsonschema_description:"PEM private key of cert_file."`
+	ServerName         string `yaml:"server_name,omitempty" json:"server_name,omitempty" jsonschema_description:"Name the brokers' certificates must carry. Default: the host of each address."`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty" jsonschema_description:"Do not verify the brokers' certificates (never in production)."`
 }
 
 // Retention bounds what the broker keeps per partition. 0 means no limit.
@@ -78,9 +107,13 @@ type Topic struct {
 // Postgres configures the embedded PostgreSQL server.
 type Postgres struct {
 	// Enabled defaults to true when a service has a database or databases is not empty.
-	Enabled *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Run PostgreSQL. Default: true when a service has a database or postgres.databases is not empty."`
-	Port    int    `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Port on 127.0.0.1. Default 5433." jsonschema:"minimum=0,maximum=65535"`
-	Version string `yaml:"version,omitempty" json:"version,omitempty" jsonschema_description:"Major version to download when no local PostgreSQL is found. Default 15."`
+	Enabled *bool `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Run PostgreSQL. Default: true when a service has a database or postgres.databases is not empty."`
+	// Source says where the server comes from: embedded (default), container or external.
+	Source string `yaml:"source,omitempty" json:"source,omitempty" jsonschema_description:"Where PostgreSQL comes from: embedded (default: a local server devstack runs), container (Docker) or external (an existing server, see postgres.external)." jsonschema:"enum=embedded,enum=container,enum=external"`
+	// External is the existing server; required when Source is external, refused otherwise.
+	External *PostgresExternal `yaml:"external,omitempty" json:"external,omitempty" jsonschema_description:"The existing server used when postgres.source is external (required then, refused otherwise)."`
+	Port     int               `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Port on 127.0.0.1. Default 5433." jsonschema:"minimum=0,maximum=65535"`
+	Version  string            `yaml:"version,omitempty" json:"version,omitempty" jsonschema_description:"Major version to download when no local PostgreSQL is found. Default 15."`
 	// BinDir points at PostgreSQL's bin directory; default: a local install if one is found.
 	BinDir string `yaml:"bin_dir,omitempty" json:"bin_dir,omitempty" jsonschema_description:"Directory holding postgres, initdb and pg_ctl. Default: a local install if one is found, else a download."`
 	// User and Password of the superuser. The default password ("") is a random secret generated for
@@ -89,6 +122,11 @@ type Postgres struct {
 	Password string `yaml:"password,omitempty" json:"password,omitempty" jsonschema_description:"Superuser password. Default: a random secret generated for this stack, kept in <state_dir>/postgres/superuser-password (mode 0600)."`
 	// Databases created on first start besides the services' own.
 	Databases []Database `yaml:"databases,omitempty" json:"databases,omitempty" jsonschema_description:"Databases created on first start besides the services' own."`
+}
+
+// PostgresExternal is an existing PostgreSQL server devstack provisions databases on but never starts or stops.
+type PostgresExternal struct {
+	AdminURL string `yaml:"admin_url,omitempty" json:"admin_url,omitempty" jsonschema_description:"URL of a role that may create roles and databases: postgres://admin:secret@host:5432/postgres?sslmode=require (put the password in ${VAR})."`
 }
 
 // Database is an extra database with optional init SQL files run once on creation.

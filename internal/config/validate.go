@@ -28,6 +28,7 @@ var validators = []func(*loader, *Config){
 	validatePorts,
 	validateBroker,
 	validatePostgres,
+	validateSources,
 	validateGateway,
 	validateTests,
 }
@@ -437,10 +438,10 @@ func validatePorts(l *loader, c *Config) {
 		uses = append(uses, portUse{lo: port, hi: port + n - 1, path: path, pos: l.where(path), set: l.has(path)})
 	}
 	add("control.port", c.Control.Port, 1)
-	if c.BrokerEnabled() {
+	if c.BrokerEnabled() && !c.BrokerExternal() {
 		add("broker.port", c.Broker.Port, 1)
 	}
-	if c.PostgresEnabled() {
+	if c.PostgresEnabled() && !c.PostgresExternal() {
 		add("postgres.port", c.Postgres.Port, 1)
 	}
 	if c.GatewayEnabled() {

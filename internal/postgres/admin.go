@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,18 +19,81 @@ import (
 
 // ConnInfo says how to reach a server as its superuser.
 type ConnInfo struct {
-	Host     string // "127.0.0.1", or a unix socket directory (starts with /)
+	Host     string // "127.0.0.1", another server's host name, or a unix socket directory (starts with /)
 	Port     int
 	User     string
 	Password string // "" over the unix socket (trust)
+	// SSLMode is libpq's sslmode for these connections and the URLs handed to services; "" means disable
+	// (devstack's own servers listen on loopback only).
+	SSLMode string
+	// AdminDB is the database the admin connects to; "" means postgres.
+	AdminDB string
 }
+
+func (c ConnInfo) sslMode() string {
+	if c.SSLMode == "" {
+		return "disable"
+	}
+	return c.SSLMode
+}
+
+// urlHost is the host services reach the server at: TCP on loopback for a local server's socket.
+func (c ConnInfo) urlHost() string {
+	if c.Host == "" || strings.HasPrefix(c.Host, "/") {
+		return "127.0.0.1"
+	}
+	return c.Host
+}
+
+func (c ConnInfo) adminDB() string {
+	if c.AdminDB == "" {
+		return "postgres"
+	}
+	return c.AdminDB
+}
+
+// ParseURL reads a postgres:// URL (an admin's: postgres://admin:secret@host:5432/postgres?sslmode=require)
+// into ConnInfo. The port defaults to 5432, the database to postgres, sslmode to prefer (libpq's default).
+func ParseURL(raw string) (ConnInfo, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Hostname() == "" || u.User == nil {
+		return ConnInfo{}, errors.New("not a postgres://user:password@host:port/database URL")
+	}
+	c := ConnInfo{Host: u.Hostname(), Port: 5432, User: u.User.Username(), SSLMode: u.Query().Get("sslmode")}
+	c.Password, _ = u.User.Password()
+	if p := u.Port(); p != "" {
+		if c.Port, err = strconv.Atoi(p); err != nil || c.Port < 1 || c.Port > 65535 {
+			return ConnInfo{}, fmt.Errorf("port %q is not between 1 and 65535", p)
+		}
+	}
+	if c.SSLMode == "" {
+		c.SSLMode = "prefer"
+	}
+	c.AdminDB = strings.TrimPrefix(u.Path, "/")
+	return c, nil
+}
+
+// URL is the URL of user (password) on database db of this server.
+func (c ConnInfo) URL(user, password, db string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(user, password),
+		Host:     net.JoinHostPort(c.urlHost(), strconv.Itoa(c.Port)),
+		Path:     "/" + db,
+		RawQuery: "sslmode=" + url.QueryEscape(c.sslMode()),
+	}
+	return u.String()
+}
+
+// Addr is host:port of the server over TCP.
+func (c ConnInfo) Addr() string { return net.JoinHostPort(c.urlHost(), strconv.Itoa(c.Port)) }
 
 func (c ConnInfo) dsn(db string) string {
 	q := func(v string) string {
 		return "'" + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), `'`, `\'`) + "'"
 	}
-	s := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=10 application_name=devstack",
-		q(c.Host), c.Port, q(c.User), q(db))
+	s := fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s connect_timeout=10 application_name=devstack",
+		q(c.Host), c.Port, q(c.User), q(db), q(c.sslMode()))
 	if c.Password != "" {
 		s += " password=" + q(c.Password)
 	}
@@ -68,7 +133,7 @@ func (a *Admin) pool() *sql.DB {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.db == nil {
-		a.db = sql.OpenDB(mustConnector(a.conn.dsn("postgres")))
+		a.db = sql.OpenDB(mustConnector(a.conn.dsn(a.conn.adminDB())))
 		a.db.SetMaxOpenConns(4)
 		a.db.SetMaxIdleConns(2)
 	}
@@ -182,7 +247,7 @@ func (a *Admin) SetSuperuserPassword(ctx context.Context, user, password string)
 }
 
 // URLFor is the URL of role name on database name over TCP.
-func (a *Admin) URLFor(name string) string { return buildURL(name, name, a.conn.Port, name) }
+func (a *Admin) URLFor(name string) string { return a.conn.URL(name, name, name) }
 
 // ValidateName checks a database name devstack may create: 1–63 bytes of letters, digits, _ and -,
 // starting with a letter or _, and not a template.
@@ -325,7 +390,7 @@ func (a *Admin) runInitFile(ctx context.Context, name, file string) error {
 		cmd.Dir = filepath.Dir(file) // \i and \copy paths are relative to it
 		cmd.Env = append(childEnv(),
 			"PGHOST="+a.conn.Host, "PGPORT="+strconv.Itoa(a.conn.Port), "PGUSER="+a.conn.User,
-			"PGDATABASE="+name, "PGAPPNAME=devstack-init", "PGCONNECT_TIMEOUT=10")
+			"PGDATABASE="+name, "PGAPPNAME=devstack-init", "PGCONNECT_TIMEOUT=10", "PGSSLMODE="+a.conn.sslMode())
 		if a.conn.Password != "" {
 			cmd.Env = append(cmd.Env, "PGPASSWORD="+a.conn.Password)
 		}

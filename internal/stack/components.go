@@ -64,7 +64,7 @@ func (s *Stack) brokerComponent(start func(context.Context, broker.Options) (Kaf
 		if err != nil {
 			return nil, err
 		}
-		admin, err := broker.NewAdmin([]string{k.Addr()}, s.log.With("component", CompBroker))
+		admin, err := newStackAdmin(s.cfg, k, s.log.With("component", CompBroker))
 		if err != nil {
 			k.Close()
 			return nil, fmt.Errorf("broker admin: %w", err)
@@ -118,7 +118,7 @@ func (s *Stack) postgresComponent(start func(context.Context, postgres.Options) 
 		s.db, s.dbURL = db, urls
 		s.mu.Unlock()
 		return &Running{
-			Addr:   hostPort("127.0.0.1", db.Port()),
+			Addr:   databaseAddr(db),
 			Detail: fmt.Sprintf("%d databases", len(urls)+len(s.cfg.Postgres.Databases)),
 			Stop:   stop,
 		}, nil

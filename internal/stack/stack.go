@@ -109,8 +109,12 @@ func New(o Options) (*Stack, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Infra == nil {
-		o.Infra = Embedded{}
+	if o.Infra == nil { // per component from broker.source and postgres.source
+		src, err := SourceInfra(o.Config, false, Containers{Stack: o.Config.Name, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		o.Infra = src.Infra()
 	}
 	if o.LogCapacity <= 0 {
 		o.LogCapacity = 20000

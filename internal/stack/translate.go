@@ -153,6 +153,9 @@ func serviceEnv(c *config.Config, s *config.Service, co coordinates) []string {
 	m["DEVSTACK_STACK"] = c.Name
 	if co.kafka != "" {
 		m["KAFKA_BROKERS"] = co.kafka
+		for k, v := range kafkaSecurityEnv(BrokerSecurity(c)) {
+			m[k] = v
+		}
 	}
 	if co.gatewayURL != "" {
 		m["GATEWAY_URL"] = co.gatewayURL
@@ -179,7 +182,7 @@ func stackOwned(k string) bool {
 	case "PORT", "KAFKA_BROKERS", "DATABASE_URL", "GATEWAY_URL":
 		return true
 	}
-	return strings.HasPrefix(k, "DEVSTACK_")
+	return strings.HasPrefix(k, "DEVSTACK_") || kafkaSecurityVar(k)
 }
 
 func supervisorSpecs(c *config.Config, co coordinates) ([]supervisor.Spec, error) {
