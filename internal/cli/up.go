@@ -100,7 +100,7 @@ func (a *App) stackLogger(cfg *config.Config, alsoStderr bool) (*slog.Logger, fu
 func (a *App) newStack(ctx context.Context, cfg *config.Config, containers bool, logger *slog.Logger) (*stack.Stack, error) {
 	o := stack.Options{Config: cfg, Logger: logger}
 	if containers {
-		infra, err := containerInfra(ctx, cfg.Name, logger)
+		infra, err := containerInfra(ctx, cfg, logger)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package containers
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/lib/pq"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestKafkaEnv(t *testing.T) {
@@ -92,36 +96,71 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestRealContainers needs a Docker engine; it skips (saying why) where none runs.
+// testImages are the images the real-engine tests run: DEVSTACK_KAFKA_IMAGE and DEVSTACK_POSTGRES_IMAGE (make
+// test-containers sets them to the local images of images/build.sh), else the official ones.
+func testImages() (kafka, postgres string) {
+	kafka, postgres = os.Getenv("DEVSTACK_KAFKA_IMAGE"), os.Getenv("DEVSTACK_POSTGRES_IMAGE")
+	if kafka == "" {
+		kafka = "apache/kafka:4.1.0"
+	}
+	if postgres == "" {
+		postgres = "postgres:15"
+	}
+	return kafka, postgres
+}
+
+// needEngine skips a test where no Docker engine answers, unless DEVSTACK_REQUIRE_CONTAINERS=1 (make
+// test-containers) makes that a failure.
+func needEngine(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if err := Available(ctx); err != nil {
+		if os.Getenv("DEVSTACK_REQUIRE_CONTAINERS") == "1" {
+			t.Fatalf("DEVSTACK_REQUIRE_CONTAINERS=1: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+}
+
+// TestRealContainers starts the Kafka and PostgreSQL images on a real Docker engine and uses them: a record
+// produced and consumed through the container's published port, and a query as the superuser.
 func TestRealContainers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := Available(ctx); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	needEngine(ctx, t)
+	kafkaImage, postgresImage := testImages()
 	kp, pp := freePort(t), freePort(t)
-	k, err := StartKafka(ctx, KafkaOptions{Stack: "devstack-test-" + strconv.Itoa(kp), Port: kp, AutoCreate: true})
+	stack := "devstack-test-" + strconv.Itoa(kp)
+	t.Cleanup(func() { // after the containers are gone
+		if err := RemoveVolumes(context.Background(), stack); err != nil {
+			t.Error(err)
+		}
+	})
+	k, err := StartKafka(ctx, KafkaOptions{Stack: stack, Image: kafkaImage, Port: kp, AutoCreate: true, Partitions: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	c, err := net.DialTimeout("tcp", k.Addr(), 5*time.Second)
-	if err != nil {
-		t.Fatalf("kafka not reachable at %s: %v", k.Addr(), err)
-	}
-	c.Close()
-	p, err := StartPostgres(ctx, PostgresOptions{Stack: "devstack-test-" + strconv.Itoa(pp), Port: pp})
+	roundTrip(ctx, t, k.Addr())
+
+	p, err := StartPostgres(ctx, PostgresOptions{Stack: stack, Image: postgresImage, Port: pp, User: "admin", Password: "s3cret pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Stop()
-	c, err = net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p.Port()), 5*time.Second)
+	db, err := sql.Open("postgres", p.SuperuserURL("postgres"))
 	if err != nil {
-		t.Fatalf("postgres not reachable: %v", err)
+		t.Fatal(err)
 	}
-	c.Close()
+	defer db.Close()
+	var super bool
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT rolsuper, current_setting('server_version') FROM pg_roles WHERE rolname = current_user").Scan(&super, &version); err != nil {
+		t.Fatalf("query as the superuser at %s: %v", p.SuperuserURL("postgres"), err)
+	}
+	if !super || !strings.HasPrefix(version, "15") {
+		t.Errorf("connected as superuser %v to PostgreSQL %s, want a superuser on 15.x", super, version)
+	}
 }
-
 func TestNoEngineNamesWhereItLooked(t *testing.T) {
 	// the shape testcontainers returns: joined attempts ending with the rootless lookup
 	probe := errors.Join(
@@ -156,5 +195,33 @@ func TestNoEngineNamesWhereItLooked(t *testing.T) {
 				t.Errorf("want one line without the rootless red herring: %q", msg)
 			}
 		})
+	}
+}
+
+// roundTrip produces a record to a new (auto-created) topic at addr and consumes it back.
+func roundTrip(ctx context.Context, t *testing.T, addr string) {
+	t.Helper()
+	topic := "devstack-roundtrip"
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.AllowAutoTopicCreation(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := cl.ProduceSync(pctx, &kgo.Record{Topic: topic, Value: []byte("hello from devstack")}).FirstErr(); err != nil {
+		t.Fatalf("produce to the Kafka container at %s: %v", addr, err)
+	}
+	for {
+		fs := cl.PollFetches(pctx)
+		if err := pctx.Err(); err != nil {
+			t.Fatalf("no record back from the Kafka container at %s: %v", addr, err)
+		}
+		for _, r := range fs.Records() {
+			if string(r.Value) == "hello from devstack" {
+				return
+			}
+		}
 	}
 }
