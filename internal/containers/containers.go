@@ -88,7 +88,7 @@ func rootCause(err error) error {
 type KafkaOptions struct {
 	Stack          string // names the container and its data volume
 	Image          string // honouring the official apache/kafka image's KAFKA_* environment (config broker.image)
-	Port           int // host port on 127.0.0.1 (clients use 127.0.0.1:Port)
+	Port           int    // host port on 127.0.0.1 (clients use 127.0.0.1:Port)
 	AutoCreate     bool
 	Partitions     int // num.partitions for auto-created topics
 	RetentionMs    int64
