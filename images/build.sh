@@ -49,10 +49,10 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
 fi
 # --- end base
 
-# build NAME DIR BUILD-ARG...: builds DIR's Dockerfile as NAME unless its inputs are unchanged.
+# build NAME CONTEXT BUILD-ARG...: builds CONTEXT's Dockerfile as NAME unless its inputs are unchanged.
 build() {
-	local name="$1" dir="$2" ctx="$3"
-	shift 3
+	local name="$1" ctx="$2"
+	shift 2
 	local inputs
 	inputs="$({ printf '%s\n' "$base" "$@"; (cd "$ctx" && find . -type f -printf '%p %s\n' | sort); (cd "$ctx" && find . -maxdepth 1 -type f -print0 | sort -z | xargs -0 cat); } | hash)"
 	if [[ "$(label "$name")" == "$inputs" ]]; then
@@ -61,7 +61,13 @@ build() {
 	say "building $name"
 	local t0=$SECONDS args=() a
 	for a in "$@"; do args+=(--build-arg "$a"); done
-	DOCKER_BUILDKIT=0 docker build --quiet --build-arg BASE="$base" "${args[@]}" --label dev.devstack.inputs="$inputs" -t "$name" "$ctx" >/dev/null
+	# the classic builder: BuildKit would look the local base up in a registry; its deprecation notice is noise
+	local out
+	if ! out="$(DOCKER_BUILDKIT=0 docker build --build-arg BASE="$base" "${args[@]}" --label dev.devstack.inputs="$inputs" -t "$name" "$ctx" 2>&1)"; then
+		printf '%s\n' "$out" >&2
+		say "building $name failed"
+		return 1
+	fi
 	say "built $name in $((SECONDS - t0)) s"
 }
 
@@ -71,10 +77,10 @@ ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 cp kafka/Dockerfile kafka/entrypoint.sh kafka/log4j2.properties "$ctx/"
 cp -l -r "$libs" "$ctx/libs" 2>/dev/null || cp -r "$libs" "$ctx/libs"
-build "devstack-local/kafka:$kafka_version" kafka "$ctx" KAFKA_VERSION="$kafka_version"
+build "devstack-local/kafka:$kafka_version" "$ctx" KAFKA_VERSION="$kafka_version"
 
 # --- postgres
-build devstack-local/postgres:15 postgres postgres
+build devstack-local/postgres:15 postgres
 
 echo "devstack-local/kafka:$kafka_version"
 echo "devstack-local/postgres:15"
