@@ -72,6 +72,7 @@ start_engine() {
 	mkdir -p "$state" "$data"
 	rm -f "$state/docker.sock" "$pidfile"
 	say "starting dockerd on $own_host (data $data, log $log)"
+	# dockerd must not inherit the lock descriptors (8, 9): it would hold the locks for its whole life.
 	# --iptables=false: the host's firewall is left alone (no NAT, no FORWARD policy change); a published port is
 	# served by docker-proxy, which reaches the container over the bridge. Containers get no outbound NAT,
 	# which the images built by images/build.sh do not need (they are built from a root filesystem made on the host).
@@ -82,7 +83,7 @@ start_engine() {
 		--pidfile "$pidfile" \
 		--iptables=false --ip-masq=false \
 		--userland-proxy=true \
-		>"$log" 2>&1 </dev/null &
+		>"$log" 2>&1 </dev/null 8>&- 9>&- &
 	local i
 	for i in $(seq 1 120); do
 		if answers "$own_host"; then

@@ -14,6 +14,8 @@ shift || true
 if [[ "$(id -u)" == 0 ]]; then
 	mkdir -p "$PGDATA" /var/run/postgresql
 	chown postgres:postgres "$PGDATA" /var/run/postgresql
+	# a data directory made by another image may have another uid for postgres
+	find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' +
 	chmod 700 "$PGDATA"
 	exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" postgres "$@"
 fi
