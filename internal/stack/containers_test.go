@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -62,7 +63,15 @@ func TestContainerDatabaseLikeEmbedded(t *testing.T) {
 	needEngine(ctx, t)
 	_, pgImage := containerImages()
 	port := freeTCPPort(t)
-	stackName := "devstack-stack-test-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + filepath.Base(t.TempDir())
+	stackName := fmt.Sprintf("devstack-stack-test-%d", port) // the volume's name: one of its own
+	t.Cleanup(func() {
+		// the named volume outlives the container (gone after Stop, which runs first)
+		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer ccancel()
+		if err := containers.RemoveVolumes(cctx, stackName); err != nil {
+			t.Error(err)
+		}
+	})
 	c := Containers{Stack: stackName, PostgresImage: pgImage}
 	d, err := c.StartDatabase(ctx, postgres.Options{Port: port, User: "postgres", PasswordFile: filepath.Join(t.TempDir(), "pw")})
 	if err != nil {
@@ -130,10 +139,4 @@ func TestContainerDatabaseLikeEmbedded(t *testing.T) {
 	if _, err := d.EnsureDatabase(ctx, "boss", nil); err == nil || !strings.Contains(err.Error(), "superuser") {
 		t.Errorf("EnsureDatabase(boss) over a superuser role = %v, want a refusal naming the superuser", err)
 	}
-	t.Cleanup(func() {
-		// the named volume outlives the container: remove it (the container is gone after Stop)
-		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer ccancel()
-		_ = containers.RemoveVolumes(cctx, stackName)
-	})
 }
