@@ -152,6 +152,7 @@ func TestSampleSuiteWithContainers(t *testing.T) {
 	}
 	tests, failures := r.Tests, r.Failures+r.Errors
 	for _, s := range r.Suites {
+		t.Logf("suite %s: %d tests, %d failed", s.Name, s.Tests, s.Failures+s.Errors)
 		if r.Tests == 0 {
 			tests += s.Tests
 			failures += s.Failures + s.Errors
