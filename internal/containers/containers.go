@@ -246,7 +246,9 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 		bindLoopback("5432/tcp", o.Port),
 		testcontainers.WithMounts(testcontainers.VolumeMount(resourceName(o.Stack, "pgdata"), "/var/lib/postgresql/data")),
 		testcontainers.WithWaitStrategyAndDeadline(startTimeout,
-			wait.ForLog("database system is ready to accept connections").WithOccurrence(1).WithStartupTimeout(startTimeout),
+			// accepting connections on TCP: not the image's temporary init server (Unix socket only), and past
+			// "the database system is starting up" (the log line comes once or twice, depending on the volume)
+			wait.ForExec([]string{"pg_isready", "--host", "127.0.0.1", "--port", "5432", "--username", o.User}).WithStartupTimeout(startTimeout),
 			wait.ForListeningPort("5432/tcp").WithStartupTimeout(startTimeout)),
 	)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	_ "github.com/lib/pq"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -135,12 +136,40 @@ func TestRealContainers(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	k, err := StartKafka(ctx, KafkaOptions{Stack: stack, Image: kafkaImage, Port: kp, AutoCreate: true, Partitions: 2})
+	k, err := StartKafka(ctx, KafkaOptions{Stack: stack, Image: kafkaImage, Port: kp, AutoCreate: true, Partitions: 2, RetentionMs: 3600000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer k.Close()
 	roundTrip(ctx, t, k.Addr())
+	// the image took the KAFKA_* environment as its configuration
+	adm, err := kadm.NewOptClient(kgo.SeedBrokers(k.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	td, err := adm.ListTopics(ctx, "devstack-roundtrip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(td["devstack-roundtrip"].Partitions); n != 2 {
+		t.Errorf("auto-created topic has %d partitions, want 2 (KAFKA_NUM_PARTITIONS)", n)
+	}
+	bc, err := adm.DescribeBrokerConfigs(ctx, 1) // node 1: KAFKA_NODE_ID
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, rc := range bc {
+		for _, c := range rc.Configs {
+			if c.Key == "log.retention.ms" && c.Value != nil {
+				got = *c.Value
+			}
+		}
+	}
+	if got != "3600000" {
+		t.Errorf("broker log.retention.ms = %q, want 3600000 (KAFKA_LOG_RETENTION_MS)", got)
+	}
 
 	p, err := StartPostgres(ctx, PostgresOptions{Stack: stack, Image: postgresImage, Port: pp, User: "admin", Password: "s3cret pw"})
 	if err != nil {
