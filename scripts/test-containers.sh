@@ -16,7 +16,7 @@ echo "test-containers: images ${images[*]} ready in ${build} s" >&2
 export DEVSTACK_KAFKA_IMAGE="${images[0]}" DEVSTACK_POSTGRES_IMAGE="${images[1]}" DEVSTACK_REQUIRE_CONTAINERS=1
 t1=$SECONDS
 rc=0
-"$go" test -race -count=1 -timeout 15m -run 'TestRealContainers|TestContainerDatabaseLikeEmbedded' ./internal/containers ./internal/stack || rc=$?
+"$go" test -race -count=1 -timeout 15m -run 'TestRealContainers|TestMissingImage|TestContainerDatabaseLikeEmbedded' ./internal/containers ./internal/stack || rc=$?
 unit=$((SECONDS - t1))
 t2=$SECONDS
 if [[ $rc == 0 ]]; then

@@ -181,7 +181,7 @@ func StartKafka(ctx context.Context, o KafkaOptions) (*Kafka, error) {
 	if err != nil {
 		// a container that started but never became ready is removed, not left running
 		_ = testcontainers.TerminateContainer(c)
-		return nil, fmt.Errorf("start Kafka container (%s): %w", img, err)
+		return nil, fmt.Errorf("start Kafka container: %w", imageHint(ctx, img, "broker.image", err))
 	}
 	return &Kafka{c: c, addr: "127.0.0.1:" + strconv.Itoa(o.Port)}, nil
 }
@@ -254,7 +254,7 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if err != nil {
 		// a container that started but never became ready is removed, not left running
 		_ = testcontainers.TerminateContainer(c)
-		return nil, fmt.Errorf("start PostgreSQL container (%s): %w", img, err)
+		return nil, fmt.Errorf("start PostgreSQL container: %w", imageHint(ctx, img, "postgres.image", err))
 	}
 	return &Postgres{c: c, port: o.Port, user: o.User, pw: o.Password}, nil
 }
@@ -300,6 +300,20 @@ func init() {
 type silentLogger struct{}
 
 func (silentLogger) Printf(string, ...any) {}
+
+// imageHint is err, or, when img is not on the engine (the pull failed: no registry, or a typo), a one-line
+// error saying so and what to do.
+func imageHint(ctx context.Context, img, key string, err error) error {
+	cli, cerr := testcontainers.NewDockerClientWithOpts(ctx)
+	if cerr != nil {
+		return fmt.Errorf("%s: %w", img, err)
+	}
+	defer cli.Close()
+	if _, ierr := cli.ImageInspect(ctx, img); ierr != nil && cerrdefs.IsNotFound(ierr) {
+		return fmt.Errorf("image %s is not on the Docker engine and could not be pulled (%v); pull or build it, or set %s to an image the engine has (devstack's images/build.sh builds local ones without a registry)", img, rootCause(err), key)
+	}
+	return fmt.Errorf("%s: %w", img, err)
+}
 
 // removeStale removes this stack's container of that name left by a devstack that did not stop it (killed,
 // or the machine went down): the name is devstack's own, and the data is in the volume, which stays.

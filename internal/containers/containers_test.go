@@ -190,6 +190,32 @@ func TestRealContainers(t *testing.T) {
 		t.Errorf("connected as superuser %v to PostgreSQL %s, want a superuser on 15.x", super, version)
 	}
 }
+// TestMissingImage: an image the engine does not have and cannot pull is named, with the config key to change.
+func TestMissingImage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	needEngine(ctx, t)
+	stack := "devstack-test-missing-" + strconv.Itoa(freePort(t))
+	t.Cleanup(func() { _ = RemoveVolumes(context.Background(), stack) })
+	img := "devstack-local/no-such-image:0"
+	_, kerr := StartKafka(ctx, KafkaOptions{Stack: stack, Image: img, Port: freePort(t)})
+	_, perr := StartPostgres(ctx, PostgresOptions{Stack: stack, Image: img, Port: freePort(t), User: "u", Password: "p"})
+	for key, err := range map[string]error{"broker.image": kerr, "postgres.image": perr} {
+		if err == nil {
+			t.Fatalf("%s: started a container of %s", key, img)
+		}
+		msg := err.Error()
+		for _, want := range []string{"image " + img + " is not on the Docker engine", "set " + key} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: %q lacks %q", key, msg, want)
+			}
+		}
+		if strings.Contains(msg, "\n") {
+			t.Errorf("%s: want one line: %q", key, msg)
+		}
+	}
+}
+
 func TestNoEngineNamesWhereItLooked(t *testing.T) {
 	// the shape testcontainers returns: joined attempts ending with the rootless lookup
 	probe := errors.Join(
