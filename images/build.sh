@@ -48,13 +48,14 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
 	say "built $base in $((SECONDS - t0)) s"
 fi
 # --- end base
+base_id="$(docker image inspect --format '{{.Id}}' "$base")"
 
 # build NAME CONTEXT BUILD-ARG...: builds CONTEXT's Dockerfile as NAME unless its inputs are unchanged.
 build() {
 	local name="$1" ctx="$2"
 	shift 2
 	local inputs
-	inputs="$({ printf '%s\n' "$base" "$@"; (cd "$ctx" && find . -type f -printf '%p %s\n' | sort); (cd "$ctx" && find . -maxdepth 1 -type f -print0 | sort -z | xargs -0 cat); } | hash)"
+	inputs="$({ printf '%s\n' "$base_id" "$@"; (cd "$ctx" && find . -type f -printf '%p %s\n' | sort); (cd "$ctx" && find . -maxdepth 1 -type f -print0 | sort -z | xargs -0 cat); } | hash)"
 	if [[ "$(label "$name")" == "$inputs" ]]; then
 		return 0
 	fi

@@ -190,6 +190,7 @@ func TestRealContainers(t *testing.T) {
 		t.Errorf("connected as superuser %v to PostgreSQL %s, want a superuser on 15.x", super, version)
 	}
 }
+
 // TestMissingImage: an image the engine does not have and cannot pull is named, with the config key to change.
 func TestMissingImage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
