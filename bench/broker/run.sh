@@ -11,35 +11,13 @@ cd "$(dirname "$0")/../.."
 
 version="${KAFKA_VERSION:-4.4.0}"
 java="${JAVA:-java}"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/devstack/kafka/$version"
-libs="$cache/libs"
 
 for tool in "$java" mvn go; do
 	command -v "$tool" >/dev/null 2>&1 || { echo "bench/broker: $tool is not on PATH (install a JDK 17+ and Maven)" >&2; exit 1; }
 done
 
-if [[ ! -f "$cache/.complete" ]]; then
-	echo "bench/broker: fetching Apache Kafka $version jars into $libs" >&2
-	rm -rf "$cache"
-	mkdir -p "$cache"
-	# A throwaway pom whose only job is to resolve kafka_2.13 (the broker) and its runtime dependencies,
-	# plus a binding so Kafka's slf4j logging reaches log4j2 (warnings to stderr).
-	cat > "$cache/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.devstack.bench</groupId>
-  <artifactId>kafka-server-jars</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$version</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>2.25.5</version></dependency>
-  </dependencies>
-</project>
-POM
-	timeout 600 mvn -q -B -f "$cache/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >&2
-	touch "$cache/.complete"
-fi
+# the jars and their runtime dependencies, fetched once (shared with images/build.sh's Kafka image)
+libs="$(scripts/kafka-jars.sh "$version")"
 
 bin="$(mktemp -d)/broker-bench"
 trap 'rm -rf "$(dirname "$bin")"' EXIT
