@@ -8,7 +8,8 @@
 #   devstack-local/postgres:15              Debian's PostgreSQL on it, with the contract of the official postgres image
 # Each image is built only when missing or when its inputs changed (a hash of them is the label
 # dev.devstack.inputs). Needs a Docker engine (run it under scripts/docker-engine.sh run --), and, for the
-# base, root and mmdebstrap (apt-get install mmdebstrap) and mvn for the jars.
+# base, mmdebstrap (installed when missing, as root) and mvn for the jars. Cold: about 3-6 minutes on 2 cores
+# (the root filesystem; Kafka's jars take another minute the first time); unchanged: a second.
 # Prints the two image names, one per line. Env: KAFKA_VERSION (default 4.1.0), DEVSTACK_APT_SOURCES (the
 # apt sources file for the root filesystem; default the host's Debian sources).
 set -euo pipefail
@@ -32,18 +33,24 @@ if [[ -z "$sources" ]]; then
 		if [[ -s "$f" ]]; then sources="$f"; break; fi
 	done
 fi
-base_inputs="$(printf 'bookworm\n%s\n%s\n' "$packages" "$(sed -n '/^# --- base/,/^# --- end base/p' build.sh)" | hash)"
+# the root filesystem's recipe; its hash names the base image, so a changed recipe makes a new one.
+# The Debian package creates a default cluster; the images make their own in PGDATA.
+mm_args=(--variant=apt --include="$packages"
+	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*'
+	--dpkgopt='path-exclude=/usr/share/locale/*'
+	--customize-hook='rm -rf "$1"/var/lib/postgresql/15/main "$1"/etc/postgresql/15/main')
+base_inputs="$(printf '%s\n' bookworm "${mm_args[@]}" | hash)"
 base="devstack-local/debian:bookworm-$base_inputs"
 if ! docker image inspect "$base" >/dev/null 2>&1; then
-	command -v mmdebstrap >/dev/null 2>&1 || { say "mmdebstrap is missing (apt-get install mmdebstrap)"; exit 1; }
-	say "building $base (Debian bookworm: $packages) with mmdebstrap"
+	if ! command -v mmdebstrap >/dev/null 2>&1; then
+		[[ "$(id -u)" == 0 ]] || { say "mmdebstrap is missing (apt-get install mmdebstrap)"; exit 1; }
+		say "installing Debian's mmdebstrap"
+		apt-get update -q >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 mmdebstrap >&2
+	fi
+	say "building $base (Debian bookworm: $packages) with mmdebstrap (a few minutes)"
 	t0=$SECONDS
-	# the Debian package creates a default cluster; the images make their own in PGDATA
-	mmdebstrap --quiet --variant=apt --include="$packages" \
-		--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-		--dpkgopt='path-exclude=/usr/share/locale/*' \
-		--customize-hook='rm -rf "$1"/var/lib/postgresql/15/main "$1"/etc/postgresql/15/main' \
-		bookworm - ${sources:+"$sources"} |
+	mmdebstrap --quiet "${mm_args[@]}" bookworm - ${sources:+"$sources"} |
 		docker import --change 'ENV LANG=C.UTF-8' - "$base" >/dev/null
 	say "built $base in $((SECONDS - t0)) s"
 fi
@@ -60,7 +67,8 @@ build() {
 		return 0
 	fi
 	say "building $name"
-	local t0=$SECONDS args=() a
+	local t0=$SECONDS args=() a old
+	old="$(docker image inspect --format '{{.Id}}' "$name" 2>/dev/null || true)"
 	for a in "$@"; do args+=(--build-arg "$a"); done
 	# the classic builder: BuildKit would look the local base up in a registry; its deprecation notice is noise
 	local out
@@ -70,6 +78,8 @@ build() {
 		return 1
 	fi
 	say "built $name in $((SECONDS - t0)) s"
+	# the image this one replaces (now untagged) goes, unless a container still uses it
+	if [[ -n "$old" ]]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
 }
 
 # --- kafka: the build context is the image's files plus the jars (hard links where possible)
@@ -82,6 +92,11 @@ build "devstack-local/kafka:$kafka_version" "$ctx" KAFKA_VERSION="$kafka_version
 
 # --- postgres
 build devstack-local/postgres:15 postgres
+
+# base images of earlier recipes (their images were replaced above)
+docker image ls --format '{{.Repository}}:{{.Tag}}' devstack-local/debian | while read -r old; do
+	if [[ "$old" != "$base" ]]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
+done
 
 echo "devstack-local/kafka:$kafka_version"
 echo "devstack-local/postgres:15"
