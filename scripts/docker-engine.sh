@@ -10,6 +10,11 @@
 #   scripts/docker-engine.sh start                 ensure an engine; print DOCKER_HOST=...
 #   scripts/docker-engine.sh stop                  stop the engine this script started (unless a run uses it)
 #   scripts/docker-engine.sh status                say which engine answers, if any
+# What dockerd needs (found on the CI machine, itself a container, cgroup v1 hybrid, ext4 root): root; overlay2
+# works on ext4; dockerd starts its own containerd under the exec root; no iptables rules are needed
+# (--iptables=false) because published ports go through docker-proxy on 127.0.0.1. It runs in the host's
+# network namespace, not a private one: devstack, its services and the tests reach the containers on the
+# host's loopback. It adds the docker0 bridge (172.17.0.0/16 unless taken).
 # Env: DEVSTACK_DOCKER_STATE (default /run/devstack-docker: socket, pidfile, log, locks),
 #      DEVSTACK_DOCKER_DATA (default /var/lib/devstack-docker: images and volumes; kept between runs).
 set -euo pipefail
