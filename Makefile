@@ -6,7 +6,7 @@ BIN     := bin/devstack
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/devstack-dev/devstack/internal/cli.Version=$(VERSION)
 
-.PHONY: all build up test test-go test-deps test-samples test-stack test-external tools vet fmt-check cross bench fuzz clean
+.PHONY: all build up test test-go test-deps test-samples test-stack test-external test-containers tools vet fmt-check cross bench fuzz clean
 
 all: build
 
@@ -74,8 +74,14 @@ test-samples:
 test-stack: build
 	./$(BIN) test --junit .devstack-junit.xml
 
+## test-containers: --containers on a real Docker engine (a private dockerd when none answers, stopped after)
+## with local Kafka and PostgreSQL images built without a registry (images/build.sh), then the sample suite
+## through `devstack test --containers`
+test-containers: build
+	DEVSTACK_BIN=$(CURDIR)/$(BIN) GO=$(GO) ./scripts/docker-engine.sh run -- ./scripts/test-containers.sh
+
 ## test: everything CI runs
-test: test-deps fmt-check vet cross test-go test-samples test-stack
+test: test-deps fmt-check vet cross test-go test-samples test-stack test-containers
 
 ## bench: run every benchmark and write docs/benchmarks.md (AREAS="core broker" to re-run only some)
 bench: build

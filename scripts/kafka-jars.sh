@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches Apache Kafka's broker jars (kafka_2.13 and its runtime dependencies, plus a log4j2 slf4j binding)
 # from Maven Central once into ${XDG_CACHE_HOME:-~/.cache}/devstack/kafka/<version>/libs and prints that
-# directory. Used by bench/broker/run.sh and the external-sources test (tests/external). Needs mvn.
+# directory. Used by bench/broker/run.sh, the external-sources test (tests/external) and images/build.sh. Needs mvn.
 # Usage: scripts/kafka-jars.sh [version]   (default: $KAFKA_VERSION, else 4.4.0)
 set -euo pipefail
 

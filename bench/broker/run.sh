@@ -16,6 +16,7 @@ for tool in "$java" mvn go; do
 	command -v "$tool" >/dev/null 2>&1 || { echo "bench/broker: $tool is not on PATH (install a JDK 17+ and Maven)" >&2; exit 1; }
 done
 
+# the jars and their runtime dependencies, fetched once (shared with tests/external and images/build.sh)
 libs="$(./scripts/kafka-jars.sh "$version")"
 
 bin="$(mktemp -d)/broker-bench"

@@ -19,7 +19,7 @@ func (a *App) sourceInfra(ctx context.Context, cfg *config.Config, containers bo
 	var docker stack.Infra
 	if stack.NeedsContainers(cfg, containers) {
 		var err error
-		if docker, err = containerInfra(ctx, cfg.Name, logger); err != nil {
+		if docker, err = containerInfra(ctx, cfg, logger); err != nil {
 			return nil, err
 		}
 	}

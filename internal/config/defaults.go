@@ -19,9 +19,11 @@ const (
 	DefaultPartitions       = 1
 	DefaultRetentionTime    = Duration(24 * time.Hour)
 	DefaultRetentionBytes   = ByteSize(256 << 20)
-	DefaultMaxRequestBytes  = ByteSize(100 << 20) // Kafka's socket.request.max.bytes
+	DefaultMaxRequestBytes  = ByteSize(100 << 20)  // Kafka's socket.request.max.bytes
+	DefaultBrokerImage      = "apache/kafka:4.1.0" // --containers
 	DefaultSource           = SourceEmbedded
 	DefaultPostgresPort     = 5433
+	DefaultPostgresImage    = "postgres:15" // --containers
 	DefaultPostgresVersion  = "15"
 	DefaultPostgresUser     = "postgres"
 	DefaultPostgresPassword = "" // a random secret generated per stack (stack.PostgresOptions)
@@ -118,6 +120,7 @@ func (l *loader) applyDefaults(c *Config) {
 	setInt(&b.Port, DefaultBrokerPort)
 	setBool(&b.AutoCreateTopics, true)
 	setBool(&b.Persist, true)
+	setStr(&b.Image, DefaultBrokerImage)
 	if !l.has("broker.default_partitions") {
 		b.DefaultPartitions = DefaultPartitions
 	}
@@ -144,6 +147,7 @@ func (l *loader) applyDefaults(c *Config) {
 	setInt(&p.Port, DefaultPostgresPort)
 	setStr(&p.Version, DefaultPostgresVersion)
 	setStr(&p.User, DefaultPostgresUser)
+	setStr(&p.Image, DefaultPostgresImage)
 	if !l.has("postgres.password") {
 		p.Password = DefaultPostgresPassword
 	}

@@ -64,6 +64,8 @@ type Broker struct {
 	MaxRequestBytes ByteSize `yaml:"max_request_bytes,omitempty" json:"max_request_bytes,omitempty" jsonschema_description:"Largest request a client may send; the broker closes a connection that announces a larger one. Between 1KiB and 2GiB-1. Default 100MiB (Kafka's socket.request.max.bytes)."`
 	// Topics created before any service starts, by name.
 	Topics map[string]Topic `yaml:"topics,omitempty" json:"topics,omitempty" jsonschema_description:"Topics created before any service starts, by name."`
+	// Image is the Kafka container image `--containers` runs (default apache/kafka:4.1.0).
+	Image string `yaml:"image,omitempty" json:"image,omitempty" jsonschema_description:"Container image of the real Kafka that --containers runs (it must honour the official apache/kafka image's KAFKA_* environment). Default apache/kafka:4.1.0."`
 }
 
 // BrokerExternal is an existing Kafka cluster devstack uses instead of starting one.
@@ -122,6 +124,8 @@ type Postgres struct {
 	Password string `yaml:"password,omitempty" json:"password,omitempty" jsonschema_description:"Superuser password. Default: a random secret generated for this stack, kept in <state_dir>/postgres/superuser-password (mode 0600)."`
 	// Databases created on first start besides the services' own.
 	Databases []Database `yaml:"databases,omitempty" json:"databases,omitempty" jsonschema_description:"Databases created on first start besides the services' own."`
+	// Image is the PostgreSQL container image `--containers` runs (default postgres:15).
+	Image string `yaml:"image,omitempty" json:"image,omitempty" jsonschema_description:"Container image of the PostgreSQL that --containers runs (it must honour the official postgres image's POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB and PGDATA). Default postgres:15."`
 }
 
 // PostgresExternal is an existing PostgreSQL server devstack provisions databases on but never starts or stops.

@@ -15,18 +15,17 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
-// Default images; override with KafkaOptions.Image / PostgresOptions.Image.
-const (
-	DefaultKafkaImage    = "apache/kafka:4.1.0"
-	DefaultPostgresImage = "postgres:15"
-)
+// startTimeout bounds a container's start until it serves its port.
+const startTimeout = 3 * time.Minute
 
 // ErrNoDocker says no Docker engine answers.
 var ErrNoDocker = errors.New("no Docker engine answers")
@@ -88,8 +87,8 @@ func rootCause(err error) error {
 // KafkaOptions configure a real single-node KRaft Kafka broker.
 type KafkaOptions struct {
 	Stack          string // names the container and its data volume
-	Image          string
-	Port           int // host port on 127.0.0.1 (clients use 127.0.0.1:Port)
+	Image          string // honouring the official apache/kafka image's KAFKA_* environment (config broker.image)
+	Port           int    // host port on 127.0.0.1 (clients use 127.0.0.1:Port)
 	AutoCreate     bool
 	Partitions     int // num.partitions for auto-created topics
 	RetentionMs    int64
@@ -163,9 +162,12 @@ func StartKafka(ctx context.Context, o KafkaOptions) (*Kafka, error) {
 	if err := Available(ctx); err != nil {
 		return nil, err
 	}
+	if o.Image == "" {
+		return nil, errors.New("start Kafka container: no image given (config broker.image)")
+	}
 	img := o.Image
-	if img == "" {
-		img = DefaultKafkaImage
+	if err := removeStale(ctx, resourceName(o.Stack, "kafka")); err != nil {
+		return nil, err
 	}
 	c, err := testcontainers.Run(ctx, img,
 		testcontainers.WithName(resourceName(o.Stack, "kafka")),
@@ -173,10 +175,13 @@ func StartKafka(ctx context.Context, o KafkaOptions) (*Kafka, error) {
 		testcontainers.WithExposedPorts("9092/tcp"),
 		bindLoopback("9092/tcp", o.Port),
 		testcontainers.WithMounts(testcontainers.VolumeMount(resourceName(o.Stack, "kafka-data"), "/var/lib/kafka/data")),
-		testcontainers.WithWaitStrategyAndDeadline(2*time.Minute, wait.ForListeningPort("9092/tcp")),
+		// a JVM on a busy machine can take a minute or more (KRaft format, then the broker)
+		testcontainers.WithWaitStrategyAndDeadline(startTimeout, wait.ForListeningPort("9092/tcp").WithStartupTimeout(startTimeout)),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("start Kafka container (%s): %w", img, err)
+		// a container that started but never became ready is removed, not left running
+		_ = testcontainers.TerminateContainer(c)
+		return nil, fmt.Errorf("start Kafka container: %w", imageHint(ctx, img, "broker.image", err))
 	}
 	return &Kafka{c: c, addr: "127.0.0.1:" + strconv.Itoa(o.Port)}, nil
 }
@@ -197,10 +202,10 @@ func (k *Kafka) Close() error {
 // PostgresOptions configure a real PostgreSQL container.
 type PostgresOptions struct {
 	Stack    string
-	Image    string
+	Image    string // honouring the official postgres image's environment (config postgres.image)
 	Port     int
-	User     string
-	Password string
+	User     string // superuser, required
+	Password string // superuser's password, required
 	Logger   *slog.Logger
 }
 
@@ -227,15 +232,12 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if err := Available(ctx); err != nil {
 		return nil, err
 	}
+	if o.Image == "" || o.User == "" || o.Password == "" {
+		return nil, errors.New("start PostgreSQL container: image, superuser and password are required (config postgres.image, postgres.user, postgres.password)")
+	}
 	img := o.Image
-	if img == "" {
-		img = DefaultPostgresImage
-	}
-	if o.User == "" {
-		o.User = "postgres"
-	}
-	if o.Password == "" {
-		o.Password = "postgres"
+	if err := removeStale(ctx, resourceName(o.Stack, "postgres")); err != nil {
+		return nil, err
 	}
 	c, err := testcontainers.Run(ctx, img,
 		testcontainers.WithName(resourceName(o.Stack, "postgres")),
@@ -243,12 +245,16 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 		testcontainers.WithExposedPorts("5432/tcp"),
 		bindLoopback("5432/tcp", o.Port),
 		testcontainers.WithMounts(testcontainers.VolumeMount(resourceName(o.Stack, "pgdata"), "/var/lib/postgresql/data")),
-		testcontainers.WithWaitStrategyAndDeadline(2*time.Minute,
-			wait.ForLog("database system is ready to accept connections").WithOccurrence(1),
-			wait.ForListeningPort("5432/tcp")),
+		testcontainers.WithWaitStrategyAndDeadline(startTimeout,
+			// accepting connections on TCP: not the image's temporary init server (Unix socket only), and past
+			// "the database system is starting up" (the log line comes once or twice, depending on the volume)
+			wait.ForExec([]string{"pg_isready", "--host", "127.0.0.1", "--port", "5432", "--username", o.User}).WithStartupTimeout(startTimeout),
+			wait.ForListeningPort("5432/tcp").WithStartupTimeout(startTimeout)),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("start PostgreSQL container (%s): %w", img, err)
+		// a container that started but never became ready is removed, not left running
+		_ = testcontainers.TerminateContainer(c)
+		return nil, fmt.Errorf("start PostgreSQL container: %w", imageHint(ctx, img, "postgres.image", err))
 	}
 	return &Postgres{c: c, port: o.Port, user: o.User, pw: o.Password}, nil
 }
@@ -277,8 +283,65 @@ func init() {
 	if os.Getenv("DEVSTACK_CONTAINERS_DEBUG") == "" {
 		tclog.SetDefault(silentLogger{})
 	}
+	// testcontainers' reaper (Ryuk) is a container of its own image, which an engine without a registry
+	// cannot get, and devstack needs no reaper: it removes its containers when it stops, and a start removes
+	// what a killed devstack left (removeStale). TESTCONTAINERS_RYUK_DISABLED=false brings the reaper back.
+	if _, set := os.LookupEnv("TESTCONTAINERS_RYUK_DISABLED"); !set {
+		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
+	// Ports are published on the engine's 127.0.0.1 (bindLoopback), so the engine is local and its ports are
+	// on this machine's loopback; left alone, testcontainers guesses the host, e.g. the default gateway when
+	// devstack itself runs in a container.
+	if _, set := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); !set {
+		os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+	}
 }
 
 type silentLogger struct{}
 
 func (silentLogger) Printf(string, ...any) {}
+
+// imageHint is err, or, when img is not on the engine (the pull failed: no registry, or a typo), a one-line
+// error saying so and what to do.
+func imageHint(ctx context.Context, img, key string, err error) error {
+	cli, cerr := testcontainers.NewDockerClientWithOpts(ctx)
+	if cerr != nil {
+		return fmt.Errorf("%s: %w", img, err)
+	}
+	defer cli.Close()
+	if _, ierr := cli.ImageInspect(ctx, img); ierr != nil && cerrdefs.IsNotFound(ierr) {
+		return fmt.Errorf("image %s is not on the Docker engine and could not be pulled (%v); pull or build it, or set %s to an image the engine has (devstack's images/build.sh builds local ones without a registry)", img, rootCause(err), key)
+	}
+	return fmt.Errorf("%s: %w", img, err)
+}
+
+// removeStale removes this stack's container of that name left by a devstack that did not stop it (killed,
+// or the machine went down): the name is devstack's own, and the data is in the volume, which stays.
+func removeStale(ctx context.Context, name string) error {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return noEngine(os.Getenv("DOCKER_HOST"), err)
+	}
+	defer cli.Close()
+	if _, err := cli.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove the stale container %s: %w", name, err)
+	}
+	return nil
+}
+
+// RemoveVolumes deletes the stack's data volumes (Kafka's and PostgreSQL's), which outlive their containers;
+// a volume that does not exist is no error.
+func RemoveVolumes(ctx context.Context, stack string) error {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return noEngine(os.Getenv("DOCKER_HOST"), err)
+	}
+	defer cli.Close()
+	var errs []error
+	for _, v := range []string{resourceName(stack, "kafka-data"), resourceName(stack, "pgdata")} {
+		if _, err := cli.VolumeRemove(ctx, v, client.VolumeRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", v, err))
+		}
+	}
+	return errors.Join(errs...)
+}

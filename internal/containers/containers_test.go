@@ -2,6 +2,7 @@ package containers
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/lib/pq"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestKafkaEnv(t *testing.T) {
@@ -92,34 +97,124 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestRealContainers needs a Docker engine; it skips (saying why) where none runs.
+// testImages are the images the real-engine tests run: DEVSTACK_KAFKA_IMAGE and DEVSTACK_POSTGRES_IMAGE (make
+// test-containers sets them to the local images of images/build.sh), else the official ones.
+func testImages() (kafka, postgres string) {
+	kafka, postgres = os.Getenv("DEVSTACK_KAFKA_IMAGE"), os.Getenv("DEVSTACK_POSTGRES_IMAGE")
+	if kafka == "" {
+		kafka = "apache/kafka:4.1.0"
+	}
+	if postgres == "" {
+		postgres = "postgres:15"
+	}
+	return kafka, postgres
+}
+
+// needEngine skips a test where no Docker engine answers, unless DEVSTACK_REQUIRE_CONTAINERS=1 (make
+// test-containers) makes that a failure.
+func needEngine(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if err := Available(ctx); err != nil {
+		if os.Getenv("DEVSTACK_REQUIRE_CONTAINERS") == "1" {
+			t.Fatalf("DEVSTACK_REQUIRE_CONTAINERS=1: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+}
+
+// TestRealContainers starts the Kafka and PostgreSQL images on a real Docker engine and uses them: a record
+// produced and consumed through the container's published port, and a query as the superuser.
 func TestRealContainers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := Available(ctx); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	needEngine(ctx, t)
+	kafkaImage, postgresImage := testImages()
 	kp, pp := freePort(t), freePort(t)
-	k, err := StartKafka(ctx, KafkaOptions{Stack: "devstack-test-" + strconv.Itoa(kp), Port: kp, AutoCreate: true})
+	stack := "devstack-test-" + strconv.Itoa(kp)
+	t.Cleanup(func() { // after the containers are gone
+		if err := RemoveVolumes(context.Background(), stack); err != nil {
+			t.Error(err)
+		}
+	})
+	k, err := StartKafka(ctx, KafkaOptions{Stack: stack, Image: kafkaImage, Port: kp, AutoCreate: true, Partitions: 2, RetentionMs: 3600000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	c, err := net.DialTimeout("tcp", k.Addr(), 5*time.Second)
+	roundTrip(ctx, t, k.Addr())
+	// the image took the KAFKA_* environment as its configuration
+	adm, err := kadm.NewOptClient(kgo.SeedBrokers(k.Addr()))
 	if err != nil {
-		t.Fatalf("kafka not reachable at %s: %v", k.Addr(), err)
+		t.Fatal(err)
 	}
-	c.Close()
-	p, err := StartPostgres(ctx, PostgresOptions{Stack: "devstack-test-" + strconv.Itoa(pp), Port: pp})
+	defer adm.Close()
+	td, err := adm.ListTopics(ctx, "devstack-roundtrip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(td["devstack-roundtrip"].Partitions); n != 2 {
+		t.Errorf("auto-created topic has %d partitions, want 2 (KAFKA_NUM_PARTITIONS)", n)
+	}
+	bc, err := adm.DescribeBrokerConfigs(ctx, 1) // node 1: KAFKA_NODE_ID
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, rc := range bc {
+		for _, c := range rc.Configs {
+			if c.Key == "log.retention.ms" && c.Value != nil {
+				got = *c.Value
+			}
+		}
+	}
+	if got != "3600000" {
+		t.Errorf("broker log.retention.ms = %q, want 3600000 (KAFKA_LOG_RETENTION_MS)", got)
+	}
+
+	p, err := StartPostgres(ctx, PostgresOptions{Stack: stack, Image: postgresImage, Port: pp, User: "admin", Password: "s3cret pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Stop()
-	c, err = net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p.Port()), 5*time.Second)
+	db, err := sql.Open("postgres", p.SuperuserURL("postgres"))
 	if err != nil {
-		t.Fatalf("postgres not reachable: %v", err)
+		t.Fatal(err)
 	}
-	c.Close()
+	defer db.Close()
+	var super bool
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT rolsuper, current_setting('server_version') FROM pg_roles WHERE rolname = current_user").Scan(&super, &version); err != nil {
+		t.Fatalf("query as the superuser at %s: %v", p.SuperuserURL("postgres"), err)
+	}
+	if !super || !strings.HasPrefix(version, "15") {
+		t.Errorf("connected as superuser %v to PostgreSQL %s, want a superuser on 15.x", super, version)
+	}
+}
+
+// TestMissingImage: an image the engine does not have and cannot pull is named, with the config key to change.
+func TestMissingImage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	needEngine(ctx, t)
+	stack := "devstack-test-missing-" + strconv.Itoa(freePort(t))
+	t.Cleanup(func() { _ = RemoveVolumes(context.Background(), stack) })
+	img := "devstack-local/no-such-image:0"
+	_, kerr := StartKafka(ctx, KafkaOptions{Stack: stack, Image: img, Port: freePort(t)})
+	_, perr := StartPostgres(ctx, PostgresOptions{Stack: stack, Image: img, Port: freePort(t), User: "u", Password: "p"})
+	for key, err := range map[string]error{"broker.image": kerr, "postgres.image": perr} {
+		if err == nil {
+			t.Fatalf("%s: started a container of %s", key, img)
+		}
+		msg := err.Error()
+		for _, want := range []string{"image " + img + " is not on the Docker engine", "set " + key} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: %q lacks %q", key, msg, want)
+			}
+		}
+		if strings.Contains(msg, "\n") {
+			t.Errorf("%s: want one line: %q", key, msg)
+		}
+	}
 }
 
 func TestNoEngineNamesWhereItLooked(t *testing.T) {
@@ -156,5 +251,33 @@ func TestNoEngineNamesWhereItLooked(t *testing.T) {
 				t.Errorf("want one line without the rootless red herring: %q", msg)
 			}
 		})
+	}
+}
+
+// roundTrip produces a record to a new (auto-created) topic at addr and consumes it back.
+func roundTrip(ctx context.Context, t *testing.T, addr string) {
+	t.Helper()
+	topic := "devstack-roundtrip"
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.AllowAutoTopicCreation(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := cl.ProduceSync(pctx, &kgo.Record{Topic: topic, Value: []byte("hello from devstack")}).FirstErr(); err != nil {
+		t.Fatalf("produce to the Kafka container at %s: %v", addr, err)
+	}
+	for {
+		fs := cl.PollFetches(pctx)
+		if err := pctx.Err(); err != nil {
+			t.Fatalf("no record back from the Kafka container at %s: %v", addr, err)
+		}
+		for _, r := range fs.Records() {
+			if string(r.Value) == "hello from devstack" {
+				return
+			}
+		}
 	}
 }

@@ -14,8 +14,10 @@ import (
 
 // Containers runs real Kafka and PostgreSQL in Docker instead of the embedded ones (--containers).
 type Containers struct {
-	Stack  string
-	Logger *slog.Logger
+	Stack         string
+	KafkaImage    string // config broker.image
+	PostgresImage string // config postgres.image
+	Logger        *slog.Logger
 }
 
 // StartKafka implements Infra: a real Kafka container, then the declared topics through the admin API.
@@ -25,7 +27,7 @@ func (c Containers) StartKafka(ctx context.Context, o broker.Options) (Kafka, er
 		port = 9092
 	}
 	k, err := containers.StartKafka(ctx, containers.KafkaOptions{
-		Stack: c.Stack, Port: port, AutoCreate: o.AutoCreate, Partitions: o.DefaultPartitions,
+		Stack: c.Stack, Image: c.KafkaImage, Port: port, AutoCreate: o.AutoCreate, Partitions: o.DefaultPartitions,
 		RetentionMs: o.RetentionTime.Milliseconds(), RetentionBytes: o.RetentionBytes, Logger: c.Logger,
 	})
 	if err != nil {
@@ -55,7 +57,7 @@ func (c Containers) StartDatabase(ctx context.Context, o postgres.Options) (Data
 	if err != nil {
 		return nil, err
 	}
-	p, err := containers.StartPostgres(ctx, containers.PostgresOptions{Stack: c.Stack, Port: port, User: o.User, Password: password, Logger: c.Logger})
+	p, err := containers.StartPostgres(ctx, containers.PostgresOptions{Stack: c.Stack, Image: c.PostgresImage, Port: port, User: o.User, Password: password, Logger: c.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -110,7 +110,7 @@ func New(o Options) (*Stack, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Infra == nil { // per component from broker.source and postgres.source
-		src, err := SourceInfra(o.Config, false, Containers{Stack: o.Config.Name, Logger: o.Logger})
+		src, err := SourceInfra(o.Config, false, Containers{Stack: o.Config.Name, KafkaImage: o.Config.Broker.Image, PostgresImage: o.Config.Postgres.Image, Logger: o.Logger})
 		if err != nil {
 			return nil, err
 		}
