@@ -98,9 +98,35 @@ func (a *App) StateDir() string {
 	return filepath.Join(filepath.Dir(abs), ".devstack")
 }
 
-// Client connects to the control API of the stack started from this devstack.yaml.
+// Client connects to the control API of the stack started from this devstack.yaml: the endpoint file
+// in its state directory, else the registry of running stacks. Another checkout's stack is never used.
+// Without one, the error is one line that says which directory has no running stack.
 func (a *App) Client() (*control.Client, error) {
-	return control.Dial(a.StateDir())
+	stateDir := a.StateDir()
+	c, err := control.Dial(stateDir)
+	if err == nil || !errors.Is(err, control.ErrNotRunning) {
+		return c, err
+	}
+	cfgPath, _ := filepath.Abs(a.ConfigPath)
+	if entries, _ := control.Running(); cfgPath != "" {
+		for _, e := range entries {
+			if e.Config == cfgPath && e.StateDir != stateDir {
+				if c, err := control.Dial(e.StateDir); err == nil {
+					return c, nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w for %s: start it there with `devstack up` (`devstack ls` lists the running stacks)", control.ErrNotRunning, filepath.Dir(cfgPath))
+}
+
+// Endpoints asks the stack of this devstack.yaml where its broker, database and gateway listen.
+func (a *App) Endpoints(ctx context.Context) (control.Endpoints, error) {
+	c, err := a.Client()
+	if err != nil {
+		return control.Endpoints{}, err
+	}
+	return c.Endpoints(ctx)
 }
 
 // Logger returns a text logger on stderr (debug level with --verbose).

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+
+	"github.com/devstack-dev/devstack/internal/config"
+)
+
+// isolate points a `devstack test` run at a throwaway state directory (its own PostgreSQL data,
+// broker log, service logs and control endpoint) and free ports for every component, so it runs beside
+// a `devstack up` of the same checkout and leaves that stack's databases, topics and consumer groups
+// alone. The returned cleanup removes the directory once the stack has stopped; after a failed run it
+// is kept (its logs/ explain the failure) and its path printed.
+func (a *App) isolate(cfg *config.Config) (cleanup func(error), err error) {
+	dir, err := os.MkdirTemp("", "devstack-test-"+safeName(cfg.Name)+"-")
+	if err != nil {
+		return nil, fmt.Errorf("create the test run's state dir: %w (pass --no-isolation to use %s)", err, cfg.StateDirPath())
+	}
+	cfg.StateDir = dir
+	if _, err := useFreePorts(cfg); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return func(runErr error) {
+		if runErr != nil {
+			fmt.Fprintf(a.Stderr, "devstack test: the run's state (logs/, postgres/) is kept in %s; remove it when done\n", dir)
+			return
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(a.Stderr, "devstack test: remove %s: %v\n", dir, err)
+		}
+	}, nil
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+func safeName(s string) string {
+	s = unsafeName.ReplaceAllString(s, "_")
+	if len(s) > 32 {
+		s = s[:32]
+	}
+	return s
+}
