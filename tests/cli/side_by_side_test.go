@@ -1,11 +1,16 @@
 package cli_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -97,6 +102,15 @@ func TestStacksSideBySide(t *testing.T) {
 		t.Fatalf("second up of the same checkout: exit %d:\n%s", code, out)
 	}
 
+	// on a terminal, up asks; "n" starts nothing
+	out = onTerminal(t, b, "[Y/n]", "n\n", "up", "--no-tui")
+	if !strings.Contains(out, "Run this stack on free ports instead") || !strings.Contains(out, "not started") {
+		t.Fatalf("up on a terminal, answered n:\n%s", out)
+	}
+	if es := ls(t, a); len(es) != 1 {
+		t.Fatalf("ls after the refused start: %+v", es)
+	}
+
 	upB := startUp(t, b, "--free-ports")
 	upB.waitFor(t, "all ready", 60*time.Second)
 	if !strings.Contains(upB.output(), "using free ports") {
@@ -173,4 +187,55 @@ func TestStacksSideBySide(t *testing.T) {
 	if len(files) != 0 {
 		t.Fatalf("registry files left: %v", files)
 	}
+}
+
+// onTerminal runs devstack under script(1), so its stdin and stdout are a terminal, and types answer
+// once prompt shows (typed earlier, a terminal query of the colour library could read it).
+func onTerminal(t *testing.T, dir, prompt, answer string, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("needs script(1) for a terminal")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	line := bin
+	for _, a := range args {
+		line += " '" + a + "'"
+	}
+	cmd := exec.CommandContext(ctx, "script", "-qec", line, "/dev/null")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(out.String(), prompt) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, _ = io.WriteString(in, answer)
+	_ = cmd.Wait()
+	in.Close()
+	return out.String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
