@@ -80,9 +80,18 @@ func newRoot(app *App) *cobra.Command {
 	return root
 }
 
-// Config loads and validates the stack's devstack.yaml.
+// Config loads and validates the stack's devstack.yaml. Inside a `devstack test` run (its test
+// commands get DEVSTACK_CONFIG and DEVSTACK_STATE_DIR), the state directory of that devstack.yaml is the
+// run's own, so `devstack status`, `topics`, `token` … there reach the stack under test.
 func (a *App) Config() (*config.Config, error) {
-	return config.Load(a.ConfigPath)
+	cfg, err := config.Load(a.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	if d := os.Getenv("DEVSTACK_STATE_DIR"); d != "" && filepath.IsAbs(d) && os.Getenv("DEVSTACK_CONFIG") == cfg.Path {
+		cfg.StateDir = d
+	}
+	return cfg, nil
 }
 
 // StateDir returns the stack's state directory without fully validating the config when it cannot

@@ -239,3 +239,32 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// The commands a test run starts (`devstack status`, `topic create` …, as the sample's e2e suite runs
+// `devstack token` and `status`) reach the run's own stack, not the `devstack up` of the same checkout.
+func TestCommandsInsideTestReachTheRun(t *testing.T) {
+	a, _, _, brokerPort := twoCheckouts(t)
+	up := startUp(t, a)
+	up.waitFor(t, "all ready", 60*time.Second)
+	script := fmt.Sprintf(`%[1]s status --json > status-in-test.json && %[1]s topic create made-in-test`, bin)
+	out, code := run(t, a, "test", "--", "sh", "-c", script)
+	if code != 0 {
+		t.Fatalf("devstack test: exit %d:\n%s", code, out)
+	}
+	b, err := os.ReadFile(filepath.Join(a, "status-in-test.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	for _, c := range st.Components {
+		if c.Name == "broker" && (c.Addr == "" || c.Addr == fmt.Sprintf("127.0.0.1:%d", brokerPort)) {
+			t.Fatalf("status inside the test run shows the broker at %q; up's is on %d", c.Addr, brokerPort)
+		}
+	}
+	if out := mustRun(t, a, "topics", "--rate-window=0"); strings.Contains(out, "made-in-test") {
+		t.Fatalf("a topic created inside the test run is in up's broker:\n%s", out)
+	}
+}
