@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -123,9 +122,6 @@ func portHolders(busy []portRef) string {
 	sort.Strings(held)
 	return strings.Join(held, " and ")
 }
-
-// errAlreadyRunning is returned when the stack of this devstack.yaml already runs.
-var errAlreadyRunning = errors.New("already running")
 
 // runningHere says whether the stack of cfg's state directory already runs, and its pid.
 func runningHere(cfg *config.Config) (control.Entry, bool) {

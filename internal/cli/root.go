@@ -117,12 +117,11 @@ func (a *App) Client() (*control.Client, error) {
 		return c, err
 	}
 	cfgPath, _ := filepath.Abs(a.ConfigPath)
-	if entries, _ := control.Running(); cfgPath != "" {
-		for _, e := range entries {
-			if e.Config == cfgPath && e.StateDir != stateDir {
-				if c, err := control.Dial(e.StateDir); err == nil {
-					return c, nil
-				}
+	entries, _ := control.Running()
+	for _, e := range entries {
+		if e.Config == cfgPath && e.StateDir != stateDir {
+			if c, err := control.Dial(e.StateDir); err == nil {
+				return c, nil
 			}
 		}
 	}
