@@ -72,8 +72,25 @@ func busyPorts(cfg *config.Config) []portRef {
 }
 
 // useFreePorts rewrites every component port of cfg to a free one (config owns the values; the
-// components get them explicitly as always) and returns what it chose.
-func useFreePorts(cfg *config.Config) ([]portRef, error) {
+// components get them explicitly as always), keeps them for the stack's reloads of devstack.yaml, and
+// returns what it chose.
+func (a *App) useFreePorts(cfg *config.Config) ([]portRef, error) {
+	refs, err := freePortsFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	chosen := portMap(cfg)
+	a.addOverride(func(c *config.Config) {
+		for _, r := range componentPorts(c) {
+			if p, ok := chosen[r.key]; ok {
+				*r.p = p
+			}
+		}
+	})
+	return refs, nil
+}
+
+func freePortsFor(cfg *config.Config) ([]portRef, error) {
 	refs := componentPorts(cfg)
 	var lns []net.Listener
 	defer func() {
@@ -167,7 +184,7 @@ func (a *App) checkPorts(cfg *config.Config, freePorts, interactive bool) error 
 			return fmt.Errorf("%s; not started (`devstack up --free-ports` takes free ports without asking)", why)
 		}
 	}
-	refs, err := useFreePorts(cfg)
+	refs, err := a.useFreePorts(cfg)
 	if err != nil {
 		return err
 	}

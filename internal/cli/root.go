@@ -25,6 +25,20 @@ type App struct {
 	Stderr     io.Writer
 	// StopSignals stops listening for SIGINT/SIGTERM so a second Ctrl-C kills devstack at once.
 	StopSignals func()
+	// override re-applies to a reloaded devstack.yaml what up/test changed in the loaded one (free
+	// ports, a test run's state dir); nil when nothing was.
+	override func(*config.Config)
+}
+
+// addOverride records f (already applied to the loaded config) for the stack's reloads.
+func (a *App) addOverride(f func(*config.Config)) {
+	prev := a.override
+	a.override = func(c *config.Config) {
+		if prev != nil {
+			prev(c)
+		}
+		f(c)
+	}
 }
 
 // exitError carries a process exit code without printing anything more.

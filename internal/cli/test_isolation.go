@@ -19,7 +19,8 @@ func (a *App) isolate(cfg *config.Config) (cleanup func(error), err error) {
 		return nil, fmt.Errorf("create the test run's state dir: %w (pass --no-isolation to use %s)", err, cfg.StateDirPath())
 	}
 	cfg.StateDir = dir
-	if _, err := useFreePorts(cfg); err != nil {
+	a.addOverride(func(c *config.Config) { c.StateDir = dir })
+	if _, err := a.useFreePorts(cfg); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

@@ -109,7 +109,7 @@ func (a *App) stackLogger(cfg *config.Config, alsoStderr bool) (*slog.Logger, fu
 }
 
 func (a *App) newStack(ctx context.Context, cfg *config.Config, containers bool, logger *slog.Logger) (*stack.Stack, error) {
-	o := stack.Options{Config: cfg, Logger: logger}
+	o := stack.Options{Config: cfg, Logger: logger, Override: a.override}
 	if containers {
 		infra, err := containerInfra(ctx, cfg.Name, logger)
 		if err != nil {

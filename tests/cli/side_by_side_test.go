@@ -21,6 +21,11 @@ import (
 const sideYAML = `name: %s
 control: {port: %d}
 broker: {port: %d}
+gateway:
+  http_port: %d
+  https_port: -1
+  routes:
+    - {path: /app, service: app}
 services:
   app:
     command: echo "$KAFKA_BROKERS" > brokers.txt; exec sleep 1000
@@ -32,13 +37,14 @@ func twoCheckouts(t *testing.T) (a, b string, controlPort, brokerPort int) {
 	t.Helper()
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	controlPort, brokerPort = freePort(t), freePort(t)
+	gatewayPort := freePort(t)
 	root := t.TempDir()
 	a, b = filepath.Join(root, "checkout-a"), filepath.Join(root, "checkout-b")
 	for _, d := range []string{a, b} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		yaml := fmt.Sprintf(sideYAML, filepath.Base(d), controlPort, brokerPort)
+		yaml := fmt.Sprintf(sideYAML, filepath.Base(d), controlPort, brokerPort, gatewayPort)
 		if err := os.WriteFile(filepath.Join(d, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -132,6 +138,20 @@ func TestStacksSideBySide(t *testing.T) {
 			t.Fatalf("service of b got KAFKA_BROKERS=%q, want %s", got, addrB)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// an edit of devstack.yaml reloads the routes; the ports up chose stay, without a warning that
+	// the file's ports "take effect when devstack is restarted"
+	f, err := os.OpenFile(filepath.Join(b, "devstack.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("# edited\n")
+	f.Close()
+	upB.waitFor(t, "routes reloaded", 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if strings.Contains(upB.output(), "take effect when devstack is restarted") {
+		t.Fatalf("a free-ports stack warns about its own ports after an edit:\n%s", upB.output())
 	}
 
 	// each checkout's broker commands reach its own stack
