@@ -46,7 +46,7 @@ fails, the last log lines of every service are printed. Everything is stopped be
 with the tests' status. This is what CI runs.
 
 The run is isolated: its own throwaway state directory (PostgreSQL data, broker, logs; removed
-afterwards, kept after a failure) and free ports for the control API, broker, PostgreSQL and gateway,
+afterwards; its logs kept after a failure) and free ports for the control API, broker, PostgreSQL and gateway,
 so it runs beside a ` + "`devstack up`" + ` of the same checkout without touching its databases, topics or
 consumer groups. --no-isolation uses devstack.yaml's ports and state directory instead.`,
 		RunE: func(cmd *cobra.Command, args []string) error {

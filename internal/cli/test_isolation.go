@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 
 	"github.com/devstack-dev/devstack/internal/config"
@@ -12,7 +13,7 @@ import (
 // broker log, service logs and control endpoint) and free ports for every component, so it runs beside
 // a `devstack up` of the same checkout and leaves that stack's databases, topics and consumer groups
 // alone. The returned cleanup removes the directory once the stack has stopped; after a failed run it
-// is kept (its logs/ explain the failure) and its path printed.
+// keeps only its logs/ (they explain the failure) and prints where.
 func (a *App) isolate(cfg *config.Config) (cleanup func(error), err error) {
 	dir, err := os.MkdirTemp("", "devstack-test-"+safeName(cfg.Name)+"-")
 	if err != nil {
@@ -26,7 +27,14 @@ func (a *App) isolate(cfg *config.Config) (cleanup func(error), err error) {
 	}
 	return func(runErr error) {
 		if runErr != nil {
-			fmt.Fprintf(a.Stderr, "devstack test: the run's state (logs/, postgres/) is kept in %s; remove it when done\n", dir)
+			// the services' full logs explain the failure: kept, the data goes
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if e.Name() != "logs" {
+					os.RemoveAll(filepath.Join(dir, e.Name()))
+				}
+			}
+			fmt.Fprintf(a.Stderr, "devstack test: the run's logs are kept in %s; remove it when done\n", filepath.Join(dir, "logs"))
 			return
 		}
 		if err := os.RemoveAll(dir); err != nil {

@@ -42,6 +42,8 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "build devstack:", err)
 			os.Exit(1)
 		}
+		// devstack test's throwaway state dirs (and the logs a failing run keeps) go with the run
+		os.Setenv("TMPDIR", dir)
 		code := m.Run()
 		os.RemoveAll(dir)
 		os.Exit(code)
