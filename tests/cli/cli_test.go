@@ -42,7 +42,9 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "build devstack:", err)
 			os.Exit(1)
 		}
-		// devstack test's throwaway state dirs (and the logs a failing run keeps) go with the run
+		// devstack test's throwaway state dirs (and the logs a failing run keeps) go with the run; other
+		// users may pass through (TestRunsAsNormalUser), their own dirs stay private
+		os.Chmod(dir, 0o755)
 		os.Setenv("TMPDIR", dir)
 		code := m.Run()
 		os.RemoveAll(dir)
