@@ -34,8 +34,10 @@ func (a *App) isolate(cfg *config.Config) (cleanup func(error), err error) {
 					os.RemoveAll(filepath.Join(dir, e.Name()))
 				}
 			}
-			fmt.Fprintf(a.Stderr, "devstack test: the run's logs are kept in %s; remove it when done\n", filepath.Join(dir, "logs"))
-			return
+			if logs, _ := os.ReadDir(filepath.Join(dir, "logs")); len(logs) > 0 {
+				fmt.Fprintf(a.Stderr, "devstack test: the run's logs are kept in %s; remove it when done\n", filepath.Join(dir, "logs"))
+				return
+			}
 		}
 		if err := os.RemoveAll(dir); err != nil {
 			fmt.Fprintf(a.Stderr, "devstack test: remove %s: %v\n", dir, err)
