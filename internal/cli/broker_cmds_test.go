@@ -253,16 +253,31 @@ func TestBrokerCommandsConfigAndNoBroker(t *testing.T) {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
 
-	// Without --brokers the address comes from devstack.yaml.
-	b := startTestBroker(t)
-	_, bport, _ := net.SplitHostPort(b.Addr())
+	// Without --brokers and without a stack of this devstack.yaml, a broker on the configured port (say
+	// another checkout's) is not used: one line says no stack runs here.
+	other := startTestBroker(t)
+	_, oport, _ := net.SplitHostPort(other.Addr())
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "devstack.yaml")
-	if err := os.WriteFile(cfg, []byte("name: t\nbroker:\n  host: 127.0.0.1\n  port: "+bport+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("name: t\nbroker:\n  host: 127.0.0.1\n  port: "+oport+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustCLI(t, "", "topic", "create", "from-config", "--file", cfg)
-	if out := mustCLI(t, "", "topics", "--rate-window=0", "--file", cfg); !strings.Contains(out, "from-config") {
-		t.Fatalf("topics via devstack.yaml:\n%s", out)
+	for _, args := range [][]string{{"topics"}, {"groups"}, {"produce", "x"}, {"consume", "x"}} {
+		_, _, err = runCLI(t, "", append(args, "--file", cfg)...)
+		want := "no devstack is running for " + dir + ": start it there with `devstack up`"
+		if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "--brokers") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("%v without a stack: err = %v, want one line %q", args, err, want)
+		}
 	}
+
+	// With the stack running, its broker is the one its control API reports.
+	sdir := t.TempDir()
+	yaml := fmt.Sprintf("name: t\ncontrol: {port: %d}\nbroker: {port: %d}\n", freeTCPPort(t), freeTCPPort(t))
+	scfg, _ := runTestStack(t, sdir, yaml)
+	mustCLI(t, "", "topic", "create", "from-stack", "--file", scfg)
+	if out := mustCLI(t, "", "topics", "--rate-window=0", "--file", scfg); !strings.Contains(out, "from-stack") {
+		t.Fatalf("topics of the running stack:\n%s", out)
+	}
+
 }

@@ -34,7 +34,7 @@ func newDBListCmd(app *App) *cobra.Command {
 		Short: "Databases with owner, size, open sessions and the services that use them",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, pg, err := pgTarget(app)
+			cfg, pg, err := pgTarget(cmd.Context(), app)
 			if err != nil {
 				return err
 			}
@@ -87,7 +87,7 @@ func newDBResetCmd(app *App) *cobra.Command {
 			if err := postgres.ValidateName(name); err != nil {
 				return err
 			}
-			cfg, pg, err := pgTarget(app)
+			cfg, pg, err := pgTarget(cmd.Context(), app)
 			if err != nil {
 				return err
 			}

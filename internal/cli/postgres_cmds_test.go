@@ -3,7 +3,6 @@
 package cli
 
 import (
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	_ "github.com/lib/pq"
 
@@ -38,18 +36,12 @@ func pgTestDirs(t *testing.T) (dir, cache string) {
 	return dir, cache
 }
 
-// startTestPostgres runs the embedded server (a local PostgreSQL is needed) and writes a devstack.yaml
-// that points at it, with one declared database (with init SQL) and one service database.
-func startTestPostgres(t *testing.T) (cfgPath string, s *postgres.Server) {
+// startTestPostgres runs a real stack in-process (a local PostgreSQL is needed) from a devstack.yaml
+// with one declared database (with init SQL) and one service database; the commands find it through
+// its control API, as they find `devstack up`.
+func startTestPostgres(t *testing.T) (cfgPath string, s stackDB) {
 	t.Helper()
-	dir, cache := pgTestDirs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := postgres.Start(ctx, postgres.Options{DataDir: filepath.Join(dir, ".devstack", "postgres"), CacheDir: cache, Password: "pw"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop() })
+	dir, _ := pgTestDirs(t)
 	if err := os.WriteFile(filepath.Join(dir, "init.sql"), []byte("CREATE TABLE items (id int);\nINSERT INTO items VALUES (1), (2);\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -68,18 +60,8 @@ services:
   orders:
     command: sleep 1000
     database: true
-`, freeTCPPort(t), s.Port())
-	cfgPath = filepath.Join(dir, "devstack.yaml")
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.EnsureDatabase(ctx, "shop", []string{filepath.Join(dir, "init.sql")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.EnsureDatabase(ctx, "orders", nil); err != nil {
-		t.Fatal(err)
-	}
-	return cfgPath, s
+`, freeTCPPort(t), freeTCPPort(t))
+	return runTestStack(t, dir, yaml)
 }
 
 func freeTCPPort(t *testing.T) int {
@@ -91,7 +73,7 @@ func freeTCPPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func countItems(t *testing.T, s *postgres.Server) int {
+func countItems(t *testing.T, s stackDB) int {
 	t.Helper()
 	db, err := sql.Open("postgres", s.URL("shop"))
 	if err != nil {
@@ -189,13 +171,13 @@ func TestDBCommands(t *testing.T) {
 		})
 	}
 
-	t.Run("reset service database restarts nothing without a stack", func(t *testing.T) {
-		_, errOut, err := runCLI(t, "", "--file", cfg, "db", "reset", "orders", "--yes")
+	t.Run("reset service database restarts its service", func(t *testing.T) {
+		out, errOut, err := runCLI(t, "", "--file", cfg, "db", "reset", "orders", "--yes")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(errOut, "restart them yourself") {
-			t.Fatalf("no note about restarting orders: %q", errOut)
+		if !strings.Contains(out, "orders restarted") {
+			t.Fatalf("orders not restarted:\nstdout: %s\nstderr: %s", out, errOut)
 		}
 	})
 }
@@ -233,17 +215,24 @@ func TestPsqlCommand(t *testing.T) {
 
 func TestPostgresCommandsWhenNotRunning(t *testing.T) {
 	dir := t.TempDir()
-	port := freeTCPPort(t) // closed again: nothing listens
-	yaml := fmt.Sprintf("postgres:\n  port: %d\n  databases:\n    - name: shop\n", port)
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir()) // no registry entry of another test's stack
+	// A PostgreSQL listens on the configured port, but no stack runs for this devstack.yaml: the
+	// commands say so in one line instead of using a server that is not this stack's.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	yaml := fmt.Sprintf("postgres:\n  port: %d\n  databases:\n    - name: shop\n", ln.Addr().(*net.TCPAddr).Port)
 	cfg := filepath.Join(dir, "devstack.yaml")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"db", "list"}, {"db", "reset", "shop", "--yes"}, {"psql"}} {
 		_, _, err := runCLI(t, "", append([]string{"--file", cfg}, args...)...)
-		want := fmt.Sprintf("PostgreSQL is not running on 127.0.0.1:%d", port)
-		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "devstack up") {
-			t.Errorf("%v: err = %v, want %q", args, err, want)
+		want := "no devstack is running for " + dir + ": start it there with `devstack up`"
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: err = %v, want one line %q", args, err, want)
 		}
 	}
 }
@@ -251,25 +240,11 @@ func TestPostgresCommandsWhenNotRunning(t *testing.T) {
 // Without postgres.password the stack generates the superuser's secret into .devstack/postgres; psql and
 // db read it from there.
 func TestPostgresCommandsUseGeneratedSecret(t *testing.T) {
-	dir, cache := pgTestDirs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	data := filepath.Join(dir, ".devstack", "postgres")
-	secretFile := filepath.Join(data, "superuser-password")
-	s, err := postgres.Start(ctx, postgres.Options{DataDir: data, CacheDir: cache, PasswordFile: secretFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop() })
-	if _, err := s.EnsureDatabase(ctx, "orders", nil); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "devstack.yaml")
+	dir, _ := pgTestDirs(t)
+	secretFile := filepath.Join(dir, ".devstack", "postgres", "superuser-password")
 	yaml := fmt.Sprintf("name: secret\ncontrol: {port: %d}\nbroker: {enabled: false}\npostgres: {port: %d}\n"+
-		"services:\n  orders: {command: sleep 1000, database: true}\n", freeTCPPort(t), s.Port())
-	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+		"services:\n  orders: {command: sleep 1000, database: true}\n", freeTCPPort(t), freeTCPPort(t))
+	cfg, _ := runTestStack(t, dir, yaml)
 
 	if out := mustCLI(t, "", "--file", cfg, "psql", "--", "-At", "-c", "select current_user"); strings.TrimSpace(out) != "postgres" {
 		t.Fatalf("psql as the superuser: %q", out)

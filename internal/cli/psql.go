@@ -40,7 +40,7 @@ func newPsqlCmd(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pos := psqlPositional(cmd, args)
 			extra := args[len(pos):]
-			cfg, pg, err := pgTarget(app)
+			cfg, pg, err := pgTarget(cmd.Context(), app)
 			if err != nil {
 				return err
 			}
@@ -107,8 +107,10 @@ func (p pgConn) password() (string, error) {
 	return postgres.ReadPassword(p.opts)
 }
 
-// pgTarget reads the postgres section of devstack.yaml.
-func pgTarget(app *App) (*config.Config, pgConn, error) {
+// pgTarget asks the stack of this devstack.yaml where its PostgreSQL listens (the port may not be
+// postgres.port: `up --free-ports`), and takes the superuser and its secret from devstack.yaml and the
+// stack's state directory.
+func pgTarget(ctx context.Context, app *App) (*config.Config, pgConn, error) {
 	cfg, err := app.Config()
 	if err != nil {
 		return nil, pgConn{}, err
@@ -120,8 +122,24 @@ func pgTarget(app *App) (*config.Config, pgConn, error) {
 		pg, err := externalPG(cfg)
 		return cfg, pg, err
 	}
+	ep, err := app.Endpoints(ctx)
+	if err != nil {
+		return nil, pgConn{}, err
+	}
+	if ep.Postgres == "" {
+		return nil, pgConn{}, fmt.Errorf("the stack %s runs but its PostgreSQL is not ready; see `devstack status` and `devstack logs postgres`", ep.Name)
+	}
+	_, ps, err := net.SplitHostPort(ep.Postgres)
+	port, perr := strconv.Atoi(ps)
+	if err != nil || perr != nil {
+		return nil, pgConn{}, fmt.Errorf("the stack reports PostgreSQL at %q, not host:port", ep.Postgres)
+	}
+	if ep.StateDir != "" {
+		cfg.StateDir = ep.StateDir // where the stack keeps the generated superuser secret
+	}
 	o := stack.PostgresOptions(cfg)
-	return cfg, pgConn{Port: o.Port, User: o.User, opts: o}, nil
+	o.Port = port
+	return cfg, pgConn{Port: port, User: o.User, opts: o}, nil
 }
 
 func pgBinDir(cfg *config.Config) string {
@@ -140,7 +158,7 @@ func checkPostgresUp(ctx context.Context, pg pgConn) error {
 	d := net.Dialer{Timeout: 3 * time.Second}
 	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(pg.Port)))
 	if err != nil {
-		return fmt.Errorf("PostgreSQL is not running on 127.0.0.1:%d: start the stack with `devstack up` (postgres.port in devstack.yaml says where to look)", pg.Port)
+		return fmt.Errorf("PostgreSQL of the running stack does not answer on 127.0.0.1:%d; see `devstack status` and `devstack logs postgres`", pg.Port)
 	}
 	return c.Close()
 }

@@ -25,6 +25,20 @@ type App struct {
 	Stderr     io.Writer
 	// StopSignals stops listening for SIGINT/SIGTERM so a second Ctrl-C kills devstack at once.
 	StopSignals func()
+	// override re-applies to a reloaded devstack.yaml what up/test changed in the loaded one (free
+	// ports, a test run's state dir); nil when nothing was.
+	override func(*config.Config)
+}
+
+// addOverride records f (already applied to the loaded config) for the stack's reloads.
+func (a *App) addOverride(f func(*config.Config)) {
+	prev := a.override
+	a.override = func(c *config.Config) {
+		if prev != nil {
+			prev(c)
+		}
+		f(c)
+	}
 }
 
 // exitError carries a process exit code without printing anything more.
@@ -80,9 +94,18 @@ func newRoot(app *App) *cobra.Command {
 	return root
 }
 
-// Config loads and validates the stack's devstack.yaml.
+// Config loads and validates the stack's devstack.yaml. Inside a `devstack test` run (its test
+// commands get DEVSTACK_CONFIG and DEVSTACK_STATE_DIR), the state directory of that devstack.yaml is the
+// run's own, so `devstack status`, `topics`, `token` … there reach the stack under test.
 func (a *App) Config() (*config.Config, error) {
-	return config.Load(a.ConfigPath)
+	cfg, err := config.Load(a.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	if d := os.Getenv("DEVSTACK_STATE_DIR"); d != "" && filepath.IsAbs(d) && os.Getenv("DEVSTACK_CONFIG") == cfg.Path {
+		cfg.StateDir = d
+	}
+	return cfg, nil
 }
 
 // StateDir returns the stack's state directory without fully validating the config when it cannot
@@ -98,9 +121,34 @@ func (a *App) StateDir() string {
 	return filepath.Join(filepath.Dir(abs), ".devstack")
 }
 
-// Client connects to the control API of the stack started from this devstack.yaml.
+// Client connects to the control API of the stack started from this devstack.yaml: the endpoint file
+// in its state directory, else the registry of running stacks. Another checkout's stack is never used.
+// Without one, the error is one line that says which directory has no running stack.
 func (a *App) Client() (*control.Client, error) {
-	return control.Dial(a.StateDir())
+	stateDir := a.StateDir()
+	c, err := control.Dial(stateDir)
+	if err == nil || !errors.Is(err, control.ErrNotRunning) {
+		return c, err
+	}
+	cfgPath, _ := filepath.Abs(a.ConfigPath)
+	entries, _ := control.Running()
+	for _, e := range entries {
+		if e.Config == cfgPath && e.StateDir != stateDir {
+			if c, err := control.Dial(e.StateDir); err == nil {
+				return c, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w for %s: start it there with `devstack up` (`devstack ls` lists the running stacks)", control.ErrNotRunning, filepath.Dir(cfgPath))
+}
+
+// Endpoints asks the stack of this devstack.yaml where its broker, database and gateway listen.
+func (a *App) Endpoints(ctx context.Context) (control.Endpoints, error) {
+	c, err := a.Client()
+	if err != nil {
+		return control.Endpoints{}, err
+	}
+	return c.Endpoints(ctx)
 }
 
 // Logger returns a text logger on stderr (debug level with --verbose).

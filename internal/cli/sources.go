@@ -32,13 +32,13 @@ func (a *App) sourceInfra(ctx context.Context, cfg *config.Config, containers bo
 
 // brokerTarget is where the broker commands connect and with which SASL/TLS: an external broker from
 // devstack.yaml (when --brokers is not given), else addrs() in plaintext.
-func (f *brokerFlags) brokerTarget(app *App) (addrs []string, sec broker.Security, external bool, err error) {
+func (f *brokerFlags) brokerTarget(ctx context.Context, app *App) (addrs []string, sec broker.Security, external bool, err error) {
 	if f.brokers == "" {
 		if cfg, cerr := app.Config(); cerr == nil && cfg.BrokerEnabled() && cfg.BrokerExternal() {
 			return stack.BrokerBootstrap(cfg), stack.BrokerSecurity(cfg), true, nil
 		}
 	}
-	addrs, err = f.addrs(app)
+	addrs, err = f.addrs(ctx, app)
 	return addrs, broker.Security{}, false, err
 }
 

@@ -31,6 +31,7 @@ type testFlags struct {
 	logs         bool
 	only         []string
 	tailLines    int
+	noIsolation  bool
 }
 
 func newTestCmd(app *App) *cobra.Command {
@@ -42,7 +43,12 @@ func newTestCmd(app *App) *cobra.Command {
 in devstack.yaml (or the command given after --) with the stack's environment (GATEWAY_URL,
 KAFKA_BROKERS, DATABASE_URL of the superuser, DEVSTACK_STATE_DIR). Their output is streamed; when one
 fails, the last log lines of every service are printed. Everything is stopped before devstack exits
-with the tests' status. This is what CI runs.`,
+with the tests' status. This is what CI runs.
+
+The run is isolated: its own throwaway state directory (PostgreSQL data, broker, logs; removed
+afterwards; its logs kept after a failure) and free ports for the control API, broker, PostgreSQL and gateway,
+so it runs beside a ` + "`devstack up`" + ` of the same checkout without touching its databases, topics or
+consumer groups. --no-isolation uses devstack.yaml's ports and state directory instead.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := app.Config()
 			if err != nil {
@@ -81,6 +87,7 @@ with the tests' status. This is what CI runs.`,
 	cmd.Flags().BoolVar(&f.logs, "logs", false, "stream the services' logs too")
 	cmd.Flags().StringSliceVar(&f.only, "run", nil, "run only the tests with these names")
 	cmd.Flags().IntVar(&f.tailLines, "tail", 40, "log lines per service printed when a test fails")
+	cmd.Flags().BoolVar(&f.noIsolation, "no-isolation", false, "run on devstack.yaml's ports and state dir (the data of `devstack up`) instead of a throwaway state dir and free ports")
 	return cmd
 }
 
@@ -91,7 +98,14 @@ type testResult struct {
 	output   *tailBuffer
 }
 
-func (a *App) runTests(ctx context.Context, cfg *config.Config, tests []config.Test, f testFlags) error {
+func (a *App) runTests(ctx context.Context, cfg *config.Config, tests []config.Test, f testFlags) (err error) {
+	if !f.noIsolation {
+		cleanup, ierr := a.isolate(cfg)
+		if ierr != nil {
+			return ierr
+		}
+		defer func() { cleanup(err) }()
+	}
 	logger, closeLog, err := a.stackLogger(cfg, false)
 	if err != nil {
 		return err

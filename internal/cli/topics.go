@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/devstack-dev/devstack/internal/broker"
+	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/event"
 )
 
@@ -24,11 +24,12 @@ func init() { register(newTopicsCmd) }
 type brokerFlags struct{ brokers string }
 
 func (f *brokerFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.brokers, "brokers", "", "bootstrap host:port list (default: broker.host/broker.port from devstack.yaml)")
+	cmd.Flags().StringVar(&f.brokers, "brokers", "", "bootstrap host:port list (default: the broker of the stack running for this devstack.yaml)")
 }
 
-// addrs returns the bootstrap addresses: --brokers, else the broker of devstack.yaml.
-func (f *brokerFlags) addrs(app *App) ([]string, error) {
+// addrs returns the bootstrap addresses: --brokers, else those the stack of this directory reports
+// through its control API (never another checkout's broker on the configured port).
+func (f *brokerFlags) addrs(ctx context.Context, app *App) ([]string, error) {
 	if f.brokers != "" {
 		var out []string
 		for _, a := range strings.Split(f.brokers, ",") {
@@ -41,26 +42,22 @@ func (f *brokerFlags) addrs(app *App) ([]string, error) {
 		}
 		return out, nil
 	}
-	cfg, err := app.Config()
+	ep, err := app.Endpoints(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w\n(to reach a broker without a devstack.yaml, pass --brokers host:port)", err)
+		if errors.Is(err, control.ErrNotRunning) {
+			return nil, fmt.Errorf("%w; or pass --brokers host:port", err)
+		}
+		return nil, err
 	}
-	if !cfg.BrokerEnabled() {
-		return nil, fmt.Errorf("the broker is disabled in %s (broker.enabled: false); pass --brokers host:port to reach another one", app.ConfigPath)
+	if len(ep.Brokers) == 0 {
+		return nil, fmt.Errorf("the stack %s (state in %s) runs no broker (broker.enabled: false, or it is not ready yet); pass --brokers host:port to reach another one", ep.Name, ep.StateDir)
 	}
-	host, port := cfg.Broker.Host, cfg.Broker.Port
-	if host == "" {
-		host = broker.DefaultHost
-	}
-	if port == 0 {
-		port = 9092
-	}
-	return []string{net.JoinHostPort(host, strconv.Itoa(port))}, nil
+	return ep.Brokers, nil
 }
 
 // admin connects to the broker and checks that it answers.
 func (f *brokerFlags) admin(ctx context.Context, app *App) (*broker.Admin, error) {
-	addrs, sec, external, err := f.brokerTarget(app)
+	addrs, sec, external, err := f.brokerTarget(ctx, app)
 	if err != nil {
 		return nil, err
 	}

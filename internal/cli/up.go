@@ -27,6 +27,7 @@ type upFlags struct {
 	noColor    bool
 	containers bool
 	timeout    time.Duration
+	freePorts  bool
 }
 
 func newUpCmd(app *App) *cobra.Command {
@@ -37,7 +38,12 @@ func newUpCmd(app *App) *cobra.Command {
 		Long: `Start everything devstack.yaml describes and keep it running until Ctrl-C.
 
 With a terminal, the TUI opens; with --no-tui or when output is not a terminal, progress and
-colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.`,
+colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.
+
+When a port of devstack.yaml is taken (say by the stack of another checkout or worktree), up says who
+holds it and, on a terminal, offers free ports for every component; --free-ports takes them without
+asking. Services get the real addresses through KAFKA_BROKERS, DATABASE_URL and GATEWAY_URL, and the
+CLI (topics, psql, status…) asks the running stack where it listens. ` + "`devstack ls`" + ` lists the running stacks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := app.Config()
@@ -48,12 +54,17 @@ colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.
 				fmt.Fprintln(app.Stderr, "warning:", w)
 			}
 			useTUI := !f.noTUI && isTerminal(app.Stdout) && isTerminal(app.Stdin)
+			if err := app.checkPorts(cfg, f.freePorts, isTerminal(app.Stdin) && isTerminal(app.Stderr)); err != nil {
+				return err
+			}
+			defer app.register(cfg)()
 			return app.up(cmd.Context(), cfg, f, useTUI)
 		},
 	}
 	cmd.Flags().BoolVar(&f.noTUI, "no-tui", false, "print progress and logs instead of opening the TUI")
 	cmd.Flags().BoolVar(&f.noColor, "no-color", false, "no colours in the TUI or the log output (also NO_COLOR=1)")
 	cmd.Flags().BoolVar(&f.containers, "containers", false, "run real Kafka and PostgreSQL in containers instead of the embedded ones (needs Docker; components with source: external stay external)")
+	cmd.Flags().BoolVar(&f.freePorts, "free-ports", false, "when a port of devstack.yaml is taken (say by the stack of another checkout), run every component on free ports instead of failing")
 	cmd.Flags().DurationVar(&f.timeout, "ready-timeout", 0, "exit with an error if the stack is not ready within this time or a service fails to start (default: keep running so the service can be fixed)")
 	return cmd
 }
@@ -98,7 +109,7 @@ func (a *App) stackLogger(cfg *config.Config, alsoStderr bool) (*slog.Logger, fu
 }
 
 func (a *App) newStack(ctx context.Context, cfg *config.Config, containers bool, logger *slog.Logger) (*stack.Stack, error) {
-	o := stack.Options{Config: cfg, Logger: logger}
+	o := stack.Options{Config: cfg, Logger: logger, Override: a.override}
 	infra, err := a.sourceInfra(ctx, cfg, containers, logger)
 	if err != nil {
 		return nil, err

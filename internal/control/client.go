@@ -19,7 +19,7 @@ import (
 )
 
 // ErrNotRunning says no stack is running for this state directory.
-var ErrNotRunning = errors.New("no running stack found")
+var ErrNotRunning = errors.New("no devstack is running")
 
 // Client is a Controller that talks to a running stack's control API.
 type Client struct {

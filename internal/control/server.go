@@ -39,6 +39,8 @@ type Server struct {
 	srv   *http.Server
 	ln    net.Listener
 	file  string
+	// stateDir is the stack's state directory (reported by /v1/endpoints).
+	stateDir string
 }
 
 // Listen opens the control API on addr (127.0.0.1:port) and writes the endpoint file into stateDir.
@@ -49,7 +51,7 @@ func Listen(addr, stateDir string, ctrl Controller) (*Server, error) {
 	}
 	tok := make([]byte, 16)
 	_, _ = rand.Read(tok)
-	s := &Server{ctrl: ctrl, token: hex.EncodeToString(tok), ln: ln, file: filepath.Join(stateDir, EndpointFile)}
+	s := &Server{ctrl: ctrl, token: hex.EncodeToString(tok), ln: ln, file: filepath.Join(stateDir, EndpointFile), stateDir: stateDir}
 	b, _ := json.Marshal(Endpoint{Addr: ln.Addr().String(), PID: os.Getpid(), Token: s.token})
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		ln.Close()
@@ -92,6 +94,7 @@ func (s *Server) routes() http.Handler {
 		st, err := s.ctrl.Snapshot(r.Context())
 		reply(w, st, err)
 	})
+	mux.HandleFunc("GET /v1/endpoints", s.endpoints)
 	mux.HandleFunc("GET /v1/events", s.events)
 	mux.HandleFunc("GET /v1/logs", s.logs)
 	mux.HandleFunc("POST /v1/services/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {

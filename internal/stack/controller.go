@@ -232,6 +232,9 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 		s.systemLog("devstack", "%s changed but is invalid; keeping the running config: %v", name, err)
 		return
 	}
+	if s.opts.Override != nil {
+		s.opts.Override(nc)
+	}
 	var restart []string
 	if err := gw.Reload(gatewayConfig(nc)); errors.Is(err, proxy.ErrRestartRequired) {
 		restart = append(restart, "gateway host/ports")

@@ -76,6 +76,9 @@ type Options struct {
 	LogCapacity int
 	// NoControl skips the control API (tests running several stacks at once).
 	NoControl bool
+	// Override is applied to devstack.yaml each time the stack reloads it, as the CLI applied it to
+	// Config (free ports, a test run's state dir), so a reload keeps what the running stack uses.
+	Override func(*config.Config)
 }
 
 // Stack is one running devstack.yaml.

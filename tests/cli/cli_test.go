@@ -42,6 +42,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "build devstack:", err)
 			os.Exit(1)
 		}
+		// devstack test's throwaway state dirs (and the logs a failing run keeps) go with the run; other
+		// users may pass through (TestRunsAsNormalUser), their own dirs stay private
+		os.Chmod(dir, 0o755)
+		os.Setenv("TMPDIR", dir)
 		code := m.Run()
 		os.RemoveAll(dir)
 		os.Exit(code)
@@ -555,7 +559,7 @@ tests:
 	filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, uid, gid) })
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, userBin, "test")
+	cmd := exec.CommandContext(ctx, userBin, "test", "--no-isolation") // .devstack, checked below
 	cmd.Dir = stack
 	cmd.Env = []string{"HOME=" + dir, "PATH=/usr/local/bin:/usr/bin:/bin", "NO_COLOR=1"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}

@@ -120,7 +120,7 @@ func TestPostgresSecurity(t *testing.T) {
 	}
 
 	// the next start (here: devstack test) reuses the secret, and test commands get the superuser's URL
-	out, code = run(t, dir, "test")
+	out, code = run(t, dir, "test", "--no-isolation") // the stack's own state dir, as up
 	if code != 0 || !strings.Contains(out, "it:postgres@users_it") {
 		t.Errorf("devstack test: exit %d:\n%s", code, out)
 	}

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/devstack-dev/devstack/internal/config"
+	"github.com/devstack-dev/devstack/internal/stack"
+	"github.com/devstack-dev/devstack/internal/supervisor"
+)
+
+// stackDB reaches the databases of a test stack as the superuser.
+type stackDB struct{ st *stack.Stack }
+
+func (d stackDB) URL(db string) string { return d.st.DatabaseURL(db) }
+
+// Port is where the stack's PostgreSQL listens.
+func (d stackDB) Port() int {
+	_, p, _ := net.SplitHostPort(d.st.Addrs()["postgres"])
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// runTestStack writes yaml into dir and runs its stack until the test ends.
+func runTestStack(t *testing.T, dir, yaml string) (cfgPath string, s stackDB) {
+	t.Helper()
+	cfgPath = filepath.Join(dir, "devstack.yaml")
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.New(stack.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer wcancel()
+	if err := st.WaitReady(wctx); err != nil {
+		t.Fatalf("test stack not ready: %v", err)
+	}
+	return cfgPath, stackDB{st}
+}
+
+// TestMain lets the test binary be the supervisor's shim when the in-process test stacks start services.
+func TestMain(m *testing.M) {
+	supervisor.MaybeRunShim()
+	os.Exit(m.Run())
+}
