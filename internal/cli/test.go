@@ -171,7 +171,7 @@ func (a *App) runTests(ctx context.Context, cfg *config.Config, tests []config.T
 	}
 	fmt.Fprintf(out, "devstack: %d passed, %d failed\n", len(results)-failed, failed) // the plain closing line CI reads
 	if failed > 0 {
-		return ExitCode(1)
+		return ExitCode(testExitStatus(results))
 	}
 	return nil
 }
@@ -243,7 +243,7 @@ func runOneTest(ctx context.Context, cfg *config.Config, t config.Test, env []st
 		if ctx.Err() != nil {
 			r.err = errors.New("interrupted")
 		} else {
-			r.err = fmt.Errorf("timed out after %s (tests[].timeout)", timeout)
+			r.err = testTimeoutError{timeout}
 		}
 	}
 	// the test's own children must not outlive it
