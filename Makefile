@@ -4,7 +4,8 @@ SHELL := /bin/bash
 GO      ?= go
 BIN     := bin/devstack
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/devstack-dev/devstack/internal/cli.Version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/devstack-dev/devstack/internal/cli.Version=$(VERSION) -X github.com/devstack-dev/devstack/internal/cli.Commit=$(COMMIT)
 
 .PHONY: all build up test test-go test-deps test-samples test-stack tools vet fmt-check bench fuzz clean
 
