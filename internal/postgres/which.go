@@ -46,4 +46,6 @@ func Which(ctx context.Context, o Options) (Binaries, error) {
 	return Binaries{Version: full, Source: "download (not yet)"}, nil
 }
 
-func (b *binaries) export() Binaries { return Binaries{Version: b.version, Dir: b.dir, Source: b.source} }
+func (b *binaries) export() Binaries {
+	return Binaries{Version: b.version, Dir: b.dir, Source: b.source}
+}
