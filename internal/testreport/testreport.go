@@ -111,7 +111,15 @@ func runnerSuites(e Entry) ([]junit.Testsuite, []string) {
 	var warns []string
 	if e.OutputLog != "" {
 		if f, err := os.Open(e.OutputLog); err == nil {
-			suites = append(suites, goTestSuites(f)...)
+			for _, s := range goTestSuites(f) {
+				if s.Name == "" { // no package line (killed before go test printed it): the entry names it
+					s.Name = e.Name
+					for i := range s.Testcases {
+						s.Testcases[i].Classname = e.Name
+					}
+				}
+				suites = append(suites, s)
+			}
 			f.Close()
 		}
 	}
