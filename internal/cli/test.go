@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -93,9 +92,11 @@ consumer groups. --no-isolation uses devstack.yaml's ports and state directory i
 
 type testResult struct {
 	test     config.Test
+	dir      string
 	duration time.Duration
 	err      error
 	output   *tailBuffer
+	capture  *testCapture // whole output and runner reports, for the JUnit report (junit.go)
 }
 
 func (a *App) runTests(ctx context.Context, cfg *config.Config, tests []config.Test, f testFlags) (err error) {
@@ -152,13 +153,14 @@ func (a *App) runTests(ctx context.Context, cfg *config.Config, tests []config.T
 		printServiceLogs(out, p, st, cfg, f.tailLines)
 		cancelRun()
 		<-runErr
-		_ = writeJUnit(f.junit, cfg, []testResult{{test: config.Test{Name: "stack startup"}, err: err, output: newTailBuffer(1)}}, time.Since(t0))
+		_ = writeJUnit(f.junit, cfg, []testResult{{test: config.Test{Name: "stack startup"}, err: err, output: newTailBuffer(1)}}, time.Since(t0), out)
 		return ExitCode(1)
 	}
 	fmt.Fprintf(out, "%s stack ready in %s\n", p.green("devstack test:"), fmtDur(time.Since(t0)))
 
 	env := testEnv(cfg, st)
 	var results []testResult
+	defer func() { removeCaptures(results) }()
 	failed := 0
 	for _, t := range tests {
 		if ctx.Err() != nil {
@@ -176,7 +178,7 @@ func (a *App) runTests(ctx context.Context, cfg *config.Config, tests []config.T
 		}
 	}
 	stop()
-	if err := writeJUnit(f.junit, cfg, results, time.Since(t0)); err != nil {
+	if err := writeJUnit(f.junit, cfg, results, time.Since(t0), out); err != nil {
 		fmt.Fprintf(out, "devstack test: %v\n", err)
 	}
 	if ctx.Err() != nil {
@@ -185,7 +187,7 @@ func (a *App) runTests(ctx context.Context, cfg *config.Config, tests []config.T
 	}
 	fmt.Fprintf(out, "devstack: %d passed, %d failed\n", len(results)-failed, failed) // the plain closing line CI reads
 	if failed > 0 {
-		return ExitCode(1)
+		return ExitCode(testExitStatus(results))
 	}
 	return nil
 }
@@ -235,8 +237,16 @@ func runOneTest(ctx context.Context, cfg *config.Config, t config.Test, env []st
 	for k, v := range t.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	w := io.MultiWriter(out, r.output)
-	cmd.Stdout, cmd.Stderr = w, w
+	r.dir = dir
+	capture, err := newTestCapture(out, r.output)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	r.capture = capture
+	defer capture.done()
+	cmd.Env = append(cmd.Env, "DEVSTACK_REPORT_DIR="+capture.reportDir)
+	cmd.Stdout, cmd.Stderr = capture, capture
 	cmd.SysProcAttr = testCmdSysProcAttr()
 	if err := cmd.Start(); err != nil {
 		r.err = fmt.Errorf("start %q in %s: %w", t.Command, dir, err)
@@ -258,7 +268,7 @@ func runOneTest(ctx context.Context, cfg *config.Config, t config.Test, env []st
 		if ctx.Err() != nil {
 			r.err = errors.New("interrupted")
 		} else {
-			r.err = fmt.Errorf("timed out after %s (tests[].timeout)", timeout)
+			r.err = testTimeoutError{timeout}
 		}
 	}
 	// the test's own children must not outlive it
@@ -325,55 +335,6 @@ func (t *tailBuffer) String() string {
 		s += "\n" + t.part.String()
 	}
 	return s
-}
-
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Text    string `xml:",chardata"`
-}
-
-func writeJUnit(path string, cfg *config.Config, results []testResult, total time.Duration) error {
-	if path == "" {
-		return nil
-	}
-	s := junitSuite{Name: "devstack." + cfg.Name, Tests: len(results), Time: fmt.Sprintf("%.3f", total.Seconds())}
-	for _, r := range results {
-		c := junitCase{Name: r.test.Name, Classname: "devstack." + cfg.Name, Time: fmt.Sprintf("%.3f", r.duration.Seconds()), SystemOut: r.output.String()}
-		if r.err != nil {
-			s.Failures++
-			c.Failure = &junitFailure{Message: r.err.Error(), Text: r.output.String()}
-		}
-		s.Cases = append(s.Cases, c)
-	}
-	b, err := xml.MarshalIndent(junitSuites{Suites: []junitSuite{s}}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append([]byte(xml.Header), append(b, '\n')...), 0o644); err != nil {
-		return fmt.Errorf("write JUnit report: %w", err)
-	}
-	return nil
 }
 
 // shellJoin quotes args for sh -c.
