@@ -1,10 +1,10 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/testkit"
 	"net"
 	"os"
 	"os/exec"
@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,25 +55,7 @@ func TestBrokerChild(t *testing.T) {
 type child struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *syncBuffer
-}
-
-// syncBuffer is the child's output, written by exec's copying goroutine and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stderr *testkit.SyncBuffer
 }
 
 // startChild starts a broker process on dir, on port (0: any free port).
@@ -83,7 +64,7 @@ func startChild(t *testing.T, dir string, port int) *child {
 	os.Remove(filepath.Join(dir, "addr"))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBrokerChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childEnv+"="+dir, fmt.Sprintf("%s_PORT=%d", childEnv, port))
-	stderr := &syncBuffer{}
+	stderr := &testkit.SyncBuffer{}
 	cmd.Stderr = stderr
 	cmd.Stdout = stderr
 	if err := cmd.Start(); err != nil {

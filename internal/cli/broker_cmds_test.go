@@ -14,6 +14,7 @@ import (
 
 	"github.com/devstack-dev/devstack/internal/broker"
 	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // runCLI runs one devstack command line, built the way Execute builds it, against stdin.
@@ -273,7 +274,7 @@ func TestBrokerCommandsConfigAndNoBroker(t *testing.T) {
 
 	// With the stack running, its broker is the one its control API reports.
 	sdir := t.TempDir()
-	yaml := fmt.Sprintf("name: t\ncontrol: {port: %d}\nbroker: {port: %d}\n", freeTCPPort(t), freeTCPPort(t))
+	yaml := fmt.Sprintf("name: t\ncontrol: {port: %d}\nbroker: {port: %d}\n", testkit.FreePort(t), testkit.FreePort(t))
 	scfg, _ := runTestStack(t, sdir, yaml)
 	mustCLI(t, "", "topic", "create", "from-stack", "--file", scfg)
 	if out := mustCLI(t, "", "topics", "--rate-window=0", "--file", scfg); !strings.Contains(out, "from-stack") {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // testCA writes a CA certificate to dir/ca.pem and returns a server certificate it signed for 127.0.0.1
@@ -90,7 +92,7 @@ func TestExternalBrokerSASLAndTLS(t *testing.T) {
 			addr := c.ListenAddrs()[0]
 
 			writeCfg := func(password string) string {
-				y := fmt.Sprintf("name: ext\ncontrol: {port: %d}\nbroker:\n  source: external\n  external:\n    bootstrap_servers: [%q]\n", freeTCPPort(t), addr)
+				y := fmt.Sprintf("name: ext\ncontrol: {port: %d}\nbroker:\n  source: external\n  external:\n    bootstrap_servers: [%q]\n", testkit.FreePort(t), addr)
 				if tc.mech != "" {
 					y += fmt.Sprintf("    sasl: {mechanism: %s, username: app, password: %q}\n", tc.mech, password)
 				}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // openPTY returns a pseudo-terminal: what is written to master is read from tty.
@@ -74,7 +76,7 @@ postgres:
       init: [init.sql]
 services:
   orders: {command: sleep 1000, database: true}
-`, freeTCPPort(t), s.URL("postgres"))
+`, testkit.FreePort(t), s.URL("postgres"))
 	cfg := filepath.Join(dir, "devstack.yaml")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/devstack-dev/devstack/internal/postgres"
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // pgTestDirs skips (or fails under DEVSTACK_REQUIRE_ALL) without a local psql, and returns a project
@@ -60,17 +61,8 @@ services:
   orders:
     command: sleep 1000
     database: true
-`, freeTCPPort(t), freeTCPPort(t))
+`, testkit.FreePort(t), testkit.FreePort(t))
 	return runTestStack(t, dir, yaml)
-}
-
-func freeTCPPort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func countItems(t *testing.T, s stackDB) int {
@@ -243,7 +235,7 @@ func TestPostgresCommandsUseGeneratedSecret(t *testing.T) {
 	dir, _ := pgTestDirs(t)
 	secretFile := filepath.Join(dir, ".devstack", "postgres", "superuser-password")
 	yaml := fmt.Sprintf("name: secret\ncontrol: {port: %d}\nbroker: {enabled: false}\npostgres: {port: %d}\n"+
-		"services:\n  orders: {command: sleep 1000, database: true}\n", freeTCPPort(t), freeTCPPort(t))
+		"services:\n  orders: {command: sleep 1000, database: true}\n", testkit.FreePort(t), testkit.FreePort(t))
 	cfg, _ := runTestStack(t, dir, yaml)
 
 	if out := mustCLI(t, "", "--file", cfg, "psql", "--", "-At", "-c", "select current_user"); strings.TrimSpace(out) != "postgres" {

@@ -16,6 +16,8 @@ import (
 	_ "github.com/lib/pq"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 func TestKafkaEnv(t *testing.T) {
@@ -87,16 +89,6 @@ func TestPostgresURL(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // testImages are the images the real-engine tests run: DEVSTACK_KAFKA_IMAGE and DEVSTACK_POSTGRES_IMAGE (make
 // test-containers sets them to the local images of images/build.sh), else the official ones.
 func testImages() (kafka, postgres string) {
@@ -129,7 +121,7 @@ func TestRealContainers(t *testing.T) {
 	defer cancel()
 	needEngine(ctx, t)
 	kafkaImage, postgresImage := testImages()
-	kp, pp := freePort(t), freePort(t)
+	kp, pp := testkit.FreePort(t), testkit.FreePort(t)
 	stack := "devstack-test-" + strconv.Itoa(kp)
 	t.Cleanup(func() { // after the containers are gone
 		if err := RemoveVolumes(context.Background(), stack); err != nil {
@@ -196,11 +188,11 @@ func TestMissingImage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	needEngine(ctx, t)
-	stack := "devstack-test-missing-" + strconv.Itoa(freePort(t))
+	stack := "devstack-test-missing-" + strconv.Itoa(testkit.FreePort(t))
 	t.Cleanup(func() { _ = RemoveVolumes(context.Background(), stack) })
 	img := "devstack-local/no-such-image:0"
-	_, kerr := StartKafka(ctx, KafkaOptions{Stack: stack, Image: img, Port: freePort(t)})
-	_, perr := StartPostgres(ctx, PostgresOptions{Stack: stack, Image: img, Port: freePort(t), User: "u", Password: "p"})
+	_, kerr := StartKafka(ctx, KafkaOptions{Stack: stack, Image: img, Port: testkit.FreePort(t)})
+	_, perr := StartPostgres(ctx, PostgresOptions{Stack: stack, Image: img, Port: testkit.FreePort(t), User: "u", Password: "p"})
 	for key, err := range map[string]error{"broker.image": kerr, "postgres.image": perr} {
 		if err == nil {
 			t.Fatalf("%s: started a container of %s", key, img)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/devstack-dev/devstack/internal/containers"
 	"github.com/devstack-dev/devstack/internal/postgres"
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // containerImages are DEVSTACK_KAFKA_IMAGE and DEVSTACK_POSTGRES_IMAGE (make test-containers sets them to the
@@ -43,16 +43,6 @@ func needEngine(ctx context.Context, t *testing.T) {
 	}
 }
 
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestContainerDatabaseLikeEmbedded: the PostgreSQL container is provisioned by the same rules as the embedded
 // server, whoever asks: many sources ensuring databases at once (services starting in parallel, the control
 // API) all get them; a role that already exists (made by hand, or by an older devstack, without LOGIN) is
@@ -62,7 +52,7 @@ func TestContainerDatabaseLikeEmbedded(t *testing.T) {
 	defer cancel()
 	needEngine(ctx, t)
 	_, pgImage := containerImages()
-	port := freeTCPPort(t)
+	port := testkit.FreePort(t)
 	stackName := fmt.Sprintf("devstack-stack-test-%d", port) // the volume's name: one of its own
 	t.Cleanup(func() {
 		// the named volume outlives the container (gone after Stop, which runs first)

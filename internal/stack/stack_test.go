@@ -17,6 +17,7 @@ import (
 
 	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // needPostgres skips (or fails under DEVSTACK_REQUIRE_ALL=1) when no PostgreSQL is installed locally.
@@ -29,16 +30,6 @@ func needPostgres(t *testing.T) {
 		}
 		t.Skip("no local PostgreSQL found; install: apt-get install postgresql")
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // realStack is one devstack.yaml in a temp dir, with free ports for every part.
@@ -71,7 +62,7 @@ func newRealStack(t *testing.T, yaml string) realStack {
 	rs.path = filepath.Join(rs.dir, "devstack.yaml")
 	rs.ports = map[string]int{}
 	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "PG_PORT", "GATEWAY_PORT"} {
-		rs.ports[k] = freePort(t)
+		rs.ports[k] = testkit.FreePort(t)
 		yaml = strings.ReplaceAll(yaml, "${"+k+"}", fmt.Sprint(rs.ports[k]))
 	}
 	rs.write(t, yaml)

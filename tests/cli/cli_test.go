@@ -10,7 +10,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 var bin string
@@ -53,21 +54,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // stackDir writes devstack.yaml (with ${BROKER_PORT}, ${GATEWAY_PORT}, ${CONTROL_PORT} filled in) into a temp dir.
 func stackDir(t *testing.T, yaml string) (dir string, ports map[string]int) {
 	t.Helper()
 	dir = t.TempDir()
-	ports = map[string]int{"BROKER_PORT": freePort(t), "GATEWAY_PORT": freePort(t), "CONTROL_PORT": freePort(t), "PG_PORT": freePort(t)}
+	ports = map[string]int{"BROKER_PORT": testkit.FreePort(t), "GATEWAY_PORT": testkit.FreePort(t), "CONTROL_PORT": testkit.FreePort(t), "PG_PORT": testkit.FreePort(t)}
 	for k, v := range ports {
 		yaml = strings.ReplaceAll(yaml, "${"+k+"}", fmt.Sprint(v))
 	}
@@ -552,7 +543,7 @@ services:
 tests:
   - name: own-database
     command: psql "$DATABASE_URL" -Atc 'select current_user' && psql "postgres://app:app@127.0.0.1:%[3]d/app?sslmode=disable" -Atc 'create table t(x int); insert into t values (1); select count(*) from t'
-`, freePort(t), freePort(t), freePort(t))
+`, testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t))
 	if err := os.WriteFile(filepath.Join(stack, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // TestContainersWithoutDocker: `--containers` with no Docker engine to answer fails at once, in one line
@@ -28,7 +30,7 @@ gateway: {http_port: ${GATEWAY_PORT}, https_port: 0}
 		where      string // what the message must name
 	}{
 		{"up, DOCKER_HOST at a missing socket", []string{"up", "--no-tui", "--containers"}, "unix://" + deadSocket, "DOCKER_HOST=unix://" + deadSocket},
-		{"up, DOCKER_HOST at a closed port", []string{"up", "--no-tui", "--containers"}, fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "DOCKER_HOST=tcp://127.0.0.1:"},
+		{"up, DOCKER_HOST at a closed port", []string{"up", "--no-tui", "--containers"}, fmt.Sprintf("tcp://127.0.0.1:%d", testkit.FreePort(t)), "DOCKER_HOST=tcp://127.0.0.1:"},
 		{"test, DOCKER_HOST at a missing socket", []string{"test", "--containers", "--", "true"}, "unix://" + deadSocket, "DOCKER_HOST=unix://" + deadSocket},
 		{"up, DOCKER_HOST unset", []string{"up", "--no-tui", "--containers"}, "", "/var/run/docker.sock (DOCKER_HOST is not set)"},
 	}

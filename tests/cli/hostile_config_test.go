@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // runFor runs devstack with a deadline: a hostile file must be refused promptly, not read until
@@ -72,7 +74,7 @@ func TestValidateRefusesHostileFiles(t *testing.T) {
 // running stack keeps its config (the reload parsed the file and took the whole stack down).
 func TestReloadSurvivesHostileFile(t *testing.T) {
 	dir := t.TempDir()
-	ctl, gw := freePort(t), freePort(t)
+	ctl, gw := testkit.FreePort(t), testkit.FreePort(t)
 	good := fmt.Sprintf("name: hostile\ncontrol: {port: %d}\nbroker: {enabled: false}\npostgres: {enabled: false}\n"+
 		"gateway: {enabled: true, http_port: %d, https_port: -1}\n", ctl, gw)
 	file := filepath.Join(dir, "stack.yaml")

@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 const privateStack = `
@@ -44,7 +46,7 @@ services:
 // directory world-readable. A local user must also not be able to make the broker allocate gigabytes
 // or create a topic named ../../x.
 func TestStateDirIsPrivateAndBrokerRefusesHostileClients(t *testing.T) {
-	dir, ports := stackDir(t, strings.ReplaceAll(privateStack, "${HTTPS_PORT}", fmt.Sprint(freePort(t))))
+	dir, ports := stackDir(t, strings.ReplaceAll(privateStack, "${HTTPS_PORT}", fmt.Sprint(testkit.FreePort(t))))
 	if err := os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("# setup input\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,10 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // sideYAML is one stack (broker and a service that writes down the broker it was given) whose ports
@@ -36,8 +36,8 @@ services:
 func twoCheckouts(t *testing.T) (a, b string, controlPort, brokerPort int) {
 	t.Helper()
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
-	controlPort, brokerPort = freePort(t), freePort(t)
-	gatewayPort := freePort(t)
+	controlPort, brokerPort = testkit.FreePort(t), testkit.FreePort(t)
+	gatewayPort := testkit.FreePort(t)
 	root := t.TempDir()
 	a, b = filepath.Join(root, "checkout-a"), filepath.Join(root, "checkout-b")
 	for _, d := range []string{a, b} {
@@ -225,7 +225,7 @@ func onTerminal(t *testing.T, dir, prompt, answer string, args ...string) string
 	cmd := exec.CommandContext(ctx, "script", "-qec", line, "/dev/null")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -241,23 +241,6 @@ func onTerminal(t *testing.T, dir, prompt, answer string, args ...string) string
 	_ = cmd.Wait()
 	in.Close()
 	return out.String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // The commands a test run starts (`devstack status`, `topic create` …, as the sample's e2e suite runs

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/devstack-dev/devstack/internal/stackcopy"
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // devstackState is what a test run must leave alone in the developer's stack.
@@ -109,7 +110,7 @@ func TestDevstackTestBesideUp(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	// up on free ports through the sample's variables; the test run sees the same (taken) ports
 	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "POSTGRES_PORT", "GATEWAY_PORT", "GATEWAY_HTTPS_PORT"} {
-		t.Setenv(k, itoa(freePort(t)))
+		t.Setenv(k, itoa(testkit.FreePort(t)))
 	}
 	u := startUp(t, dir)
 	u.waitFor(t, "all ready", 4*time.Minute)

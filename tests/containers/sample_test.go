@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/devstack-dev/devstack/internal/containers"
 	"github.com/devstack-dev/devstack/internal/stackcopy"
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 func root(t *testing.T) string {
@@ -31,30 +31,6 @@ func root(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return r
-}
-
-func devstackBinary(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("DEVSTACK_BIN"); bin != "" {
-		return bin
-	}
-	bin := filepath.Join(t.TempDir(), "devstack")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/devstack")
-	cmd.Dir = root(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build devstack: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // edit replaces old (which must occur once) by new in the copy's devstack.yaml text.
@@ -89,7 +65,7 @@ func TestSampleSuiteWithContainers(t *testing.T) {
 	if err := containers.Available(ctx); err != nil {
 		t.Fatalf("DEVSTACK_REQUIRE_CONTAINERS=1: %v", err)
 	}
-	bin := devstackBinary(t)
+	bin := testkit.DevstackBinary(t)
 	src := root(t)
 	dir := t.TempDir()
 	if _, err := stackcopy.Copy(src, dir, "sample-services", "schemas"); err != nil {
@@ -105,7 +81,7 @@ func TestSampleSuiteWithContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := string(b)
-	name := fmt.Sprintf("devstack-ctr-%d", freePort(t))
+	name := fmt.Sprintf("devstack-ctr-%d", testkit.FreePort(t))
 	edit(t, &cfg, "\nname: devstack-sample\n", "\nname: "+name+"\n")
 	if img := os.Getenv("DEVSTACK_KAFKA_IMAGE"); img != "" {
 		edit(t, &cfg, "\nbroker:\n", "\nbroker:\n  image: "+img+"\n")
@@ -131,7 +107,7 @@ func TestSampleSuiteWithContainers(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = os.Environ()
 	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT"} {
-		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", k, freePort(t)))
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", k, testkit.FreePort(t)))
 	}
 	cmd.Env = append(cmd.Env, "GATEWAY_URL=", "KAFKA_BROKERS=", "DATABASE_URL=")
 	cmd.WaitDelay = time.Minute

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package external_test proves broker.source and postgres.source external against real servers that
 // devstack did not start: Apache Kafka 4.x (KRaft, one node, from Maven Central's jars with Java 17) and
 // a PostgreSQL server of the system's binaries with a password superuser. The sample stack's suites run
@@ -26,31 +28,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/devstack-dev/devstack/internal/stackcopy"
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // repoRoot is the devstack checkout holding this test.
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// skipOrFail skips without a prerequisite, and fails under DEVSTACK_REQUIRE_ALL=1 (make test).
-func skipOrFail(t *testing.T, format string, a ...any) {
-	t.Helper()
-	if os.Getenv("DEVSTACK_REQUIRE_ALL") == "1" {
-		t.Fatalf("DEVSTACK_REQUIRE_ALL=1: "+format, a...)
-	}
-	t.Skipf(format, a...)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // devstackBin is $DEVSTACK_BIN, or devstack built into a temp dir.
@@ -118,11 +102,11 @@ func startKafkaWith(t *testing.T, extra kafkaExtra) string {
 	t.Helper()
 	java, err := exec.LookPath("java")
 	if err != nil {
-		skipOrFail(t, "needs java 17+ for Apache Kafka: %v", err)
+		testkit.SkipOrFail(t, "needs java 17+ for Apache Kafka: %v", err)
 	}
 	if _, err := exec.LookPath("mvn"); err != nil {
 		if _, serr := os.Stat(kafkaCache()); serr != nil {
-			skipOrFail(t, "needs mvn to fetch Apache Kafka's jars (or them in %s): %v", kafkaCache(), err)
+			testkit.SkipOrFail(t, "needs mvn to fetch Apache Kafka's jars (or them in %s): %v", kafkaCache(), err)
 		}
 	}
 	out, err := exec.Command(filepath.Join(repoRoot(), "scripts", "kafka-jars.sh")).Output()
@@ -132,7 +116,7 @@ func startKafkaWith(t *testing.T, extra kafkaExtra) string {
 	libs := strings.TrimSpace(lastLine(string(out)))
 
 	dir := t.TempDir()
-	port, cport := freePort(t), freePort(t)
+	port, cport := testkit.FreePort(t), testkit.FreePort(t)
 	listeners := fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", port)
 	protocols := "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
 	for name, p := range extra.listeners {
@@ -233,7 +217,7 @@ func pgBinDir(t *testing.T) string {
 			return dirs[i]
 		}
 	}
-	skipOrFail(t, "needs PostgreSQL's server binaries in /usr/lib/postgresql/<version>/bin (make tools)")
+	testkit.SkipOrFail(t, "needs PostgreSQL's server binaries in /usr/lib/postgresql/<version>/bin (make tools)")
 	return ""
 }
 
@@ -254,7 +238,7 @@ func startPostgres(t *testing.T) string {
 			}
 		}
 		if err != nil {
-			skipOrFail(t, "running as root and no unprivileged account to run PostgreSQL: %v", err)
+			testkit.SkipOrFail(t, "running as root and no unprivileged account to run PostgreSQL: %v", err)
 		}
 		uid, _ = strconv.Atoi(u.Uid)
 		gid, _ = strconv.Atoi(u.Gid)
@@ -285,7 +269,7 @@ func startPostgres(t *testing.T) string {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	srv := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=100")
 	srv.Dir = dir
@@ -336,7 +320,7 @@ func TestSampleStackOnExternalKafkaAndPostgres(t *testing.T) {
 	}
 	root := repoRoot()
 	if _, err := os.Stat(filepath.Join(root, "sample-services", "users", "node_modules")); err != nil {
-		skipOrFail(t, "the sample services' dependencies are not installed (make test-deps): %v", err)
+		testkit.SkipOrFail(t, "the sample services' dependencies are not installed (make test-deps): %v", err)
 	}
 	bin := devstackBin(t)
 	pgURL := startPostgres(t)
@@ -361,9 +345,9 @@ func TestSampleStackOnExternalKafkaAndPostgres(t *testing.T) {
 	cmd.Dir = dst
 	cmd.Env = append(os.Environ(), "NO_COLOR=1",
 		// free ports for everything the copy still runs itself; the defaults may be taken by another stack
-		fmt.Sprintf("CONTROL_PORT=%d", freePort(t)), fmt.Sprintf("GATEWAY_PORT=%d", freePort(t)),
-		fmt.Sprintf("GATEWAY_HTTPS_PORT=%d", freePort(t)), fmt.Sprintf("BROKER_PORT=%d", freePort(t)),
-		fmt.Sprintf("POSTGRES_PORT=%d", freePort(t)))
+		fmt.Sprintf("CONTROL_PORT=%d", testkit.FreePort(t)), fmt.Sprintf("GATEWAY_PORT=%d", testkit.FreePort(t)),
+		fmt.Sprintf("GATEWAY_HTTPS_PORT=%d", testkit.FreePort(t)), fmt.Sprintf("BROKER_PORT=%d", testkit.FreePort(t)),
+		fmt.Sprintf("POSTGRES_PORT=%d", testkit.FreePort(t)))
 	cmd.WaitDelay = 30 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package external_test
 
 import (
@@ -17,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // writeTLS writes ca.pem and a PEM keystore (PKCS#8 key and certificate for 127.0.0.1 and kafka.test,
@@ -67,7 +71,7 @@ func TestCLIOnRealKafkaWithSASLAndTLS(t *testing.T) {
 	bin := devstackBin(t)
 	dir := t.TempDir()
 	keystore := writeTLS(t, dir)
-	ports := map[string]int{"SASL_PLAINTEXT": freePort(t), "SSL": freePort(t), "SASL_SSL": freePort(t)}
+	ports := map[string]int{"SASL_PLAINTEXT": testkit.FreePort(t), "SSL": testkit.FreePort(t), "SASL_SSL": testkit.FreePort(t)}
 	var props strings.Builder
 	props.WriteString("sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512\n")
 	props.WriteString("ssl.keystore.type=PEM\nssl.keystore.location=" + keystore + "\n")
@@ -104,7 +108,7 @@ func TestCLIOnRealKafkaWithSASLAndTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := fmt.Sprintf("127.0.0.1:%d", ports[tc.listener])
 			cfg := func(password string) string {
-				y := fmt.Sprintf("name: sec\ncontrol: {port: %d}\nbroker:\n  source: external\n  external:\n    bootstrap_servers: [%q]\n", freePort(t), addr)
+				y := fmt.Sprintf("name: sec\ncontrol: {port: %d}\nbroker:\n  source: external\n  external:\n    bootstrap_servers: [%q]\n", testkit.FreePort(t), addr)
 				if tc.mech != "" {
 					y += fmt.Sprintf("    sasl: {mechanism: %s, username: app, password: %q}\n", tc.mech, password)
 				}

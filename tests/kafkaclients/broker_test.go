@@ -17,6 +17,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // Which broker process the suite drives: "devstack" (`devstack up --no-tui` on a devstack.yaml that
@@ -88,26 +90,16 @@ func goBuild(out, pkg string) error {
 	return nil
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startBroker starts the broker on a free port with a fresh data dir and waits until it answers.
 func startBroker(t *testing.T) *brokerProc {
 	t.Helper()
 	mode, bin := buildBroker(t)
-	b := &brokerProc{t: t, mode: mode, bin: bin, dir: t.TempDir(), port: freePort(t)}
+	b := &brokerProc{t: t, mode: mode, bin: bin, dir: t.TempDir(), port: testkit.FreePort(t)}
 	b.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port))
 	if mode == "devstack" {
 		// Only the broker: no services, gateway or database, and a free control port so concurrent runs
 		// on this machine do not collide.
-		yaml := fmt.Sprintf("broker:\n  enabled: true\n  port: %d\ncontrol:\n  port: %d\npostgres:\n  enabled: false\ngateway:\n  enabled: false\n", b.port, freePort(t))
+		yaml := fmt.Sprintf("broker:\n  enabled: true\n  port: %d\ncontrol:\n  port: %d\npostgres:\n  enabled: false\ngateway:\n  enabled: false\n", b.port, testkit.FreePort(t))
 		if err := os.WriteFile(filepath.Join(b.dir, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
 			t.Fatal(err)
 		}

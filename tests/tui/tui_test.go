@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,35 +21,12 @@ import (
 	"time"
 
 	"github.com/devstack-dev/devstack/internal/stackcopy"
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 func root(t *testing.T) string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-func buildDevstack(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("DEVSTACK_BIN"); bin != "" {
-		return bin
-	}
-	bin := filepath.Join(t.TempDir(), "devstack")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/devstack")
-	cmd.Dir = root(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build devstack: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // copyStack copies devstack.yaml and the sample services' sources; their installed dependencies are
@@ -139,7 +115,7 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux is not installed (apt-get install -y tmux)")
 	}
-	bin := buildDevstack(t)
+	bin := testkit.DevstackBinary(t)
 	dir := t.TempDir()
 	copyStack(t, root(t), dir)
 	if y, err := os.ReadFile(filepath.Join(dir, "devstack.yaml")); err != nil || !regexp.MustCompile(`(?m)^  users:`).Match(y) || !regexp.MustCompile(`(?m)^  scorer:`).Match(y) {
@@ -149,7 +125,7 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	// free ports, so this copy runs beside any other stack on the machine
 	var env strings.Builder
 	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT"} {
-		fmt.Fprintf(&env, "export %s=%d\n", k, freePort(t))
+		fmt.Fprintf(&env, "export %s=%d\n", k, testkit.FreePort(t))
 	}
 	script := filepath.Join(dir, "run-up.sh")
 	logPath := filepath.Join(dir, "up.stderr")
