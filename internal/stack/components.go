@@ -175,7 +175,9 @@ func (s *Stack) gatewayComponent() Component {
 		fctx, fcancel := context.WithCancel(context.Background())
 		var followers sync.WaitGroup
 		followers.Go(func() { s.bridgeUpstreams(fctx, gw) })
-		followers.Go(func() { s.watchConfig(fctx, gw) })
+		if w := s.configWatcher(); w != nil {
+			followers.Go(func() { s.watchConfig(fctx, gw, w) })
+		}
 		detail := fmt.Sprintf("%d routes", len(s.cfg.Gateway.Routes))
 		if a := gw.HTTPSAddr(); a != "" {
 			detail += ", https " + a

@@ -179,20 +179,26 @@ func (s *Stack) Routes(context.Context) ([]event.RouteStats, error) {
 	return gw.Routes(), nil
 }
 
-// watchConfig reloads the gateway's routes when devstack.yaml changes. Other changes need a restart,
-// which it says.
-func (s *Stack) watchConfig(ctx context.Context, gw *proxy.Gateway) {
+// configWatcher watches the directory of devstack.yaml (editors replace the file on save). It is set up
+// before the gateway is reported ready, so a save right after "ready" is not missed. nil: not watched.
+func (s *Stack) configWatcher() *fsnotify.Watcher {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		s.log.Warn("cannot watch devstack.yaml; route changes need a restart", "err", err)
-		return
+		return nil
 	}
-	defer w.Close()
-	// watch the directory: editors replace the file on save
 	if err := w.Add(s.cfg.Dir); err != nil {
+		w.Close()
 		s.log.Warn("cannot watch devstack.yaml; route changes need a restart", "err", err)
-		return
+		return nil
 	}
+	return w
+}
+
+// watchConfig reloads the gateway's routes when devstack.yaml changes, from w's events; it closes w.
+// Other changes need a restart, which it says.
+func (s *Stack) watchConfig(ctx context.Context, gw *proxy.Gateway, w *fsnotify.Watcher) {
+	defer w.Close()
 	var timer *time.Timer
 	var fire <-chan time.Time
 	for {
