@@ -40,6 +40,12 @@ type keeper struct {
 	draining    bool
 	sampleAt    time.Time
 	sampleTicks uint64
+
+	// the first start's timeline, written by run before the first outcome is sent on first (so
+	// read safely by whoever received it) and never again
+	spawnedAt time.Time
+	readyAt   time.Time
+	probes    int
 }
 
 func (sv *service) newKeeper(replica, gen int, fastFail bool) (*keeper, error) {
@@ -151,6 +157,9 @@ func (k *keeper) run() {
 			return
 		}
 		startedAt := time.Now()
+		if k.spawnedAt.IsZero() {
+			k.spawnedAt = startedAt
+		}
 		k.update(func(in *event.Instance) {
 			in.PID, in.StartedAt, in.Status, in.Ready, in.ExitCode = p.PID, startedAt, event.StatusStarting, false, 0
 			k.proc = p
@@ -192,6 +201,9 @@ func (k *keeper) run() {
 		var readyAt time.Time
 		if ready {
 			readyAt = time.Now()
+			if k.readyAt.IsZero() {
+				k.readyAt, k.probes = readyAt, pr.checks
+			}
 			k.update(func(in *event.Instance) { in.Status, in.Ready = event.StatusReady, true })
 			k.settle(nil)
 			streakStart = time.Time{}
