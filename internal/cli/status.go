@@ -96,6 +96,11 @@ func writeStatus(app *App, st event.State) {
 	}
 	tw.Flush()
 	for _, s := range st.Services {
+		if r := s.LastReload; r != nil && len(r.Timeline) > 0 {
+			fmt.Fprintf(app.Stdout, "%s last reload (%s, %s): %s\n", s.Name, r.Trigger, fmtDur(r.Duration), event.FormatTimeline(r.Timeline))
+		}
+	}
+	for _, s := range st.Services {
 		if s.Error != "" {
 			fmt.Fprintf(app.Stdout, "\n%s %s: %s\n", p.red("!"), s.Name, s.Error)
 		}

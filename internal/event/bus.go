@@ -50,6 +50,7 @@ func cloneService(sv Service) Service {
 	sv.Instances = slices.Clone(sv.Instances)
 	if sv.LastReload != nil {
 		r := *sv.LastReload
+		r.Timeline = slices.Clone(r.Timeline)
 		sv.LastReload = &r
 	}
 	return sv

@@ -3,6 +3,7 @@ package event
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -56,6 +57,31 @@ type Reload struct {
 	OK       bool          `json:"ok"`
 	Trigger  string        `json:"trigger,omitempty"` // the changed file, or "manual"
 	Error    string        `json:"error,omitempty"`   // build output when it failed
+	// Timeline is where the time went, phase by phase in order: debounce (first file event to the
+	// deploy's start), setup (the setup check, and setup when its inputs changed), build, start
+	// (spawning the new process), ready (until its readiness probe passed), switch (until the new
+	// instance was published to the gateway) and, once it is done, drain (until the old one stopped).
+	Timeline []Phase `json:"timeline,omitempty"`
+}
+
+// FormatTimeline renders phases as "debounce 200ms · build 812ms · ready 95ms (3 probes)".
+func FormatTimeline(ps []Phase) string {
+	parts := make([]string, 0, len(ps))
+	for _, p := range ps {
+		s := p.Name + " " + p.Took.Round(time.Millisecond).String()
+		if p.Note != "" {
+			s += " (" + p.Note + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// Phase is one step of a reload's timeline.
+type Phase struct {
+	Name string        `json:"name"`
+	Took time.Duration `json:"took"`
+	Note string        `json:"note,omitempty"` // "skipped", "3 probes", ...
 }
 
 // Service is the state of one configured service and its replicas.

@@ -40,6 +40,12 @@ type keeper struct {
 	draining    bool
 	sampleAt    time.Time
 	sampleTicks uint64
+
+	// the first start's timeline, written by run before the first outcome is sent on first (so
+	// read safely by whoever received it) and never again
+	spawnedAt time.Time
+	readyAt   time.Time
+	probes    int
 }
 
 func (sv *service) newKeeper(replica, gen int, fastFail bool) (*keeper, error) {
@@ -151,6 +157,9 @@ func (k *keeper) run() {
 			return
 		}
 		startedAt := time.Now()
+		if k.spawnedAt.IsZero() {
+			k.spawnedAt = startedAt
+		}
 		k.update(func(in *event.Instance) {
 			in.PID, in.StartedAt, in.Status, in.Ready, in.ExitCode = p.PID, startedAt, event.StatusStarting, false, 0
 			k.proc = p
@@ -192,6 +201,9 @@ func (k *keeper) run() {
 		var readyAt time.Time
 		if ready {
 			readyAt = time.Now()
+			if k.readyAt.IsZero() {
+				k.readyAt, k.probes = readyAt, pr.checks
+			}
 			k.update(func(in *event.Instance) { in.Status, in.Ready = event.StatusReady, true })
 			k.settle(nil)
 			streakStart = time.Time{}
@@ -333,13 +345,36 @@ func (k *keeper) waitSettled(ctx context.Context, p *proc, d time.Duration) erro
 	}
 }
 
+const (
+	fastProbe    = 20 * time.Millisecond // the pace of network probes right after a start
+	fastProbeFor = 5 * time.Second       // how long after a start they keep that pace
+)
+
+// nextProbeWait is the pause before the next check, elapsed after the first. The first check runs at
+// once; a network probe (a local connect, cheap) then checks every fastProbe for fastProbeFor, so a
+// reloaded instance is seen ready within fastProbe of answering instead of at the next interval tick
+// (with backoff, up to a whole interval late: most of a hot reload's latency for a fast-starting
+// service). After that, and for exec probes (a process per check) from the start, the pause doubles
+// from 10ms up to the interval. It never exceeds the interval.
+func nextProbeWait(elapsed, prev, interval time.Duration, exec bool) time.Duration {
+	var d time.Duration
+	switch {
+	case !exec && elapsed < fastProbeFor:
+		d = fastProbe
+	case prev <= 0:
+		d = 10 * time.Millisecond
+	default:
+		d = 2 * prev
+	}
+	return min(d, interval)
+}
+
 // probeUntilReady probes until ready (nil), the deadline passes (the last probe error), the process
 // exits or ctx ends.
 func (k *keeper) probeUntilReady(ctx context.Context, pr *prober, p *proc, deadline time.Time) error {
 	var last error
-	// Probe quickly at first and back off to the interval: a service that is up in 300 ms is seen as ready
-	// then, not at the next 200 ms tick; that is most of a hot reload's latency for a fast-starting service.
-	wait := 10 * time.Millisecond
+	began := time.Now()
+	var wait time.Duration
 	for {
 		err := pr.check(ctx)
 		if err == nil {
@@ -352,8 +387,8 @@ func (k *keeper) probeUntilReady(ctx context.Context, pr *prober, p *proc, deadl
 		if time.Now().After(deadline) {
 			return last
 		}
-		t := time.NewTimer(min(wait, pr.interval()))
-		wait *= 2
+		wait = nextProbeWait(time.Since(began), wait, pr.interval(), pr.probe.Exec != "")
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-pr.logSeen: // a log probe is ready the moment its line is printed

@@ -23,6 +23,7 @@ type prober struct {
 	logSeen chan struct{}
 	once    sync.Once
 	client  *http.Client
+	checks  int // how many checks ran (by one goroutine at a time)
 }
 
 func newProber(p Probe, port int, dir string, env []string) (*prober, error) {
@@ -79,6 +80,7 @@ func (pr *prober) attemptTimeout() time.Duration {
 func (pr *prober) interval() time.Duration { return pr.probe.Interval }
 
 func (pr *prober) check(ctx context.Context) error {
+	pr.checks++
 	ctx, cancel := context.WithTimeout(ctx, pr.attemptTimeout())
 	defer cancel()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(pr.port))

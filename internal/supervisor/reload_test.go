@@ -141,6 +141,11 @@ func TestHotReload(t *testing.T) {
 	if sv.LastReload.Trigger != "VERSION" || sv.LastReload.Duration <= 0 {
 		t.Errorf("last reload = %+v", sv.LastReload)
 	}
+	if n := len(sv.LastReload.Timeline); n == 7 { // already drained
+		checkTimeline(t, sv.LastReload, "debounce", "setup", "build", "start", "ready", "switch", "drain")
+	} else {
+		checkTimeline(t, sv.LastReload, "debounce", "setup", "build", "start", "ready", "switch")
+	}
 	for _, in := range sv.Instances {
 		for _, old := range first.Instances {
 			if in.Port == old.Port || in.PID == old.PID {
@@ -155,6 +160,19 @@ func TestHotReload(t *testing.T) {
 		waitUntil(t, 20*time.Second, "old instance stopped", func() bool { return !alive(old.PID) })
 	}
 	waitUntil(t, 20*time.Second, "client saw v2", func() bool { return c.saw("v2") })
+	sv = h.waitFor("api", 20*time.Second, "drain in the timeline", func(sv event.Service) bool {
+		return sv.LastReload != nil && len(sv.LastReload.Timeline) == 7
+	})
+	checkTimeline(t, sv.LastReload, "debounce", "setup", "build", "start", "ready", "switch", "drain")
+	logged := false
+	for _, l := range h.logs.Tail(0, event.SourceFilter("api")) {
+		if l.Stream == "system" && strings.HasPrefix(l.Text, "reload timeline: debounce ") {
+			logged = true
+		}
+	}
+	if !logged {
+		t.Error("no log line with the reload's timeline")
+	}
 
 	// 2. a failing build keeps the running instances and shows the compiler's output
 	writeFile(t, filepath.Join(dir, "BREAK"), "")
@@ -219,6 +237,32 @@ func TestHotReload(t *testing.T) {
 	// the Rebuild may be superseded by the change to BREAK; either way it answers with the outcome
 	if err := h.sup.Rebuild(ctx, "api"); err == nil || !strings.Contains(err.Error(), "syntax error") {
 		t.Errorf("Rebuild with a broken build: %v", err)
+	}
+}
+
+// checkTimeline checks a reload's phases: their names in order, none negative, and together no longer
+// than the reload (the drain comes after it); the ready phase counts its probes.
+func checkTimeline(t *testing.T, r *event.Reload, names ...string) {
+	t.Helper()
+	var got []string
+	var sum time.Duration
+	for _, p := range r.Timeline {
+		got = append(got, p.Name)
+		if p.Took < 0 {
+			t.Errorf("phase %s took %s", p.Name, p.Took)
+		}
+		if p.Name != "drain" {
+			sum += p.Took
+		}
+		if p.Name == "ready" && !strings.HasSuffix(p.Note, "probes") && !strings.HasSuffix(p.Note, "probe") {
+			t.Errorf("ready phase note %q does not count the probes", p.Note)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(names, " ") {
+		t.Errorf("timeline phases = %v, want %v", got, names)
+	}
+	if sum > r.Duration+time.Millisecond {
+		t.Errorf("phases sum to %s, more than the reload's %s", sum, r.Duration)
 	}
 }
 

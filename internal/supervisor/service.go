@@ -75,6 +75,7 @@ type service struct {
 	gen         int
 	restarts    int
 	lastReload  *event.Reload
+	tl          *timeline // the running deploy's; only the deploy goroutine (one at a time) uses it
 	startedAt   time.Time // when the first deploy began
 	startedIn   time.Duration
 	userStopped bool
@@ -507,6 +508,8 @@ func (sv *service) deploy(ctx context.Context, op opKind, c *change) error {
 		trigger = sv.describeChange(c)
 	}
 	reload := op == opReload || op == opRebuild
+	sv.tl = newTimeline(began)
+	sv.tl.mark("debounce", "")
 	wasRunning := sv.running()
 	if !wasRunning {
 		if err := sv.waitDeps(ctx, op == opInitial || op == opReload); err != nil {
@@ -543,6 +546,7 @@ func (sv *service) deploy(ctx context.Context, op opKind, c *change) error {
 			setupRan = true
 		}
 	}
+	sv.tl.mark("setup", map[bool]string{true: "ran", false: "unchanged"}[setupRan])
 	skipped := false
 	if sv.spec.Build != "" && !(op == opRestart && wasRunning) {
 		// Only a fresh start may skip: a reload or Rebuild always builds, and so does a start right
@@ -553,6 +557,11 @@ func (sv *service) deploy(ctx context.Context, op opKind, c *change) error {
 			return err
 		}
 	}
+	buildNote := ""
+	if skipped || sv.spec.Build == "" || (op == opRestart && wasRunning) {
+		buildNote = "skipped"
+	}
+	sv.tl.mark("build", buildNote)
 	if skipped {
 		defer sv.settleTentative()
 	}
@@ -876,23 +885,24 @@ func (sv *service) replace(ctx context.Context, began time.Time, trigger string,
 			sv.mu.Lock()
 			sv.candidates = nil
 			sv.mu.Unlock()
-			sv.retire(news)
+			sv.retire(news, nil)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return sv.reloadFailed(began, trigger, err.Error())
 		}
+		sv.tl.markInstances(news)
 		sv.mu.Lock()
 		sv.keepers, sv.candidates = news, nil
 		sv.markDrainingLocked(old)
 		sv.errMsg = ""
 		sv.phase = ""
-		sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: true, Trigger: trigger}
 		sv.mu.Unlock()
 		sv.publish()
-		sv.system(fmt.Sprintf("replaced by generation %d in %s", gen, time.Since(began).Round(time.Millisecond)))
+		r := sv.reloaded(began, trigger, nil)
+		sv.system(fmt.Sprintf("replaced by generation %d in %s", gen, r.Duration.Round(time.Millisecond)))
 		sv.drains.Add(1)
-		go sv.drain(old)
+		go sv.drain(old, r)
 		return nil
 	}
 
@@ -909,6 +919,7 @@ func (sv *service) replace(ctx context.Context, began time.Time, trigger string,
 		sv.mu.Unlock()
 		sv.publish()
 		sv.stopKeepers(old)
+		sv.tl.mark("stop", "old instances, before the new ones can take their ports")
 		sv.mu.Lock()
 		sv.keepers = nil
 		sv.phase = event.StatusStarting // not "stopped": the new instances come right after
@@ -965,21 +976,52 @@ func (sv *service) replace(ctx context.Context, began time.Time, trigger string,
 	if err == nil && sv.startedIn == 0 && !sv.startedAt.IsZero() {
 		sv.startedIn = time.Since(sv.startedAt)
 	}
+	sv.mu.Unlock()
 	if op == opReload || op == opRebuild {
-		r := &event.Reload{At: time.Now(), Duration: time.Since(began), OK: err == nil, Trigger: trigger}
-		if err != nil {
-			r.Error = err.Error()
+		if err == nil {
+			sv.tl.markInstances(news)
 		}
-		sv.lastReload = r
+		sv.reloaded(began, trigger, err)
+	} else {
+		sv.publish()
 	}
+	return err
+}
+
+// reloaded records a finished reload (the new instances are published, or err says why not) with its
+// timeline, publishes it and logs the timeline in one line.
+func (sv *service) reloaded(began time.Time, trigger string, err error) *event.Reload {
+	if err == nil {
+		sv.tl.mark("switch", "")
+	}
+	r := &event.Reload{At: time.Now(), Duration: time.Since(began), OK: err == nil, Trigger: trigger, Timeline: sv.tl.list()}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	sv.mu.Lock()
+	sv.lastReload = r
 	sv.mu.Unlock()
 	sv.publish()
-	return err
+	sv.logTimeline(r)
+	return r
+}
+
+// logTimeline writes a reload's timeline as one log line (slog fields in ms, and the service's log).
+func (sv *service) logTimeline(r *event.Reload) {
+	attrs := []any{"trigger", r.Trigger, "ok", r.OK, "total_ms", r.Duration.Milliseconds()}
+	for _, p := range r.Timeline {
+		attrs = append(attrs, p.Name+"_ms", p.Took.Milliseconds())
+		if p.Note != "" {
+			attrs = append(attrs, p.Name+"_note", p.Note)
+		}
+	}
+	sv.log.Info("reload timeline", attrs...)
+	sv.system("reload timeline: " + event.FormatTimeline(r.Timeline))
 }
 
 func (sv *service) reloadFailed(began time.Time, trigger, reason string) error {
 	sv.mu.Lock()
-	sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: false, Trigger: trigger, Error: reason}
+	sv.lastReload = &event.Reload{At: time.Now(), Duration: time.Since(began), OK: false, Trigger: trigger, Error: reason, Timeline: sv.tl.list()}
 	sv.phase = ""
 	sv.mu.Unlock()
 	sv.system("reload failed; keeping the running instance: " + reason)
@@ -1048,18 +1090,20 @@ func (sv *service) markDrainingLocked(ks []*keeper) {
 }
 
 // retire unpublishes instances now and stops them after the drain delay, in the background.
-func (sv *service) retire(ks []*keeper) {
+func (sv *service) retire(ks []*keeper, r *event.Reload) {
 	sv.mu.Lock()
 	sv.markDrainingLocked(ks)
 	sv.mu.Unlock()
 	sv.publish()
 	sv.drains.Add(1)
-	go sv.drain(ks)
+	go sv.drain(ks, r)
 }
 
-// drain stops replaced instances after giving in-flight requests time to finish.
-func (sv *service) drain(old []*keeper) {
+// drain stops replaced instances after giving in-flight requests time to finish. When r (the reload
+// that replaced them) is still the last one, its timeline gets the drain phase.
+func (sv *service) drain(old []*keeper, r *event.Reload) {
 	defer sv.drains.Done()
+	from := time.Now()
 	t := time.NewTimer(drainDelay)
 	select {
 	case <-t.C:
@@ -1069,8 +1113,17 @@ func (sv *service) drain(old []*keeper) {
 	sv.stopKeepers(old)
 	sv.mu.Lock()
 	sv.draining = removeKeepers(sv.draining, old)
+	var done *event.Reload
+	if r != nil && sv.lastReload == r {
+		c := *r
+		c.Timeline = append(slices.Clone(r.Timeline), event.Phase{Name: "drain", Took: time.Since(from)})
+		sv.lastReload, done = &c, &c
+	}
 	sv.mu.Unlock()
 	sv.publish()
+	if done != nil {
+		sv.log.Info("old instance drained", "trigger", done.Trigger, "drain_ms", done.Timeline[len(done.Timeline)-1].Took.Milliseconds())
+	}
 }
 
 func removeKeepers(list, rm []*keeper) []*keeper {

@@ -10,10 +10,12 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_site.settings")
 django_asgi_app = get_asgi_application()  # before importing anything that touches models
 
+from asgiref.sync import sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from orders.consumers import ScoredOrdersConsumer  # noqa: E402
+from orders.devprep import prepare  # noqa: E402
 from orders.live import listen_forever  # noqa: E402
 
 log = logging.getLogger("analytics.lifespan")
@@ -25,6 +27,15 @@ async def lifespan(scope, receive, send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            # Under devstack: migrate when a migration is unapplied and ensure the dev superuser, before
+            # the server listens (so readiness means migrated); a hot reload has nothing to migrate.
+            if os.environ.get("ANALYTICS_PREPARE_ON_START") == "1":
+                try:
+                    await sync_to_async(prepare)()
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                    log.exception("preparing the database failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
             task = asyncio.create_task(listen_forever(), name="live-listener")
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
