@@ -9,16 +9,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/devstack-dev/devstack/bench/benchkit"
 )
 
 var (
@@ -55,12 +54,11 @@ func must(err error) {
 	}
 }
 
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+var (
+	freePort = benchkit.FreePort
+	median   = benchkit.Median
+	ms       = benchkit.MS
+)
 
 func copyDir(src, dst string) {
 	cmd := exec.Command("cp", "-a", src+"/.", dst)
@@ -71,16 +69,6 @@ func copyDir(src, dst string) {
 	}
 }
 
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
 
 // ---- start-up ----
 
@@ -302,25 +290,9 @@ func prepApp(c reloadCase, name string) string {
 	return dir
 }
 
-func get(url string) string {
-	resp, err := http.Get(url)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
 func waitBody(url, want string, timeout time.Duration) (time.Duration, bool) {
-	t0 := time.Now()
-	for time.Since(t0) < timeout {
-		if strings.Contains(get(url), want) {
-			return time.Since(t0), true
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return 0, false
+	d, ok, _ := benchkit.Poll(url, want, 2*time.Millisecond, timeout)
+	return d, ok
 }
 
 // edits rewrites the version marker runs times and measures until served.
