@@ -69,7 +69,6 @@ func copyDir(src, dst string) {
 	}
 }
 
-
 // ---- start-up ----
 
 const startYAML = `name: benchcore

@@ -1,40 +1,155 @@
 // Command reloadbench measures hot reloads on the sample services themselves: it runs a copy of the
 // sample stack (internal/stackcopy) on free ports, saves a source file of each service several times
-// and reads each reload's timeline from `devstack status --json` (save to switch, phase by phase). It
-// prints Markdown. The peers (air, `nest start --watch -b swc`, runserver) are not measured here yet:
-// bench/core compares them on small apps of its own.
+// and measures save → new code answering, for devstack and, side by side in the same run, for the tool
+// a user would otherwise use: air (and a bare `go build` + start, the floor) for the Go scorer,
+// `nest start --watch -b swc` for the NestJS users, `manage.py runserver` for the Django analytics.
+//
+// The peers run in the same stack copy as services of their own (a copy of the service's directory,
+// no devstack watch: the peer watches and restarts), so they get the same environment (DATABASE_URL,
+// KAFKA_BROKERS, …) and are polled through the same gateway path as devstack's services: a bench
+// route per side rewritten to the service's /health, whose body carries the edited marker. The floor
+// is run by this command itself (build, stop the old process, start the new one with the scorer's
+// environment) and polled directly. It prints Markdown: the comparison, then devstack's timeline.
 package main
 
 import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/devstack-dev/devstack/bench/benchkit"
 	"github.com/devstack-dev/devstack/internal/event"
 	"github.com/devstack-dev/devstack/internal/stackcopy"
 )
 
 var (
 	devstack = flag.String("devstack", "bin/devstack", "devstack binary")
-	runs     = flag.Int("runs", 5, "saves per service")
+	runs     = flag.Int("runs", 5, "saves per service and side")
+	airBin   = flag.String("air", "", "air binary (the scorer's peer; empty: not measured)")
+	interval = flag.Duration("poll", 5*time.Millisecond, "poll interval of the harness")
 )
 
-// edits are the saved files: a comment appended, so every save builds and replaces the instance.
-var edits = []struct{ service, file, comment string }{
-	{"scorer", "scorer/cmd/scorer/main.go", "// bench"},
-	{"users", "users/src/app.module.ts", "// bench"},
-	{"analytics", "analytics/orders/views.py", "# bench"},
+var (
+	freePort = benchkit.FreePort
+	median   = benchkit.Median
+	ms       = benchkit.MS
+)
+
+// edit is one service's saved file: the marker (a string its /health answers with) gets "-bN"
+// appended on the Nth save, so every save changes what the new code serves.
+type edit struct {
+	service, peer, peerName, file, marker string
+	peerYAML                              string // the peer's service definition (indented, after its name)
+	peerSetup                             func(dir string)
+}
+
+const airTOML = `root = "."
+tmp_dir = "tmp"
+[build]
+cmd = "go build -o ./tmp/scorer ./cmd/scorer"
+bin = "./tmp/scorer"
+include_ext = ["go"]
+exclude_dir = ["bin", "tmp"]
+delay = 50
+[log]
+main_only = true
+`
+
+func edits() []edit {
+	return []edit{
+		{
+			service: "scorer", peer: "scorer-air", peerName: "air", file: "cmd/scorer/main.go",
+			marker: `status, code, detail := "ok`,
+			peerYAML: fmt.Sprintf(`    dir: sample-services/scorer-air
+    command: exec %s -c .air.toml
+    ready: { http: /health, timeout: 300s }
+`, *airBin),
+			peerSetup: func(dir string) { must(os.WriteFile(filepath.Join(dir, ".air.toml"), []byte(airTOML), 0o644)) },
+		},
+		{
+			service: "users", peer: "users-nest", peerName: "nest start --watch -b swc", file: "src/health/health.controller.ts",
+			marker: `service: 'users`,
+			peerYAML: `    dir: sample-services/users-nest
+    command: exec ./node_modules/.bin/nest start --watch -b swc
+    database: users
+    env:
+      JWT_SECRET: ${JWT_SECRET:-dev-only-jwt-secret-change-me-0123456789}
+    ready: { http: /health, timeout: 300s }
+`,
+		},
+		{
+			service: "analytics", peer: "analytics-runserver", peerName: "manage.py runserver", file: "analytics_site/urls.py",
+			marker: `"service": "analytics`,
+			peerYAML: `    dir: sample-services/analytics-runserver
+    command: exec .venv/bin/python manage.py runserver 127.0.0.1:$PORT
+    database: analytics
+    env:
+      JWT_SECRET: ${JWT_SECRET:-dev-only-jwt-secret-change-me-0123456789}
+      ANALYTICS_PREPARE_ON_START: "1"
+    ready: { http: /health, timeout: 300s }
+`,
+		},
+	}
 }
 
 var phases = []string{"debounce", "setup", "build", "start", "ready", "switch"}
+
+// side is one tool's measurement of one service: the save → new code answering times and the
+// failed polls on the way.
+type side struct {
+	took   []time.Duration
+	failed int
+	missed int // saves never served within the timeout
+}
+
+func (s *side) add(d time.Duration, ok bool, failed int) {
+	s.failed += failed
+	if ok {
+		s.took = append(s.took, d)
+	} else {
+		s.missed++
+	}
+}
+
+func (s *side) cell() string {
+	if len(s.took) == 0 {
+		return "not served"
+	}
+	c := ms(median(s.took))
+	if s.missed > 0 {
+		c += fmt.Sprintf(" (%d not served)", s.missed)
+	}
+	return c
+}
+
+func ratio(dev, peer *side) string {
+	if len(dev.took) == 0 || len(peer.took) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(median(dev.took))/float64(median(peer.took)))
+}
+
+// save replaces the marker's current value in file by its Nth and returns what /health then answers.
+func save(file, marker string, n int) string {
+	b, err := os.ReadFile(file)
+	must(err)
+	cur := marker
+	if n > 1 {
+		cur = fmt.Sprintf("%s-b%d", marker, n-1)
+	}
+	next := fmt.Sprintf("%s-b%d", marker, n)
+	if !strings.Contains(string(b), cur) {
+		fail(fmt.Sprintf("%s: %q not found", file, cur))
+	}
+	must(os.WriteFile(file, []byte(strings.Replace(string(b), cur, next, 1)), 0o644))
+	return fmt.Sprintf("-b%d\"", n)
+}
 
 func main() {
 	flag.Parse()
@@ -48,10 +163,47 @@ func main() {
 	_, err = stackcopy.Copy(root, dir, "sample-services")
 	must(err)
 
-	env := os.Environ()
-	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "POSTGRES_PORT", "GATEWAY_PORT", "GATEWAY_HTTPS_PORT"} {
-		env = append(env, fmt.Sprintf("%s=%d", k, freePort()))
+	// The peers: a copy of each service's directory (its dependencies stay links), a service of its own
+	// without devstack's watch, and a bench route per side to /health.
+	var peerServices, routes strings.Builder
+	for _, e := range edits() {
+		if e.peer == "scorer-air" && *airBin == "" {
+			continue
+		}
+		src := filepath.Join(dir, "sample-services", e.service)
+		dst := filepath.Join(dir, "sample-services", e.peer)
+		if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+			fail(fmt.Sprintf("cp %s: %v: %s", src, err, out))
+		}
+		if e.peerSetup != nil {
+			e.peerSetup(dst)
+		}
+		fmt.Fprintf(&peerServices, "  %s:\n%s", e.peer, e.peerYAML)
+		for _, name := range []string{e.service, e.peer} {
+			fmt.Fprintf(&routes, "    - path: /bench/%s\n      service: %s\n      rewrite: /health\n", name, name)
+		}
 	}
+	yamlPath := filepath.Join(dir, "devstack.yaml")
+	y, err := os.ReadFile(yamlPath)
+	must(err)
+	ys := string(y)
+	for _, ins := range []struct{ after, text string }{{"\n  routes:\n", routes.String()}, {"\nservices:\n", peerServices.String()}} {
+		i := strings.Index(ys, ins.after)
+		if i < 0 {
+			fail(fmt.Sprintf("the copy's devstack.yaml has no %q", ins.after))
+		}
+		i += len(ins.after)
+		ys = ys[:i] + ins.text + ys[i:]
+	}
+	must(os.WriteFile(yamlPath, []byte(ys), 0o644))
+
+	env := os.Environ()
+	ports := map[string]int{}
+	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "POSTGRES_PORT", "GATEWAY_PORT", "GATEWAY_HTTPS_PORT"} {
+		ports[k] = freePort()
+		env = append(env, fmt.Sprintf("%s=%d", k, ports[k]))
+	}
+	gateway := fmt.Sprintf("http://127.0.0.1:%d", ports["GATEWAY_PORT"])
 	logPath = filepath.Join(dir, "up.log")
 	logf, err := os.Create(logPath)
 	must(err)
@@ -59,7 +211,16 @@ func main() {
 	up.Dir, up.Env, up.Stdout, up.Stderr = dir, env, logf, logf
 	up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	must(up.Start())
+	var floor *exec.Cmd
+	stopFloor := func() {
+		if floor != nil {
+			_ = syscall.Kill(-floor.Process.Pid, syscall.SIGTERM)
+			_ = floor.Wait()
+			floor = nil
+		}
+	}
 	stop = func() {
+		stopFloor()
 		_ = syscall.Kill(-up.Process.Pid, syscall.SIGINT)
 		done := make(chan struct{})
 		go func() { _ = up.Wait(); close(done) }()
@@ -102,64 +263,151 @@ func main() {
 		time.Sleep(500 * time.Millisecond)
 	}
 
-	fmt.Printf("## Hot reload on the sample services\n\n")
-	fmt.Printf("A copy of the sample stack; each service's source file saved %d times (a comment appended). Median of "+
-		"each reload's timeline from `devstack status --json`: from the first file event to the new instance published to "+
-		"the gateway (switch). The drain of the old instance comes after and is not counted.\n\n", *runs)
-	fmt.Printf("| service | total | %s |\n|---|---:|%s\n", strings.Join(phases, " | "), strings.Repeat("---:|", len(phases)))
-	for _, e := range edits {
-		var totals []time.Duration
-		per := map[string][]time.Duration{}
-		for range *runs {
+	type row struct {
+		e          edit
+		dev, peer  side
+		floor      *side
+		per        map[string][]time.Duration
+		devTotals  []time.Duration
+		peerAbsent bool
+	}
+	var rows []*row
+	const settle = 2 * time.Second // the old instance drains, the tool settles
+	for _, e := range edits() {
+		r := &row{e: e, per: map[string][]time.Duration{}}
+		rows = append(rows, r)
+		for n := 1; n <= *runs; n++ {
 			prev := service(e.service).LastReload
-			f, err := os.OpenFile(filepath.Join(dir, "sample-services", e.file), os.O_APPEND|os.O_WRONLY, 0)
-			must(err)
-			_, err = fmt.Fprintln(f, e.comment)
-			must(err)
-			must(f.Close())
-			var r *event.Reload
-			for end := time.Now().Add(5 * time.Minute); r == nil; time.Sleep(100 * time.Millisecond) {
-				if time.Now().After(end) {
-					fail("no reload of " + e.service + " within 5 minutes")
-				}
-				if cur := service(e.service).LastReload; cur != nil && (prev == nil || cur.At.After(prev.At)) {
-					if !cur.OK {
-						fail(e.service + " reload failed: " + cur.Error)
+			want := save(filepath.Join(dir, "sample-services", e.service, e.file), e.marker, n)
+			r.dev.add(benchkit.Poll(gateway+"/bench/"+e.service, want, *interval, 2*time.Minute))
+			for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+				if cur := service(e.service).LastReload; cur != nil && cur.OK && (prev == nil || cur.At.After(prev.At)) {
+					r.devTotals = append(r.devTotals, cur.Duration)
+					for _, p := range cur.Timeline {
+						r.per[p.Name] = append(r.per[p.Name], p.Took)
 					}
-					r = cur
+					break
 				}
 			}
-			totals = append(totals, r.Duration)
-			for _, p := range r.Timeline {
-				per[p.Name] = append(per[p.Name], p.Took)
-			}
-			time.Sleep(2 * time.Second) // let the old instance drain
+			time.Sleep(settle)
 		}
-		row := []string{e.service, ms(median(totals))}
+		if e.peer == "scorer-air" && *airBin == "" {
+			r.peerAbsent = true
+		} else {
+			for n := 1; n <= *runs; n++ {
+				want := save(filepath.Join(dir, "sample-services", e.peer, e.file), e.marker, n)
+				r.peer.add(benchkit.Poll(gateway+"/bench/"+e.peer, want, *interval, 2*time.Minute))
+				time.Sleep(settle)
+			}
+		}
+		if e.service == "scorer" {
+			r.floor = measureFloor(dir, service("scorer"), e, &floor, stopFloor)
+			stopFloor()
+		}
+	}
+
+	fmt.Printf("## Hot reload on the sample services\n\n")
+	fmt.Printf("Measured %s on a copy of the sample stack (all services running, broker and PostgreSQL shared), "+
+		"%d saves per service and side, one side after the other. Each save changes the string the service's "+
+		"/health answers with; a harness polls every %s until the new string is served (save → new code answering, "+
+		"median). Both sides are polled the same way, through the same gateway path: the peer runs as a service of "+
+		"the same stack (a copy of the service's directory, devstack's watch off, the peer watching and restarting) "+
+		"behind a bench route to its /health, so it gets the same environment. Failed polls: answers that were "+
+		"errors (no connection, 5xx) while the new code was coming, summed over the saves. air is given devstack's "+
+		"50 ms debounce (`delay = 50`). The floor is a bare `go build` + stop + start of the scorer, run by the "+
+		"harness and polled directly (no gateway hop, no watcher).\n\n", time.Now().UTC().Format("2006-01-02"), *runs, *interval)
+	fmt.Printf("| service | devstack | peer | peer median | ratio devstack/peer | failed polls devstack / peer |\n|---|---:|---|---:|---:|---:|\n")
+	for _, r := range rows {
+		if r.peerAbsent {
+			fmt.Printf("| %s | %s | %s | not installed | - | %d / - |\n", r.e.service, r.dev.cell(), r.e.peerName, r.dev.failed)
+		} else {
+			fmt.Printf("| %s | %s | %s | %s | %s | %d / %d |\n", r.e.service, r.dev.cell(), r.e.peerName, r.peer.cell(), ratio(&r.dev, &r.peer), r.dev.failed, r.peer.failed)
+		}
+		if r.floor != nil {
+			fmt.Printf("| %s | %s | floor: `go build` + start | %s | %s | %d / %d |\n", r.e.service, r.dev.cell(), r.floor.cell(), ratio(&r.dev, r.floor), r.dev.failed, r.floor.failed)
+		}
+	}
+	fmt.Println()
+	fmt.Printf("### devstack's reload timeline\n\n")
+	fmt.Printf("The same devstack reloads, median of each reload's timeline from `devstack status --json`: from the " +
+		"first file event to the new instance published to the gateway (switch). The drain of the old instance " +
+		"comes after and is not counted.\n\n")
+	fmt.Printf("| service | total | %s |\n|---|---:|%s\n", strings.Join(phases, " | "), strings.Repeat("---:|", len(phases)))
+	for _, r := range rows {
+		row := []string{r.e.service, ms(median(r.devTotals))}
 		for _, p := range phases {
-			row = append(row, ms(median(per[p])))
+			row = append(row, ms(median(r.per[p])))
 		}
 		fmt.Printf("| %s |\n", strings.Join(row, " | "))
 	}
 	fmt.Println()
 }
 
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
+// measureFloor runs the scorer by hand, as a developer without any tool would: after each save, go
+// build, stop the old process, start the new one (with the environment devstack gave the scorer, on a
+// port of its own) and poll it directly.
+func measureFloor(dir string, scorer event.Service, e edit, floor **exec.Cmd, stopFloor func()) *side {
+	var envv []string
+	for _, in := range scorer.Instances {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", in.PID)); err == nil && in.PID > 0 {
+			for _, kv := range strings.Split(string(b), "\x00") {
+				if kv != "" && !strings.HasPrefix(kv, "PORT=") {
+					envv = append(envv, kv)
+				}
+			}
+			break
+		}
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	if envv == nil {
+		fmt.Fprintln(os.Stderr, "reloadbench: the scorer's environment is not readable; floor not measured")
+		return nil
+	}
+	src := filepath.Join(dir, "sample-services", e.service)
+	fdir := filepath.Join(dir, "sample-services", "scorer-floor")
+	if out, err := exec.Command("cp", "-a", src, fdir).CombinedOutput(); err != nil {
+		fail(fmt.Sprintf("cp %s: %v: %s", src, err, out))
+	}
+	port := freePort()
+	url := fmt.Sprintf("http://127.0.0.1:%d/health", port)
+	build := func() bool {
+		cmd := exec.Command("go", "build", "-o", "bin/scorer-floor", "./cmd/scorer")
+		cmd.Dir = fdir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "reloadbench: floor build: %v: %s\n", err, out)
+		}
+		return err == nil
+	}
+	start := func() {
+		cmd := exec.Command("./bin/scorer-floor")
+		cmd.Dir, cmd.Env = fdir, append(envv, fmt.Sprintf("PORT=%d", port))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		must(cmd.Start())
+		*floor = cmd
+	}
+	if !build() {
+		return nil
+	}
+	start()
+	if _, ok, _ := benchkit.Poll(url, `"ok"`, *interval, time.Minute); !ok {
+		fmt.Fprintln(os.Stderr, "reloadbench: the floor scorer never answered")
+		return nil
+	}
+	s := &side{}
+	for n := 1; n <= *runs; n++ {
+		want := save(filepath.Join(fdir, e.file), e.marker, n)
+		t0 := time.Now()
+		if !build() {
+			s.missed++
+			continue
+		}
+		stopFloor()
+		start()
+		_, ok, failed := benchkit.Poll(url, want, *interval, time.Minute)
+		s.add(time.Since(t0), ok, failed)
+		time.Sleep(2 * time.Second)
+	}
+	return s
 }
 
 func must(err error) {
