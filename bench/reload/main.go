@@ -279,7 +279,7 @@ func main() {
 		for n := 1; n <= *runs; n++ {
 			prev := service(e.service).LastReload
 			want := save(filepath.Join(dir, "sample-services", e.service, e.file), e.marker, n)
-			r.dev.add(benchkit.Poll(gateway+"/bench/"+e.service, want, *interval, 2*time.Minute))
+			r.dev.add(benchkit.Poll(gateway+"/bench/"+e.service, want, *interval, time.Minute))
 			for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 				if cur := service(e.service).LastReload; cur != nil && cur.OK && (prev == nil || cur.At.After(prev.At)) {
 					r.devTotals = append(r.devTotals, cur.Duration)
@@ -296,12 +296,12 @@ func main() {
 		} else {
 			for n := 1; n <= *runs; n++ {
 				want := save(filepath.Join(dir, "sample-services", e.peer, e.file), e.marker, n)
-				r.peer.add(benchkit.Poll(gateway+"/bench/"+e.peer, want, *interval, 2*time.Minute))
+				r.peer.add(benchkit.Poll(gateway+"/bench/"+e.peer, want, *interval, time.Minute))
 				time.Sleep(settle)
 			}
 		}
 		if e.service == "scorer" {
-			r.floor = measureFloor(dir, service("scorer"), e, &floor, stopFloor)
+			r.floor = measureFloor(root, dir, service("scorer"), e, &floor, stopFloor)
 			stopFloor()
 		}
 	}
@@ -346,7 +346,7 @@ func main() {
 // measureFloor runs the scorer by hand, as a developer without any tool would: after each save, go
 // build, stop the old process, start the new one (with the environment devstack gave the scorer, on a
 // port of its own) and poll it directly.
-func measureFloor(dir string, scorer event.Service, e edit, floor **exec.Cmd, stopFloor func()) *side {
+func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.Cmd, stopFloor func()) *side {
 	var envv []string
 	for _, in := range scorer.Instances {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", in.PID)); err == nil && in.PID > 0 {
@@ -362,7 +362,7 @@ func measureFloor(dir string, scorer event.Service, e edit, floor **exec.Cmd, st
 		fmt.Fprintln(os.Stderr, "reloadbench: the scorer's environment is not readable; floor not measured")
 		return nil
 	}
-	src := filepath.Join(dir, "sample-services", e.service)
+	src := filepath.Join(root, "sample-services", e.service) // unedited
 	fdir := filepath.Join(dir, "sample-services", "scorer-floor")
 	if out, err := exec.Command("cp", "-a", src, fdir).CombinedOutput(); err != nil {
 		fail(fmt.Sprintf("cp %s: %v: %s", src, err, out))
@@ -389,7 +389,7 @@ func measureFloor(dir string, scorer event.Service, e edit, floor **exec.Cmd, st
 		return nil
 	}
 	start()
-	if _, ok, _ := benchkit.Poll(url, `"ok"`, *interval, time.Minute); !ok {
+	if _, ok, _ := benchkit.Poll(url, e.marker[strings.LastIndex(e.marker, `"`):]+`"`, *interval, time.Minute); !ok {
 		fmt.Fprintln(os.Stderr, "reloadbench: the floor scorer never answered")
 		return nil
 	}
