@@ -89,38 +89,13 @@ func TestPostgresURL(t *testing.T) {
 	}
 }
 
-// testImages are the images the real-engine tests run: DEVSTACK_KAFKA_IMAGE and DEVSTACK_POSTGRES_IMAGE (make
-// test-containers sets them to the local images of images/build.sh), else the official ones.
-func testImages() (kafka, postgres string) {
-	kafka, postgres = os.Getenv("DEVSTACK_KAFKA_IMAGE"), os.Getenv("DEVSTACK_POSTGRES_IMAGE")
-	if kafka == "" {
-		kafka = "apache/kafka:4.1.0"
-	}
-	if postgres == "" {
-		postgres = "postgres:15"
-	}
-	return kafka, postgres
-}
-
-// needEngine skips a test where no Docker engine answers, unless DEVSTACK_REQUIRE_CONTAINERS=1 (make
-// test-containers) makes that a failure.
-func needEngine(ctx context.Context, t *testing.T) {
-	t.Helper()
-	if err := Available(ctx); err != nil {
-		if os.Getenv("DEVSTACK_REQUIRE_CONTAINERS") == "1" {
-			t.Fatalf("DEVSTACK_REQUIRE_CONTAINERS=1: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
-
 // TestRealContainers starts the Kafka and PostgreSQL images on a real Docker engine and uses them: a record
 // produced and consumed through the container's published port, and a query as the superuser.
 func TestRealContainers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	needEngine(ctx, t)
-	kafkaImage, postgresImage := testImages()
+	testkit.NeedEngine(t, Available(ctx))
+	kafkaImage, postgresImage := testkit.ContainerImages()
 	kp, pp := testkit.FreePort(t), testkit.FreePort(t)
 	stack := "devstack-test-" + strconv.Itoa(kp)
 	t.Cleanup(func() { // after the containers are gone
@@ -187,7 +162,7 @@ func TestRealContainers(t *testing.T) {
 func TestMissingImage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	needEngine(ctx, t)
+	testkit.NeedEngine(t, Available(ctx))
 	stack := "devstack-test-missing-" + strconv.Itoa(testkit.FreePort(t))
 	t.Cleanup(func() { _ = RemoveVolumes(context.Background(), stack) })
 	img := "devstack-local/no-such-image:0"

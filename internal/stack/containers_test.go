@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,30 +18,6 @@ import (
 	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
-// containerImages are DEVSTACK_KAFKA_IMAGE and DEVSTACK_POSTGRES_IMAGE (make test-containers sets them to the
-// local images of images/build.sh), else the defaults of devstack.yaml.
-func containerImages() (kafka, pg string) {
-	kafka, pg = os.Getenv("DEVSTACK_KAFKA_IMAGE"), os.Getenv("DEVSTACK_POSTGRES_IMAGE")
-	if kafka == "" {
-		kafka = "apache/kafka:4.1.0"
-	}
-	if pg == "" {
-		pg = "postgres:15"
-	}
-	return kafka, pg
-}
-
-// needEngine skips where no Docker engine answers, unless DEVSTACK_REQUIRE_CONTAINERS=1 (make test-containers).
-func needEngine(ctx context.Context, t *testing.T) {
-	t.Helper()
-	if err := containers.Available(ctx); err != nil {
-		if os.Getenv("DEVSTACK_REQUIRE_CONTAINERS") == "1" {
-			t.Fatalf("DEVSTACK_REQUIRE_CONTAINERS=1: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-}
-
 // TestContainerDatabaseLikeEmbedded: the PostgreSQL container is provisioned by the same rules as the embedded
 // server, whoever asks: many sources ensuring databases at once (services starting in parallel, the control
 // API) all get them; a role that already exists (made by hand, or by an older devstack, without LOGIN) is
@@ -50,8 +25,8 @@ func needEngine(ctx context.Context, t *testing.T) {
 func TestContainerDatabaseLikeEmbedded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	needEngine(ctx, t)
-	_, pgImage := containerImages()
+	testkit.NeedEngine(t, containers.Available(ctx))
+	_, pgImage := testkit.ContainerImages()
 	port := testkit.FreePort(t)
 	stackName := fmt.Sprintf("devstack-stack-test-%d", port) // the volume's name: one of its own
 	t.Cleanup(func() {

@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/devstack-dev/devstack/internal/config"
 )
 
 // FreePort is a TCP port on 127.0.0.1 that nothing listened on a moment ago.
@@ -74,4 +76,31 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// ContainerImages are the images the real-engine tests run: DEVSTACK_KAFKA_IMAGE and
+// DEVSTACK_POSTGRES_IMAGE (make test-containers sets them to the local images of images/build.sh), else
+// devstack.yaml's defaults (the official images).
+func ContainerImages() (kafka, postgres string) {
+	kafka, postgres = os.Getenv("DEVSTACK_KAFKA_IMAGE"), os.Getenv("DEVSTACK_POSTGRES_IMAGE")
+	if kafka == "" {
+		kafka = config.DefaultBrokerImage
+	}
+	if postgres == "" {
+		postgres = config.DefaultPostgresImage
+	}
+	return kafka, postgres
+}
+
+// NeedEngine skips a test when no Docker engine answers (engineErr, from containers.Available), or fails
+// it when DEVSTACK_REQUIRE_CONTAINERS=1 (make test-containers).
+func NeedEngine(t testing.TB, engineErr error) {
+	t.Helper()
+	if engineErr == nil {
+		return
+	}
+	if os.Getenv("DEVSTACK_REQUIRE_CONTAINERS") == "1" {
+		t.Fatalf("DEVSTACK_REQUIRE_CONTAINERS=1: %v", engineErr)
+	}
+	t.Skipf("skipping: %v", engineErr)
 }
