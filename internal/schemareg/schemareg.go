@@ -65,4 +65,6 @@ func (r *Registry) Register(ctx context.Context, subject string, s schemas.Schem
 }
 
 // SetLevel sets subject's compatibility level as PUT /config/{subject} does.
-func (r *Registry) SetLevel(ctx context.Context, subject string, l schemas.Level) error { panic("todo") }
+func (r *Registry) SetLevel(ctx context.Context, subject string, l schemas.Level) error {
+	panic("todo")
+}
