@@ -21,6 +21,8 @@ type Endpoints struct {
 	Postgres string `json:"postgres,omitempty"`
 	// Gateway is the gateway's HTTP host:port; "" without a gateway.
 	Gateway string `json:"gateway,omitempty"`
+	// Registry is the schema registry's host:port; "" without a registry.
+	Registry string `json:"registry,omitempty"`
 }
 
 // Component names as the stack publishes them on the bus (see internal/stack).
@@ -29,6 +31,7 @@ const (
 	compBroker   = "broker"
 	compPostgres = "postgres"
 	compGateway  = "gateway"
+	compRegistry = "registry"
 )
 
 // EndpointsOf reads the addresses of the ready components of st.
@@ -47,6 +50,8 @@ func EndpointsOf(st event.State, stateDir string) Endpoints {
 			e.Postgres = c.Addr
 		case compGateway:
 			e.Gateway = c.Addr
+		case compRegistry:
+			e.Registry = c.Addr
 		}
 	}
 	return e
