@@ -122,9 +122,10 @@ func avroJSON(text string) (any, error) {
 	var v any
 	err := d.Decode(&v)
 	if err == nil {
+		end := int(d.InputOffset())
 		if _, terr := d.Token(); terr == nil {
-			off := int(d.InputOffset())
-			line, col := lineCol(text, off)
+			off := end + len(text[end:]) - len(strings.TrimLeft(text[end:], " \t\r\n"))
+			line, col := lineCol(text, off+1)
 			return nil, &ParseError{Line: line, Col: col, Msg: "invalid JSON: unexpected data after the schema"}
 		}
 	}
