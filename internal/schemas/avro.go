@@ -73,7 +73,14 @@ func parseAvro(s Schema) (p *AvroSchema, err error) {
 	}
 	var canonical, norm bytes.Buffer
 	writeJSON(&canonical, v)
-	avroNormalize(&norm, parsed, map[string]bool{})
+	defs := map[string]map[string]any{}
+	avroDefs(v, "", defs)
+	for _, text := range s.Deps {
+		if dv, err := avroJSON(text); err == nil {
+			avroDefs(dv, "", defs)
+		}
+	}
+	avroNormalize(&norm, defs, parsed, map[string]bool{})
 	return &AvroSchema{Schema: parsed, canonical: canonical.String(), normalized: norm.String()}, nil
 }
 
@@ -214,7 +221,7 @@ func avroParseError(text string, err error) error {
 
 // avroNormalize writes s's normalized form (see Normalized). seen holds the named types already written:
 // a second use is written as the full name.
-func avroNormalize(b *bytes.Buffer, s avro.Schema, seen map[string]bool) {
+func avroNormalize(b *bytes.Buffer, defs map[string]map[string]any, s avro.Schema, seen map[string]bool) {
 	if r, ok := s.(*avro.RefSchema); ok {
 		s = r.Schema()
 	}
@@ -249,6 +256,7 @@ func avroNormalize(b *bytes.Buffer, s avro.Schema, seen map[string]bool) {
 		}
 		writeAliases(b, s.Aliases())
 		b.WriteString(`,"fields":[`)
+		jsonFields, _ := defs[s.FullName()]["fields"].([]any)
 		for i, f := range s.Fields() {
 			if i > 0 {
 				b.WriteString(",")
@@ -257,10 +265,10 @@ func avroNormalize(b *bytes.Buffer, s avro.Schema, seen map[string]bool) {
 			writeJSON(b, f.Name())
 			writeAliases(b, f.Aliases())
 			b.WriteString(`,"type":`)
-			avroNormalize(b, f.Type(), seen)
+			avroNormalize(b, defs, f.Type(), seen)
 			if f.HasDefault() {
 				b.WriteString(`,"default":`)
-				b.Write(fieldDefault(f))
+				b.Write(fieldDefault(f, jsonFields, i))
 			}
 			if f.Order() != "" && f.Order() != avro.Asc {
 				b.WriteString(`,"order":`)
@@ -293,11 +301,11 @@ func avroNormalize(b *bytes.Buffer, s avro.Schema, seen map[string]bool) {
 		b.WriteString("}")
 	case *avro.ArraySchema:
 		b.WriteString(`{"type":"array","items":`)
-		avroNormalize(b, s.Items(), seen)
+		avroNormalize(b, defs, s.Items(), seen)
 		b.WriteString("}")
 	case *avro.MapSchema:
 		b.WriteString(`{"type":"map","values":`)
-		avroNormalize(b, s.Values(), seen)
+		avroNormalize(b, defs, s.Values(), seen)
 		b.WriteString("}")
 	case *avro.UnionSchema:
 		b.WriteString("[")
@@ -305,7 +313,7 @@ func avroNormalize(b *bytes.Buffer, s avro.Schema, seen map[string]bool) {
 			if i > 0 {
 				b.WriteString(",")
 			}
-			avroNormalize(b, t, seen)
+			avroNormalize(b, defs, t, seen)
 		}
 		b.WriteString("]")
 	default:
@@ -341,26 +349,61 @@ func writeJSON(b *bytes.Buffer, v any) {
 	}
 }
 
-// fieldDefault is f's default as compact JSON with sorted keys (hamba/avro writes it; we re-encode it so
-// key order does not matter).
-func fieldDefault(f *avro.Field) []byte {
-	raw, err := json.Marshal(f)
-	if err != nil {
-		return []byte("null")
+// fieldDefault is f's default as compact JSON with sorted keys, taken from the schema's JSON (jsonFields,
+// the record's "fields"): hamba/avro's value is converted for its encoder (bytes and fixed defaults become
+// byte slices), not what the schema says.
+func fieldDefault(f *avro.Field, jsonFields []any, i int) []byte {
+	var b bytes.Buffer
+	if i < len(jsonFields) {
+		if m, ok := jsonFields[i].(map[string]any); ok && m["name"] == f.Name() {
+			if d, ok := m["default"]; ok {
+				writeJSON(&b, d)
+				return b.Bytes()
+			}
+		}
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return []byte("null")
+	writeJSON(&b, f.Default())
+	return b.Bytes()
+}
+
+// avroDefs indexes the named types defined in a schema's JSON (v) by full name, resolving names as Avro
+// does (a dotted name is full; else the type's namespace attribute, else the enclosing namespace).
+func avroDefs(v any, ns string, defs map[string]map[string]any) {
+	switch v := v.(type) {
+	case []any:
+		for _, b := range v {
+			avroDefs(b, ns, defs)
+		}
+	case map[string]any:
+		switch typ, _ := v["type"].(string); typ {
+		case "record", "error", "enum", "fixed":
+			name, _ := v["name"].(string)
+			if !strings.Contains(name, ".") {
+				if n, ok := v["namespace"].(string); ok && n != "" {
+					ns = n
+				}
+				if ns != "" {
+					name = ns + "." + name
+				}
+			}
+			ns = name[:max(strings.LastIndexByte(name, '.'), 0)]
+			if _, dup := defs[name]; !dup {
+				defs[name] = v
+			}
+			fields, _ := v["fields"].([]any)
+			for _, f := range fields {
+				if f, ok := f.(map[string]any); ok {
+					avroDefs(f["type"], ns, defs)
+				}
+			}
+		case "array":
+			avroDefs(v["items"], ns, defs)
+		case "map":
+			avroDefs(v["values"], ns, defs)
+		case "":
+			avroDefs(v["type"], ns, defs)
+		}
 	}
-	d := json.NewDecoder(bytes.NewReader(m["default"]))
-	d.UseNumber()
-	var v any
-	if d.Decode(&v) != nil {
-		return []byte("null")
-	}
-	var out bytes.Buffer
-	writeJSON(&out, v)
-	return out.Bytes()
 }
 
 var avroPrimitiveNames = []string{"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
