@@ -48,7 +48,7 @@ func (s *AvroSchema) Normalized() string { return s.normalized }
 func parseAvro(s Schema) (p *AvroSchema, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			p, err = nil, &ParseError{Msg: fmt.Sprintf("invalid Avro schema: %v", r)}
+			p, err = nil, &ParseError{Msg: fmt.Sprintf("invalid Avro schema (the parser failed: %v)", r)}
 		}
 	}()
 	cache := &avro.SchemaCache{}
@@ -435,6 +435,9 @@ func avroJavaChecks(text string, v any) error {
 				}
 			}
 		case map[string]any:
+			if err := avroKeys(t, fail); err != nil {
+				return err
+			}
 			typ, _ := t["type"].(string)
 			switch typ {
 			case "record", "error", "enum", "fixed":
@@ -459,6 +462,9 @@ func avroJavaChecks(text string, v any) error {
 			fields, _ := t["fields"].([]any)
 			for _, f := range fields {
 				f, _ := f.(map[string]any)
+				if err := avroKeys(f, fail); err != nil {
+					return err
+				}
 				if err := walk(f["type"], ns); err != nil {
 					return err
 				}
@@ -483,6 +489,22 @@ func avroJavaChecks(text string, v any) error {
 		return nil
 	}
 	return walk(v, "")
+}
+
+// avroReserved are the attributes Avro gives a meaning to.
+var avroReserved = []string{"type", "name", "namespace", "aliases", "doc", "fields", "default", "order", "symbols", "items", "values", "size", "logicalType", "precision", "scale"}
+
+// avroKeys refuses an attribute spelled like a reserved one in another case ("Name"): hamba/avro reads
+// it as the reserved one, Java as a custom property, so the two would disagree on what the schema is.
+func avroKeys(m map[string]any, fail func(near, format string, a ...any) error) error {
+	for k := range m {
+		for _, r := range avroReserved {
+			if k != r && strings.EqualFold(k, r) {
+				return fail(`"`+k+`"`, "attribute %q: Avro's attribute names are case-sensitive (%q)", k, r)
+			}
+		}
+	}
+	return nil
 }
 
 // avroBranchKey is what makes a union branch distinct in Java: its type, or a named type's full name.
