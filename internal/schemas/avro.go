@@ -73,14 +73,18 @@ func parseAvro(s Schema) (p *AvroSchema, err error) {
 	}
 	var canonical, norm bytes.Buffer
 	writeJSON(&canonical, v)
-	defs := map[string]map[string]any{}
-	avroDefs(v, "", defs)
+	// The types the references define stay references: written by name, as the text names them.
+	defs, seen := map[string]map[string]any{}, map[string]bool{}
 	for _, text := range s.Deps {
 		if dv, err := avroJSON(text); err == nil {
 			avroDefs(dv, "", defs)
 		}
 	}
-	avroNormalize(&norm, defs, parsed, map[string]bool{})
+	for name := range defs {
+		seen[name] = true
+	}
+	avroDefs(v, "", defs)
+	avroNormalize(&norm, defs, parsed, seen)
 	return &AvroSchema{Schema: parsed, canonical: canonical.String(), normalized: norm.String()}, nil
 }
 
