@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -193,13 +194,15 @@ func lineCol(text string, off int) (line, col int) {
 	return line, max(col, 1)
 }
 
-// avroParseError turns hamba/avro's error into a ParseError, with the position of the name it is about
-// when the message names one (an unknown type, a duplicate name).
+// avroParseError turns hamba/avro's error into a ParseError in a user's terms, with the position of the
+// name it is about when the message names one (an unknown type, a duplicate name, a field).
 func avroParseError(text string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "avro: ")
+	msg := strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "avro: ")), " ")
 	pe := &ParseError{Msg: msg}
-	var name string
+	var name, field string
 	switch {
+	case strings.HasPrefix(msg, "unknown type: map["), strings.HasPrefix(msg, "unknown type: ["):
+		pe.Msg = `a schema object needs a "type" attribute naming its type (a primitive, "record", "enum", "array", "map", "fixed" or a named type)`
 	case strings.HasPrefix(msg, "unknown type: "):
 		name = strings.TrimPrefix(msg, "unknown type: ")
 		pe.Msg = fmt.Sprintf("unknown type %q: not a primitive type nor a named type defined before this point or in a reference", name)
@@ -214,14 +217,37 @@ func avroParseError(text string, err error) error {
 		if _, e := fmt.Sscanf(strings.TrimPrefix(msg, "duplicate field name "), "%q", &q); e == nil {
 			name = q
 		}
+	case msg == "non-empty name key required":
+		pe.Msg = `a "name" is required (records, enums, fixed types and fields each need one)`
+	default:
+		if m := avroBadDefault.FindStringSubmatch(msg); m != nil {
+			field = m[1]
+			pe.Msg = fmt.Sprintf("field %q: the default is not a valid %s value", field, m[2])
+			if m[2] == "union" {
+				pe.Msg = fmt.Sprintf("field %q: the default is not a valid value of the union's first type", field)
+			}
+		} else if m := avroBadOrder.FindStringSubmatch(msg); m != nil {
+			field = m[1]
+			pe.Msg = fmt.Sprintf("field %q: order %q is not one of ascending, descending, ignore", field, m[2])
+		}
 	}
 	if name != "" {
 		if i := strings.LastIndex(text, `"`+name+`"`); i >= 0 {
 			pe.Line, pe.Col = lineCol(text, i+1)
 		}
 	}
+	if field != "" {
+		if loc := regexp.MustCompile(`"name"\s*:\s*"` + regexp.QuoteMeta(field) + `"`).FindStringIndex(text); loc != nil {
+			pe.Line, pe.Col = lineCol(text, loc[0]+1)
+		}
+	}
 	return pe
 }
+
+var (
+	avroBadDefault = regexp.MustCompile(`^invalid default for field (\S+)\. .* not a (\w+)$`)
+	avroBadOrder   = regexp.MustCompile(`^field "(.*)" order "(.*)" is invalid$`)
+)
 
 // avroNormalize writes s's normalized form (see Normalized). seen holds the named types already written:
 // a second use is written as the full name.
