@@ -73,7 +73,7 @@ func parseAvro(s Schema) (p *AvroSchema, err error) {
 		return nil, err
 	}
 	var canonical, norm bytes.Buffer
-	writeJSON(&canonical, v)
+	avroWriteJSON(&canonical, v)
 	// The types the references define stay references: written by name, as the text names them.
 	defs, seen := map[string]map[string]any{}, map[string]bool{}
 	for _, text := range s.Deps {
@@ -137,7 +137,7 @@ func avroJSON(text string) (any, error) {
 		end := int(d.InputOffset())
 		if _, terr := d.Token(); terr == nil {
 			off := end + len(text[end:]) - len(strings.TrimLeft(text[end:], " \t\r\n"))
-			line, col := lineCol(text, off+1)
+			line, col := avroLineCol(text, off+1)
 			return nil, &ParseError{Line: line, Col: col, Msg: "invalid JSON: unexpected data after the schema"}
 		}
 	}
@@ -146,18 +146,18 @@ func avroJSON(text string) (any, error) {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			line, col := lineCol(text, int(se.Offset))
+			line, col := avroLineCol(text, int(se.Offset))
 			return nil, &ParseError{Line: line, Col: col, Msg: "invalid JSON: " + se.Error()}
 		case errors.As(err, &te):
-			line, col := lineCol(text, int(te.Offset))
+			line, col := avroLineCol(text, int(te.Offset))
 			return nil, &ParseError{Line: line, Col: col, Msg: "invalid JSON: " + te.Error()}
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			line, col := lineCol(text, len(text))
+			line, col := avroLineCol(text, len(text))
 			return nil, &ParseError{Line: line, Col: col, Msg: "invalid JSON: unexpected end of input"}
 		}
 		return nil, &ParseError{Msg: "invalid JSON: " + err.Error()}
 	}
-	if depth(v) > maxAvroDepth {
+	if avroDepth(v) > maxAvroDepth {
 		return nil, &ParseError{Msg: fmt.Sprintf("schema nests deeper than %d levels", maxAvroDepth)}
 	}
 	switch v.(type) {
@@ -167,26 +167,26 @@ func avroJSON(text string) (any, error) {
 	return nil, &ParseError{Line: 1, Col: 1, Msg: "an Avro schema is a JSON string, object or array"}
 }
 
-func depth(v any) int {
+func avroDepth(v any) int {
 	switch v := v.(type) {
 	case map[string]any:
 		m := 0
 		for _, e := range v {
-			m = max(m, depth(e))
+			m = max(m, avroDepth(e))
 		}
 		return m + 1
 	case []any:
 		m := 0
 		for _, e := range v {
-			m = max(m, depth(e))
+			m = max(m, avroDepth(e))
 		}
 		return m + 1
 	}
 	return 0
 }
 
-// lineCol turns a byte offset into a 1-based line and column (in characters).
-func lineCol(text string, off int) (line, col int) {
+// avroLineCol turns a byte offset into a 1-based line and column (in characters).
+func avroLineCol(text string, off int) (line, col int) {
 	off = min(max(off, 0), len(text))
 	before := text[:off]
 	line = strings.Count(before, "\n") + 1
@@ -233,12 +233,12 @@ func avroParseError(text string, err error) error {
 	}
 	if name != "" {
 		if i := strings.LastIndex(text, `"`+name+`"`); i >= 0 {
-			pe.Line, pe.Col = lineCol(text, i+1)
+			pe.Line, pe.Col = avroLineCol(text, i+1)
 		}
 	}
 	if field != "" {
 		if loc := regexp.MustCompile(`"name"\s*:\s*"` + regexp.QuoteMeta(field) + `"`).FindStringIndex(text); loc != nil {
-			pe.Line, pe.Col = lineCol(text, loc[0]+1)
+			pe.Line, pe.Col = avroLineCol(text, loc[0]+1)
 		}
 	}
 	return pe
@@ -257,7 +257,7 @@ func avroNormalize(b *bytes.Buffer, defs map[string]map[string]any, s avro.Schem
 	}
 	if n, ok := s.(avro.NamedSchema); ok {
 		if seen[n.FullName()] {
-			writeJSON(b, n.FullName())
+			avroWriteJSON(b, n.FullName())
 			return
 		}
 		seen[n.FullName()] = true
@@ -268,23 +268,23 @@ func avroNormalize(b *bytes.Buffer, defs map[string]map[string]any, s avro.Schem
 	case *avro.PrimitiveSchema:
 		l := s.Logical()
 		if l == nil {
-			writeJSON(b, string(s.Type()))
+			avroWriteJSON(b, string(s.Type()))
 			return
 		}
 		b.WriteString(`{"type":`)
-		writeJSON(b, string(s.Type()))
-		writeLogical(b, l)
+		avroWriteJSON(b, string(s.Type()))
+		avroWriteLogical(b, l)
 		b.WriteString("}")
 	case *avro.RecordSchema:
 		b.WriteString(`{"name":`)
-		writeJSON(b, s.FullName())
+		avroWriteJSON(b, s.FullName())
 		b.WriteString(`,"type":`)
 		if s.IsError() {
 			b.WriteString(`"error"`)
 		} else {
 			b.WriteString(`"record"`)
 		}
-		writeAliases(b, s.Aliases())
+		avroWriteAliases(b, s.Aliases())
 		b.WriteString(`,"fields":[`)
 		jsonFields, _ := defs[s.FullName()]["fields"].([]any)
 		for i, f := range s.Fields() {
@@ -292,41 +292,41 @@ func avroNormalize(b *bytes.Buffer, defs map[string]map[string]any, s avro.Schem
 				b.WriteString(",")
 			}
 			b.WriteString(`{"name":`)
-			writeJSON(b, f.Name())
-			writeAliases(b, f.Aliases())
+			avroWriteJSON(b, f.Name())
+			avroWriteAliases(b, f.Aliases())
 			b.WriteString(`,"type":`)
 			avroNormalize(b, defs, f.Type(), seen)
 			if f.HasDefault() {
 				b.WriteString(`,"default":`)
-				b.Write(fieldDefault(f, jsonFields, i))
+				b.Write(avroFieldDefault(f, jsonFields, i))
 			}
 			if f.Order() != "" && f.Order() != avro.Asc {
 				b.WriteString(`,"order":`)
-				writeJSON(b, string(f.Order()))
+				avroWriteJSON(b, string(f.Order()))
 			}
 			b.WriteString("}")
 		}
 		b.WriteString("]}")
 	case *avro.EnumSchema:
 		b.WriteString(`{"name":`)
-		writeJSON(b, s.FullName())
+		avroWriteJSON(b, s.FullName())
 		b.WriteString(`,"type":"enum"`)
-		writeAliases(b, s.Aliases())
+		avroWriteAliases(b, s.Aliases())
 		b.WriteString(`,"symbols":`)
-		writeJSON(b, s.Symbols())
+		avroWriteJSON(b, s.Symbols())
 		if s.HasDefault() {
 			b.WriteString(`,"default":`)
-			writeJSON(b, s.Default())
+			avroWriteJSON(b, s.Default())
 		}
 		b.WriteString("}")
 	case *avro.FixedSchema:
 		b.WriteString(`{"name":`)
-		writeJSON(b, s.FullName())
+		avroWriteJSON(b, s.FullName())
 		b.WriteString(`,"type":"fixed"`)
-		writeAliases(b, s.Aliases())
+		avroWriteAliases(b, s.Aliases())
 		fmt.Fprintf(b, `,"size":%d`, s.Size())
 		if l := s.Logical(); l != nil {
-			writeLogical(b, l)
+			avroWriteLogical(b, l)
 		}
 		b.WriteString("}")
 	case *avro.ArraySchema:
@@ -347,31 +347,31 @@ func avroNormalize(b *bytes.Buffer, defs map[string]map[string]any, s avro.Schem
 		}
 		b.WriteString("]")
 	default:
-		writeJSON(b, s.String())
+		avroWriteJSON(b, s.String())
 	}
 }
 
-func writeLogical(b *bytes.Buffer, l avro.LogicalSchema) {
+func avroWriteLogical(b *bytes.Buffer, l avro.LogicalSchema) {
 	b.WriteString(`,"logicalType":`)
-	writeJSON(b, string(l.Type()))
+	avroWriteJSON(b, string(l.Type()))
 	if d, ok := l.(*avro.DecimalLogicalSchema); ok {
 		fmt.Fprintf(b, `,"precision":%d,"scale":%d`, d.Precision(), d.Scale())
 	}
 }
 
-func writeAliases(b *bytes.Buffer, aliases []string) {
+func avroWriteAliases(b *bytes.Buffer, aliases []string) {
 	if len(aliases) == 0 {
 		return
 	}
 	a := slices.Clone(aliases)
 	sort.Strings(a)
 	b.WriteString(`,"aliases":`)
-	writeJSON(b, a)
+	avroWriteJSON(b, a)
 }
 
-// writeJSON writes v (decoded JSON, a string or a string slice) as compact JSON, object keys sorted,
+// avroWriteJSON writes v (decoded JSON, a string or a string slice) as compact JSON, object keys sorted,
 // without escaping <, > and &.
-func writeJSON(b *bytes.Buffer, v any) {
+func avroWriteJSON(b *bytes.Buffer, v any) {
 	e := json.NewEncoder(b)
 	e.SetEscapeHTML(false)
 	if e.Encode(v) == nil { // decoded JSON always encodes
@@ -379,20 +379,20 @@ func writeJSON(b *bytes.Buffer, v any) {
 	}
 }
 
-// fieldDefault is f's default as compact JSON with sorted keys, taken from the schema's JSON (jsonFields,
+// avroFieldDefault is f's default as compact JSON with sorted keys, taken from the schema's JSON (jsonFields,
 // the record's "fields"): hamba/avro's value is converted for its encoder (bytes and fixed defaults become
 // byte slices), not what the schema says.
-func fieldDefault(f *avro.Field, jsonFields []any, i int) []byte {
+func avroFieldDefault(f *avro.Field, jsonFields []any, i int) []byte {
 	var b bytes.Buffer
 	if i < len(jsonFields) {
 		if m, ok := jsonFields[i].(map[string]any); ok && m["name"] == f.Name() {
 			if d, ok := m["default"]; ok {
-				writeJSON(&b, d)
+				avroWriteJSON(&b, d)
 				return b.Bytes()
 			}
 		}
 	}
-	writeJSON(&b, f.Default())
+	avroWriteJSON(&b, f.Default())
 	return b.Bytes()
 }
 
@@ -445,7 +445,7 @@ func avroJavaChecks(text string, v any) error {
 	fail := func(near, format string, a ...any) error {
 		pe := &ParseError{Msg: fmt.Sprintf(format, a...)}
 		if i := strings.Index(text, near); near != "" && i >= 0 {
-			pe.Line, pe.Col = lineCol(text, i+1)
+			pe.Line, pe.Col = avroLineCol(text, i+1)
 		}
 		return pe
 	}
@@ -511,7 +511,7 @@ func avroJavaChecks(text string, v any) error {
 				if bits == 0 {
 					continue
 				}
-				if n, ok := d.(json.Number); !ok || !isIntN(string(n), bits) {
+				if n, ok := d.(json.Number); !ok || !avroIsIntN(string(n), bits) {
 					return fail(fmt.Sprintf(`"%v"`, f["name"]), "field %q: default %v is not %s", f["name"], d, map[int]string{32: "an int (32-bit integer)", 64: "a long (64-bit integer)"}[bits])
 				}
 			}
@@ -565,7 +565,7 @@ func avroBranchKey(b any, ns string) string {
 	return fmt.Sprint(b)
 }
 
-func isIntN(s string, bits int) bool {
+func avroIsIntN(s string, bits int) bool {
 	_, err := strconv.ParseInt(s, 10, bits)
 	return err == nil
 }
