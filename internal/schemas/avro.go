@@ -478,6 +478,11 @@ func avroJavaChecks(text string, v any) error {
 				if i := strings.LastIndexByte(name, '.'); i >= 0 {
 					ns = name[:i]
 				} else if n, ok := t["namespace"].(string); ok {
+					if n == "" && ns != "" {
+						// Java puts the type in no namespace; hamba/avro in the enclosing one: they would
+						// disagree on its full name.
+						return fail(`"`+name+`"`, "type %q: an empty namespace inside namespace %q is not supported: give the type a namespace, or a full name", name, ns)
+					}
 					ns = n
 				}
 			case "array":

@@ -678,6 +678,10 @@ var avroParseCorpus = []string{
 	`{"type":"record","name":"a.b.R","namespace":"c","fields":[{"name":"x","type":"R"}]}`,
 	`{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"record","name":"S","fields":[]}},{"name":"y","type":"a.S"}]}`,
 	`{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"record","name":"S","namespace":"b","fields":[]}},{"name":"y","type":"S"}]}`,
+	`{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"record","name":"S","namespace":"","fields":[]}},{"name":"y","type":"S"}]}`,
+	`{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"record","name":"S","namespace":"","fields":[]}},{"name":"y","type":"a.S"}]}`,
+	`{"type":"record","name":"R","fields":[{"name":"x","type":{"type":"record","name":"S","namespace":"b","fields":[]}},{"name":"y","type":"S"}]}`,
+	`{"type":"record","name":"R","fields":[{"name":"x","type":{"type":"record","name":"b.S","fields":[{"name":"z","type":{"type":"enum","name":"E","symbols":["A"]}}]}},{"name":"y","type":"b.E"}]}`,
 	`{"type":"error","name":"Err","fields":[]}`,
 	`{"type":"record","name":"int","fields":[]}`,
 	`{"type":{"type":"int"}}`,
@@ -690,6 +694,7 @@ var avroParseCorpus = []string{
 // why: hamba/avro (what devstack's and the samples' serializers use) cannot use them, so registering them
 // would only move the failure to the first message.
 var avroStricterThanJava = map[string]string{
+	`{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"record","name":"S","namespace":"","fields":[]}},{"name":"y","type":"S"}]}`: "hamba/avro reads an empty namespace as the enclosing one (a.S), Java as none (S)",
 	`{"type":"enum","name":"E","symbols":[]}`:                                                                              "hamba/avro: an enum needs a symbol",
 	`{"type":"record","name":"R","fields":[{"name":"a","type":"double","default":"NaN"}]}`:                                 "hamba/avro: a double default is a JSON number",
 	`{"type":"record","name":"R","fields":[{"name":"a","type":"int","aliases":["1b"]}]}`:                                   "hamba/avro validates alias names as the spec says",
