@@ -69,15 +69,13 @@ func parseAvro(s Schema) (p *AvroSchema, err error) {
 	if err != nil {
 		return nil, avroParseError(s.Text, err)
 	}
-	if err := avroJavaChecks(s.Text, v); err != nil {
-		return nil, err
-	}
-	var canonical, norm bytes.Buffer
-	avroWriteJSON(&canonical, v)
-	// The types the references define stay references: written by name, as the text names them.
+	// defs: the named types the text and its references define, by full name; the references' types stay
+	// references in the normalized form (seen): written by name, as the text names them.
 	defs, seen := map[string]map[string]any{}, map[string]bool{}
-	for _, text := range s.Deps {
+	deps := map[string]any{}
+	for name, text := range s.Deps {
 		if dv, err := avroJSON(text); err == nil {
+			deps[name] = dv
 			avroDefs(dv, "", defs)
 		}
 	}
@@ -85,6 +83,20 @@ func parseAvro(s Schema) (p *AvroSchema, err error) {
 		seen[name] = true
 	}
 	avroDefs(v, "", defs)
+	for name, dv := range deps {
+		if err := avroJavaChecks(s.Deps[name], dv, defs); err != nil {
+			var pe *ParseError
+			if errors.As(err, &pe) {
+				pe.Msg = fmt.Sprintf("referenced schema %q: %s", name, pe.Msg)
+			}
+			return nil, err
+		}
+	}
+	if err := avroJavaChecks(s.Text, v, defs); err != nil {
+		return nil, err
+	}
+	var canonical, norm bytes.Buffer
+	avroWriteJSON(&canonical, v)
 	avroNormalize(&norm, defs, parsed, seen)
 	return &AvroSchema{Schema: parsed, canonical: canonical.String(), normalized: norm.String()}, nil
 }
@@ -440,8 +452,10 @@ var avroPrimitiveNames = []string{"null", "boolean", "int", "long", "float", "do
 
 // avroJavaChecks refuses what Apache Avro's Java parser (what Confluent's registry runs) refuses but
 // hamba/avro accepts: a union with two branches of one type (a logical type is its underlying type), a
-// named type called after a primitive, an int or long default that is not an integer of that size.
-func avroJavaChecks(text string, v any) error {
+// named type called after a primitive, an int or long default that is not an integer of that size, a type
+// named by one of its aliases (defs: the named types defined, by full name). It runs after hamba/avro
+// parsed the text, so the text is a valid schema to hamba/avro.
+func avroJavaChecks(text string, v any, defs map[string]map[string]any) error {
 	fail := func(near, format string, a ...any) error {
 		pe := &ParseError{Msg: fmt.Sprintf(format, a...)}
 		if i := strings.Index(text, near); near != "" && i >= 0 {
@@ -452,6 +466,14 @@ func avroJavaChecks(text string, v any) error {
 	var walk func(t any, ns string) error
 	walk = func(t any, ns string) error {
 		switch t := t.(type) {
+		case string:
+			if full := avroBranchKey(t, ns); !slices.Contains(avroPrimitiveNames, t) && defs[full] == nil && defs[t] == nil {
+				pe := fail("", "%q is an alias, not a type's name: name the type by its name", t).(*ParseError)
+				if i := strings.LastIndex(text, `"`+t+`"`); i >= 0 { // the use comes after the alias
+					pe.Line, pe.Col = avroLineCol(text, i+1)
+				}
+				return pe
+			}
 		case []any:
 			seen := map[string]bool{}
 			for _, b := range t {

@@ -46,6 +46,7 @@ func TestParseAvroErrors(t *testing.T) {
 		{"type defined twice", `{"type": "record", "name": "R", "fields": [{"name": "a", "type": {"type": "enum", "name": "R", "symbols": ["A"]}}]}`, 1, 91, `type "R" is defined twice`},
 		{"union duplicate", `["int", {"type": "int", "logicalType": "date"}]`, 0, 0, "union has two branches of type int"},
 		{"named after a primitive", `{"type": "fixed", "name": "long", "size": 8}`, 1, 27, "named after a primitive"},
+		{"type named by an alias", `{"type": "record", "name": "R", "fields": [{"name": "x", "type": {"type": "enum", "name": "E", "aliases": ["Old"], "symbols": ["A"]}}, {"name": "y", "type": "Old"}]}`, 1, 158, `"Old" is an alias, not a type's name`},
 		{"deep nesting", strings.Repeat("[", 300) + strings.Repeat("]", 300), 0, 0, "nests deeper than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
