@@ -687,6 +687,7 @@ var avroParseCorpus = []string{
 	`{"type":"record","name":"R","fields":[{"name":"a","type":"int","aliases":["b"]},{"name":"b","type":"int"}]}`,
 	`{"type":"record","name":"R","fields":[{"name":"a","type":"int","aliases":["c"]},{"name":"b","type":"int","aliases":["c"]}]}`,
 	`{"type":"enum","name":"E","symbols":["A","B"],"aliases":["E"]}`,
+	`{"type":"record","name":"R","fields":[{"name":"x","type":["null",{"type":"record","name":"S","namespace":"a","fields":[{"name":"y","type":["null","R"]}]}]}]}`,
 	`{"type":"error","name":"Err","fields":[]}`,
 	`{"type":"record","name":"int","fields":[]}`,
 	`{"type":{"type":"int"}}`,
