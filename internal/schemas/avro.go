@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -83,8 +84,8 @@ func parseAvro(s Schema) (p *AvroSchema, err error) {
 		seen[name] = true
 	}
 	avroDefs(v, "", defs)
-	for name, dv := range deps {
-		if err := avroJavaChecks(s.Deps[name], dv, defs); err != nil {
+	for _, name := range slices.Sorted(maps.Keys(deps)) {
+		if err := avroJavaChecks(s.Deps[name], deps[name], defs); err != nil {
 			var pe *ParseError
 			if errors.As(err, &pe) {
 				pe.Msg = fmt.Sprintf("referenced schema %q: %s", name, pe.Msg)
@@ -127,11 +128,12 @@ func parseAvroDeps(deps map[string]string, cache *avro.SchemaCache) error {
 			}
 		}
 		if len(left) == len(pending) {
-			msg := strings.TrimPrefix(lastErr.Error(), "avro: ")
-			if strings.HasPrefix(msg, "unknown type") {
-				return fmt.Errorf("%w: referenced schema %q: %s", ErrUnresolved, lastName, msg)
+			pe := avroParseError(deps[lastName], lastErr).(*ParseError)
+			pe.Msg = fmt.Sprintf("referenced schema %q: %s", lastName, pe.Msg)
+			if strings.Contains(lastErr.Error(), "unknown type") {
+				return fmt.Errorf("%w: %w", ErrUnresolved, pe)
 			}
-			return &ParseError{Msg: fmt.Sprintf("referenced schema %q: %s", lastName, msg)}
+			return pe
 		}
 		pending = left
 	}

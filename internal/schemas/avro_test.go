@@ -86,8 +86,9 @@ func TestParseAvroReferences(t *testing.T) {
 	})
 	t.Run("a dependency's own reference missing", func(t *testing.T) {
 		_, err := Parse(Schema{Type: Avro, Text: order, References: refs, Deps: map[string]string{"com.acme.Address": address}})
-		if !errors.Is(err, ErrUnresolved) {
-			t.Fatalf("err = %v, want ErrUnresolved", err)
+		var pe *ParseError
+		if !errors.Is(err, ErrUnresolved) || !errors.As(err, &pe) || pe.Col != 139 || !strings.Contains(pe.Msg, `referenced schema "com.acme.Address": unknown type "com.acme.Country"`) {
+			t.Fatalf("err = %v, want ErrUnresolved and where in Address Country is named", err)
 		}
 	})
 	t.Run("malformed dependency", func(t *testing.T) {
