@@ -95,7 +95,7 @@ func (n *avroGenNode) json() any {
 		return map[string]any{"type": "array", "items": n.Items.json()}
 	case "map":
 		return map[string]any{"type": "map", "values": n.Items.json()}
-	case "record", "enum", "fixed":
+	case "record", "error", "enum", "fixed":
 		m := map[string]any{"type": n.Kind, "name": n.Name}
 		if n.NS != "" {
 			m["namespace"] = n.NS
@@ -104,7 +104,7 @@ func (n *avroGenNode) json() any {
 			m["aliases"] = n.Aliases
 		}
 		switch n.Kind {
-		case "record":
+		case "record", "error":
 			fs := []any{}
 			for _, f := range n.Fields {
 				fm := map[string]any{"name": f.Name, "type": f.Type.json()}
@@ -561,6 +561,25 @@ func avroCorpus() ([]avroCase, []avroChain) {
 	} {
 		add("names", p[0], p[1])
 		add("names", p[1], p[0])
+	}
+	errRec := rec("R", "")
+	errRec.Kind = "error"
+	add("error and record", errRec, rec("R", ""))
+	add("error and record", rec("R", ""), errRec)
+	// Unions on either side.
+	union := func(kinds ...string) *avroGenNode {
+		u := &avroGenNode{Kind: "union"}
+		for _, k := range kinds {
+			u.Branches = append(u.Branches, &avroGenNode{Kind: k})
+		}
+		return u
+	}
+	unions := []*avroGenNode{union("null", "int"), union("int", "null"), union("null", "long"), union("int", "string"),
+		union("null", "string", "int"), union("long"), {Kind: "int"}, {Kind: "long"}, {Kind: "null"}, {Kind: "string"}, {Kind: "bytes"}}
+	for _, r := range unions {
+		for _, w := range unions {
+			add("union", wrap(r), wrap(w))
+		}
 	}
 	field := func(name string, aliases ...string) *avroGenNode {
 		return &avroGenNode{Kind: "record", Name: "R", Fields: []*avroGenField{{Name: name, Aliases: aliases, Type: &avroGenNode{Kind: "int"}}}}
