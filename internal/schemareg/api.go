@@ -579,5 +579,3 @@ func (c *call) compatibility(subject, vs string) {
 	}
 	c.ok(out)
 }
-
-

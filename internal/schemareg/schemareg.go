@@ -49,9 +49,9 @@ type Registry struct {
 
 	mu      sync.RWMutex // guards st, applied, notify
 	st      *state
-	applied int64         // the offset after the last applied record
-	notify  chan struct{} // closed (and replaced) whenever applied moves
-	pmu     sync.Mutex // guards parsed
+	applied int64                  // the offset after the last applied record
+	notify  chan struct{}          // closed (and replaced) whenever applied moves
+	pmu     sync.Mutex             // guards parsed
 	parsed  map[int]schemas.Parsed // by id
 
 	wmu sync.Mutex // one writer at a time: versions and ids are dense
