@@ -278,6 +278,13 @@ func TestRestart(t *testing.T) {
 
 	r.Close()
 	r = start(t, c)
+	// Start returns once the topic is read to its end: everything is there before the first request.
+	r.mu.RLock()
+	nSubjects, maxID := len(r.st.subjects), r.st.maxID
+	r.mu.RUnlock()
+	if nSubjects != 2 || maxID != gone.ID {
+		t.Errorf("when Start returned: %d subjects and max id %d, want 2 and %d", nSubjects, maxID, gone.ID)
+	}
 	cl = client(t, r)
 	after := must(cl.AllSchemas(sr.WithParams(ctx, sr.ShowDeleted)))(t)
 	if fmt.Sprint(before) != fmt.Sprint(after) {
