@@ -123,8 +123,9 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 	r.cl = cl
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.read(rctx)
+	go r.watch(rctx)
 	if err := r.waitApplied(ctx, end); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("schema registry: read topic %s to its end (offset %d): %w", o.Topic, end, err)
@@ -268,6 +269,51 @@ func (r *Registry) read(ctx context.Context) {
 		r.mu.Unlock()
 	}
 }
+
+// watch asks for the topic's end every watchEvery: the client retries a lost broker quietly, so this is
+// how the registry learns that its topic cannot be read, and reports itself failed after readerGiveUp.
+func (r *Registry) watch(ctx context.Context) {
+	defer r.wg.Done()
+	adm := kadm.NewClient(r.cl)
+	var failingSince time.Time
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		qctx, cancel := context.WithTimeout(ctx, watchEvery)
+		ends, err := adm.ListEndOffsets(qctx, r.opts.Topic)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			if o, ok := ends.Lookup(r.opts.Topic, 0); !ok {
+				err = fmt.Errorf("topic %s has no partition 0", r.opts.Topic)
+			} else {
+				err = o.Err
+			}
+		}
+		if err == nil {
+			failingSince = time.Time{}
+			continue
+		}
+		if failingSince.IsZero() {
+			failingSince = time.Now()
+		}
+		r.log.Warn("schema registry: cannot reach its topic", "topic", r.opts.Topic, "err", err)
+		if time.Since(failingSince) >= readerGiveUp {
+			r.fail(fmt.Errorf("schema registry: cannot read topic %s for %s: %w", r.opts.Topic, readerGiveUp, err))
+			return
+		}
+	}
+}
+
+// watchEvery is how often watch checks the topic.
+var watchEvery = 5 * time.Second
 
 // readerGiveUp is how long the topic may fail to read before the registry reports itself failed.
 var readerGiveUp = 30 * time.Second
