@@ -371,6 +371,13 @@ func (r *Registry) write(ctx context.Context, recs ...kv) *Error {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return &Error{Status: http.StatusInternalServerError, Code: 50002, Message: fmt.Sprintf("Operation timed out: the broker did not acknowledge the write to %s in %s", r.opts.Topic, writeTimeout)}
 		}
+		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+			size := 0
+			for _, kr := range krs {
+				size = max(size, len(kr.Key)+len(kr.Value))
+			}
+			return &Error{Status: http.StatusUnprocessableEntity, Code: 42209, Message: fmt.Sprintf("Schema too large: its record in %s is %d bytes, more than the broker takes (max.message.bytes, about 1 MB by default)", r.opts.Topic, size)}
+		}
 		return storeError(fmt.Errorf("write to topic %s: %w", r.opts.Topic, err))
 	}
 	// The records are the topic's next ones unless someone else wrote to it since the reader last
