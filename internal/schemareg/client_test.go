@@ -466,3 +466,19 @@ func TestTypes(t *testing.T) {
 		t.Errorf("referencedby money: %+v", by)
 	}
 }
+
+// TestSubjectNames: subjects with characters a path escapes (a slash, a space, unicode) round-trip.
+func TestSubjectNames(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, cluster(t))
+	cl := client(t, r)
+	for _, s := range []string{"team/orders-value", "with space", "ünïcode-value", "a%2Fb"} {
+		ss := must(cl.CreateSchema(ctx, s, sr.Schema{Schema: orderV1}))(t)
+		if ss.Subject != s {
+			t.Errorf("subject %q came back as %q", s, ss.Subject)
+		}
+		if got := must(cl.SchemaByVersion(ctx, s, 1))(t); got.Subject != s {
+			t.Errorf("GET version of %q: %+v", s, got)
+		}
+	}
+}
