@@ -100,10 +100,16 @@ func (s *Stack) registryComponent() Component {
 }
 
 // reloadSubjects reads registry.subjects from devstack.yaml again, as the running stack sees it (with
-// Options.Override). An invalid file is an error (the stack's reload of devstack.yaml reports it).
+// Options.Override). An invalid file is an error, which the gateway's reload of devstack.yaml reports; a
+// stack without a gateway reports it here.
 func (s *Stack) reloadSubjects() ([]subjectSpec, error) {
 	nc, err := config.Load(s.cfg.Path)
 	if err != nil {
+		if !s.cfg.GatewayEnabled() {
+			name := filepath.Base(s.cfg.Path)
+			s.bus.Notify("error", name+" changed but is invalid; keeping the running registry.subjects:\n"+err.Error())
+			s.systemLog("devstack", "%s changed but is invalid; keeping the running registry.subjects: %v", name, err)
+		}
 		return nil, err
 	}
 	if s.opts.Override != nil {
