@@ -61,7 +61,7 @@ func (s *Stack) knownSource(name string) bool {
 		return true
 	}
 	switch name {
-	case CompBroker, CompPostgres, CompGateway, CompControl, "devstack":
+	case CompBroker, CompPostgres, CompGateway, CompControl, CompRegistry, "devstack":
 		return true
 	}
 	return false
@@ -260,6 +260,12 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 	}
 	if !reflect.DeepEqual(nc.Postgres, s.cfg.Postgres) {
 		changed = append(changed, "postgres")
+	}
+	// registry.subjects follow devstack.yaml (the registry component watches it); the rest needs a restart
+	ro, rn := s.cfg.Registry, nc.Registry
+	ro.Subjects, rn.Subjects = nil, nil
+	if !reflect.DeepEqual(ro, rn) {
+		changed = append(changed, "registry.enabled, port or compatibility")
 	}
 	if len(changed) > 0 {
 		msg := fmt.Sprintf("%s: changes to %s take effect when devstack is restarted (routes were reloaded now)", name, strings.Join(changed, ", "))
