@@ -207,7 +207,7 @@ func freePort(t *testing.T) int {
 func startStack(t *testing.T, bin, dir string) *gw {
 	t.Helper()
 	ports := map[string]int{}
-	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT"} {
+	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT", "REGISTRY_PORT"} {
 		ports[k] = freePort(t)
 	}
 	env := []string{}
