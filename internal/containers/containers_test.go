@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
@@ -95,7 +96,7 @@ func TestRealContainers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	testkit.NeedEngine(t, Available(ctx))
-	kafkaImage, postgresImage := testkit.ContainerImages()
+	kafkaImage, postgresImage := testkit.ContainerImages(config.DefaultBrokerImage, config.DefaultPostgresImage)
 	kp, pp := testkit.FreePort(t), testkit.FreePort(t)
 	stack := "devstack-test-" + strconv.Itoa(kp)
 	t.Cleanup(func() { // after the containers are gone

@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/lib/pq"
 
+	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/containers"
 	"github.com/devstack-dev/devstack/internal/postgres"
 	"github.com/devstack-dev/devstack/internal/testkit"
@@ -26,7 +27,7 @@ func TestContainerDatabaseLikeEmbedded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	testkit.NeedEngine(t, containers.Available(ctx))
-	_, pgImage := testkit.ContainerImages()
+	_, pgImage := testkit.ContainerImages(config.DefaultBrokerImage, config.DefaultPostgresImage)
 	port := testkit.FreePort(t)
 	stackName := fmt.Sprintf("devstack-stack-test-%d", port) // the volume's name: one of its own
 	t.Cleanup(func() {

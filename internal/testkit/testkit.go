@@ -12,8 +12,6 @@ import (
 	"runtime"
 	"sync"
 	"testing"
-
-	"github.com/devstack-dev/devstack/internal/config"
 )
 
 // FreePort is a TCP port on 127.0.0.1 that nothing listened on a moment ago.
@@ -80,14 +78,15 @@ func (s *SyncBuffer) String() string {
 
 // ContainerImages are the images the real-engine tests run: DEVSTACK_KAFKA_IMAGE and
 // DEVSTACK_POSTGRES_IMAGE (make test-containers sets them to the local images of images/build.sh), else
-// devstack.yaml's defaults (the official images).
-func ContainerImages() (kafka, postgres string) {
+// the defaults given (devstack.yaml's: config.DefaultBrokerImage and config.DefaultPostgresImage; testkit
+// does not import config, so that config's own dependencies can use testkit in their tests).
+func ContainerImages(defaultKafka, defaultPostgres string) (kafka, postgres string) {
 	kafka, postgres = os.Getenv("DEVSTACK_KAFKA_IMAGE"), os.Getenv("DEVSTACK_POSTGRES_IMAGE")
 	if kafka == "" {
-		kafka = config.DefaultBrokerImage
+		kafka = defaultKafka
 	}
 	if postgres == "" {
-		postgres = config.DefaultPostgresImage
+		postgres = defaultPostgres
 	}
 	return kafka, postgres
 }
