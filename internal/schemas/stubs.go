@@ -6,7 +6,6 @@ package schemas
 import (
 	"github.com/bufbuild/protocompile/linker"
 	"github.com/hamba/avro/v2"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // AvroSchema is a parsed Avro schema.
@@ -21,19 +20,6 @@ func (s *AvroSchema) Normalized() string { panic("todo") }
 
 func parseAvro(Schema) (*AvroSchema, error)              { panic("todo") }
 func avroCompatible(reader, writer *AvroSchema) []string { panic("todo") }
-
-// JSONSchema is a parsed JSON Schema.
-type JSONSchema struct {
-	// Schema validates instances.
-	Schema *jsonschema.Schema
-}
-
-func (*JSONSchema) Type() Type           { return JSON }
-func (s *JSONSchema) Canonical() string  { panic("todo") }
-func (s *JSONSchema) Normalized() string { panic("todo") }
-
-func parseJSON(Schema) (*JSONSchema, error)              { panic("todo") }
-func jsonCompatible(reader, writer *JSONSchema) []string { panic("todo") }
 
 // ProtoSchema is a parsed .proto file with its imports.
 type ProtoSchema struct {
