@@ -3,10 +3,7 @@ package schemas
 // STUBS: the slices that implement AVRO (avro.go) and JSON/PROTOBUF (json.go, proto.go) replace this file's
 // parts. Delete what you implement.
 
-import (
-	"github.com/bufbuild/protocompile/linker"
-	"github.com/hamba/avro/v2"
-)
+import "github.com/hamba/avro/v2"
 
 // AvroSchema is a parsed Avro schema.
 type AvroSchema struct {
@@ -20,17 +17,3 @@ func (s *AvroSchema) Normalized() string { panic("todo") }
 
 func parseAvro(Schema) (*AvroSchema, error)              { panic("todo") }
 func avroCompatible(reader, writer *AvroSchema) []string { panic("todo") }
-
-// ProtoSchema is a parsed .proto file with its imports.
-type ProtoSchema struct {
-	// File is the compiled file (its messages in declaration order are what Confluent's message indexes
-	// point into).
-	File linker.File
-}
-
-func (*ProtoSchema) Type() Type           { return Protobuf }
-func (s *ProtoSchema) Canonical() string  { panic("todo") }
-func (s *ProtoSchema) Normalized() string { panic("todo") }
-
-func parseProto(Schema) (*ProtoSchema, error)              { panic("todo") }
-func protoCompatible(reader, writer *ProtoSchema) []string { panic("todo") }
