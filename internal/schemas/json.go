@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -90,7 +91,7 @@ func parseJSON(s Schema) (p *JSONSchema, err error) {
 	}
 	sch, err := c.Compile(jsonMain)
 	if err != nil {
-		return nil, jsonCompileError(err)
+		return nil, jsonCompileError(s.Text, err)
 	}
 	canon, err := canonicalJSON(doc, false)
 	if err != nil {
@@ -129,7 +130,7 @@ func (l *jsonDepLoader) Load(u string) (any, error) {
 }
 
 // jsonCompileError turns the compiler's error into a *ParseError or an error wrapping ErrUnresolved.
-func jsonCompileError(err error) error {
+func jsonCompileError(text string, err error) error {
 	var le *jsonschema.LoadURLError
 	if errors.As(err, &le) {
 		if errors.Is(le.Err, ErrUnresolved) {
@@ -137,9 +138,103 @@ func jsonCompileError(err error) error {
 		}
 		return &ParseError{Msg: fmt.Sprintf("$ref %q: %v", strings.TrimPrefix(le.URL, jsonBase), le.Err)}
 	}
+	var line, col int
+	var sve *jsonschema.SchemaValidationError
+	if errors.As(err, &sve) && strings.HasPrefix(sve.URL, jsonMain) {
+		var ve *jsonschema.ValidationError
+		if errors.As(sve.Err, &ve) {
+			for len(ve.Causes) > 0 {
+				ve = ve.Causes[0]
+			}
+			if off, ok := jsonValueOffset(text, ve.InstanceLocation); ok {
+				line, col = lineCol(text, off)
+			}
+		}
+		// The library prints the failure as a tree; its last line is the innermost cause.
+		lines := strings.Split(strings.TrimSpace(sve.Err.Error()), "\n")
+		last := strings.TrimPrefix(strings.TrimSpace(lines[len(lines)-1]), "- ")
+		return &ParseError{Line: line, Col: col, Msg: "invalid JSON Schema: " + last}
+	}
 	msg := strings.ReplaceAll(err.Error(), jsonMain, "schema")
 	msg = strings.ReplaceAll(msg, jsonBase, "")
-	return &ParseError{Msg: "invalid JSON Schema: " + msg}
+	return &ParseError{Line: line, Col: col, Msg: "invalid JSON Schema: " + msg}
+}
+
+// jsonValueOffset is the offset in text of the value at the JSON pointer ptr (its reference tokens).
+func jsonValueOffset(text string, ptr []string) (int, bool) {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	start := func() int {
+		off := int(dec.InputOffset())
+		for off < len(text) && strings.ContainsRune(" \t\r\n,:", rune(text[off])) {
+			off++
+		}
+		return off
+	}
+	for {
+		off := start()
+		if len(ptr) == 0 {
+			return off, true
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, false
+		}
+		found := false
+		switch tok {
+		case json.Delim('{'):
+			for dec.More() {
+				key, err := dec.Token()
+				if err != nil {
+					return 0, false
+				}
+				if key == ptr[0] {
+					found = true
+					break
+				}
+				if skipJSONValue(dec) != nil {
+					return 0, false
+				}
+			}
+		case json.Delim('['):
+			n, err := strconv.Atoi(ptr[0])
+			if err != nil {
+				return 0, false
+			}
+			for i := 0; dec.More(); i++ {
+				if i == n {
+					found = true
+					break
+				}
+				if skipJSONValue(dec) != nil {
+					return 0, false
+				}
+			}
+		}
+		if !found {
+			return 0, false
+		}
+		ptr = ptr[1:]
+	}
+}
+
+func skipJSONValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
 }
 
 // decodeJSON reads exactly one JSON value (numbers as json.Number); malformed text is a *ParseError
