@@ -50,6 +50,7 @@ func parseJSON(s Schema) (p *JSONSchema, err error) {
 	if err != nil {
 		return nil, err
 	}
+	objects := countJSONObjects(doc)
 	defer func() {
 		// The compiler is a third-party library fed user input: a panic in it is a schema we cannot
 		// parse, never a crashed registry.
@@ -76,6 +77,7 @@ func parseJSON(s Schema) (p *JSONSchema, err error) {
 			}
 			return nil, err
 		}
+		objects += countJSONObjects(d)
 		u := jsonRefURL(name)
 		ld.names = append(ld.names, name)
 		ld.docs[name] = d
@@ -85,6 +87,9 @@ func parseJSON(s Schema) (p *JSONSchema, err error) {
 		if err := c.AddResource(u, d); err != nil {
 			return nil, &ParseError{Msg: fmt.Sprintf("reference %q: %v", name, err)}
 		}
+	}
+	if objects > maxJSONObjects {
+		return nil, &ParseError{Msg: fmt.Sprintf("the schema and its references have %d JSON objects: more than the %d the registry compiles (the compiler slows down quadratically); split it", objects, maxJSONObjects)}
 	}
 	if err := c.AddResource(jsonMain, doc); err != nil {
 		return nil, &ParseError{Msg: fmt.Sprintf("invalid JSON Schema: %v", err)}
@@ -102,6 +107,27 @@ func parseJSON(s Schema) (p *JSONSchema, err error) {
 		return nil, &ParseError{Msg: err.Error()}
 	}
 	return &JSONSchema{Schema: sch, canonical: canon, normalized: norm}, nil
+}
+
+// maxJSONObjects bounds the JSON objects (subschemas, mostly) of a schema with its references: the
+// JSON Schema compiler's work grows with their square (10,000 take a few seconds on a loaded machine;
+// 30,000, about a 1 MiB schema, most of a minute).
+const maxJSONObjects = 10_000
+
+func countJSONObjects(v any) int {
+	n := 0
+	switch v := v.(type) {
+	case map[string]any:
+		n++
+		for _, e := range v {
+			n += countJSONObjects(e)
+		}
+	case []any:
+		for _, e := range v {
+			n += countJSONObjects(e)
+		}
+	}
+	return n
 }
 
 // jsonRefURL is the URL a reference named name is added at.

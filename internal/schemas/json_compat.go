@@ -16,14 +16,24 @@ import (
 // (TYPE_CHANGED, PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL, ...). $refs are followed (recursive
 // definitions included).
 func jsonCompatible(reader, writer *JSONSchema) []string {
-	c := &jsonChecker{onStack: map[[2]*jsonschema.Schema]bool{}}
-	return c.compat(reader.Schema, writer.Schema, "#")
+	c := &jsonChecker{onStack: map[[2]*jsonschema.Schema]bool{}, budget: jsonCheckBudget}
+	msgs := c.compat(reader.Schema, writer.Schema, "#")
+	if c.budget < 0 {
+		msgs = append(msgs, jsonMsg("TOO_COMPLEX", "#", "the comparison took more than %d steps (combined schemas nested too deep): treated as incompatible", jsonCheckBudget))
+	}
+	return msgs
 }
+
+// jsonCheckBudget bounds the subschema comparisons of one check: nested oneOf/anyOf/allOf compare
+// every pair of alternatives, which a hostile schema could make exponential.
+const jsonCheckBudget = 200_000
 
 type jsonChecker struct {
 	// onStack holds the (reader, writer) pairs being compared: met again through a recursive $ref, a
 	// pair is assumed compatible (the rest of the comparison decides).
 	onStack map[[2]*jsonschema.Schema]bool
+	// budget is the comparisons left; below zero the check stops (and reports TOO_COMPLEX).
+	budget int
 }
 
 var (
@@ -111,8 +121,11 @@ func withoutCombinator(s *jsonschema.Schema) *jsonschema.Schema {
 func (c *jsonChecker) compat(r, w *jsonschema.Schema, path string) []string {
 	r, w = deref(r), deref(w)
 	key := [2]*jsonschema.Schema{r, w}
-	if c.onStack[key] || len(c.onStack) > 10000 {
+	if c.onStack[key] {
 		return nil
+	}
+	if c.budget--; c.budget < 0 {
+		return []string{"TOO_COMPLEX"}
 	}
 	c.onStack[key] = true
 	defer delete(c.onStack, key)

@@ -182,3 +182,21 @@ func TestJSONCompatibilityLevels(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONCompatibilityBudget: alternatives nested deep enough to compare exponentially many pairs
+// end in TOO_COMPLEX (incompatible), quickly.
+func TestJSONCompatibilityBudget(t *testing.T) {
+	nest := func(leaf string) string {
+		s := leaf
+		for i := 0; i < 7; i++ {
+			s = `{"anyOf": [` + s + `, ` + s + `, ` + s + `]}`
+		}
+		return s
+	}
+	r := mustJSON(t, nest(`{"type": "string"}`), nil)
+	w := mustJSON(t, nest(`{"type": "integer"}`), nil)
+	msgs := Check(Backward, r, []Parsed{w})
+	if len(msgs) == 0 || !strings.HasPrefix(msgs[len(msgs)-1], "TOO_COMPLEX at #") {
+		t.Fatalf("messages %q; want TOO_COMPLEX last", msgs)
+	}
+}

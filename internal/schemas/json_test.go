@@ -2,8 +2,10 @@ package schemas
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func mustJSON(t *testing.T, text string, deps map[string]string) *JSONSchema {
@@ -37,9 +39,27 @@ func TestParseJSONErrors(t *testing.T) {
 		{name: "missing local definition", text: `{"$ref": "#/definitions/nope"}`, want: "nope"},
 		{name: "malformed reference", text: `{"$ref": "customer.json"}`, deps: map[string]string{"customer.json": "{"}, want: `reference "customer.json"`},
 	}
+	var huge strings.Builder
+	huge.WriteString(`{"type": "object", "properties": {`)
+	for i := range 30_000 {
+		fmt.Fprintf(&huge, `"field_%d": {"type": "string"},`, i)
+	}
+	huge.WriteString(`"last": {}}}`)
+	tests = append(tests, struct {
+		name       string
+		text       string
+		deps       map[string]string
+		line, col  int
+		unresolved bool
+		want       string
+	}{name: "1 MiB", text: huge.String(), want: "30003 JSON objects"})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
 			_, err := Parse(Schema{Type: JSON, Text: tt.text, Deps: tt.deps})
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
 			if err == nil {
 				t.Fatal("parsed; want an error")
 			}
