@@ -48,8 +48,7 @@ func jsonMsg(rule, path, format string, args ...any) string {
 	return fmt.Sprintf("%s at %s: %s", rule, path, fmt.Sprintf(format, args...))
 }
 
-// deref follows $ref (draft-07: the keywords next to a $ref are ignored; later drafts: a $ref with
-// siblings is compared by its target).
+// deref follows $ref (the keywords next to it are compared apart: see refSiblings).
 func deref(s *jsonschema.Schema) *jsonschema.Schema {
 	for i := 0; s != nil && s.Ref != nil && i < 1000; i++ {
 		s = s.Ref
@@ -58,6 +57,20 @@ func deref(s *jsonschema.Schema) *jsonschema.Schema {
 		return trueSchema
 	}
 	return s
+}
+
+// refSiblings is s without its $ref when s has a $ref with assertions next to it that apply (2019-09
+// and later; draft-07 ignores them).
+func refSiblings(s *jsonschema.Schema) (*jsonschema.Schema, bool) {
+	if s.Ref == nil || s.DraftVersion < 2019 {
+		return nil, false
+	}
+	rest := *s
+	rest.Ref = nil
+	if acceptsAll(&rest) {
+		return nil, false
+	}
+	return &rest, true
 }
 
 // acceptsAll: the schema has no assertion (true, {} or annotations only).
@@ -119,7 +132,6 @@ func withoutCombinator(s *jsonschema.Schema) *jsonschema.Schema {
 }
 
 func (c *jsonChecker) compat(r, w *jsonschema.Schema, path string) []string {
-	r, w = deref(r), deref(w)
 	key := [2]*jsonschema.Schema{r, w}
 	if c.onStack[key] {
 		return nil
@@ -129,6 +141,20 @@ func (c *jsonChecker) compat(r, w *jsonschema.Schema, path string) []string {
 	}
 	c.onStack[key] = true
 	defer delete(c.onStack, key)
+
+	// Since 2019-09 a $ref's siblings apply too: the reader must accept as both, the writer's
+	// documents satisfy both.
+	if rest, ok := refSiblings(r); ok {
+		return append(c.compat(r.Ref, w, path), c.compat(rest, w, path)...)
+	}
+	if rest, ok := refSiblings(w); ok {
+		msgs := c.compat(r, w.Ref, path)
+		if len(msgs) > 0 && c.compatible(r, rest, path) {
+			return nil
+		}
+		return msgs
+	}
+	r, w = deref(r), deref(w)
 
 	switch {
 	case acceptsAll(r), rejectsAll(w):
