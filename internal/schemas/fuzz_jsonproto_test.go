@@ -54,6 +54,10 @@ func FuzzParseProto(f *testing.F) {
 		"edition = \"2023\";\nmessage A { int32 a = 1; }",
 		"syntax = \"proto3\";\nservice S { rpc M (A) returns (A); }\nmessage A {}",
 		"message {", "", "syntax = \"proto3\";\nmessage A { A a = 1; }",
+		// base64 FileDescriptorProtos (package shop, message Order with a nested message and a map,
+		// importing google/protobuf/timestamp.proto; proto2 with required and oneof)
+		"CgxzY2hlbWEucHJvdG8SBHNob3AaH2dvb2dsZS9wcm90b2J1Zi90aW1lc3RhbXAucHJvdG8i7wEKBU9yZGVyEhkKCG9yZGVyX2lkGAEgASgJUgdvcmRlcklkEjcKCXBsYWNlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCHBsYWNlZEF0EiwKBWxpbmVzGAMgAygLMhYuc2hvcC5PcmRlci5MaW5lc0VudHJ5UgVsaW5lcxoYCgRMaW5lEhAKA3NrdRgBIAEoCVIDc2t1GkoKCkxpbmVzRW50cnkSEAoDa2V5GAEgASgJUgNrZXkSJgoFdmFsdWUYAiABKAsyEC5zaG9wLk9yZGVyLkxpbmVSBXZhbHVlOgI4AWIGcHJvdG8z",
+		"CgxzY2hlbWEucHJvdG8iJgoBQRIMCgFhGAEgAigFUgFhEg4KAXMYAiABKAlIAFIBc0IDCgFv",
 	} {
 		f.Add(s)
 	}

@@ -1,10 +1,15 @@
 package schemas
 
 import (
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 )
 
 func mustProto(t *testing.T, text string, deps map[string]string) *ProtoSchema {
@@ -143,5 +148,53 @@ func TestProtoCanonical(t *testing.T) {
 	}
 	if a.Canonical() != mustProto(t, "syntax = \"proto3\";\npackage p;\n// a comment\nmessage A {\n  string x = 1;\n  B b = 2;\n}\nmessage B { int32 y = 1; }\n", nil).Canonical() {
 		t.Error("canonical form not deterministic")
+	}
+}
+
+// TestParseProtoBase64: a schema (and a reference) registered as a base64-encoded FileDescriptorProto,
+// as confluent-kafka-python's serializer does, parses to the same schema as its text.
+func TestParseProtoBase64(t *testing.T) {
+	const text = "syntax = \"proto3\";\npackage shop;\nimport \"google/protobuf/timestamp.proto\";\nimport \"common.proto\";\nmessage Order {\n  string order_id = 1;\n  google.protobuf.Timestamp placed_at = 2;\n  common.Money total = 3;\n  message Line { string sku = 1; }\n}\n"
+	const common = "syntax = \"proto3\";\npackage common;\nmessage Money { int64 units = 1; string currency_code = 2; }\n"
+	for _, jsonNames := range []bool{true, false} {
+		t.Run(fmt.Sprintf("json_name %v", jsonNames), func(t *testing.T) { testParseProtoBase64(t, text, common, jsonNames) })
+	}
+}
+
+func testParseProtoBase64(t *testing.T, text, common string, jsonNames bool) {
+	b64 := func(t *testing.T, src string, deps map[string]string) string {
+		t.Helper()
+		fdp := protodesc.ToFileDescriptorProto(mustProto(t, src, deps).File)
+		fdp.SourceCodeInfo = nil
+		for _, m := range fdp.MessageType { // protoc sets json_name; a hand-made descriptor may not
+			for _, f := range m.Field {
+				if !jsonNames {
+					f.JsonName = nil
+				} else if f.JsonName == nil {
+					t.Fatalf("compiled descriptor without json_name")
+				}
+			}
+		}
+		b, err := proto.Marshal(fdp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	fromText := mustProto(t, text, map[string]string{"common.proto": common})
+	commonB64 := b64(t, common, nil)
+	fromB64 := mustProto(t, b64(t, text, map[string]string{"common.proto": common}), map[string]string{"common.proto": commonB64})
+	if fromText.Canonical() != fromB64.Canonical() {
+		t.Errorf("canonical forms differ:\n%s\n%s", fromText.Canonical(), fromB64.Canonical())
+	}
+	md, err := fromB64.MessageByIndexes([]int{0, 0})
+	if err != nil || md.FullName() != "shop.Order.Line" {
+		t.Errorf("MessageByIndexes([0 0]) = %v, %v", md, err)
+	}
+	if msgs := Check(Full, fromB64, []Parsed{fromText}); len(msgs) > 0 {
+		t.Errorf("text and base64 forms incompatible: %q", msgs)
+	}
+	if _, err := Parse(Schema{Type: Protobuf, Text: b64(t, text, map[string]string{"common.proto": common})}); !errors.Is(err, ErrUnresolved) {
+		t.Errorf("base64 schema without its reference: %v; want ErrUnresolved", err)
 	}
 }
