@@ -88,3 +88,60 @@ func FuzzParseProto(f *testing.F) {
 		_, _ = ps.Canonical(), ps.Normalized()
 	})
 }
+
+// FuzzCheckJSON: the compatibility check of any two JSON Schemas that parse ends (never a panic) at
+// every level.
+func FuzzCheckJSON(f *testing.F) {
+	seeds := []string{
+		`{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": false}`,
+		`{"type": "object", "properties": {"a": {"type": ["string", "null"]}, "b": {"$ref": "#"}}, "patternProperties": {"^x": {"type": "integer"}}}`,
+		`{"type": "array", "items": [{"type": "string"}, {"enum": [1, 2]}], "additionalItems": {"type": "number", "multipleOf": 0.5}}`,
+		`{"oneOf": [{"type": "string", "pattern": "^a"}, {"allOf": [{"type": "number"}, {"maximum": 3}]}], "not": {"const": 1}}`,
+		`{"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": {"s": {"type": "string"}}, "$ref": "#/$defs/s", "maxLength": 2}`,
+		`{"dependencies": {"a": ["b"], "c": {"required": ["d"]}}, "minProperties": 1}`,
+		`true`, `false`, `{}`,
+	}
+	for i, a := range seeds {
+		f.Add(a, seeds[(i+1)%len(seeds)])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		pa, err := Parse(Schema{Type: JSON, Text: a})
+		if err != nil {
+			return
+		}
+		pb, err := Parse(Schema{Type: JSON, Text: b})
+		if err != nil {
+			return
+		}
+		for _, l := range Levels {
+			Check(l, pa, []Parsed{pb, pa})
+		}
+	})
+}
+
+// FuzzCheckProto: the compatibility check of any two Protobuf schemas that compile ends (never a
+// panic) at every level.
+func FuzzCheckProto(f *testing.F) {
+	seeds := []string{
+		"syntax = \"proto3\";\npackage p;\nmessage A { string a = 1; map<string, B> m = 2; oneof o { int32 x = 3; bytes y = 4; } message N {} }\nmessage B { repeated A a = 1; }\nenum E { Z = 0; }",
+		"syntax = \"proto3\";\npackage p;\nmessage A { int64 a = 1; map<int32, B> m = 2; int32 x = 3; oneof o { bytes y = 4; string z = 5; } }\nmessage B { A a = 1; }",
+		"syntax = \"proto2\";\npackage q;\nmessage A { required int32 a = 1; optional group G = 2 { optional int32 b = 3; } }",
+		"syntax = \"proto3\";\nmessage A { A a = 1; repeated sint32 s = 2; }",
+	}
+	for i, a := range seeds {
+		f.Add(a, seeds[(i+1)%len(seeds)])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		pa, err := Parse(Schema{Type: Protobuf, Text: a})
+		if err != nil {
+			return
+		}
+		pb, err := Parse(Schema{Type: Protobuf, Text: b})
+		if err != nil {
+			return
+		}
+		for _, l := range Levels {
+			Check(l, pa, []Parsed{pb, pa})
+		}
+	})
+}
