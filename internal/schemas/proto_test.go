@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 func mustProto(t *testing.T, text string, deps map[string]string) *ProtoSchema {
@@ -196,5 +198,48 @@ func testParseProtoBase64(t *testing.T, text, common string, jsonNames bool) {
 	}
 	if _, err := Parse(Schema{Type: Protobuf, Text: b64(t, text, map[string]string{"common.proto": common})}); !errors.Is(err, ErrUnresolved) {
 		t.Errorf("base64 schema without its reference: %v; want ErrUnresolved", err)
+	}
+}
+
+// TestProtoMessageRoundTrip: what the serde does with a message the indexes point to — JSON in,
+// Protobuf binary out and back — works with the compiled descriptors (standard imports included).
+func TestProtoMessageRoundTrip(t *testing.T) {
+	s := mustProto(t, `syntax = "proto3";
+package shop;
+import "google/protobuf/timestamp.proto";
+message Envelope {
+  message Order {
+    string id = 1;
+    google.protobuf.Timestamp placed_at = 2;
+    map<string, int64> qty = 3;
+    oneof pay { string card = 4; string iban = 5; }
+  }
+}`, nil)
+	idx, err := s.Indexes("shop.Envelope.Order")
+	if err != nil || !slices.Equal(idx, []int{0, 0}) {
+		t.Fatalf("Indexes = %v, %v", idx, err)
+	}
+	md, err := s.MessageByIndexes(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := `{"id":"o-1","placedAt":"2026-12-03T10:00:00Z","qty":{"apple":3},"iban":"DE00"}`
+	m := dynamicpb.NewMessage(md)
+	if err := protojson.Unmarshal([]byte(in), m); err != nil {
+		t.Fatal(err)
+	}
+	wire, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := dynamicpb.NewMessage(md)
+	if err := proto.Unmarshal(wire, back); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(m, back) {
+		t.Errorf("round trip changed the message:\n%v\n%v", m, back)
+	}
+	if err := protojson.Unmarshal([]byte(`{"id": 1}`), dynamicpb.NewMessage(md)); err == nil {
+		t.Error("a number for a string field was accepted")
 	}
 }
