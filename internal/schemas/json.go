@@ -159,10 +159,21 @@ func (l *jsonDepLoader) Load(u string) (any, error) {
 func jsonCompileError(text string, err error) error {
 	var le *jsonschema.LoadURLError
 	if errors.As(err, &le) {
+		ref := strings.TrimPrefix(le.URL, jsonBase)
+		line, col := refPosition(text, ref)
 		if errors.Is(le.Err, ErrUnresolved) {
-			return fmt.Errorf("%w: $ref %q: add it to the schema's references", ErrUnresolved, strings.TrimPrefix(le.URL, jsonBase))
+			if line > 0 {
+				return fmt.Errorf("%d:%d: %w: $ref %q: add it to the schema's references", line, col, ErrUnresolved, ref)
+			}
+			return fmt.Errorf("%w: $ref %q: add it to the schema's references", ErrUnresolved, ref)
 		}
-		return &ParseError{Msg: fmt.Sprintf("$ref %q: %v", strings.TrimPrefix(le.URL, jsonBase), le.Err)}
+		return &ParseError{Line: line, Col: col, Msg: fmt.Sprintf("$ref %q: %v", ref, le.Err)}
+	}
+	var pe *jsonschema.JSONPointerNotFoundError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.URL, jsonMain+"#") {
+		ref := strings.TrimPrefix(pe.URL, jsonMain)
+		line, col := refPosition(text, ref)
+		return &ParseError{Line: line, Col: col, Msg: fmt.Sprintf("invalid JSON Schema: $ref %q points to nothing in the schema", ref)}
 	}
 	var line, col int
 	var sve *jsonschema.SchemaValidationError
@@ -184,6 +195,57 @@ func jsonCompileError(text string, err error) error {
 	msg := strings.ReplaceAll(err.Error(), jsonMain, "schema")
 	msg = strings.ReplaceAll(msg, jsonBase, "")
 	return &ParseError{Line: line, Col: col, Msg: "invalid JSON Schema: " + msg}
+}
+
+// refPosition is the line and column of the first "$ref" in text whose value is ref (or ref with a
+// fragment, or a relative form of it); 0, 0 when there is none.
+func refPosition(text, ref string) (int, int) {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	matches := func(s string) bool {
+		return s == ref || strings.HasPrefix(s, ref+"#") || strings.HasSuffix(ref, "/"+strings.TrimPrefix(s, "./"))
+	}
+	// walk reads one value; found is the offset of a matching $ref's value inside it, or -1.
+	var walk func(isRef bool) (found int, err error)
+	walk = func(isRef bool) (int, error) {
+		off := int(dec.InputOffset())
+		tok, err := dec.Token()
+		if err != nil {
+			return -1, err
+		}
+		switch tok {
+		case json.Delim('{'):
+			for dec.More() {
+				key, err := dec.Token()
+				if err != nil {
+					return -1, err
+				}
+				if found, err := walk(key == "$ref"); err != nil || found >= 0 {
+					return found, err
+				}
+			}
+			_, err = dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				if found, err := walk(false); err != nil || found >= 0 {
+					return found, err
+				}
+			}
+			_, err = dec.Token()
+		default:
+			if s, ok := tok.(string); ok && isRef && matches(s) {
+				for off < len(text) && strings.ContainsRune(" \t\r\n:,", rune(text[off])) {
+					off++
+				}
+				return off, nil
+			}
+		}
+		return -1, err
+	}
+	if off, err := walk(false); err == nil && off >= 0 {
+		return lineCol(text, off)
+	}
+	return 0, 0
 }
 
 // jsonValueOffset is the offset in text of the value at the JSON pointer ptr (its reference tokens).

@@ -33,10 +33,10 @@ func TestParseJSONErrors(t *testing.T) {
 		{name: "bad keyword value", text: `{"type": "strin"}`, line: 1, col: 10, want: "invalid JSON Schema"},
 		{name: "bad minLength", text: "{\n  \"properties\": {\n    \"a\": {\"type\": \"string\", \"minLength\": -1}\n  }\n}", line: 3, col: 42, want: "invalid JSON Schema: at '/properties/a/minLength': minimum: got -1, want 0"},
 		{name: "bad in array", text: "{\"allOf\": [{}, {\"required\": [\"a\", \"a\"]}]}", line: 1, col: 29, want: "invalid JSON Schema: at '/allOf/1/required'"},
-		{name: "unresolved relative ref", text: `{"$ref": "customer.json"}`, unresolved: true, want: "customer.json"},
+		{name: "unresolved relative ref", text: "{\n  \"properties\": {\"c\": {\"$ref\": \"customer.json\"}}\n}", unresolved: true, want: "2:32: unresolved reference: $ref \"customer.json\""},
 		{name: "unresolved http ref", text: `{"$ref": "http://example.com/customer.json"}`, unresolved: true, want: "example.com/customer.json"},
 		{name: "no file loading", text: `{"$ref": "file:///etc/passwd"}`, unresolved: true},
-		{name: "missing local definition", text: `{"$ref": "#/definitions/nope"}`, want: "nope"},
+		{name: "missing local definition", text: "{\"definitions\": {\"a\": {}},\n \"items\": [{\"$ref\": \"#/definitions/a\"}, {\"$ref\": \"#/definitions/nope\"}]}", line: 2, col: 50, want: "#/definitions/nope"},
 		{name: "malformed reference", text: `{"$ref": "customer.json"}`, deps: map[string]string{"customer.json": "{"}, want: `reference "customer.json"`},
 	}
 	var huge strings.Builder
