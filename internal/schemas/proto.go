@@ -30,6 +30,9 @@ type ProtoSchema struct {
 
 	canonical  string
 	normalized string
+	// fromDescriptor: the schema was a base64 FileDescriptorProto, whose map entries are messages
+	// Confluent's message indexes count.
+	fromDescriptor bool
 }
 
 // Type is PROTOBUF.
@@ -93,7 +96,7 @@ func parseProto(s Schema) (p *ProtoSchema, err error) {
 	if err != nil {
 		return nil, &ParseError{Msg: err.Error()}
 	}
-	return &ProtoSchema{File: f, canonical: canon, normalized: norm}, nil
+	return &ProtoSchema{File: f, canonical: canon, normalized: norm, fromDescriptor: base64Descriptor(s.Text) != nil}, nil
 }
 
 // base64Descriptor is text as a base64-encoded google.protobuf.FileDescriptorProto (the form
@@ -231,14 +234,15 @@ func compactProtoJSON(m proto.Message) (string, error) {
 }
 
 // MessageByIndexes is the message Confluent's message indexes point to: the first index into the
-// file's top-level messages, each next one into the previous message's nested messages (declared
-// messages only: the entries the compiler makes for map fields are not counted). No indexes is the
+// file's top-level messages, each next one into the previous message's nested messages. As in
+// Confluent's registry, the entry messages of map fields count only when the schema was registered
+// as a descriptor (base64), where they are nested messages; a .proto text has none. No indexes is the
 // first message (the wire format's shorthand for [0]).
 func (s *ProtoSchema) MessageByIndexes(idx []int) (protoreflect.MessageDescriptor, error) {
 	if len(idx) == 0 {
 		idx = []int{0}
 	}
-	msgs := declaredMessages(s.File.Messages())
+	msgs := s.indexed(s.File.Messages())
 	var md protoreflect.MessageDescriptor
 	for i, n := range idx {
 		if n < 0 || n >= len(msgs) {
@@ -249,7 +253,7 @@ func (s *ProtoSchema) MessageByIndexes(idx []int) (protoreflect.MessageDescripto
 			return nil, fmt.Errorf("message index %d (position %d of %v) is out of range: %s has %d messages", n, i, idx, where, len(msgs))
 		}
 		md = msgs[n]
-		msgs = declaredMessages(md.Messages())
+		msgs = s.indexed(md.Messages())
 	}
 	return md, nil
 }
@@ -271,9 +275,9 @@ func (s *ProtoSchema) Indexes(fullName string) ([]int, error) {
 		var siblings []protoreflect.MessageDescriptor
 		parent, ok := md.Parent().(protoreflect.MessageDescriptor)
 		if ok {
-			siblings = declaredMessages(parent.Messages())
+			siblings = s.indexed(parent.Messages())
 		} else {
-			siblings = declaredMessages(s.File.Messages())
+			siblings = s.indexed(s.File.Messages())
 		}
 		i := slices.IndexFunc(siblings, func(m protoreflect.MessageDescriptor) bool { return m.FullName() == md.FullName() })
 		idx = append(idx, i)
@@ -286,11 +290,11 @@ func (s *ProtoSchema) Indexes(fullName string) ([]int, error) {
 	return idx, nil
 }
 
-// declaredMessages are ms without map entries.
-func declaredMessages(ms protoreflect.MessageDescriptors) []protoreflect.MessageDescriptor {
+// indexed are the messages of ms message indexes count (see MessageByIndexes).
+func (s *ProtoSchema) indexed(ms protoreflect.MessageDescriptors) []protoreflect.MessageDescriptor {
 	out := make([]protoreflect.MessageDescriptor, 0, ms.Len())
 	for i := 0; i < ms.Len(); i++ {
-		if m := ms.Get(i); !m.IsMapEntry() {
+		if m := ms.Get(i); s.fromDescriptor || !m.IsMapEntry() {
 			out = append(out, m)
 		}
 	}

@@ -243,3 +243,34 @@ message Envelope {
 		t.Error("a number for a string field was accepted")
 	}
 }
+
+// TestProtoMessageIndexesMapEntries: as in Confluent's registry, a map field's entry message counts in
+// the indexes of a schema registered as a descriptor (where it is a nested message, in the place
+// protoc put it) and not in those of a .proto text (which has none).
+func TestProtoMessageIndexesMapEntries(t *testing.T) {
+	const text = "syntax = \"proto3\";\npackage p;\nmessage B {\n  map<string, int32> first = 1;\n  message C {}\n}\n"
+	fromText := mustProto(t, text, nil)
+	fdp := protodesc.ToFileDescriptorProto(fromText.File)
+	fdp.SourceCodeInfo = nil
+	if got := fdp.MessageType[0].NestedType[0].GetName(); got != "FirstEntry" {
+		t.Fatalf("the compiled descriptor's first nested message is %s; want the map entry", got)
+	}
+	b, err := proto.Marshal(fdp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDesc := mustProto(t, base64.StdEncoding.EncodeToString(b), nil)
+	for _, tt := range []struct {
+		s    *ProtoSchema
+		want []int
+	}{{fromText, []int{0, 0}}, {fromDesc, []int{0, 1}}} {
+		idx, err := tt.s.Indexes("p.B.C")
+		if err != nil || !slices.Equal(idx, tt.want) {
+			t.Errorf("Indexes(p.B.C) = %v, %v; want %v", idx, err, tt.want)
+		}
+		md, err := tt.s.MessageByIndexes(tt.want)
+		if err != nil || md.FullName() != "p.B.C" {
+			t.Errorf("MessageByIndexes(%v) = %v, %v; want p.B.C", tt.want, md, err)
+		}
+	}
+}
