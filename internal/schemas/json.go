@@ -140,7 +140,8 @@ func jsonRefURL(name string) string {
 }
 
 // jsonDepLoader answers the compiler's loads from the references only: a URL that is no reference's
-// (by exact URL or by the reference's name as the URL's last path segments) is unresolved.
+// (by exact URL, by the reference's name as the URL's last path segments, or by its $id) is
+// unresolved.
 type jsonDepLoader struct {
 	names []string
 	docs  map[string]any
@@ -150,6 +151,13 @@ func (l *jsonDepLoader) Load(u string) (any, error) {
 	for _, name := range l.names {
 		if jsonRefURL(name) == u || strings.HasSuffix(u, "/"+strings.TrimPrefix(name, "/")) {
 			return l.docs[name], nil
+		}
+	}
+	for _, name := range l.names { // a reference named otherwise than its $id
+		if obj, ok := l.docs[name].(map[string]any); ok {
+			if id, ok := obj["$id"].(string); ok && strings.TrimSuffix(id, "#") == u {
+				return obj, nil
+			}
 		}
 	}
 	return nil, fmt.Errorf("%w: $ref %q is not one of the schema's references", ErrUnresolved, u)

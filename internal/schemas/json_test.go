@@ -92,6 +92,7 @@ func TestParseJSONReferences(t *testing.T) {
 		{name: "relative name", text: `{"properties": {"c": {"$ref": "customer.json"}}}`, deps: map[string]string{"customer.json": customer}},
 		{name: "absolute URL", text: `{"properties": {"c": {"$ref": "https://example.com/schemas/customer.json"}}}`, deps: map[string]string{"https://example.com/schemas/customer.json": customer}},
 		{name: "relative to $id", text: `{"$id": "https://example.com/schemas/order.json", "properties": {"c": {"$ref": "customer.json"}}}`, deps: map[string]string{"customer.json": customer}},
+		{name: "by $id", text: `{"properties": {"c": {"$ref": "https://example.com/schemas/customer.json"}}}`, deps: map[string]string{"customer": `{"$id": "https://example.com/schemas/customer.json", ` + customer[1:]}},
 		{name: "transitive", text: `{"properties": {"c": {"$ref": "wrapper.json"}}}`, deps: map[string]string{"wrapper.json": `{"$ref": "customer.json"}`, "customer.json": customer}},
 		{name: "fragment", text: `{"properties": {"c": {"$ref": "defs.json#/definitions/customer"}}}`, deps: map[string]string{"defs.json": `{"definitions": {"customer": ` + customer + `}}`}},
 	}
