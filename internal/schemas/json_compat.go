@@ -182,6 +182,22 @@ func (c *jsonChecker) compatible(r, w *jsonschema.Schema, path string) bool {
 func (c *jsonChecker) combined(r, w *jsonschema.Schema, path string) []string {
 	rk, rsubs := combinator(r)
 	wk, wsubs := combinator(w)
+	// A combinator of one subschema is that subschema (with the keywords next to it), unless both
+	// sides combine the same way (then the subschema counts compare).
+	if len(rsubs) == 1 && rk != wk {
+		var msgs []string
+		if rrest := withoutCombinator(r); !acceptsAll(rrest) {
+			msgs = c.compat(rrest, w, path)
+		}
+		return append(msgs, c.compat(rsubs[0], w, path+"/"+rk+"/0")...)
+	}
+	if len(wsubs) == 1 && rk != wk {
+		msgs := c.compat(r, wsubs[0], path)
+		if wrest := withoutCombinator(w); len(msgs) > 0 && !acceptsAll(wrest) && c.compatible(r, wrest, path) {
+			return nil
+		}
+		return msgs
+	}
 	if rk == "" {
 		// Only the writer combines: its documents satisfy its other keywords and its subschemas.
 		wrest := withoutCombinator(w)
@@ -584,6 +600,7 @@ func (c *jsonChecker) arrays(r, w *jsonschema.Schema, path string) []string {
 			msgs = append(msgs, c.compat(rp[i], wp[i], ipath)...)
 		case i < len(wp): // the writer's tuple is longer: the reader's rest must take its item
 			switch {
+			case rejectsAll(wp[i]): // the writer never wrote it
 			case rejectsAll(rrest):
 				msgs = append(msgs, jsonMsg("ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL", ipath, "the reader's tuple has no item %d and takes no additional items", i))
 			case !c.compatible(rrest, wp[i], ipath):
@@ -695,6 +712,9 @@ func (c *jsonChecker) objects(r, w *jsonschema.Schema, path string) []string {
 			msgs = append(msgs, c.compat(rps, wps, ppath)...)
 			continue
 		}
+		if rejectsAll(wps) {
+			continue // the writer never wrote it
+		}
 		// Removed from the reader's properties: what does its content model say of it?
 		switch rs := propertySchema(r, name); {
 		case isOpen(rs):
@@ -744,7 +764,11 @@ func (c *jsonChecker) objects(r, w *jsonschema.Schema, path string) []string {
 		if wreq[name] || handled[name] {
 			continue
 		}
-		if ps, ok := r.Properties[name]; ok && deref(ps).Default != nil {
+		ps, ok := r.Properties[name]
+		if !ok {
+			continue // as Confluent: a required name without a property schema is not compared
+		}
+		if deref(ps).Default != nil {
 			continue // REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED: compatible
 		}
 		add("REQUIRED_ATTRIBUTE_ADDED", path+"/required", "property %q became required", name)
