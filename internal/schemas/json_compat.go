@@ -26,7 +26,7 @@ func jsonCompatible(reader, writer *JSONSchema) []string {
 
 // jsonCheckBudget bounds the subschema comparisons of one check: nested oneOf/anyOf/allOf compare
 // every pair of alternatives, which a hostile schema could make exponential.
-const jsonCheckBudget = 200_000
+var jsonCheckBudget = 200_000
 
 type jsonChecker struct {
 	// onStack holds the (reader, writer) pairs being compared: met again through a recursive $ref, a
@@ -272,29 +272,34 @@ func (c *jsonChecker) combined(r, w *jsonschema.Schema, path string) []string {
 		return msgs
 	}
 
-	// Both combine.
-	switch {
-	case rk != wk && rk != "anyOf":
+	// Both combine. Judged by what the data can be (Confluent counts subschemas and matches them
+	// one to one; duplicates and reorderings come out the same here, as in its examples).
+	if rk != wk && rk != "anyOf" {
 		return append(msgs, jsonMsg("COMBINED_TYPE_CHANGED", cpath, "the writer's %s became %s", wk, rk))
-	case rk == "allOf" && len(wsubs) < len(rsubs):
-		return append(msgs, jsonMsg("PRODUCT_TYPE_EXTENDED", cpath, "allOf grew from %d to %d subschemas", len(wsubs), len(rsubs)))
-	case rk != "allOf" && len(wsubs) > len(rsubs):
-		return append(msgs, jsonMsg("SUM_TYPE_NARROWED", cpath, "%s shrank from %d to %d subschemas", rk, len(wsubs), len(rsubs)))
 	}
-	need := len(wsubs)
 	if rk == "allOf" {
-		need = len(rsubs)
-	}
-	edges := make([][]int, len(rsubs))
-	for i, rs := range rsubs {
-		for j, ws := range wsubs {
-			if c.compatible(rs, ws, cpath) {
-				edges[i] = append(edges[i], j)
+		// Every reader subschema must accept what the writer's whole schema or one of its
+		// subschemas (each holds) allows.
+		for i, rs := range rsubs {
+			if !c.someAccepts([]*jsonschema.Schema{rs}, withoutCombinator(w), cpath) && !c.acceptsOneOf(rs, wsubs, cpath) {
+				rule := "COMBINED_TYPE_SUBSCHEMAS_CHANGED"
+				if len(rsubs) > len(wsubs) {
+					rule = "PRODUCT_TYPE_EXTENDED"
+				}
+				return append(msgs, jsonMsg(rule, fmt.Sprintf("%s/%d", cpath, i), "allOf went from %d to %d subschemas and this one restricts what the writer's allowed", len(wsubs), len(rsubs)))
 			}
 		}
+		return msgs
 	}
-	if n := maxMatching(edges, len(wsubs)); n < need {
-		msgs = append(msgs, jsonMsg("COMBINED_TYPE_SUBSCHEMAS_CHANGED", cpath, "only %d of %d subschemas have a compatible counterpart", n, need))
+	// anyOf/oneOf: what every writer alternative allows, some reader alternative must accept.
+	for j, ws := range wsubs {
+		if !c.someAccepts(rsubs, ws, cpath) {
+			rule := "COMBINED_TYPE_SUBSCHEMAS_CHANGED"
+			if len(wsubs) > len(rsubs) {
+				rule = "SUM_TYPE_NARROWED"
+			}
+			return append(msgs, jsonMsg(rule, cpath, "%s went from %d to %d subschemas and none accepts the writer's alternative %d", rk, len(wsubs), len(rsubs), j))
+		}
 	}
 	return msgs
 }
@@ -309,33 +314,14 @@ func (c *jsonChecker) someAccepts(alternatives []*jsonschema.Schema, w *jsonsche
 	return false
 }
 
-// maxMatching is the size of a maximum bipartite matching (left i to right edges[i][k]).
-func maxMatching(edges [][]int, right int) int {
-	match := make([]int, right)
-	for i := range match {
-		match[i] = -1
-	}
-	var try func(i int, seen []bool) bool
-	try = func(i int, seen []bool) bool {
-		for _, j := range edges[i] {
-			if seen[j] {
-				continue
-			}
-			seen[j] = true
-			if match[j] < 0 || try(match[j], seen) {
-				match[j] = i
-				return true
-			}
-		}
-		return false
-	}
-	n := 0
-	for i := range edges {
-		if try(i, make([]bool, right)) {
-			n++
+// acceptsOneOf: r accepts what one of the writer's subschemas allows.
+func (c *jsonChecker) acceptsOneOf(r *jsonschema.Schema, ws []*jsonschema.Schema, path string) bool {
+	for _, w := range ws {
+		if c.compatible(r, w, path) {
+			return true
 		}
 	}
-	return n
+	return false
 }
 
 // JSON value kinds, integer being a subset of number.

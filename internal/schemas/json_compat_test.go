@@ -113,6 +113,10 @@ func TestJSONCompatibility(t *testing.T) {
 		{name: "oneOf into nullable type", reader: `{"type": ["string", "null"]}`, writer: `{"oneOf": [{"type": "null"}, {"type": "string"}]}`},
 		{name: "singleton oneOf to singleton allOf", reader: `{"allOf": [{"type": "string"}]}`, writer: `{"oneOf": [{"type": "string"}]}`},
 		{name: "oneOf to a narrower singleton allOf", reader: `{"allOf": [{"type": "string"}]}`, writer: `{"oneOf": [{"type": "string"}, {"type": "integer"}]}`, rule: "TYPE_CHANGED"},
+		{name: "allOf with a duplicate", reader: `{"allOf": [{"type": "string"}, {"type": "string"}]}`, writer: `{"allOf": [{"type": "string"}]}`},
+		{name: "allOf without a duplicate", reader: `{"allOf": [{"type": "string"}]}`, writer: `{"allOf": [{"type": "string"}, {"type": "string"}]}`},
+		{name: "allOf reordered", reader: `{"allOf": [{"maxLength": 5}, {"enum": ["a", "b"]}, {"type": "string"}]}`, writer: `{"allOf": [{"enum": ["a", "b"]}, {"type": "string"}, {"maxLength": 5}]}`},
+		{name: "allOf subschema changed", reader: `{"allOf": [{"maxLength": 5}, {"type": "number"}]}`, writer: `{"allOf": [{"type": "string"}, {"maxLength": 5}]}`, rule: "COMBINED_TYPE_SUBSCHEMAS_CHANGED"},
 		{name: "not narrowed", reader: `{"not": {"type": "string"}}`, writer: `{"not": {"type": ["string", "null"]}}`},
 		{name: "not extended", reader: `{"not": {"type": ["string", "null"]}}`, writer: `{"not": {"type": "string"}}`, rule: "NOT_TYPE_NARROWED"},
 
@@ -195,9 +199,11 @@ func TestJSONCompatibilityLevels(t *testing.T) {
 	}
 }
 
-// TestJSONCompatibilityBudget: alternatives nested deep enough to compare exponentially many pairs
-// end in TOO_COMPLEX (incompatible), quickly.
+// TestJSONCompatibilityBudget: a check that needs more comparisons than the budget (nested
+// alternatives compare pairs of subschemas) ends in TOO_COMPLEX (incompatible), quickly.
 func TestJSONCompatibilityBudget(t *testing.T) {
+	defer func(b int) { jsonCheckBudget = b }(jsonCheckBudget)
+	jsonCheckBudget = 1000
 	nest := func(leaf string) string {
 		s := leaf
 		for i := 0; i < 7; i++ {
@@ -205,10 +211,14 @@ func TestJSONCompatibilityBudget(t *testing.T) {
 		}
 		return s
 	}
-	r := mustJSON(t, nest(`{"type": "string"}`), nil)
-	w := mustJSON(t, nest(`{"type": "integer"}`), nil)
+	r := mustJSON(t, nest(`{"type": ["string", "null"]}`), nil)
+	w := mustJSON(t, nest(`{"type": "string"}`), nil)
 	msgs := Check(Backward, r, []Parsed{w})
 	if len(msgs) == 0 || !strings.HasPrefix(msgs[len(msgs)-1], "TOO_COMPLEX at #") {
 		t.Fatalf("messages %q; want TOO_COMPLEX last", msgs)
+	}
+	jsonCheckBudget = 200_000
+	if msgs := Check(Backward, r, []Parsed{w}); len(msgs) > 0 {
+		t.Fatalf("within the budget: %q; want compatible", msgs)
 	}
 }
