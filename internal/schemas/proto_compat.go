@@ -9,14 +9,17 @@ import (
 
 // protoCompatible says why a message written with writer may not be read with reader, by Confluent's
 // documented Protobuf rules. Each message is "RULE at Message.field: what changed", RULE named as
-// Confluent names it. Compatible (not reported): messages, fields, enums, enum values and oneofs added;
-// optional fields removed; fields renamed; scalar kinds changed within a wire-compatible group
-// (int32/uint32/int64/uint64/bool/enum; sint32/sint64; fixed32/sfixed32; fixed64/sfixed64;
-// string/bytes; float; double); a string/bytes field made repeated or singular; one field moved into
-// a new oneof. Incompatible: PACKAGE_CHANGED, SYNTAX_VERSION_CHANGED, MESSAGE_REMOVED,
-// FIELD_KIND_CHANGED (scalar/message/map), FIELD_SCALAR_KIND_CHANGED, FIELD_NAMED_TYPE_CHANGED,
-// FIELD_NUMERIC_LABEL_CHANGED, REQUIRED_FIELD_ADDED, REQUIRED_FIELD_REMOVED, ONEOF_FIELD_REMOVED,
-// MULTIPLE_FIELDS_MOVED_TO_ONEOF, FIELD_MOVED_TO_EXISTING_ONEOF.
+// Confluent names it. Messages are matched by name without the package, fields by number.
+// Compatible (not reported): messages, fields, enums, enum values and oneofs added; optional fields,
+// enums and enum values removed; fields and oneofs renamed; messages reordered; scalar kinds changed
+// within a wire-compatible group (int32/uint32/int64/uint64/bool/enum; sint32/sint64;
+// fixed32/sfixed32; fixed64/sfixed64; string/bytes; float; double); a string, bytes or message field
+// made repeated or singular; a oneof gathering fields from one place (one plain field, or one oneof).
+// Incompatible: PACKAGE_CHANGED, SYNTAX_VERSION_CHANGED, MESSAGE_REMOVED, FIELD_KIND_CHANGED
+// (scalar/message/map), FIELD_SCALAR_KIND_CHANGED, FIELD_NAMED_TYPE_CHANGED (another message, or a
+// referenced message that changed incompatibly), FIELD_NUMERIC_LABEL_CHANGED, REQUIRED_FIELD_ADDED,
+// REQUIRED_FIELD_REMOVED, ONEOF_FIELD_REMOVED, MULTIPLE_FIELDS_MOVED_TO_ONEOF,
+// FIELD_MOVED_TO_EXISTING_ONEOF.
 func protoCompatible(reader, writer *ProtoSchema) []string {
 	r, w := reader.File, writer.File
 	c := &protoChecker{seen: map[[2]protoreflect.FullName]bool{}}
