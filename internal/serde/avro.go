@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -81,6 +82,9 @@ func writeFloat(out *bytes.Buffer, f float64, bits int) {
 
 // branchName is how Avro's JSON encoding names a union branch.
 func branchName(s avro.Schema) string {
+	if r, ok := s.(*avro.RefSchema); ok {
+		return r.Schema().FullName()
+	}
 	if n, ok := s.(avro.NamedSchema); ok {
 		return n.FullName()
 	}
@@ -94,6 +98,8 @@ func (d *avroDecoder) value(s avro.Schema, out *bytes.Buffer) {
 	switch s := s.(type) {
 	case *avro.RefSchema:
 		d.value(s.Schema(), out)
+	case *avro.NullSchema:
+		out.WriteString("null")
 	case *avro.PrimitiveSchema:
 		switch s.Type() {
 		case avro.Null:
@@ -316,6 +322,11 @@ func toLatin1(v any) ([]byte, bool) {
 		}
 		return b, true
 	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Array && rv.Type().Elem().Kind() == reflect.Uint8 {
+		b := make([]byte, rv.Len())
+		reflect.Copy(reflect.ValueOf(b), rv)
+		return b, true
+	}
 	return nil, false
 }
 
@@ -323,6 +334,10 @@ func encodeAvro(w *avro.Writer, s avro.Schema, v any, path string) error {
 	switch s := s.(type) {
 	case *avro.RefSchema:
 		return encodeAvro(w, s.Schema(), v, path)
+	case *avro.NullSchema:
+		if v != nil {
+			return mismatch(path, "want null, got %s", jsonKind(v))
+		}
 	case *avro.PrimitiveSchema:
 		t := s.Type()
 		switch t {
@@ -532,6 +547,9 @@ func encodeDefault(w *avro.Writer, s avro.Schema, v any, path string) error {
 }
 
 func shortName(s avro.Schema) string {
+	if r, ok := s.(*avro.RefSchema); ok {
+		return r.Schema().Name()
+	}
 	if n, ok := s.(avro.NamedSchema); ok {
 		return n.Name()
 	}
