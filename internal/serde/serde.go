@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -216,4 +217,25 @@ func jsonPayload(p []byte) ([]byte, error) {
 		return nil, errors.New("payload is not JSON")
 	}
 	return t, nil
+}
+
+// String is "subject orders-value version 2, id 7, AVRO" (what is known of it).
+func (i Info) String() string {
+	var parts []string
+	if i.Subject != "" {
+		parts = append(parts, fmt.Sprintf("subject %s version %d", i.Subject, i.Version))
+	}
+	parts = append(parts, fmt.Sprintf("id %d", i.ID))
+	if i.Type != "" {
+		parts = append(parts, string(i.Type))
+	}
+	if i.Message != "" {
+		parts = append(parts, "message "+i.Message)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Info is what r says about itself.
+func (r *Resolved) Info() Info {
+	return Info{Subject: r.Subject, Version: r.Version, ID: r.ID, Type: r.Type}
 }
