@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hamba/avro/v2"
@@ -66,6 +67,9 @@ func parseAvro(s Schema) (p *AvroSchema, err error) {
 	parsed, err := avro.ParseWithCache(s.Text, "", cache)
 	if err != nil {
 		return nil, avroParseError(s.Text, err)
+	}
+	if err := avroJavaChecks(s.Text, v); err != nil {
+		return nil, err
 	}
 	var canonical, norm bytes.Buffer
 	writeJSON(&canonical, v)
@@ -356,4 +360,116 @@ func fieldDefault(f *avro.Field) []byte {
 	var out bytes.Buffer
 	writeJSON(&out, v)
 	return out.Bytes()
+}
+
+var avroPrimitiveNames = []string{"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+
+// avroJavaChecks refuses what Apache Avro's Java parser (what Confluent's registry runs) refuses but
+// hamba/avro accepts: a union with two branches of one type (a logical type is its underlying type), a
+// named type called after a primitive, an int or long default that is not an integer of that size.
+func avroJavaChecks(text string, v any) error {
+	fail := func(near, format string, a ...any) error {
+		pe := &ParseError{Msg: fmt.Sprintf(format, a...)}
+		if i := strings.Index(text, near); near != "" && i >= 0 {
+			pe.Line, pe.Col = lineCol(text, i+1)
+		}
+		return pe
+	}
+	var walk func(t any, ns string) error
+	walk = func(t any, ns string) error {
+		switch t := t.(type) {
+		case []any:
+			seen := map[string]bool{}
+			for _, b := range t {
+				k := avroBranchKey(b, ns)
+				if seen[k] {
+					return fail("", "union has two branches of type %s: a union may hold each type once", k)
+				}
+				seen[k] = true
+				if err := walk(b, ns); err != nil {
+					return err
+				}
+			}
+		case map[string]any:
+			typ, _ := t["type"].(string)
+			switch typ {
+			case "record", "error", "enum", "fixed":
+				name, _ := t["name"].(string)
+				if slices.Contains(avroPrimitiveNames, name[strings.LastIndexByte(name, '.')+1:]) {
+					return fail(`"`+name+`"`, "type %q may not be named after a primitive type", name)
+				}
+				if i := strings.LastIndexByte(name, '.'); i >= 0 {
+					ns = name[:i]
+				} else if n, ok := t["namespace"].(string); ok {
+					ns = n
+				}
+			case "array":
+				return walk(t["items"], ns)
+			case "map":
+				return walk(t["values"], ns)
+			default:
+				if _, ok := t["type"].(string); !ok {
+					return walk(t["type"], ns)
+				}
+			}
+			fields, _ := t["fields"].([]any)
+			for _, f := range fields {
+				f, _ := f.(map[string]any)
+				if err := walk(f["type"], ns); err != nil {
+					return err
+				}
+				d, ok := f["default"]
+				if !ok {
+					continue
+				}
+				ft := f["type"]
+				if m, ok := ft.(map[string]any); ok {
+					ft = m["type"]
+				}
+				name, _ := ft.(string)
+				bits := map[string]int{"int": 32, "long": 64}[name]
+				if bits == 0 {
+					continue
+				}
+				if n, ok := d.(json.Number); !ok || !isIntN(string(n), bits) {
+					return fail(fmt.Sprintf(`"%v"`, f["name"]), "field %q: default %v is not %s", f["name"], d, map[int]string{32: "an int (32-bit integer)", 64: "a long (64-bit integer)"}[bits])
+				}
+			}
+		}
+		return nil
+	}
+	return walk(v, "")
+}
+
+// avroBranchKey is what makes a union branch distinct in Java: its type, or a named type's full name.
+func avroBranchKey(b any, ns string) string {
+	switch b := b.(type) {
+	case string:
+		if slices.Contains(avroPrimitiveNames, b) || strings.Contains(b, ".") || ns == "" {
+			return b
+		}
+		return ns + "." + b
+	case map[string]any:
+		typ, _ := b["type"].(string)
+		switch typ {
+		case "record", "error", "enum", "fixed":
+			name, _ := b["name"].(string)
+			if n, ok := b["namespace"].(string); ok && n != "" && !strings.Contains(name, ".") {
+				return n + "." + name
+			}
+			return avroBranchKey(name, ns)
+		}
+		if _, ok := b["type"].(string); !ok {
+			return avroBranchKey(b["type"], ns)
+		}
+		return typ
+	case []any:
+		return "union"
+	}
+	return fmt.Sprint(b)
+}
+
+func isIntN(s string, bits int) bool {
+	_, err := strconv.ParseInt(s, 10, bits)
+	return err == nil
 }
