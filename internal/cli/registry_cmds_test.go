@@ -186,6 +186,25 @@ func TestRegistryCommands(t *testing.T) {
 		t.Errorf("--no-decode still decodes:\n%s", out)
 	}
 
+	// Keys too: --key-subject encodes them, consume decodes them.
+	registerSchema(t, reg, "keyed-key", `{"type":"string"}`)
+	registerSchema(t, reg, "keyed-value", orderV1)
+	mustCLI(t, "\"user-7\"|{\"id\": 1, \"items\": []}\n", "produce", "keyed", "--schema", "--key-subject", "keyed-key", "-K", "|", "--brokers", brokers, "--registry", reg)
+	var keyed struct {
+		Key       string `json:"key"`
+		KeySchema struct {
+			Subject string `json:"subject"`
+		} `json:"key_schema"`
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, "", "consume", "keyed", "-n", "1", "--json", "--brokers", brokers, "--registry", reg)), &keyed); err != nil ||
+		keyed.Key != `"user-7"` || keyed.KeySchema.Subject != "keyed-key" || string(keyed.Value) != `{"id":1,"items":[]}` {
+		t.Errorf("keyed record: %+v %v", keyed, err)
+	}
+	if _, _, err := runCLI(t, "7|{}\n", "produce", "keyed", "--key-subject", "keyed-key", "-K", "|", "--brokers", brokers, "--registry", reg); err == nil || !strings.Contains(err.Error(), "the key does not match subject keyed-key") {
+		t.Errorf("a wrong key: %v", err)
+	}
+
 	// Errors in one line with what to do.
 	if _, _, err := runCLI(t, "", "registry", "show", "nope-value", "--registry", reg); err == nil || !strings.Contains(err.Error(), "`devstack registry subjects` lists them") {
 		t.Errorf("unknown subject: %v", err)
