@@ -108,6 +108,9 @@ func protoFromJSON(s *schemas.ProtoSchema, message string, in []byte, id int) ([
 	if err != nil {
 		return nil, err
 	}
+	if err := checkProtoJSON(md, in); err != nil {
+		return nil, err
+	}
 	m := dynamicpb.NewMessage(md)
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(in, m); err != nil {
 		return nil, fmt.Errorf("does not match message %s: %s", md.FullName(), strings.TrimPrefix(err.Error(), "proto: "))

@@ -182,7 +182,10 @@ func TestEncodeMismatch(t *testing.T) {
 		{"avro not an object", avroR, `[1]`, `$: want record shop.Order (an object), got array`},
 		{"avro map value", avroR, `{"id":1,"status":"NEW","items":[],"tags":{"a b":"x"}}`, `$.tags["a b"]: want int, got string`},
 		{"json schema", jsonR, `{"items":[{"price":1},{"price":"2"}]}`, `$.items[1].price: got string, want number`},
-		{"proto", protoR, `{"id":"1","items":[{"price":"x"}]}`, `does not match message shop.Order`},
+		{"proto", protoR, `{"id":"1","items":[{"sku":"a","price":1},{"price":"x"}]}`, `$.items[1].price: want double, got string`},
+		{"proto unknown field", protoR, `{"id":"1","colour":"red"}`, `$.colour: message shop.Order has no field "colour"`},
+		{"proto int64", protoR, `{"id":1.5}`, `$.id: want int64, got number 1.5`},
+		{"proto repeated", protoR, `{"items":{}}`, `$.items: want repeated shop.Order.Item (an array), got object`},
 		{"not json", avroR, `{"id":`, `not valid JSON`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
