@@ -205,6 +205,21 @@ func TestRegistryCommands(t *testing.T) {
 		t.Errorf("a wrong key: %v", err)
 	}
 
+	// --deleted lists soft-deleted subjects too.
+	registerSchema(t, reg, "gone-value", `{"type":"string"}`)
+	req, _ := http.NewRequest(http.MethodDelete, reg+"/subjects/gone-value", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("soft delete: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if out := mustCLI(t, "", "registry", "subjects", "--registry", reg); strings.Contains(out, "gone-value") {
+		t.Errorf("a deleted subject is listed without --deleted:\n%s", out)
+	}
+	if out := mustCLI(t, "", "registry", "subjects", "--deleted", "--registry", reg); !regexpLine(out, `gone-value \(deleted\)\s+1\s+AVRO`) {
+		t.Errorf("subjects --deleted:\n%s", out)
+	}
+
 	// Errors in one line with what to do.
 	if _, _, err := runCLI(t, "", "registry", "show", "nope-value", "--registry", reg); err == nil || !strings.Contains(err.Error(), "`devstack registry subjects` lists them") {
 		t.Errorf("unknown subject: %v", err)
