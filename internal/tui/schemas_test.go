@@ -91,13 +91,19 @@ func typedFixture(t *testing.T, addr string) *fakeCtrl {
 // Update with: go test ./internal/tui -run TestGoldenSchemaFrames -update
 func TestGoldenSchemaFrames(t *testing.T) {
 	addr := startRegistry(t)
+	type step struct {
+		keys string   // typed keys; "\r" is enter
+		wait []string // texts on screen before the next step
+	}
+	// both records' schemas fetched: the Avro one decoded in the list, the unknown id said so
+	open := []step{{wait: []string{"analytics"}}, {keys: "3", wait: []string{"invoices"}},
+		{keys: "\r", wait: []string{"is unknown to the registry", `"total":54.5`}}}
 	for _, v := range []struct {
 		name  string
-		keys  []string
-		waits []string
+		steps []step
 	}{
-		{"unknown_id", []string{"3", "\r"}, []string{"invoices", "is unknown to the registry"}},
-		{"avro", []string{"3", "\r", "k"}, []string{"invoices", "is unknown to the registry", "invoices-value v1"}},
+		{"unknown_id", open},
+		{"avro", append(open[:len(open):len(open)], step{keys: "k", wait: []string{"invoices-value v1"}})},
 	} {
 		for _, size := range [][2]int{{80, 24}, {120, 40}} {
 			t.Run(fmt.Sprintf("%s_%dx%d", v.name, size[0], size[1]), func(t *testing.T) {
@@ -106,17 +112,17 @@ func TestGoldenSchemaFrames(t *testing.T) {
 				tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(size[0], size[1]))
 				t.Cleanup(func() { _ = tm.Quit() })
 				var out bytes.Buffer
-				waitScreen(t, tm, &out, "analytics")
-				for i, k := range v.keys {
-					if k == "\r" {
-						tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
-					} else {
-						tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)})
+				for _, st := range v.steps {
+					for _, r := range st.keys {
+						if r == '\r' {
+							tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+						} else {
+							tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+						}
 					}
-					waitScreen(t, tm, &out, v.waits[min(i, len(v.waits)-1)])
-				}
-				for _, w := range v.waits {
-					waitScreen(t, tm, &out, w)
+					for _, w := range st.wait {
+						waitScreen(t, tm, &out, w)
+					}
 				}
 				if err := tm.Quit(); err != nil {
 					t.Fatal(err)
