@@ -469,6 +469,12 @@ func (r *recordsState) match(rec *event.Message) bool {
 	if r.fre.Match(rec.Value) || r.fre.Match(rec.Key) {
 		return true
 	}
+	// registry-framed keys and values match by their JSON
+	for _, tv := range []typedValue{r.schemas.decode(rec.Value, rec.Topic+"-value"), r.schemas.decode(rec.Key, rec.Topic+"-key")} {
+		if tv.json != nil && r.fre.Match(tv.json) {
+			return true
+		}
+	}
 	for _, h := range rec.Headers {
 		if r.fre.MatchString(h.Key) || r.fre.Match(h.Value) {
 			return true

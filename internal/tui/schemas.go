@@ -95,6 +95,10 @@ func (m *Model) updateSchemas(msg schemaMsg) (tea.Cmd, bool) {
 		return nil, false
 	}
 	c.byID[msg.id] = schemaEntry{res: msg.res, err: msg.err}
+	if m.rec.fre != nil {
+		// records of this schema may match the filter now that they decode
+		_ = m.rec.setFilter(m.rec.filter)
+	}
 	return nil, m.tab == tabMessages
 }
 
@@ -108,7 +112,10 @@ type typedValue struct {
 
 // decodeTyped decodes b if it is framed and its schema is known; prefer is the subject to name.
 func (m *Model) decodeTyped(b []byte, prefer string) typedValue {
-	c := &m.rec.schemas
+	return m.rec.schemas.decode(b, prefer)
+}
+
+func (c *schemaCache) decode(b []byte, prefer string) typedValue {
 	if c.lookup == nil {
 		return typedValue{}
 	}

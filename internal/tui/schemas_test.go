@@ -178,3 +178,29 @@ func TestProduceWithSubject(t *testing.T) {
 		t.Fatalf("unknown subject:\n%s", m.View())
 	}
 }
+
+// TestFilterMatchesDecodedValues: the Messages filter finds a registry-framed record by its decoded
+// JSON (54.5 is nowhere in the Avro bytes).
+func TestFilterMatchesDecodedValues(t *testing.T) {
+	addr := startRegistry(t)
+	f := typedFixture(t, addr)
+	m := newModel(context.Background(), f, Options{Version: "test"}, testConfig(termenv.Ascii))
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
+	t.Cleanup(func() { _ = tm.Quit() })
+	var out bytes.Buffer
+	waitScreen(t, tm, &out, "analytics")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("3")})
+	waitScreen(t, tm, &out, "invoices")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitScreen(t, tm, &out, `"total":54.5`)
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/54.5")})
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitScreen(t, tm, &out, "1/2 records")
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
+	if len(fm.rec.matches) != 1 || fm.rec.ring.ptr(int(fm.rec.matches[0]-fm.rec.ring.first())).Offset != 0 {
+		t.Fatalf("filter 54.5 lists %v", fm.rec.matches)
+	}
+}
