@@ -120,6 +120,16 @@ func TestRegistryCommands(t *testing.T) {
 	if out := mustCLI(t, "", "registry", "check", "orders-value", bad, "--registry", reg); !strings.Contains(out, "is compatible") {
 		t.Errorf("check under NONE: %s", out)
 	}
+	if out := mustCLI(t, "", "registry", "level", "orders-value", "--reset", "--registry", reg); !strings.Contains(out, "the global level BACKWARD applies") {
+		t.Errorf("level --reset: %s", out)
+	}
+	if out := mustCLI(t, "", "registry", "level", "-", "full", "--registry", reg); strings.TrimSpace(out) != "global: FULL" {
+		t.Errorf("set the global level: %s", out)
+	}
+	if out := mustCLI(t, "", "registry", "level", "orders-value", "--json", "--registry", reg); !strings.Contains(out, `"level": "FULL"`) || !strings.Contains(out, `"global": true`) {
+		t.Errorf("level --json: %s", out)
+	}
+	mustCLI(t, "", "registry", "level", "orders-value", "NONE", "--registry", reg)
 	if _, _, err := runCLI(t, "", "registry", "level", "orders-value", "SIDEWAYS", "--registry", reg); err == nil || !strings.Contains(err.Error(), "invalid compatibility level") {
 		t.Errorf("bad level: %v", err)
 	}
