@@ -73,8 +73,8 @@ func (m *Model) fetchSchemas(recs []event.Message) tea.Cmd {
 			if err != nil {
 				continue
 			}
-			if _, ok := c.byID[f.ID]; ok {
-				continue
+			if e, ok := c.byID[f.ID]; ok && (e.err == nil || errors.Is(e.err, serde.ErrUnknownID)) {
+				continue // known, unknown to the registry, or being fetched; a failed fetch is tried again
 			}
 			c.byID[f.ID] = schemaEntry{pending: true}
 			id, ctx := f.ID, m.ctx
