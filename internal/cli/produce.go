@@ -48,8 +48,8 @@ func newProduceCmd(app *App) *cobra.Command {
 		Example: "  echo '{\"id\":1}' | devstack produce orders --json\n" +
 			"  devstack produce orders --key-separator : < lines.txt     # key:value per line\n" +
 			"  devstack produce orders --key user-7 --header source=cli --header trace=abc\n" +
-			"  echo '{\"id\":1}' | devstack produce orders.placed --schema             # subject orders.placed-value, latest\n" +
-			"  echo '{\"id\":1}' | devstack produce orders.placed --value-subject orders.placed-value --version 1",
+			"  devstack produce orders.placed --schema < orders.jsonl     # JSON lines, encoded with orders.placed-value's latest\n" +
+			"  devstack produce orders.placed --value-subject orders.placed-value --version 1 < orders.jsonl",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			topic := args[0]
