@@ -52,6 +52,7 @@ type Registry struct {
 	st      *state
 	applied int64                  // the offset after the last applied record
 	notify  chan struct{}          // closed (and replaced) whenever applied moves
+	imu     sync.Mutex             // one index() at a time
 	pmu     sync.Mutex             // guards parsed
 	parsed  map[int]schemas.Parsed // by id
 
@@ -104,6 +105,9 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.FetchMaxWait(time.Second),
+		// Reading the topic at start is a few large fetches rather than one per MiB.
+		kgo.FetchMaxBytes(64<<20),
+		kgo.FetchMaxPartitionBytes(64<<20),
 	)
 	// The topic exists before the reading client starts: a client that asked for an unknown topic's
 	// metadata backs off before asking again, which would delay the first write.
