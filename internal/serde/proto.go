@@ -13,42 +13,13 @@ import (
 	"github.com/devstack-dev/devstack/internal/schemas"
 )
 
-// messageByIndexes finds the message Confluent's index list points at: [i] is the file's i-th
-// top-level message, [i, j] the j-th message nested in it, and so on.
-func messageByIndexes(fd protoreflect.FileDescriptor, idx []int) (protoreflect.MessageDescriptor, error) {
-	if len(idx) == 0 {
-		idx = []int{0}
-	}
-	msgs := fd.Messages()
-	var md protoreflect.MessageDescriptor
-	for _, i := range idx {
-		if i < 0 || i >= msgs.Len() {
-			return nil, fmt.Errorf("message index %v: the schema has no such message", idx)
-		}
-		md = msgs.Get(i)
-		msgs = md.Messages()
-	}
-	return md, nil
-}
-
-// messageIndexes is the index list of md in its file.
-func messageIndexes(md protoreflect.MessageDescriptor) []int {
-	var idx []int
-	for d := protoreflect.Descriptor(md); ; {
-		idx = append([]int{d.Index()}, idx...)
-		p := d.Parent()
-		if _, ok := p.(protoreflect.MessageDescriptor); !ok {
-			break
-		}
-		d = p
-	}
-	return idx
-}
-
 // findMessage finds a message of fd by full name, or by short name when that is unique; "" is the first.
 func findMessage(fd protoreflect.FileDescriptor, name string) (protoreflect.MessageDescriptor, error) {
 	if name == "" {
-		return messageByIndexes(fd, nil)
+		if fd.Messages().Len() == 0 {
+			return nil, errors.New("the schema has no message")
+		}
+		return fd.Messages().Get(0), nil
 	}
 	var all []protoreflect.MessageDescriptor
 	var walk func(protoreflect.MessageDescriptors)
@@ -88,7 +59,7 @@ func protoToJSON(s *schemas.ProtoSchema, idx []int, payload []byte) ([]byte, str
 	if s.File == nil {
 		return nil, "", errors.New("no compiled .proto file")
 	}
-	md, err := messageByIndexes(s.File, idx)
+	md, err := s.MessageByIndexes(idx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -119,5 +90,9 @@ func protoFromJSON(s *schemas.ProtoSchema, message string, in []byte, id int) ([
 	if err != nil {
 		return nil, err
 	}
-	return append(AppendFrame(nil, id, messageIndexes(md)), b...), nil
+	idx, err := s.Indexes(string(md.FullName()))
+	if err != nil {
+		return nil, err
+	}
+	return append(AppendFrame(nil, id, idx), b...), nil
 }
