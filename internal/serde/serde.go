@@ -121,10 +121,10 @@ type Decoded struct {
 // registration otherwise. Errors: ErrNotFramed for unframed bytes, one wrapping ErrUnknownID for an id
 // the registry does not know, others when the payload does not decode with its schema.
 func Decode(ctx context.Context, lk Lookup, data []byte, prefer string) (Decoded, error) {
-	if _, _, err := header.DecodeID(data); err != nil {
+	id, _, err := header.DecodeID(data)
+	if err != nil {
 		return Decoded{}, ErrNotFramed
 	}
-	id, _, _ := header.DecodeID(data)
 	r, err := lk.ByID(ctx, id)
 	if err != nil {
 		return Decoded{Info: Info{ID: id}}, err
