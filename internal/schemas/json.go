@@ -167,6 +167,13 @@ func (l *jsonDepLoader) Load(u string) (any, error) {
 func jsonCompileError(text string, err error) error {
 	var le *jsonschema.LoadURLError
 	if errors.As(err, &le) {
+		if meta := jsonMetaschema(text); meta != "" && strings.TrimSuffix(meta, "#") == strings.TrimSuffix(le.URL, "#") {
+			var line, col int
+			if off, ok := jsonValueOffset(text, []string{"$schema"}); ok {
+				line, col = lineCol(text, off)
+			}
+			return &ParseError{Line: line, Col: col, Msg: fmt.Sprintf("invalid JSON Schema: $schema %q is not a draft the registry knows: use draft-04, -06, -07, 2019-09 or 2020-12 (or leave it out for draft-07)", meta)}
+		}
 		ref := strings.TrimPrefix(le.URL, jsonBase)
 		line, col := refPosition(text, ref)
 		if errors.Is(le.Err, ErrUnresolved) {
@@ -203,6 +210,15 @@ func jsonCompileError(text string, err error) error {
 	msg := strings.ReplaceAll(err.Error(), jsonMain, "schema")
 	msg = strings.ReplaceAll(msg, jsonBase, "")
 	return &ParseError{Line: line, Col: col, Msg: "invalid JSON Schema: " + msg}
+}
+
+// jsonMetaschema is the $schema of the schema text, "" when it has none.
+func jsonMetaschema(text string) string {
+	var doc struct {
+		Schema string `json:"$schema"`
+	}
+	_ = json.Unmarshal([]byte(text), &doc)
+	return doc.Schema
 }
 
 // refPosition is the line and column of the first "$ref" in text whose value is ref (or ref with a

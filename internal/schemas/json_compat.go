@@ -26,7 +26,7 @@ func jsonCompatible(reader, writer *JSONSchema) []string {
 
 // jsonCheckBudget bounds the subschema comparisons of one check: nested oneOf/anyOf/allOf compare
 // every pair of alternatives, which a hostile schema could make exponential.
-const jsonCheckBudget = 200_000
+var jsonCheckBudget = 200_000
 
 type jsonChecker struct {
 	// onStack holds the (reader, writer) pairs being compared: met again through a recursive $ref, a
@@ -182,6 +182,22 @@ func (c *jsonChecker) compatible(r, w *jsonschema.Schema, path string) bool {
 func (c *jsonChecker) combined(r, w *jsonschema.Schema, path string) []string {
 	rk, rsubs := combinator(r)
 	wk, wsubs := combinator(w)
+	// A combinator of one subschema is that subschema (with the keywords next to it), unless both
+	// sides combine the same way (then the subschema counts compare).
+	if len(rsubs) == 1 && rk != wk {
+		var msgs []string
+		if rrest := withoutCombinator(r); !acceptsAll(rrest) {
+			msgs = c.compat(rrest, w, path)
+		}
+		return append(msgs, c.compat(rsubs[0], w, path+"/"+rk+"/0")...)
+	}
+	if len(wsubs) == 1 && rk != wk {
+		msgs := c.compat(r, wsubs[0], path)
+		if wrest := withoutCombinator(w); len(msgs) > 0 && !acceptsAll(wrest) && c.compatible(r, wrest, path) {
+			return nil
+		}
+		return msgs
+	}
 	if rk == "" {
 		// Only the writer combines: its documents satisfy its other keywords and its subschemas.
 		wrest := withoutCombinator(w)
@@ -256,29 +272,34 @@ func (c *jsonChecker) combined(r, w *jsonschema.Schema, path string) []string {
 		return msgs
 	}
 
-	// Both combine.
-	switch {
-	case rk != wk && rk != "anyOf":
+	// Both combine. Judged by what the data can be (Confluent counts subschemas and matches them
+	// one to one; duplicates and reorderings come out the same here, as in its examples).
+	if rk != wk && rk != "anyOf" {
 		return append(msgs, jsonMsg("COMBINED_TYPE_CHANGED", cpath, "the writer's %s became %s", wk, rk))
-	case rk == "allOf" && len(wsubs) < len(rsubs):
-		return append(msgs, jsonMsg("PRODUCT_TYPE_EXTENDED", cpath, "allOf grew from %d to %d subschemas", len(wsubs), len(rsubs)))
-	case rk != "allOf" && len(wsubs) > len(rsubs):
-		return append(msgs, jsonMsg("SUM_TYPE_NARROWED", cpath, "%s shrank from %d to %d subschemas", rk, len(wsubs), len(rsubs)))
 	}
-	need := len(wsubs)
 	if rk == "allOf" {
-		need = len(rsubs)
-	}
-	edges := make([][]int, len(rsubs))
-	for i, rs := range rsubs {
-		for j, ws := range wsubs {
-			if c.compatible(rs, ws, cpath) {
-				edges[i] = append(edges[i], j)
+		// Every reader subschema must accept what the writer's whole schema or one of its
+		// subschemas (each holds) allows.
+		for i, rs := range rsubs {
+			if !c.someAccepts([]*jsonschema.Schema{rs}, withoutCombinator(w), cpath) && !c.acceptsOneOf(rs, wsubs, cpath) {
+				rule := "COMBINED_TYPE_SUBSCHEMAS_CHANGED"
+				if len(rsubs) > len(wsubs) {
+					rule = "PRODUCT_TYPE_EXTENDED"
+				}
+				return append(msgs, jsonMsg(rule, fmt.Sprintf("%s/%d", cpath, i), "allOf went from %d to %d subschemas and this one restricts what the writer's allowed", len(wsubs), len(rsubs)))
 			}
 		}
+		return msgs
 	}
-	if n := maxMatching(edges, len(wsubs)); n < need {
-		msgs = append(msgs, jsonMsg("COMBINED_TYPE_SUBSCHEMAS_CHANGED", cpath, "only %d of %d subschemas have a compatible counterpart", n, need))
+	// anyOf/oneOf: what every writer alternative allows, some reader alternative must accept.
+	for j, ws := range wsubs {
+		if !c.someAccepts(rsubs, ws, cpath) {
+			rule := "COMBINED_TYPE_SUBSCHEMAS_CHANGED"
+			if len(wsubs) > len(rsubs) {
+				rule = "SUM_TYPE_NARROWED"
+			}
+			return append(msgs, jsonMsg(rule, cpath, "%s went from %d to %d subschemas and none accepts the writer's alternative %d", rk, len(wsubs), len(rsubs), j))
+		}
 	}
 	return msgs
 }
@@ -293,33 +314,14 @@ func (c *jsonChecker) someAccepts(alternatives []*jsonschema.Schema, w *jsonsche
 	return false
 }
 
-// maxMatching is the size of a maximum bipartite matching (left i to right edges[i][k]).
-func maxMatching(edges [][]int, right int) int {
-	match := make([]int, right)
-	for i := range match {
-		match[i] = -1
-	}
-	var try func(i int, seen []bool) bool
-	try = func(i int, seen []bool) bool {
-		for _, j := range edges[i] {
-			if seen[j] {
-				continue
-			}
-			seen[j] = true
-			if match[j] < 0 || try(match[j], seen) {
-				match[j] = i
-				return true
-			}
-		}
-		return false
-	}
-	n := 0
-	for i := range edges {
-		if try(i, make([]bool, right)) {
-			n++
+// acceptsOneOf: r accepts what one of the writer's subschemas allows.
+func (c *jsonChecker) acceptsOneOf(r *jsonschema.Schema, ws []*jsonschema.Schema, path string) bool {
+	for _, w := range ws {
+		if c.compatible(r, w, path) {
+			return true
 		}
 	}
-	return n
+	return false
 }
 
 // JSON value kinds, integer being a subset of number.
@@ -584,6 +586,7 @@ func (c *jsonChecker) arrays(r, w *jsonschema.Schema, path string) []string {
 			msgs = append(msgs, c.compat(rp[i], wp[i], ipath)...)
 		case i < len(wp): // the writer's tuple is longer: the reader's rest must take its item
 			switch {
+			case rejectsAll(wp[i]): // the writer never wrote it
 			case rejectsAll(rrest):
 				msgs = append(msgs, jsonMsg("ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL", ipath, "the reader's tuple has no item %d and takes no additional items", i))
 			case !c.compatible(rrest, wp[i], ipath):
@@ -695,6 +698,9 @@ func (c *jsonChecker) objects(r, w *jsonschema.Schema, path string) []string {
 			msgs = append(msgs, c.compat(rps, wps, ppath)...)
 			continue
 		}
+		if rejectsAll(wps) {
+			continue // the writer never wrote it
+		}
 		// Removed from the reader's properties: what does its content model say of it?
 		switch rs := propertySchema(r, name); {
 		case isOpen(rs):
@@ -744,7 +750,11 @@ func (c *jsonChecker) objects(r, w *jsonschema.Schema, path string) []string {
 		if wreq[name] || handled[name] {
 			continue
 		}
-		if ps, ok := r.Properties[name]; ok && deref(ps).Default != nil {
+		ps, ok := r.Properties[name]
+		if !ok {
+			continue // as Confluent: a required name without a property schema is not compared
+		}
+		if deref(ps).Default != nil {
 			continue // REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED: compatible
 		}
 		add("REQUIRED_ATTRIBUTE_ADDED", path+"/required", "property %q became required", name)

@@ -44,6 +44,8 @@ func TestJSONCompatibility(t *testing.T) {
 
 		{name: "required removed", reader: obj, writer: `{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}`},
 		{name: "required added", reader: `{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}`, writer: obj, rule: "REQUIRED_ATTRIBUTE_ADDED"},
+		{name: "required name without a property schema", reader: `{"properties": {"a": {"type": "string"}}, "required": ["b"]}`, writer: `{"properties": {"a": {"type": "string"}}, "required": ["a"]}`},
+		{name: "property the writer forbade removed from closed model", reader: `{"additionalProperties": false}`, writer: `{"additionalProperties": false, "properties": {"a": false}}`},
 		{name: "required with default added", reader: `{"type": "object", "properties": {"a": {"type": "string", "default": ""}}, "required": ["a"]}`, writer: obj},
 
 		{name: "additionalProperties opened", reader: obj, writer: objClosed},
@@ -91,6 +93,7 @@ func TestJSONCompatibility(t *testing.T) {
 		{name: "tuple item added to closed model", reader: `{"type": "array", "items": [{"type": "string"}, {"type": "integer"}], "additionalItems": false}`, writer: `{"type": "array", "items": [{"type": "string"}], "additionalItems": false}`},
 		{name: "tuple item added to open model", reader: `{"type": "array", "items": [{"type": "string"}, {"type": "integer"}]}`, writer: `{"type": "array", "items": [{"type": "string"}]}`, rule: "ITEM_ADDED_TO_OPEN_CONTENT_MODEL", path: "#/items/1"},
 		{name: "tuple item added, not covered by partial model", reader: `{"type": "array", "items": [{"type": "string"}, {"type": "integer"}], "additionalItems": {"type": "string"}}`, writer: `{"type": "array", "items": [{"type": "string"}], "additionalItems": {"type": "string"}}`, rule: "ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"},
+		{name: "tuple item the writer forbade removed from closed model", reader: `{"type": "array", "items": [{"type": "number"}], "additionalItems": false}`, writer: `{"type": "array", "items": [{"type": "number"}, false], "additionalItems": false}`},
 		{name: "additionalItems closed", reader: `{"type": "array", "items": [{"type": "string"}], "additionalItems": false}`, writer: `{"type": "array", "items": [{"type": "string"}]}`, rule: "ADDITIONAL_ITEMS_REMOVED"},
 		{name: "2020-12 prefixItems", reader: `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "array", "prefixItems": [{"type": "string"}]}`, writer: `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "array", "prefixItems": [{"type": "string"}], "items": false}`},
 		{name: "2020-12 items closed", reader: `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "array", "prefixItems": [{"type": "string"}], "items": false}`, writer: `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "array", "prefixItems": [{"type": "string"}]}`, rule: "ADDITIONAL_ITEMS_REMOVED"},
@@ -108,6 +111,12 @@ func TestJSONCompatibility(t *testing.T) {
 		{name: "nullable type into oneOf", reader: `{"oneOf": [{"type": "null"}, {"type": "string"}]}`, writer: `{"type": ["string", "null"]}`},
 		{name: "nullable type into a narrower oneOf", reader: `{"oneOf": [{"type": "null"}, {"type": "string", "maxLength": 3}]}`, writer: `{"type": ["string", "null"]}`, rule: "TYPE_CHANGED"},
 		{name: "oneOf into nullable type", reader: `{"type": ["string", "null"]}`, writer: `{"oneOf": [{"type": "null"}, {"type": "string"}]}`},
+		{name: "singleton oneOf to singleton allOf", reader: `{"allOf": [{"type": "string"}]}`, writer: `{"oneOf": [{"type": "string"}]}`},
+		{name: "oneOf to a narrower singleton allOf", reader: `{"allOf": [{"type": "string"}]}`, writer: `{"oneOf": [{"type": "string"}, {"type": "integer"}]}`, rule: "TYPE_CHANGED"},
+		{name: "allOf with a duplicate", reader: `{"allOf": [{"type": "string"}, {"type": "string"}]}`, writer: `{"allOf": [{"type": "string"}]}`},
+		{name: "allOf without a duplicate", reader: `{"allOf": [{"type": "string"}]}`, writer: `{"allOf": [{"type": "string"}, {"type": "string"}]}`},
+		{name: "allOf reordered", reader: `{"allOf": [{"maxLength": 5}, {"enum": ["a", "b"]}, {"type": "string"}]}`, writer: `{"allOf": [{"enum": ["a", "b"]}, {"type": "string"}, {"maxLength": 5}]}`},
+		{name: "allOf subschema changed", reader: `{"allOf": [{"maxLength": 5}, {"type": "number"}]}`, writer: `{"allOf": [{"type": "string"}, {"maxLength": 5}]}`, rule: "COMBINED_TYPE_SUBSCHEMAS_CHANGED"},
 		{name: "not narrowed", reader: `{"not": {"type": "string"}}`, writer: `{"not": {"type": ["string", "null"]}}`},
 		{name: "not extended", reader: `{"not": {"type": ["string", "null"]}}`, writer: `{"not": {"type": "string"}}`, rule: "NOT_TYPE_NARROWED"},
 
@@ -190,9 +199,11 @@ func TestJSONCompatibilityLevels(t *testing.T) {
 	}
 }
 
-// TestJSONCompatibilityBudget: alternatives nested deep enough to compare exponentially many pairs
-// end in TOO_COMPLEX (incompatible), quickly.
+// TestJSONCompatibilityBudget: a check that needs more comparisons than the budget (nested
+// alternatives compare pairs of subschemas) ends in TOO_COMPLEX (incompatible), quickly.
 func TestJSONCompatibilityBudget(t *testing.T) {
+	defer func(b int) { jsonCheckBudget = b }(jsonCheckBudget)
+	jsonCheckBudget = 1000
 	nest := func(leaf string) string {
 		s := leaf
 		for i := 0; i < 7; i++ {
@@ -200,10 +211,14 @@ func TestJSONCompatibilityBudget(t *testing.T) {
 		}
 		return s
 	}
-	r := mustJSON(t, nest(`{"type": "string"}`), nil)
-	w := mustJSON(t, nest(`{"type": "integer"}`), nil)
+	r := mustJSON(t, nest(`{"type": ["string", "null"]}`), nil)
+	w := mustJSON(t, nest(`{"type": "string"}`), nil)
 	msgs := Check(Backward, r, []Parsed{w})
 	if len(msgs) == 0 || !strings.HasPrefix(msgs[len(msgs)-1], "TOO_COMPLEX at #") {
 		t.Fatalf("messages %q; want TOO_COMPLEX last", msgs)
+	}
+	jsonCheckBudget = 200_000
+	if msgs := Check(Backward, r, []Parsed{w}); len(msgs) > 0 {
+		t.Fatalf("within the budget: %q; want compatible", msgs)
 	}
 }

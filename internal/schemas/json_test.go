@@ -37,6 +37,7 @@ func TestParseJSONErrors(t *testing.T) {
 		{name: "unresolved http ref", text: `{"$ref": "http://example.com/customer.json"}`, unresolved: true, want: "example.com/customer.json"},
 		{name: "no file loading", text: `{"$ref": "file:///etc/passwd"}`, unresolved: true},
 		{name: "missing local definition", text: "{\"definitions\": {\"a\": {}},\n \"items\": [{\"$ref\": \"#/definitions/a\"}, {\"$ref\": \"#/definitions/nope\"}]}", line: 2, col: 50, want: "#/definitions/nope"},
+		{name: "unknown metaschema", text: "{\n  \"$schema\": \"https://example.com/my-meta\",\n  \"type\": \"string\"\n}", line: 2, col: 14, want: "is not a draft the registry knows"},
 		{name: "malformed reference", text: `{"$ref": "customer.json"}`, deps: map[string]string{"customer.json": "{"}, want: `reference "customer.json"`},
 	}
 	var huge strings.Builder

@@ -120,28 +120,38 @@ func (c *protoChecker) message(r, w protoreflect.MessageDescriptor) {
 			c.add("REQUIRED_FIELD_ADDED", fmt.Sprintf("%s.%s", path, g.Name()), "required field %d added", g.Number())
 		}
 	}
-	// Fields moved into a oneof.
+	// Fields moved into a oneof: a reader oneof may gather the writer's fields from one place only
+	// (one plain field, or the fields of one writer oneof, renamed or not); from two or more, the
+	// writer may have set two of them at once.
 	ro := r.Oneofs()
 	for i := 0; i < ro.Len(); i++ {
 		o := ro.Get(i)
 		if o.IsSynthetic() {
 			continue
 		}
-		var moved []string
+		var moved []string          // plain writer fields now in o
+		groups := map[string]bool{} // where o's fields were: a writer oneof, or a plain field
 		for j := 0; j < o.Fields().Len(); j++ {
 			g := o.Fields().Get(j)
-			if f := wnum[g.Number()]; f != nil && realOneof(f) == nil {
+			f := wnum[g.Number()]
+			if f == nil {
+				continue // added
+			}
+			if wo := realOneof(f); wo != nil {
+				groups["oneof "+string(wo.Name())] = true
+			} else {
+				groups["field "+string(f.Name())] = true
 				moved = append(moved, string(g.Name()))
 			}
 		}
+		if len(groups) < 2 {
+			continue
+		}
 		opath := fmt.Sprintf("%s.%s", path, o.Name())
-		wo := w.Oneofs().ByName(o.Name())
-		switch {
-		case len(moved) == 0:
-		case wo != nil && !wo.IsSynthetic():
+		if wo := w.Oneofs().ByName(o.Name()); wo != nil && !wo.IsSynthetic() && len(moved) > 0 {
 			c.add("FIELD_MOVED_TO_EXISTING_ONEOF", opath, "field(s) %s moved into the existing oneof %s", strings.Join(moved, ", "), o.Name())
-		case len(moved) > 1:
-			c.add("MULTIPLE_FIELDS_MOVED_TO_ONEOF", opath, "fields %s moved into the new oneof %s", strings.Join(moved, ", "), o.Name())
+		} else {
+			c.add("MULTIPLE_FIELDS_MOVED_TO_ONEOF", opath, "oneof %s gathers fields that were apart (%d places)", o.Name(), len(groups))
 		}
 	}
 }

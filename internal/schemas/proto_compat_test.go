@@ -88,6 +88,8 @@ message Order {
 		{name: "one field moved into a new oneof", reader: edit("string memo = 10;", "oneof extra { string memo = 10; }"), writer: v1},
 		{name: "several fields moved into a new oneof", reader: edit("string note = 9;\n  string memo = 10;", "oneof extra {\n    string note = 9;\n    string memo = 10;\n  }"), writer: v1, rule: "MULTIPLE_FIELDS_MOVED_TO_ONEOF", path: "Order.extra"},
 		{name: "field moved into an existing oneof", reader: edit("string iban = 8;\n  }\n  string note = 9;", "string iban = 8;\n    string note = 9;\n  }"), writer: v1, rule: "FIELD_MOVED_TO_EXISTING_ONEOF", path: "Order.payment"},
+		{name: "oneof renamed", reader: edit("oneof payment", "oneof pay"), writer: v1},
+		{name: "field moved into a renamed oneof", reader: edit("oneof payment {", "oneof pay {\n    string note = 9;", "  string note = 9;\n", ""), writer: v1, rule: "MULTIPLE_FIELDS_MOVED_TO_ONEOF", path: "Order.pay"},
 		{name: "proto3 optional is no oneof", reader: edit("string note = 9;", "optional string note = 9;"), writer: v1},
 
 		{name: "enum value added", reader: edit("OPEN = 1;", "OPEN = 1; CLOSED = 2;"), writer: v1},
