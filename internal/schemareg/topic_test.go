@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -122,5 +123,70 @@ func TestConfluentRecords(t *testing.T) {
 	n := must(src.CreateSchema(ctx, "new-value", sr.Schema{Schema: `"bytes"`}))(t)
 	if n.ID != 10 {
 		t.Errorf("a new schema's id: %d, want 10 (after Confluent's 7, 8 and 9)", n.ID)
+	}
+}
+
+// TestCompactedIDs: once compaction removed a hard-deleted schema's records, the NOOP record the hard
+// delete wrote still keeps its id from being given again.
+func TestCompactedIDs(t *testing.T) {
+	c := cluster(t)
+	ctx := context.Background()
+	r := start(t, c)
+	src := client(t, r)
+	must(src.CreateSchema(ctx, "keep-value", sr.Schema{Schema: orderV1}))(t)
+	gone := must(src.CreateSchema(ctx, "gone-value", sr.Schema{Schema: item}))(t)
+	must(src.DeleteSubject(ctx, "gone-value", sr.SoftDelete))(t)
+	must(src.DeleteSubject(ctx, "gone-value", sr.HardDelete))(t)
+	r.Close()
+
+	// What compaction leaves: the latest record of each key, tombstones gone, in a new topic.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("_schemas"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	latest := map[string][]byte{}
+	var order []string
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "_schemas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup("_schemas", 0)
+	for read := int64(0); read < end.Offset; {
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		fs := cl.PollFetches(fctx)
+		timedOut := fctx.Err() != nil
+		cancel()
+		if timedOut {
+			t.Fatalf("read %d of %d records of _schemas", read, end.Offset)
+		}
+		fs.EachRecord(func(rec *kgo.Record) {
+			read = rec.Offset + 1
+			k := string(rec.Key)
+			if _, ok := latest[k]; !ok {
+				order = append(order, k)
+			}
+			latest[k] = rec.Value
+		})
+	}
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, "_compacted"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range order {
+		if latest[k] == nil {
+			continue
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "_compacted", Key: []byte(k), Value: latest[k]}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r2, err := Start(ctx, Options{Addr: "127.0.0.1:0", Kafka: []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, Topic: "_compacted", Compatibility: schemas.Backward, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	n := must(client(t, r2).CreateSchema(ctx, "new-value", sr.Schema{Schema: `"bytes"`}))(t)
+	if n.ID <= gone.ID {
+		t.Errorf("after compaction, a new schema got id %d, want more than %d (hard-deleted)", n.ID, gone.ID)
 	}
 }
