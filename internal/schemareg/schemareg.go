@@ -144,6 +144,7 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 	r.srv = &http.Server{
 		Handler:           r.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	r.wg.Add(1)

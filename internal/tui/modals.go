@@ -15,6 +15,7 @@ import (
 
 	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/serde"
 )
 
 // modal is a dialog that takes every key until it closes (by setting m.modal to nil).
@@ -221,18 +222,22 @@ func (s *seekModal) hint(m *Model) string { return m.hint("enter", "read", "esc"
 // ---- produce: write one record from the UI ----
 
 type produceModal struct {
-	fields [3]textinput.Model // topic, key, headers
+	fields [4]textinput.Model // topic, key, headers, subject
 	value  textarea.Model
-	focus  int // 0..2 fields, 3 value
+	focus  int // 0..3 fields, 4 value
 	err    string
 	busy   bool
 }
+
+// produceValue is the focus index of the value.
+const produceValue = 4
 
 func newProduceModal(m *Model, topic string) *produceModal {
 	p := &produceModal{}
 	p.fields[0] = newInput("topic", topic)
 	p.fields[1] = newInput("optional key", "")
 	p.fields[2] = newInput("optional headers: name=value, name2=value2", "")
+	p.fields[3] = newInput("optional: encode the JSON value with this registry subject (S, or S@VERSION)", "")
 	ta := textarea.New()
 	ta.ShowLineNumbers = false
 	ta.Prompt = ""
@@ -244,13 +249,13 @@ func newProduceModal(m *Model, topic string) *produceModal {
 	if topic == "" {
 		p.setFocus(0)
 	} else {
-		p.setFocus(3)
+		p.setFocus(produceValue)
 	}
 	return p
 }
 
 func (p *produceModal) setFocus(i int) {
-	p.focus = (i + 4) % 4
+	p.focus = (i + produceValue + 1) % (produceValue + 1)
 	for j := range p.fields {
 		if j == p.focus {
 			p.fields[j].Focus()
@@ -258,7 +263,7 @@ func (p *produceModal) setFocus(i int) {
 			p.fields[j].Blur()
 		}
 	}
-	if p.focus == 3 {
+	if p.focus == produceValue {
 		p.value.Focus()
 	} else {
 		p.value.Blur()
@@ -293,21 +298,49 @@ func (p *produceModal) update(m *Model, msg tea.KeyMsg) tea.Cmd {
 		p.setFocus(p.focus - 1)
 		return nil
 	case tea.KeyCtrlS:
+		if p.busy {
+			return nil
+		}
 		return p.send(m)
 	case tea.KeyEnter:
-		if p.focus < 3 {
+		if p.focus < produceValue {
 			p.setFocus(p.focus + 1)
 			return nil
 		}
 	}
 	p.err = ""
 	var cmd tea.Cmd
-	if p.focus == 3 {
+	if p.focus == produceValue {
 		p.value, cmd = p.value.Update(msg)
 	} else {
 		p.fields[p.focus], cmd = p.fields[p.focus].Update(msg)
 	}
 	return cmd
+}
+
+// subjectResolver finds a subject's version (-1: the latest); the registry client is one.
+type subjectResolver interface {
+	BySubject(ctx context.Context, subject string, version int) (*serde.Resolved, error)
+}
+
+// produceEncodedMsg is a value encoded with a subject (or why it was not).
+type produceEncodedMsg struct {
+	rec        event.Message
+	err        error
+	subjectErr bool // the subject, not the value, is wrong
+}
+
+// parseSubjectField reads "S" or "S@VERSION".
+func parseSubjectField(s string) (string, int, error) {
+	subject, v, ok := strings.Cut(strings.TrimSpace(s), "@")
+	if !ok || strings.EqualFold(v, "latest") {
+		return subject, -1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return "", 0, fmt.Errorf("subject %q: write SUBJECT or SUBJECT@VERSION (a number from 1)", s)
+	}
+	return subject, n, nil
 }
 
 func (p *produceModal) send(m *Model) tea.Cmd {
@@ -327,6 +360,42 @@ func (p *produceModal) send(m *Model) tea.Cmd {
 	if k := p.fields[1].Value(); k != "" {
 		rec.Key = []byte(k)
 	}
+	if strings.TrimSpace(p.fields[3].Value()) == "" {
+		return p.produce(m, rec)
+	}
+	subject, version, err := parseSubjectField(p.fields[3].Value())
+	if err != nil {
+		p.err = err.Error()
+		p.setFocus(3)
+		return nil
+	}
+	res, ok := m.registry().(subjectResolver)
+	if !ok {
+		p.err = "this stack runs no schema registry: clear the subject to send the value as it is"
+		p.setFocus(3)
+		return nil
+	}
+	p.busy, p.err = true, ""
+	ctx := m.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+		r, err := res.BySubject(ctx, subject, version)
+		if err != nil {
+			return produceEncodedMsg{err: err, subjectErr: true}
+		}
+		b, err := serde.Encode(r, rec.Value, "")
+		if err != nil {
+			return produceEncodedMsg{err: fmt.Errorf("the value does not match %s version %d: %w", r.Subject, r.Version, err)}
+		}
+		rec.Value = b
+		return produceEncodedMsg{rec: rec}
+	}
+}
+
+// produce sends rec and closes the dialog.
+func (p *produceModal) produce(m *Model, rec event.Message) tea.Cmd {
+	topic := rec.Topic
 	m.modal = nil
 	what := "produce to " + topic
 	cmds := []tea.Cmd{action(m.ctx, what, func(ctx context.Context) error {
@@ -340,8 +409,21 @@ func (p *produceModal) send(m *Model) tea.Cmd {
 }
 
 func (p *produceModal) passthrough(m *Model, msg tea.Msg) tea.Cmd {
+	if e, ok := msg.(produceEncodedMsg); ok {
+		p.busy = false
+		if e.err != nil {
+			p.err = e.err.Error()
+			if e.subjectErr {
+				p.setFocus(3)
+			} else {
+				p.setFocus(produceValue)
+			}
+			return nil
+		}
+		return p.produce(m, e.rec)
+	}
 	var cmd tea.Cmd
-	if p.focus == 3 {
+	if p.focus == produceValue {
 		p.value, cmd = p.value.Update(msg)
 	} else {
 		p.fields[p.focus], cmd = p.fields[p.focus].Update(msg)
@@ -352,7 +434,7 @@ func (p *produceModal) passthrough(m *Model, msg tea.Msg) tea.Cmd {
 func (p *produceModal) view(m *Model, w, h int) string {
 	s := m.st
 	inner := min(w-2, max(60, min(w*3/4, 100))) - 4
-	labels := []string{"topic", "key", "headers"}
+	labels := []string{"topic", "key", "headers", "subject"}
 	var b strings.Builder
 	for i, l := range labels {
 		lab := fit(l, 8)
@@ -365,16 +447,19 @@ func (p *produceModal) view(m *Model, w, h int) string {
 		b.WriteString(m.marker(p.focus == i) + lab + " " + p.fields[i].View() + "\n")
 	}
 	lab := "value"
-	if p.focus == 3 {
+	if p.focus == produceValue {
 		lab = s.key.Render(lab)
 	} else {
 		lab = s.dim.Render(lab)
 	}
-	b.WriteString(m.marker(p.focus == 3) + lab + "\n")
+	b.WriteString(m.marker(p.focus == produceValue) + lab + "\n")
 	p.value.SetWidth(inner)
-	p.value.SetHeight(max(min(h-14, 10), 2))
+	p.value.SetHeight(max(min(h-15, 10), 2))
 	b.WriteString(p.value.View())
-	if p.err != "" {
+	switch {
+	case p.busy:
+		b.WriteString("\n" + s.dim.Render("encoding with the subject…"))
+	case p.err != "":
 		b.WriteString("\n" + s.err.Render(p.err))
 	}
 	return m.box("Produce a message", b.String(), w, h)

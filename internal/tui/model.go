@@ -199,7 +199,7 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 
 	case logsSubscribedMsg, logsMsg:
 		return m.updateLogsStream(msg)
-	case tapOpenedMsg, recordsMsg:
+	case tapOpenedMsg, recordsMsg, schemaMsg:
 		return m.updateRecordsStream(msg)
 
 	case tickMsg:

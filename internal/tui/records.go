@@ -53,6 +53,8 @@ type recordsState struct {
 	input       *textinput.Model // the filter prompt while open
 	savedFilter string
 	inputErr    string
+
+	schemas schemaCache // registry schemas of framed records
 }
 
 func newRecordsState(capacity int) recordsState {
@@ -160,8 +162,9 @@ func (m *Model) updateRecordsStream(msg tea.Msg) (tea.Cmd, bool) {
 			r.received = true
 		}
 		r.fixCursor()
+		fetch := m.fetchSchemas(msg.msgs)
 		if !msg.closed {
-			return waitRecords(msg.gen, r.ch), visible
+			return tea.Batch(waitRecords(msg.gen, r.ch), fetch), visible
 		}
 		r.open = false
 		if m.ctx.Err() != nil {
@@ -175,7 +178,9 @@ func (m *Model) updateRecordsStream(msg tea.Msg) (tea.Cmd, bool) {
 			return retryCmd("tap", r.gen), visible
 		}
 		r.ended = true
-		return nil, visible
+		return fetch, visible
+	case schemaMsg:
+		return m.updateSchemas(msg)
 	}
 	return nil, false
 }
@@ -368,7 +373,8 @@ func (m *Model) recordsView(w, h int) string {
 	r.offsetUI = min(max(r.offsetUI, 0), max(len(r.matches)-bodyH, 0))
 	for i := r.offsetUI; i < len(r.matches) && i < r.offsetUI+bodyH; i++ {
 		rec := r.ring.ptr(int(r.matches[i] - r.ring.first()))
-		cells := []string{m.fmtTime(rec.Timestamp, "15:04:05.000"), fmt.Sprintf("%d/%d", rec.Partition, rec.Offset), preview(rec.Key), preview(rec.Value)}
+		cells := []string{m.fmtTime(rec.Timestamp, "15:04:05.000"), fmt.Sprintf("%d/%d", rec.Partition, rec.Offset),
+			m.previewTyped(rec.Key, rec.Topic+"-key"), m.previewTyped(rec.Value, rec.Topic+"-value")}
 		lines = append(lines, m.row(renderCells(cells, widths, nil, nil), i == ci, w))
 	}
 	for len(lines) < listH+1 {
@@ -392,6 +398,11 @@ func (m *Model) recordDetail(rec event.Message, w, h int, scroll *int) []string 
 	key := s.dim.Render("(none)")
 	if len(rec.Key) > 0 {
 		key = preview(rec.Key)
+		if tk := m.decodeTyped(rec.Key, rec.Topic+"-key"); tk.json != nil {
+			key = preview(tk.json) + " " + s.dim.Render("("+tk.label()+")")
+		} else if tk.note != "" {
+			key += " " + s.warn.Render("("+tk.note+")")
+		}
 	}
 	add(s.bold.Render("key: ") + key)
 	if len(rec.Headers) > 0 {
@@ -403,7 +414,15 @@ func (m *Model) recordDetail(rec event.Message, w, h int, scroll *int) []string 
 		add(s.bold.Render("headers: ") + strings.Join(hs, "  "))
 	}
 	var val, kind string
+	tv := m.decodeTyped(rec.Value, rec.Topic+"-value")
 	switch {
+	case tv.json != nil && !m.rec.hex:
+		val, kind = string(tv.json), tv.label()
+		if p, ok := prettyJSON(tv.json); ok {
+			val = p
+		}
+	case tv.note != "":
+		val, kind = hexDump(rec.Value, 4096), tv.note+"; hex"
 	case len(rec.Value) == 0:
 		val, kind = s.dim.Render("(empty)"), ""
 	case m.rec.hex:
@@ -449,6 +468,12 @@ func (r *recordsState) match(rec *event.Message) bool {
 	}
 	if r.fre.Match(rec.Value) || r.fre.Match(rec.Key) {
 		return true
+	}
+	// registry-framed keys and values match by their JSON
+	for _, tv := range []typedValue{r.schemas.decode(rec.Value, rec.Topic+"-value"), r.schemas.decode(rec.Key, rec.Topic+"-key")} {
+		if tv.json != nil && r.fre.Match(tv.json) {
+			return true
+		}
 	}
 	for _, h := range rec.Headers {
 		if r.fre.MatchString(h.Key) || r.fre.Match(h.Value) {
