@@ -50,3 +50,23 @@ func TestCheckConsumed(t *testing.T) {
 		})
 	}
 }
+
+// TestPinnedVersion reads the pins the client checks compare the installed versions with.
+func TestPinnedVersion(t *testing.T) {
+	tests := []struct {
+		name, reqs, dist, want string
+	}{
+		{"plain", "confluent-kafka==2.16.1\n", "confluent-kafka", "2.16.1"},
+		{"extras", "# c\nconfluent-kafka[avro,json,protobuf]==2.16.1\nkafka-python==3.0.12\n", "confluent-kafka", "2.16.1"},
+		{"other dist with extras", "confluent-kafka-extra[x]==1.0\n", "confluent-kafka", ""},
+		{"prefix of another dist", "kafka-python-ng==2.2.3\n", "kafka-python", ""},
+		{"missing", "kafka-python==3.0.12\n", "confluent-kafka", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pinnedVersion(tt.reqs, tt.dist); got != tt.want {
+				t.Fatalf("pinnedVersion(%q, %s) = %q, want %q", tt.reqs, tt.dist, got, tt.want)
+			}
+		})
+	}
+}
