@@ -278,6 +278,13 @@ func TestRestart(t *testing.T) {
 
 	r.Close()
 	r = start(t, c)
+	// Start returns once the topic is read to its end: everything is there before the first request.
+	r.mu.RLock()
+	nSubjects, maxID := len(r.st.subjects), r.st.maxID
+	r.mu.RUnlock()
+	if nSubjects != 2 || maxID != gone.ID {
+		t.Errorf("when Start returned: %d subjects and max id %d, want 2 and %d", nSubjects, maxID, gone.ID)
+	}
 	cl = client(t, r)
 	after := must(cl.AllSchemas(sr.WithParams(ctx, sr.ShowDeleted)))(t)
 	if fmt.Sprint(before) != fmt.Sprint(after) {
@@ -358,5 +365,57 @@ func TestWhitespace(t *testing.T) {
 	again := must(cl.CreateSchema(ctx, "x-value", sr.Schema{Schema: spaced}))(t)
 	if again.Version != 1 {
 		t.Errorf("re-registering with other whitespace made version %d", again.Version)
+	}
+}
+
+// TestHugeSchema: a valid schema too large for the broker's records gets 42209, and the registry goes on.
+func TestHugeSchema(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, cluster(t))
+	cl := client(t, r)
+	var b strings.Builder
+	b.WriteString(`{"type":"record","name":"Huge","fields":[`)
+	for i := 0; b.Len() < 1<<20+1000; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"name":"field_with_a_long_name_%06d","type":"string","doc":"a field of a huge schema"}`, i)
+	}
+	b.WriteString(`]}`)
+	if _, err := cl.CreateSchema(ctx, "huge-value", sr.Schema{Schema: b.String()}); code(err) != 42209 {
+		t.Errorf("a 1 MiB schema: %v (code %d), want 42209", err, code(err))
+	}
+	if _, err := cl.CreateSchema(ctx, "small-value", sr.Schema{Schema: orderV1}); err != nil {
+		t.Errorf("registering after a huge schema: %v", err)
+	}
+	if subs := must(cl.Subjects(ctx))(t); !slices.Equal(subs, []string{"small-value"}) {
+		t.Errorf("subjects: %v", subs)
+	}
+}
+
+// TestQueryFlags: ?deletedOnly, ?fetchMaxId, ?subjectPrefix, ?latestOnly.
+func TestQueryFlags(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, cluster(t))
+	cl := client(t, r)
+	must(cl.CreateSchema(ctx, "a-value", sr.Schema{Schema: orderV1}))(t)
+	must(cl.CreateSchema(ctx, "a-value", sr.Schema{Schema: orderV2}))(t)
+	must(cl.CreateSchema(ctx, "b-value", sr.Schema{Schema: item}))(t)
+	must(cl.DeleteSubject(ctx, "b-value", sr.SoftDelete))(t)
+	for path, want := range map[string]string{
+		"/subjects?deletedOnly=true":             `["b-value"]`,
+		"/subjects?deleted=true":                 `["a-value","b-value"]`,
+		"/subjects?subjectPrefix=b&deleted=true": `["b-value"]`,
+		"/subjects":                              `["a-value"]`,
+	} {
+		if _, _, b := do(t, r, "GET", path, ""); string(b) != want {
+			t.Errorf("GET %s: %s, want %s", path, b, want)
+		}
+	}
+	if _, m, _ := do(t, r, "GET", "/schemas/ids/1?fetchMaxId=true", ""); m["maxId"] != float64(3) {
+		t.Errorf("fetchMaxId: %v", m)
+	}
+	if all := must(cl.AllSchemas(sr.WithParams(ctx, sr.LatestOnly)))(t); len(all) != 1 || all[0].Version != 2 {
+		t.Errorf("GET /schemas?latestOnly=true: %+v", all)
 	}
 }

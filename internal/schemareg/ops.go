@@ -436,7 +436,9 @@ func (r *Registry) deleteVersion(ctx context.Context, subject string, v int, per
 		if st.modeOf(subject) == modeReadOnly {
 			return readOnly(subject)
 		}
-		ver, e := st.resolve(subject, v, permanent)
+		// A numbered version is found soft-deleted or not (soft-deleting it twice is 40406); latest is
+		// the latest live one for a soft delete, the latest of all for a hard one.
+		ver, e := st.resolve(subject, v, permanent || v != -1)
 		if e != nil {
 			return e
 		}

@@ -342,14 +342,16 @@ func (s *state) find(subject string, n int) *version {
 	return vs[i]
 }
 
-// subjectNames lists the subjects, sorted; with deleted, also those whose versions are all soft-deleted.
-func (s *state) subjectNames(prefix string, deleted bool) []string {
+// subjectNames lists the subjects, sorted; with deleted, also those whose versions are all soft-deleted;
+// with deletedOnly, only those.
+func (s *state) subjectNames(prefix string, deleted, deletedOnly bool) []string {
 	out := []string{}
 	for name, vs := range s.subjects {
 		if !strings.HasPrefix(name, prefix) {
 			continue
 		}
-		if deleted || slices.ContainsFunc(vs, func(v *version) bool { return !v.deleted }) {
+		live := slices.ContainsFunc(vs, func(v *version) bool { return !v.deleted })
+		if (deletedOnly && !live) || (!deletedOnly && (deleted || live)) {
 			out = append(out, name)
 		}
 	}
