@@ -21,6 +21,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/devstack-dev/devstack/internal/control"
 )
 
 // regCount is how many records each registry client writes per schema type.
@@ -227,15 +229,19 @@ func TestRegistryClients(t *testing.T) {
 	}
 }
 
-// checkEndpointsRegistry checks that the control API's /v1/endpoints names the registry where it is.
+// checkEndpointsRegistry checks that the control API's /v1/endpoints (what `devstack` commands and
+// scripts use to find the parts of a running stack) names the registry where devstack.yaml put it.
 func checkEndpointsRegistry(t *testing.T, b *brokerProc) {
 	t.Helper()
-	var e struct {
-		Registry string `json:"registry"`
+	cl, err := control.Dial(filepath.Join(b.dir, ".devstack"))
+	if err != nil {
+		t.Fatalf("finding the control API of the stack in %s: %v", b.dir, err)
 	}
-	code, body := httpDo(t, http.MethodGet, "http://"+b.control+"/v1/endpoints", "")
-	if code != http.StatusOK || json.Unmarshal([]byte(body), &e) != nil {
-		t.Fatalf("GET /v1/endpoints: %d %s", code, body)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := cl.Endpoints(ctx)
+	if err != nil {
+		t.Fatalf("GET /v1/endpoints: %v", err)
 	}
 	if e.Registry != b.registry {
 		t.Errorf("GET /v1/endpoints says the registry is at %q; devstack.yaml put it at %s", e.Registry, b.registry)
