@@ -419,3 +419,47 @@ func TestQueryFlags(t *testing.T) {
 		t.Errorf("GET /schemas?latestOnly=true: %+v", all)
 	}
 }
+
+// TestTypes registers JSON Schema and Protobuf schemas (with a reference), as Confluent's serializers do.
+func TestTypes(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, cluster(t))
+	cl := client(t, r)
+	js := must(cl.CreateSchema(ctx, "person-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"}}}`}))(t)
+	if js.Type != sr.TypeJSON {
+		t.Errorf("a JSON schema: %+v", js)
+	}
+	// A property removed from an open content model: BACKWARD compatible.
+	must(cl.CreateSchema(ctx, "person-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"name":{"type":"string"}}}`}))(t)
+	// A JSON schema registered under a subject of Avro schemas is a type change: refused under BACKWARD.
+	must(cl.CreateSchema(ctx, "mixed-value", sr.Schema{Schema: orderV1}))(t)
+	if _, err := cl.CreateSchema(ctx, "mixed-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"string"}`}); code(err) != 409 {
+		t.Errorf("another type under BACKWARD: %v, want 409", err)
+	}
+	if _, err := cl.CreateSchema(ctx, "bad-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type": 12`}); code(err) != 42201 {
+		t.Errorf("malformed JSON schema: %v, want 42201", err)
+	}
+
+	must(cl.CreateSchema(ctx, "money", sr.Schema{Type: sr.TypeProtobuf, Schema: "syntax = \"proto3\";\npackage shop;\nmessage Money { int64 cents = 1; string currency = 2; }\n"}))(t)
+	pb := must(cl.CreateSchema(ctx, "payment-value", sr.Schema{
+		Type:       sr.TypeProtobuf,
+		Schema:     "syntax = \"proto3\";\npackage shop;\nimport \"money.proto\";\nmessage Payment { string id = 1; Money amount = 2; }\n",
+		References: []sr.SchemaReference{{Name: "money.proto", Subject: "money", Version: 1}},
+	}))(t)
+	if pb.Type != sr.TypeProtobuf || len(pb.References) != 1 {
+		t.Errorf("a Protobuf schema with an import: %+v", pb)
+	}
+	if _, err := cl.CreateSchema(ctx, "payment-value", sr.Schema{
+		Type:       sr.TypeProtobuf,
+		Schema:     "syntax = \"proto3\";\npackage shop;\nimport \"money.proto\";\nmessage Payment { int64 id = 1; Money amount = 2; }\n",
+		References: []sr.SchemaReference{{Name: "money.proto", Subject: "money", Version: 1}},
+	}); code(err) != 409 {
+		t.Errorf("a Protobuf field's type changed: %v, want 409", err)
+	}
+	if _, err := cl.CreateSchema(ctx, "nope-value", sr.Schema{Type: sr.TypeProtobuf, Schema: "syntax = \"proto3\";\nmessage A { B b = 1; }\n"}); code(err) != 42201 || !strings.Contains(err.Error(), ":") {
+		t.Errorf("an unresolvable Protobuf type: %v, want 42201 with line:col", err)
+	}
+	if by := must(cl.SchemaReferences(ctx, "money", 1))(t); len(by) != 1 {
+		t.Errorf("referencedby money: %+v", by)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -134,14 +135,84 @@ func (r *Registry) prepare(req registerRequest, normalize bool) (*candidate, *Er
 	if e != nil {
 		return nil, e
 	}
-	text := p.Canonical()
-	if normalize {
-		text = p.Normalized()
-	}
 	if len(refs) == 0 {
 		refs = nil
 	}
-	return &candidate{parsed: p, typ: t, text: text, refs: refs, key: contentKey(t, text, refs)}, nil
+	c := &candidate{parsed: p, typ: t, text: req.Schema, refs: refs}
+	if e := r.safely(func() {
+		if normalize {
+			c.key = contentKey('n', t, p.Normalized(), refs)
+		} else {
+			c.key = contentKey('c', t, p.Canonical(), refs)
+		}
+	}); e != nil {
+		return nil, e
+	}
+	return c, nil
+}
+
+// safely runs f (a call into the schema library), turning a panic into an invalid schema error.
+func (r *Registry) safely(f func()) (e *Error) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.panics.Add(1)
+			r.log.Error("schema registry: the schema library panicked (a bug in internal/schemas)", "panic", v, "stack", string(debug.Stack()))
+			e = invalidSchema("the schema library failed on this schema: %v", v)
+		}
+	}()
+	f()
+	return nil
+}
+
+// keysOf are p's content keys (canonical and normalized).
+func (r *Registry) keysOf(c *content, p schemas.Parsed) []string {
+	var keys []string
+	if e := r.safely(func() {
+		keys = []string{contentKey('c', c.typ, p.Canonical(), c.refs), contentKey('n', c.typ, p.Normalized(), c.refs)}
+	}); e != nil {
+		return nil
+	}
+	return keys
+}
+
+// index computes the content keys of the schemas read from the topic that have none yet (parsing them
+// once; after a restart, the first registration or lookup pays for it).
+func (r *Registry) index() {
+	r.imu.Lock()
+	defer r.imu.Unlock()
+	r.mu.RLock()
+	var todo []*content
+	for id := range r.st.pending {
+		todo = append(todo, r.st.byID[id])
+	}
+	r.mu.RUnlock()
+	if len(todo) == 0 {
+		return
+	}
+	keys := make([][]string, len(todo))
+	r.mu.RLock()
+	for i, c := range todo {
+		if p, e := r.parsedOf(c.id); e == nil {
+			keys[i] = r.keysOf(c, p)
+		} else {
+			r.log.Warn("schema registry: a registered schema does not parse; registering it again makes a new id", "id", c.id, "err", e.Message)
+		}
+	}
+	r.mu.RUnlock()
+	r.mu.Lock()
+	for i, c := range todo {
+		if r.st.byID[c.id] != c || !r.st.pending[c.id] {
+			continue
+		}
+		c.keys = keys[i]
+		for _, k := range keys[i] {
+			if _, ok := r.st.byKey[k]; !ok {
+				r.st.byKey[k] = c.id
+			}
+		}
+		delete(r.st.pending, c.id)
+	}
+	r.mu.Unlock()
 }
 
 // parse parses s; a parser that panics is a bug, reported as an invalid schema (and logged) rather than
@@ -233,37 +304,45 @@ func (r *Registry) register(ctx context.Context, subject string, req registerReq
 	}
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
-	id, ver, rec, e := r.planRegister(subject, req, normalize)
+	r.index()
+	id, ver, rec, c, e := r.planRegister(subject, req, normalize)
 	if e != nil || rec == nil {
 		return id, ver, e
 	}
 	if e := r.write(ctx, *rec); e != nil {
 		return 0, 0, e
 	}
+	// Its keys are known: index it now rather than parse it again on the next registration.
+	r.pmu.Lock()
+	if _, ok := r.parsed[id]; !ok {
+		r.parsed[id] = c.parsed
+	}
+	r.pmu.Unlock()
+	r.index()
 	r.log.Info("schema registry: registered", "subject", subject, "version", ver, "id", id)
 	return id, ver, nil
 }
 
 // planRegister decides what registering req does: an existing id and version (rec nil) or the record
 // to write.
-func (r *Registry) planRegister(subject string, req registerRequest, normalize bool) (int, int, *kv, *Error) {
+func (r *Registry) planRegister(subject string, req registerRequest, normalize bool) (int, int, *kv, *candidate, *Error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	st := r.st
 	mode := st.modeOf(subject)
 	if mode == modeReadOnly {
-		return 0, 0, nil, readOnly(subject)
+		return 0, 0, nil, nil, readOnly(subject)
 	}
 	c, e := r.prepare(req, normalize)
 	if e != nil {
-		return 0, 0, nil, e
+		return 0, 0, nil, nil, e
 	}
 	existingID, known := st.byKey[c.key]
 	live := st.live(subject)
 	if known {
 		for _, v := range live {
 			if v.id == existingID && (req.ID <= 0 || req.ID == existingID) && (req.Version <= 0 || req.Version == v.version) {
-				return existingID, v.version, nil, nil
+				return existingID, v.version, nil, nil, nil
 			}
 		}
 	}
@@ -271,10 +350,10 @@ func (r *Registry) planRegister(subject string, req registerRequest, normalize b
 		level := st.level(subject, r.opts.Compatibility)
 		msgs, e := r.check(level, c.parsed, live)
 		if e != nil {
-			return 0, 0, nil, e
+			return 0, 0, nil, nil, e
 		}
 		if len(msgs) > 0 {
-			return 0, 0, nil, incompatible(subject, level, msgs)
+			return 0, 0, nil, nil, incompatible(subject, level, msgs)
 		}
 	}
 	id := st.maxID + 1
@@ -283,10 +362,10 @@ func (r *Registry) planRegister(subject string, req registerRequest, normalize b
 	}
 	if req.ID > 0 {
 		if mode != modeImport && (!known || req.ID != existingID) {
-			return 0, 0, nil, errorf(http.StatusUnprocessableEntity, 42205, "Registering a schema with a given id (%d) is only allowed in IMPORT mode", req.ID)
+			return 0, 0, nil, nil, errorf(http.StatusUnprocessableEntity, 42205, "Registering a schema with a given id (%d) is only allowed in IMPORT mode", req.ID)
 		}
-		if other, ok := st.byID[req.ID]; ok && contentKey(other.typ, other.text, other.refs) != c.key {
-			return 0, 0, nil, errorf(http.StatusUnprocessableEntity, 42205, "Overwrite new schema with id %d is not permitted: id %d is another schema", req.ID, req.ID)
+		if other, ok := st.byID[req.ID]; ok && !slices.Contains(other.keys, c.key) {
+			return 0, 0, nil, nil, errorf(http.StatusUnprocessableEntity, 42205, "Overwrite new schema with id %d is not permitted: id %d is another schema", req.ID, req.ID)
 		}
 		id = req.ID
 	}
@@ -298,9 +377,9 @@ func (r *Registry) planRegister(subject string, req registerRequest, normalize b
 	if req.Version > 0 {
 		switch {
 		case mode == modeImport && st.find(subject, req.Version) != nil:
-			return 0, 0, nil, errorf(http.StatusUnprocessableEntity, 42205, "Overwrite of version %d of subject %q is not permitted", req.Version, subject)
+			return 0, 0, nil, nil, errorf(http.StatusUnprocessableEntity, 42205, "Overwrite of version %d of subject %q is not permitted", req.Version, subject)
 		case mode != modeImport && req.Version != next:
-			return 0, 0, nil, errorf(http.StatusUnprocessableEntity, 42202, "Version %d is not the next version of subject %q (%d)", req.Version, subject, next)
+			return 0, 0, nil, nil, errorf(http.StatusUnprocessableEntity, 42202, "Version %d is not the next version of subject %q (%d)", req.Version, subject, next)
 		}
 		next = req.Version
 	}
@@ -308,11 +387,12 @@ func (r *Registry) planRegister(subject string, req registerRequest, normalize b
 	if c.typ != schemas.Avro {
 		val.SchemaType = string(c.typ)
 	}
-	return id, next, &kv{key: schemaKey(subject, next), value: val}, nil
+	return id, next, &kv{key: schemaKey(subject, next), value: val}, c, nil
 }
 
 // lookup finds req's schema among subject's versions (POST /subjects/{s}).
 func (r *Registry) lookup(subject string, req registerRequest, normalize, deleted bool) (*version, *content, *Error) {
+	r.index()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	vs := r.st.versions(subject, deleted)

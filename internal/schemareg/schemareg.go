@@ -52,6 +52,7 @@ type Registry struct {
 	st      *state
 	applied int64                  // the offset after the last applied record
 	notify  chan struct{}          // closed (and replaced) whenever applied moves
+	imu     sync.Mutex             // one index() at a time
 	pmu     sync.Mutex             // guards parsed
 	parsed  map[int]schemas.Parsed // by id
 

@@ -98,18 +98,23 @@ func parseMode(s string) (string, bool) {
 	return "", false
 }
 
-// content is a registered schema: what one id stands for.
+// content is a registered schema: what one id stands for. Its text is the text as first registered;
+// keys are its canonical and normalized forms (contentKey), computed by the registry when it first
+// needs them (indexed false until then), so starting needs no parsing.
 type content struct {
-	id   int
-	typ  schemas.Type
-	text string
-	refs []schemas.Reference
+	id      int
+	typ     schemas.Type
+	text    string
+	refs    []schemas.Reference
+	keys    []string
+	indexed bool
 }
 
-// contentKey identifies a schema's content: two registrations with the same type, canonical text and
-// references share an id.
-func contentKey(t schemas.Type, text string, refs []schemas.Reference) string {
+// contentKey identifies a schema's content: two registrations with the same type, canonical (or, with
+// ?normalize, normalized) text and references share an id. form says which form text is.
+func contentKey(form byte, t schemas.Type, text string, refs []schemas.Reference) string {
 	var b strings.Builder
+	b.WriteByte(form)
 	b.WriteString(string(t))
 	b.WriteByte(0)
 	b.WriteString(text)
@@ -131,7 +136,8 @@ type version struct {
 type state struct {
 	subjects map[string][]*version // by subject, sorted by version number (soft-deleted ones included)
 	byID     map[int]*content
-	byKey    map[string]int // contentKey -> id
+	byKey    map[string]int // contentKey -> id, for the indexed contents
+	pending  map[int]bool   // ids whose content is not indexed yet
 	maxID    int            // the largest id ever seen (never reused)
 	global   schemas.Level  // "" when no global CONFIG record: Options.Compatibility applies
 	levels   map[string]schemas.Level
@@ -144,6 +150,7 @@ func newState() *state {
 		subjects: map[string][]*version{},
 		byID:     map[int]*content{},
 		byKey:    map[string]int{},
+		pending:  map[int]bool{},
 		levels:   map[string]schemas.Level{},
 		modes:    map[string]string{},
 	}
@@ -266,9 +273,8 @@ func (s *state) putVersion(subject string, ver, id int, deleted bool, t schemas.
 		s.maxID = id
 	}
 	if _, ok := s.byID[id]; !ok {
-		c := &content{id: id, typ: t, text: text, refs: refs}
-		s.byID[id] = c
-		s.byKey[contentKey(t, text, refs)] = id
+		s.byID[id] = &content{id: id, typ: t, text: text, refs: refs}
+		s.pending[id] = true
 	}
 	vs := s.subjects[subject]
 	i, found := slices.BinarySearchFunc(vs, ver, func(v *version, n int) int { return v.version - n })
@@ -308,8 +314,13 @@ func (s *state) dropUnused(id int) {
 		}
 	}
 	if c, ok := s.byID[id]; ok {
-		delete(s.byKey, contentKey(c.typ, c.text, c.refs))
+		for _, k := range c.keys {
+			if s.byKey[k] == id {
+				delete(s.byKey, k)
+			}
+		}
 		delete(s.byID, id)
+		delete(s.pending, id)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -69,15 +70,13 @@ func parseAvro(s Schema) (p *AvroSchema, err error) {
 	if err != nil {
 		return nil, avroParseError(s.Text, err)
 	}
-	if err := avroJavaChecks(s.Text, v); err != nil {
-		return nil, err
-	}
-	var canonical, norm bytes.Buffer
-	writeJSON(&canonical, v)
-	// The types the references define stay references: written by name, as the text names them.
+	// defs: the named types the text and its references define, by full name; the references' types stay
+	// references in the normalized form (seen): written by name, as the text names them.
 	defs, seen := map[string]map[string]any{}, map[string]bool{}
-	for _, text := range s.Deps {
+	deps := map[string]any{}
+	for name, text := range s.Deps {
 		if dv, err := avroJSON(text); err == nil {
+			deps[name] = dv
 			avroDefs(dv, "", defs)
 		}
 	}
@@ -85,6 +84,20 @@ func parseAvro(s Schema) (p *AvroSchema, err error) {
 		seen[name] = true
 	}
 	avroDefs(v, "", defs)
+	for _, name := range slices.Sorted(maps.Keys(deps)) {
+		if err := avroJavaChecks(s.Deps[name], deps[name], defs); err != nil {
+			var pe *ParseError
+			if errors.As(err, &pe) {
+				pe.Msg = fmt.Sprintf("referenced schema %q: %s", name, pe.Msg)
+			}
+			return nil, err
+		}
+	}
+	if err := avroJavaChecks(s.Text, v, defs); err != nil {
+		return nil, err
+	}
+	var canonical, norm bytes.Buffer
+	avroWriteJSON(&canonical, v)
 	avroNormalize(&norm, defs, parsed, seen)
 	return &AvroSchema{Schema: parsed, canonical: canonical.String(), normalized: norm.String()}, nil
 }
@@ -115,11 +128,12 @@ func parseAvroDeps(deps map[string]string, cache *avro.SchemaCache) error {
 			}
 		}
 		if len(left) == len(pending) {
-			msg := strings.TrimPrefix(lastErr.Error(), "avro: ")
-			if strings.HasPrefix(msg, "unknown type") {
-				return fmt.Errorf("%w: referenced schema %q: %s", ErrUnresolved, lastName, msg)
+			pe := avroParseError(deps[lastName], lastErr).(*ParseError)
+			pe.Msg = fmt.Sprintf("referenced schema %q: %s", lastName, pe.Msg)
+			if strings.Contains(lastErr.Error(), "unknown type") {
+				return fmt.Errorf("%w: %w", ErrUnresolved, pe)
 			}
-			return &ParseError{Msg: fmt.Sprintf("referenced schema %q: %s", lastName, msg)}
+			return pe
 		}
 		pending = left
 	}
@@ -137,7 +151,7 @@ func avroJSON(text string) (any, error) {
 		end := int(d.InputOffset())
 		if _, terr := d.Token(); terr == nil {
 			off := end + len(text[end:]) - len(strings.TrimLeft(text[end:], " \t\r\n"))
-			line, col := lineCol(text, off+1)
+			line, col := avroLineCol(text, off+1)
 			return nil, &ParseError{Line: line, Col: col, Msg: "invalid JSON: unexpected data after the schema"}
 		}
 	}
@@ -146,18 +160,18 @@ func avroJSON(text string) (any, error) {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			line, col := lineCol(text, int(se.Offset))
+			line, col := avroLineCol(text, int(se.Offset))
 			return nil, &ParseError{Line: line, Col: col, Msg: "invalid JSON: " + se.Error()}
 		case errors.As(err, &te):
-			line, col := lineCol(text, int(te.Offset))
+			line, col := avroLineCol(text, int(te.Offset))
 			return nil, &ParseError{Line: line, Col: col, Msg: "invalid JSON: " + te.Error()}
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			line, col := lineCol(text, len(text))
+			line, col := avroLineCol(text, len(text))
 			return nil, &ParseError{Line: line, Col: col, Msg: "invalid JSON: unexpected end of input"}
 		}
 		return nil, &ParseError{Msg: "invalid JSON: " + err.Error()}
 	}
-	if depth(v) > maxAvroDepth {
+	if avroDepth(v) > maxAvroDepth {
 		return nil, &ParseError{Msg: fmt.Sprintf("schema nests deeper than %d levels", maxAvroDepth)}
 	}
 	switch v.(type) {
@@ -167,26 +181,26 @@ func avroJSON(text string) (any, error) {
 	return nil, &ParseError{Line: 1, Col: 1, Msg: "an Avro schema is a JSON string, object or array"}
 }
 
-func depth(v any) int {
+func avroDepth(v any) int {
 	switch v := v.(type) {
 	case map[string]any:
 		m := 0
 		for _, e := range v {
-			m = max(m, depth(e))
+			m = max(m, avroDepth(e))
 		}
 		return m + 1
 	case []any:
 		m := 0
 		for _, e := range v {
-			m = max(m, depth(e))
+			m = max(m, avroDepth(e))
 		}
 		return m + 1
 	}
 	return 0
 }
 
-// lineCol turns a byte offset into a 1-based line and column (in characters).
-func lineCol(text string, off int) (line, col int) {
+// avroLineCol turns a byte offset into a 1-based line and column (in characters).
+func avroLineCol(text string, off int) (line, col int) {
 	off = min(max(off, 0), len(text))
 	before := text[:off]
 	line = strings.Count(before, "\n") + 1
@@ -233,12 +247,12 @@ func avroParseError(text string, err error) error {
 	}
 	if name != "" {
 		if i := strings.LastIndex(text, `"`+name+`"`); i >= 0 {
-			pe.Line, pe.Col = lineCol(text, i+1)
+			pe.Line, pe.Col = avroLineCol(text, i+1)
 		}
 	}
 	if field != "" {
 		if loc := regexp.MustCompile(`"name"\s*:\s*"` + regexp.QuoteMeta(field) + `"`).FindStringIndex(text); loc != nil {
-			pe.Line, pe.Col = lineCol(text, loc[0]+1)
+			pe.Line, pe.Col = avroLineCol(text, loc[0]+1)
 		}
 	}
 	return pe
@@ -257,7 +271,7 @@ func avroNormalize(b *bytes.Buffer, defs map[string]map[string]any, s avro.Schem
 	}
 	if n, ok := s.(avro.NamedSchema); ok {
 		if seen[n.FullName()] {
-			writeJSON(b, n.FullName())
+			avroWriteJSON(b, n.FullName())
 			return
 		}
 		seen[n.FullName()] = true
@@ -268,23 +282,23 @@ func avroNormalize(b *bytes.Buffer, defs map[string]map[string]any, s avro.Schem
 	case *avro.PrimitiveSchema:
 		l := s.Logical()
 		if l == nil {
-			writeJSON(b, string(s.Type()))
+			avroWriteJSON(b, string(s.Type()))
 			return
 		}
 		b.WriteString(`{"type":`)
-		writeJSON(b, string(s.Type()))
-		writeLogical(b, l)
+		avroWriteJSON(b, string(s.Type()))
+		avroWriteLogical(b, l)
 		b.WriteString("}")
 	case *avro.RecordSchema:
 		b.WriteString(`{"name":`)
-		writeJSON(b, s.FullName())
+		avroWriteJSON(b, s.FullName())
 		b.WriteString(`,"type":`)
 		if s.IsError() {
 			b.WriteString(`"error"`)
 		} else {
 			b.WriteString(`"record"`)
 		}
-		writeAliases(b, s.Aliases())
+		avroWriteAliases(b, s.Aliases())
 		b.WriteString(`,"fields":[`)
 		jsonFields, _ := defs[s.FullName()]["fields"].([]any)
 		for i, f := range s.Fields() {
@@ -292,41 +306,41 @@ func avroNormalize(b *bytes.Buffer, defs map[string]map[string]any, s avro.Schem
 				b.WriteString(",")
 			}
 			b.WriteString(`{"name":`)
-			writeJSON(b, f.Name())
-			writeAliases(b, f.Aliases())
+			avroWriteJSON(b, f.Name())
+			avroWriteAliases(b, f.Aliases())
 			b.WriteString(`,"type":`)
 			avroNormalize(b, defs, f.Type(), seen)
 			if f.HasDefault() {
 				b.WriteString(`,"default":`)
-				b.Write(fieldDefault(f, jsonFields, i))
+				b.Write(avroFieldDefault(f, jsonFields, i))
 			}
 			if f.Order() != "" && f.Order() != avro.Asc {
 				b.WriteString(`,"order":`)
-				writeJSON(b, string(f.Order()))
+				avroWriteJSON(b, string(f.Order()))
 			}
 			b.WriteString("}")
 		}
 		b.WriteString("]}")
 	case *avro.EnumSchema:
 		b.WriteString(`{"name":`)
-		writeJSON(b, s.FullName())
+		avroWriteJSON(b, s.FullName())
 		b.WriteString(`,"type":"enum"`)
-		writeAliases(b, s.Aliases())
+		avroWriteAliases(b, s.Aliases())
 		b.WriteString(`,"symbols":`)
-		writeJSON(b, s.Symbols())
+		avroWriteJSON(b, s.Symbols())
 		if s.HasDefault() {
 			b.WriteString(`,"default":`)
-			writeJSON(b, s.Default())
+			avroWriteJSON(b, s.Default())
 		}
 		b.WriteString("}")
 	case *avro.FixedSchema:
 		b.WriteString(`{"name":`)
-		writeJSON(b, s.FullName())
+		avroWriteJSON(b, s.FullName())
 		b.WriteString(`,"type":"fixed"`)
-		writeAliases(b, s.Aliases())
+		avroWriteAliases(b, s.Aliases())
 		fmt.Fprintf(b, `,"size":%d`, s.Size())
 		if l := s.Logical(); l != nil {
-			writeLogical(b, l)
+			avroWriteLogical(b, l)
 		}
 		b.WriteString("}")
 	case *avro.ArraySchema:
@@ -347,31 +361,31 @@ func avroNormalize(b *bytes.Buffer, defs map[string]map[string]any, s avro.Schem
 		}
 		b.WriteString("]")
 	default:
-		writeJSON(b, s.String())
+		avroWriteJSON(b, s.String())
 	}
 }
 
-func writeLogical(b *bytes.Buffer, l avro.LogicalSchema) {
+func avroWriteLogical(b *bytes.Buffer, l avro.LogicalSchema) {
 	b.WriteString(`,"logicalType":`)
-	writeJSON(b, string(l.Type()))
+	avroWriteJSON(b, string(l.Type()))
 	if d, ok := l.(*avro.DecimalLogicalSchema); ok {
 		fmt.Fprintf(b, `,"precision":%d,"scale":%d`, d.Precision(), d.Scale())
 	}
 }
 
-func writeAliases(b *bytes.Buffer, aliases []string) {
+func avroWriteAliases(b *bytes.Buffer, aliases []string) {
 	if len(aliases) == 0 {
 		return
 	}
 	a := slices.Clone(aliases)
 	sort.Strings(a)
 	b.WriteString(`,"aliases":`)
-	writeJSON(b, a)
+	avroWriteJSON(b, a)
 }
 
-// writeJSON writes v (decoded JSON, a string or a string slice) as compact JSON, object keys sorted,
+// avroWriteJSON writes v (decoded JSON, a string or a string slice) as compact JSON, object keys sorted,
 // without escaping <, > and &.
-func writeJSON(b *bytes.Buffer, v any) {
+func avroWriteJSON(b *bytes.Buffer, v any) {
 	e := json.NewEncoder(b)
 	e.SetEscapeHTML(false)
 	if e.Encode(v) == nil { // decoded JSON always encodes
@@ -379,20 +393,20 @@ func writeJSON(b *bytes.Buffer, v any) {
 	}
 }
 
-// fieldDefault is f's default as compact JSON with sorted keys, taken from the schema's JSON (jsonFields,
+// avroFieldDefault is f's default as compact JSON with sorted keys, taken from the schema's JSON (jsonFields,
 // the record's "fields"): hamba/avro's value is converted for its encoder (bytes and fixed defaults become
 // byte slices), not what the schema says.
-func fieldDefault(f *avro.Field, jsonFields []any, i int) []byte {
+func avroFieldDefault(f *avro.Field, jsonFields []any, i int) []byte {
 	var b bytes.Buffer
 	if i < len(jsonFields) {
 		if m, ok := jsonFields[i].(map[string]any); ok && m["name"] == f.Name() {
 			if d, ok := m["default"]; ok {
-				writeJSON(&b, d)
+				avroWriteJSON(&b, d)
 				return b.Bytes()
 			}
 		}
 	}
-	writeJSON(&b, f.Default())
+	avroWriteJSON(&b, f.Default())
 	return b.Bytes()
 }
 
@@ -440,18 +454,28 @@ var avroPrimitiveNames = []string{"null", "boolean", "int", "long", "float", "do
 
 // avroJavaChecks refuses what Apache Avro's Java parser (what Confluent's registry runs) refuses but
 // hamba/avro accepts: a union with two branches of one type (a logical type is its underlying type), a
-// named type called after a primitive, an int or long default that is not an integer of that size.
-func avroJavaChecks(text string, v any) error {
+// named type called after a primitive, an int or long default that is not an integer of that size, a type
+// named by one of its aliases (defs: the named types defined, by full name). It runs after hamba/avro
+// parsed the text, so the text is a valid schema to hamba/avro.
+func avroJavaChecks(text string, v any, defs map[string]map[string]any) error {
 	fail := func(near, format string, a ...any) error {
 		pe := &ParseError{Msg: fmt.Sprintf(format, a...)}
 		if i := strings.Index(text, near); near != "" && i >= 0 {
-			pe.Line, pe.Col = lineCol(text, i+1)
+			pe.Line, pe.Col = avroLineCol(text, i+1)
 		}
 		return pe
 	}
 	var walk func(t any, ns string) error
 	walk = func(t any, ns string) error {
 		switch t := t.(type) {
+		case string:
+			if full := avroBranchKey(t, ns); !slices.Contains(avroPrimitiveNames, t) && defs[full] == nil && defs[t] == nil {
+				pe := fail("", "%q is an alias, not a type's name: name the type by its name", t).(*ParseError)
+				if i := strings.LastIndex(text, `"`+t+`"`); i >= 0 { // the use comes after the alias
+					pe.Line, pe.Col = avroLineCol(text, i+1)
+				}
+				return pe
+			}
 		case []any:
 			seen := map[string]bool{}
 			for _, b := range t {
@@ -478,6 +502,11 @@ func avroJavaChecks(text string, v any) error {
 				if i := strings.LastIndexByte(name, '.'); i >= 0 {
 					ns = name[:i]
 				} else if n, ok := t["namespace"].(string); ok {
+					if n == "" && ns != "" {
+						// Java puts the type in no namespace; hamba/avro in the enclosing one: they would
+						// disagree on its full name.
+						return fail(`"`+name+`"`, "type %q: an empty namespace inside namespace %q is not supported: give the type a namespace, or a full name", name, ns)
+					}
 					ns = n
 				}
 			case "array":
@@ -511,7 +540,7 @@ func avroJavaChecks(text string, v any) error {
 				if bits == 0 {
 					continue
 				}
-				if n, ok := d.(json.Number); !ok || !isIntN(string(n), bits) {
+				if n, ok := d.(json.Number); !ok || !avroIsIntN(string(n), bits) {
 					return fail(fmt.Sprintf(`"%v"`, f["name"]), "field %q: default %v is not %s", f["name"], d, map[int]string{32: "an int (32-bit integer)", 64: "a long (64-bit integer)"}[bits])
 				}
 			}
@@ -565,7 +594,7 @@ func avroBranchKey(b any, ns string) string {
 	return fmt.Sprint(b)
 }
 
-func isIntN(s string, bits int) bool {
+func avroIsIntN(s string, bits int) bool {
 	_, err := strconv.ParseInt(s, 10, bits)
 	return err == nil
 }

@@ -61,7 +61,7 @@ type avroChecker struct {
 	memo map[avroPair]*avroResult
 }
 
-func deref(s avro.Schema) avro.Schema {
+func avroDeref(s avro.Schema) avro.Schema {
 	if r, ok := s.(*avro.RefSchema); ok {
 		return r.Schema()
 	}
@@ -78,7 +78,7 @@ func avroPath(loc []string) string {
 // check is Java's getCompatibility(referenceToken, reader, writer, location): token is appended to loc
 // (the root's token is "", appended to nothing).
 func (c *avroChecker) check(token string, reader, writer avro.Schema, loc []string) *avroResult {
-	reader, writer = deref(reader), deref(writer)
+	reader, writer = avroDeref(reader), avroDeref(writer)
 	if token != "" || loc != nil {
 		loc = append(slices.Clip(loc), token)
 	}
@@ -95,7 +95,7 @@ func (c *avroChecker) check(token string, reader, writer avro.Schema, loc []stri
 	return r
 }
 
-func typeName(s avro.Schema) string {
+func avroTypeName(s avro.Schema) string {
 	if n, ok := s.(avro.NamedSchema); ok {
 		return string(s.Type()) + " " + n.FullName()
 	}
@@ -105,7 +105,7 @@ func typeName(s avro.Schema) string {
 func (c *avroChecker) calculate(reader, writer avro.Schema, loc []string) []avroProblem {
 	path := avroPath(loc)
 	mismatch := func() []avroProblem {
-		return []avroProblem{{"TYPE_MISMATCH", path, fmt.Sprintf("the reader's %s cannot read the writer's %s", typeName(reader), typeName(writer))}}
+		return []avroProblem{{"TYPE_MISMATCH", path, fmt.Sprintf("the reader's %s cannot read the writer's %s", avroTypeName(reader), avroTypeName(writer))}}
 	}
 	if reader.Type() == writer.Type() {
 		switch r := reader.(type) {
@@ -115,7 +115,7 @@ func (c *avroChecker) calculate(reader, writer avro.Schema, loc []string) []avro
 			return c.check("values", r.Values(), writer.(*avro.MapSchema).Values(), loc).problems
 		case *avro.FixedSchema:
 			w := writer.(*avro.FixedSchema)
-			p := checkNames(r, w, loc)
+			p := avroCheckNames(r, w, loc)
 			if r.Size() != w.Size() {
 				p = append(p, avroProblem{"FIXED_SIZE_MISMATCH", avroPath(append(slices.Clip(loc), "size")),
 					fmt.Sprintf("fixed %s is %d bytes in the reader but %d in the writer", r.FullName(), r.Size(), w.Size())})
@@ -123,7 +123,7 @@ func (c *avroChecker) calculate(reader, writer avro.Schema, loc []string) []avro
 			return p
 		case *avro.EnumSchema:
 			w := writer.(*avro.EnumSchema)
-			p := checkNames(r, w, loc)
+			p := avroCheckNames(r, w, loc)
 			var missing []string
 			for _, sym := range w.Symbols() {
 				if !slices.Contains(r.Symbols(), sym) {
@@ -138,7 +138,7 @@ func (c *avroChecker) calculate(reader, writer avro.Schema, loc []string) []avro
 			return p
 		case *avro.RecordSchema:
 			w := writer.(*avro.RecordSchema)
-			p := checkNames(r, w, loc)
+			p := avroCheckNames(r, w, loc)
 			return append(p, c.checkFields(r, w, loc)...)
 		case *avro.UnionSchema:
 			var p []avroProblem
@@ -146,7 +146,7 @@ func (c *avroChecker) calculate(reader, writer avro.Schema, loc []string) []avro
 				// Java checks each writer branch as a fresh root and reports at the writer branch's index.
 				if len(c.check("", reader, wb, nil).problems) > 0 {
 					p = append(p, avroProblem{"MISSING_UNION_BRANCH", avroPath(append(slices.Clip(loc), strconv.Itoa(i))),
-						fmt.Sprintf("the reader's union has no branch that can read the writer's %s", typeName(deref(wb)))})
+						fmt.Sprintf("the reader's union has no branch that can read the writer's %s", avroTypeName(avroDeref(wb)))})
 				}
 			}
 			return p
@@ -189,14 +189,14 @@ func (c *avroChecker) calculate(reader, writer avro.Schema, loc []string) []avro
 			}
 		}
 		return []avroProblem{{"MISSING_UNION_BRANCH", path,
-			fmt.Sprintf("the reader's union has no branch that can read the writer's %s", typeName(writer))}}
+			fmt.Sprintf("the reader's union has no branch that can read the writer's %s", avroTypeName(writer))}}
 	}
 	return mismatch()
 }
 
-// checkNames is Java's schemaNameEquals: the unqualified names are equal, or a reader alias is the
+// avroCheckNames is Java's schemaNameEquals: the unqualified names are equal, or a reader alias is the
 // writer's full name.
-func checkNames(reader, writer avro.NamedSchema, loc []string) []avroProblem {
+func avroCheckNames(reader, writer avro.NamedSchema, loc []string) []avroProblem {
 	if reader.Name() == writer.Name() || slices.Contains(reader.Aliases(), writer.FullName()) {
 		return nil
 	}
@@ -227,7 +227,7 @@ func (c *avroChecker) checkFields(reader, writer *avro.RecordSchema, loc []strin
 			p = append(p, c.check("type", rf.Type(), matches[0].Type(), floc).problems...)
 		case rf.HasDefault():
 		default:
-			if e, ok := deref(rf.Type()).(*avro.EnumSchema); ok && e.HasDefault() {
+			if e, ok := avroDeref(rf.Type()).(*avro.EnumSchema); ok && e.HasDefault() {
 				// Java checks the field's enum against the writer record itself here (always a mismatch).
 				p = append(p, c.check("type", e, writer, floc).problems...)
 				continue

@@ -23,29 +23,29 @@ type avroChain struct {
 	Versions []string
 }
 
-// gNode is a generated schema: a primitive (Kind is its type, Attrs its logical type), a named type, an
+// avroGenNode is a generated schema: a primitive (Kind is its type, Attrs its logical type), a named type, an
 // array or map (Items), a union (Branches) or a reference to a named type (Kind "ref", Name).
-type gNode struct {
+type avroGenNode struct {
 	Kind        string
 	Attrs       map[string]any
 	Name, NS    string
 	Aliases     []string
-	Fields      []*gField
+	Fields      []*avroGenField
 	Symbols     []string
 	EnumDefault string
 	Size        int
-	Items       *gNode
-	Branches    []*gNode
+	Items       *avroGenNode
+	Branches    []*avroGenNode
 }
 
-type gField struct {
+type avroGenField struct {
 	Name    string
 	Aliases []string
-	Type    *gNode
+	Type    *avroGenNode
 	HasDef  bool
 }
 
-func (n *gNode) clone() *gNode {
+func (n *avroGenNode) clone() *avroGenNode {
 	if n == nil {
 		return nil
 	}
@@ -73,7 +73,7 @@ func (n *gNode) clone() *gNode {
 	return &c
 }
 
-func (n *gNode) fullName() string {
+func (n *avroGenNode) fullName() string {
 	if n.NS == "" {
 		return n.Name
 	}
@@ -81,7 +81,7 @@ func (n *gNode) fullName() string {
 }
 
 // json is n as Avro's JSON.
-func (n *gNode) json() any {
+func (n *avroGenNode) json() any {
 	switch n.Kind {
 	case "ref":
 		return n.Name
@@ -95,7 +95,7 @@ func (n *gNode) json() any {
 		return map[string]any{"type": "array", "items": n.Items.json()}
 	case "map":
 		return map[string]any{"type": "map", "values": n.Items.json()}
-	case "record", "enum", "fixed":
+	case "record", "error", "enum", "fixed":
 		m := map[string]any{"type": n.Kind, "name": n.Name}
 		if n.NS != "" {
 			m["namespace"] = n.NS
@@ -104,7 +104,7 @@ func (n *gNode) json() any {
 			m["aliases"] = n.Aliases
 		}
 		switch n.Kind {
-		case "record":
+		case "record", "error":
 			fs := []any{}
 			for _, f := range n.Fields {
 				fm := map[string]any{"name": f.Name, "type": f.Type.json()}
@@ -143,7 +143,7 @@ func (n *gNode) json() any {
 }
 
 // def is a valid default value for n (false when there is none to give: a reference).
-func (n *gNode) def() (any, bool) {
+func (n *avroGenNode) def() (any, bool) {
 	switch n.Kind {
 	case "null":
 		return nil, true
@@ -181,7 +181,7 @@ func (n *gNode) def() (any, bool) {
 	return nil, false
 }
 
-func (n *gNode) String() string {
+func (n *avroGenNode) String() string {
 	b, err := json.Marshal(n.json())
 	if err != nil {
 		panic(err)
@@ -192,7 +192,7 @@ func (n *gNode) String() string {
 var avroPrimitives = []string{"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
 
 // avroLogicals are the logical types (and plain types) the corpus crosses.
-var avroLogicals = []*gNode{
+var avroLogicals = []*avroGenNode{
 	{Kind: "int", Attrs: map[string]any{"logicalType": "date"}},
 	{Kind: "int", Attrs: map[string]any{"logicalType": "time-millis"}},
 	{Kind: "long", Attrs: map[string]any{"logicalType": "time-micros"}},
@@ -219,12 +219,12 @@ func (g *avroGen) name(prefix string) string {
 	return fmt.Sprintf("%s%d", prefix, g.names)
 }
 
-func (g *avroGen) primitive() *gNode {
-	return &gNode{Kind: avroPrimitives[1+g.r.IntN(len(avroPrimitives)-1)]}
+func (g *avroGen) primitive() *avroGenNode {
+	return &avroGenNode{Kind: avroPrimitives[1+g.r.IntN(len(avroPrimitives)-1)]}
 }
 
 // typ is a random type, nested at most depth more levels.
-func (g *avroGen) typ(depth int) *gNode {
+func (g *avroGen) typ(depth int) *avroGenNode {
 	k := g.r.IntN(10)
 	if depth <= 0 {
 		k = g.r.IntN(4)
@@ -241,20 +241,20 @@ func (g *avroGen) typ(depth int) *gNode {
 	case 4:
 		return g.record(depth-1, 1+g.r.IntN(3))
 	case 5:
-		return &gNode{Kind: "enum", Name: g.name("E"), Symbols: []string{"A", "B", "C"}}
+		return &avroGenNode{Kind: "enum", Name: g.name("E"), Symbols: []string{"A", "B", "C"}}
 	case 6:
-		return &gNode{Kind: "fixed", Name: g.name("F"), Size: 1 + g.r.IntN(8)}
+		return &avroGenNode{Kind: "fixed", Name: g.name("F"), Size: 1 + g.r.IntN(8)}
 	case 7:
-		return &gNode{Kind: "array", Items: g.typ(depth - 1)}
+		return &avroGenNode{Kind: "array", Items: g.typ(depth - 1)}
 	case 8:
-		return &gNode{Kind: "map", Items: g.typ(depth - 1)}
+		return &avroGenNode{Kind: "map", Items: g.typ(depth - 1)}
 	default:
 		return g.union(depth - 1)
 	}
 }
 
-func (g *avroGen) union(depth int) *gNode {
-	u := &gNode{Kind: "union", Branches: []*gNode{{Kind: "null"}}}
+func (g *avroGen) union(depth int) *avroGenNode {
+	u := &avroGenNode{Kind: "union", Branches: []*avroGenNode{{Kind: "null"}}}
 	seen := map[string]bool{"null": true}
 	for range 1 + g.r.IntN(3) {
 		b := g.typ(depth)
@@ -270,22 +270,22 @@ func (g *avroGen) union(depth int) *gNode {
 	return u
 }
 
-func (g *avroGen) record(depth, nfields int) *gNode {
-	r := &gNode{Kind: "record", Name: g.name("R")}
+func (g *avroGen) record(depth, nfields int) *avroGenNode {
+	r := &avroGenNode{Kind: "record", Name: g.name("R")}
 	if g.r.IntN(3) == 0 {
 		r.NS = "com.example"
 	}
 	for range nfields {
-		r.Fields = append(r.Fields, &gField{Name: g.name("f"), Type: g.typ(depth), HasDef: g.r.IntN(3) == 0})
+		r.Fields = append(r.Fields, &avroGenField{Name: g.name("f"), Type: g.typ(depth), HasDef: g.r.IntN(3) == 0})
 	}
 	return r
 }
 
 // records lists the records in n (n itself first).
-func (n *gNode) records() []*gNode {
-	var out []*gNode
-	var walk func(*gNode)
-	walk = func(n *gNode) {
+func (n *avroGenNode) records() []*avroGenNode {
+	var out []*avroGenNode
+	var walk func(*avroGenNode)
+	walk = func(n *avroGenNode) {
 		if n == nil {
 			return
 		}
@@ -305,10 +305,10 @@ func (n *gNode) records() []*gNode {
 }
 
 // nodes lists every type in n, with a setter to replace it.
-func (n *gNode) nodes() []*gNode {
-	var out []*gNode
-	var walk func(*gNode)
-	walk = func(n *gNode) {
+func (n *avroGenNode) nodes() []*avroGenNode {
+	var out []*avroGenNode
+	var walk func(*avroGenNode)
+	walk = func(n *avroGenNode) {
 		if n == nil {
 			return
 		}
@@ -327,7 +327,7 @@ func (n *gNode) nodes() []*gNode {
 
 // mutate returns an evolution of root: one random change (the generator's notion of what a developer
 // does to a schema between versions).
-func (g *avroGen) mutate(root *gNode) (*gNode, string) {
+func (g *avroGen) mutate(root *avroGenNode) (*avroGenNode, string) {
 	for {
 		c := root.clone()
 		if what, ok := g.tryMutate(c); ok {
@@ -336,17 +336,17 @@ func (g *avroGen) mutate(root *gNode) (*gNode, string) {
 	}
 }
 
-func (g *avroGen) tryMutate(root *gNode) (string, bool) {
+func (g *avroGen) tryMutate(root *avroGenNode) (string, bool) {
 	recs := root.records()
 	rec := recs[g.r.IntN(len(recs))]
 	nodes := root.nodes()
 	node := nodes[g.r.IntN(len(nodes))]
 	switch g.r.IntN(16) {
 	case 0:
-		rec.Fields = append(rec.Fields, &gField{Name: g.name("f"), Type: g.typ(1), HasDef: true})
+		rec.Fields = append(rec.Fields, &avroGenField{Name: g.name("f"), Type: g.typ(1), HasDef: true})
 		return "add field with default", true
 	case 1:
-		rec.Fields = append(rec.Fields, &gField{Name: g.name("f"), Type: g.typ(1)})
+		rec.Fields = append(rec.Fields, &avroGenField{Name: g.name("f"), Type: g.typ(1)})
 		return "add field without default", true
 	case 2:
 		if len(rec.Fields) < 2 {
@@ -382,7 +382,7 @@ func (g *avroGen) tryMutate(root *gNode) (string, bool) {
 		if f.Type.Kind == "union" {
 			return "", false
 		}
-		f.Type = &gNode{Kind: "union", Branches: []*gNode{{Kind: "null"}, f.Type}}
+		f.Type = &avroGenNode{Kind: "union", Branches: []*avroGenNode{{Kind: "null"}, f.Type}}
 		f.HasDef = true
 		return "make field optional", true
 	case 6:
@@ -502,17 +502,17 @@ func (g *avroGen) tryMutate(root *gNode) (string, bool) {
 func avroCorpus() ([]avroCase, []avroChain) {
 	g := &avroGen{r: rand.New(rand.NewPCG(12, 2026))}
 	var cases []avroCase
-	add := func(id string, reader, writer *gNode) {
+	add := func(id string, reader, writer *avroGenNode) {
 		cases = append(cases, avroCase{fmt.Sprintf("%s#%d", id, len(cases)), reader.String(), writer.String()})
 	}
-	wrap := func(t *gNode) *gNode {
-		return &gNode{Kind: "record", Name: "Wrap", Fields: []*gField{{Name: "v", Type: t}}}
+	wrap := func(t *avroGenNode) *avroGenNode {
+		return &avroGenNode{Kind: "record", Name: "Wrap", Fields: []*avroGenField{{Name: "v", Type: t}}}
 	}
 	// Every primitive pair, bare and as a record field.
 	for _, r := range avroPrimitives {
 		for _, w := range avroPrimitives {
-			add("primitive "+r+"<-"+w, &gNode{Kind: r}, &gNode{Kind: w})
-			add("field "+r+"<-"+w, wrap(&gNode{Kind: r}), wrap(&gNode{Kind: w}))
+			add("primitive "+r+"<-"+w, &avroGenNode{Kind: r}, &avroGenNode{Kind: w})
+			add("field "+r+"<-"+w, wrap(&avroGenNode{Kind: r}), wrap(&avroGenNode{Kind: w}))
 		}
 	}
 	// Every logical type pair.
@@ -522,11 +522,11 @@ func avroCorpus() ([]avroCase, []avroChain) {
 		}
 	}
 	// Enums.
-	enum := func(name string, syms []string, def string, aliases ...string) *gNode {
-		return &gNode{Kind: "enum", Name: name, Symbols: syms, EnumDefault: def, Aliases: aliases}
+	enum := func(name string, syms []string, def string, aliases ...string) *avroGenNode {
+		return &avroGenNode{Kind: "enum", Name: name, Symbols: syms, EnumDefault: def, Aliases: aliases}
 	}
 	abc, ab, abcd := []string{"A", "B", "C"}, []string{"A", "B"}, []string{"A", "B", "C", "D"}
-	for _, e := range [][2]*gNode{
+	for _, e := range [][2]*avroGenNode{
 		{enum("E", abc, ""), enum("E", abc, "")},
 		{enum("E", ab, ""), enum("E", abc, "")},
 		{enum("E", ab, "A"), enum("E", abc, "")},
@@ -542,13 +542,13 @@ func avroCorpus() ([]avroCase, []avroChain) {
 		add("enum field", wrap(e[1]), wrap(e[0]))
 	}
 	// A reader field missing from the writer whose enum has a default (Java's special case).
-	add("enum default field", &gNode{Kind: "record", Name: "Wrap", Fields: []*gField{{Name: "e", Type: enum("E", abc, "A")}}},
-		&gNode{Kind: "record", Name: "Wrap", Fields: []*gField{}})
+	add("enum default field", &avroGenNode{Kind: "record", Name: "Wrap", Fields: []*avroGenField{{Name: "e", Type: enum("E", abc, "A")}}},
+		&avroGenNode{Kind: "record", Name: "Wrap", Fields: []*avroGenField{}})
 	// Names, namespaces and aliases.
-	rec := func(name, ns string, aliases ...string) *gNode {
-		return &gNode{Kind: "record", Name: name, NS: ns, Aliases: aliases, Fields: []*gField{{Name: "a", Type: &gNode{Kind: "int"}}}}
+	rec := func(name, ns string, aliases ...string) *avroGenNode {
+		return &avroGenNode{Kind: "record", Name: name, NS: ns, Aliases: aliases, Fields: []*avroGenField{{Name: "a", Type: &avroGenNode{Kind: "int"}}}}
 	}
-	for _, p := range [][2]*gNode{
+	for _, p := range [][2]*avroGenNode{
 		{rec("R", ""), rec("R", "")},
 		{rec("R", "a.b"), rec("R", "c.d")},
 		{rec("R", "a.b"), rec("R", "")},
@@ -562,35 +562,54 @@ func avroCorpus() ([]avroCase, []avroChain) {
 		add("names", p[0], p[1])
 		add("names", p[1], p[0])
 	}
-	field := func(name string, aliases ...string) *gNode {
-		return &gNode{Kind: "record", Name: "R", Fields: []*gField{{Name: name, Aliases: aliases, Type: &gNode{Kind: "int"}}}}
+	errRec := rec("R", "")
+	errRec.Kind = "error"
+	add("error and record", errRec, rec("R", ""))
+	add("error and record", rec("R", ""), errRec)
+	// Unions on either side.
+	union := func(kinds ...string) *avroGenNode {
+		u := &avroGenNode{Kind: "union"}
+		for _, k := range kinds {
+			u.Branches = append(u.Branches, &avroGenNode{Kind: k})
+		}
+		return u
+	}
+	unions := []*avroGenNode{union("null", "int"), union("int", "null"), union("null", "long"), union("int", "string"),
+		union("null", "string", "int"), union("long"), {Kind: "int"}, {Kind: "long"}, {Kind: "null"}, {Kind: "string"}, {Kind: "bytes"}}
+	for _, r := range unions {
+		for _, w := range unions {
+			add("union", wrap(r), wrap(w))
+		}
+	}
+	field := func(name string, aliases ...string) *avroGenNode {
+		return &avroGenNode{Kind: "record", Name: "R", Fields: []*avroGenField{{Name: name, Aliases: aliases, Type: &avroGenNode{Kind: "int"}}}}
 	}
 	add("field alias", field("b", "a"), field("a"))
 	add("field alias", field("a"), field("b", "a"))
 	add("field no alias", field("b"), field("a"))
 	add("field alias to self", field("a", "a"), field("a"))
 	// Fixed.
-	fixed := func(name string, size int) *gNode { return &gNode{Kind: "fixed", Name: name, Size: size} }
-	for _, p := range [][2]*gNode{{fixed("F", 4), fixed("F", 4)}, {fixed("F", 4), fixed("F", 8)}, {fixed("G", 4), fixed("F", 4)}, {fixed("G", 4), fixed("F", 8)}} {
+	fixed := func(name string, size int) *avroGenNode { return &avroGenNode{Kind: "fixed", Name: name, Size: size} }
+	for _, p := range [][2]*avroGenNode{{fixed("F", 4), fixed("F", 4)}, {fixed("F", 4), fixed("F", 8)}, {fixed("G", 4), fixed("F", 4)}, {fixed("G", 4), fixed("F", 8)}} {
 		add("fixed", p[0], p[1])
 		add("fixed", wrap(p[0]), wrap(p[1]))
 	}
 	// Recursive records: a linked list and a tree.
-	list := func(value string, extra bool) *gNode {
-		n := &gNode{Kind: "record", Name: "Node", Fields: []*gField{
-			{Name: "value", Type: &gNode{Kind: value}},
-			{Name: "next", Type: &gNode{Kind: "union", Branches: []*gNode{{Kind: "null"}, {Kind: "ref", Name: "Node"}}}, HasDef: true},
+	list := func(value string, extra bool) *avroGenNode {
+		n := &avroGenNode{Kind: "record", Name: "Node", Fields: []*avroGenField{
+			{Name: "value", Type: &avroGenNode{Kind: value}},
+			{Name: "next", Type: &avroGenNode{Kind: "union", Branches: []*avroGenNode{{Kind: "null"}, {Kind: "ref", Name: "Node"}}}, HasDef: true},
 		}}
 		if extra {
-			n.Fields = append(n.Fields, &gField{Name: "label", Type: &gNode{Kind: "string"}})
+			n.Fields = append(n.Fields, &avroGenField{Name: "label", Type: &avroGenNode{Kind: "string"}})
 		}
 		return n
 	}
-	tree := &gNode{Kind: "record", Name: "Node", Fields: []*gField{
-		{Name: "value", Type: &gNode{Kind: "int"}},
-		{Name: "children", Type: &gNode{Kind: "array", Items: &gNode{Kind: "ref", Name: "Node"}}},
+	tree := &avroGenNode{Kind: "record", Name: "Node", Fields: []*avroGenField{
+		{Name: "value", Type: &avroGenNode{Kind: "int"}},
+		{Name: "children", Type: &avroGenNode{Kind: "array", Items: &avroGenNode{Kind: "ref", Name: "Node"}}},
 	}}
-	lists := []*gNode{list("int", false), list("long", false), list("string", false), list("int", true), tree}
+	lists := []*avroGenNode{list("int", false), list("long", false), list("string", false), list("int", true), tree}
 	for _, r := range lists {
 		for _, w := range lists {
 			add("recursive", r, w)
@@ -678,6 +697,16 @@ var avroParseCorpus = []string{
 	`{"type":"record","name":"a.b.R","namespace":"c","fields":[{"name":"x","type":"R"}]}`,
 	`{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"record","name":"S","fields":[]}},{"name":"y","type":"a.S"}]}`,
 	`{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"record","name":"S","namespace":"b","fields":[]}},{"name":"y","type":"S"}]}`,
+	`{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"record","name":"S","namespace":"","fields":[]}},{"name":"y","type":"S"}]}`,
+	`{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"record","name":"S","namespace":"","fields":[]}},{"name":"y","type":"a.S"}]}`,
+	`{"type":"record","name":"R","fields":[{"name":"x","type":{"type":"record","name":"S","namespace":"b","fields":[]}},{"name":"y","type":"S"}]}`,
+	`{"type":"record","name":"R","fields":[{"name":"x","type":{"type":"record","name":"b.S","fields":[{"name":"z","type":{"type":"enum","name":"E","symbols":["A"]}}]}},{"name":"y","type":"b.E"}]}`,
+	`{"type":"record","name":"R","fields":[{"name":"x","type":{"type":"enum","name":"E","aliases":["Old"],"symbols":["A"]}},{"name":"y","type":"Old"}]}`,
+	`{"type":"record","name":"R","aliases":["P"],"fields":[{"name":"next","type":["null","P"]}]}`,
+	`{"type":"record","name":"R","fields":[{"name":"a","type":"int","aliases":["b"]},{"name":"b","type":"int"}]}`,
+	`{"type":"record","name":"R","fields":[{"name":"a","type":"int","aliases":["c"]},{"name":"b","type":"int","aliases":["c"]}]}`,
+	`{"type":"enum","name":"E","symbols":["A","B"],"aliases":["E"]}`,
+	`{"type":"record","name":"R","fields":[{"name":"x","type":["null",{"type":"record","name":"S","namespace":"a","fields":[{"name":"y","type":["null","R"]}]}]}]}`,
 	`{"type":"error","name":"Err","fields":[]}`,
 	`{"type":"record","name":"int","fields":[]}`,
 	`{"type":{"type":"int"}}`,
@@ -690,6 +719,7 @@ var avroParseCorpus = []string{
 // why: hamba/avro (what devstack's and the samples' serializers use) cannot use them, so registering them
 // would only move the failure to the first message.
 var avroStricterThanJava = map[string]string{
+	`{"type":"record","name":"R","namespace":"a","fields":[{"name":"x","type":{"type":"record","name":"S","namespace":"","fields":[]}},{"name":"y","type":"S"}]}`: "hamba/avro reads an empty namespace as the enclosing one (a.S), Java as none (S)",
 	`{"type":"enum","name":"E","symbols":[]}`:                                                                              "hamba/avro: an enum needs a symbol",
 	`{"type":"record","name":"R","fields":[{"name":"a","type":"double","default":"NaN"}]}`:                                 "hamba/avro: a double default is a JSON number",
 	`{"type":"record","name":"R","fields":[{"name":"a","type":"int","aliases":["1b"]}]}`:                                   "hamba/avro validates alias names as the spec says",

@@ -55,7 +55,7 @@ func FuzzParseAvro(f *testing.F) {
 }
 
 // FuzzAvroCompatible: checking any two schemas that parse, either way round, never panics nor loops,
-// and a schema is always compatible with itself.
+// and a schema is compatible with itself.
 func FuzzAvroCompatible(f *testing.F) {
 	seeds := avroFuzzSeeds()
 	for i := range seeds {
@@ -66,7 +66,8 @@ func FuzzAvroCompatible(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if got := avroCompatible(pa, pa); len(got) != 0 {
+		// (Except a record whose field's alias is another field's name: Java throws on it, Go says why.)
+		if got := avroCompatible(pa, pa); len(got) != 0 && !strings.Contains(got[0], "READER_FIELD_AMBIGUOUS") {
 			t.Fatalf("%s is not compatible with itself: %q", a, got)
 		}
 		pb, err := parseAvro(Schema{Type: Avro, Text: b})

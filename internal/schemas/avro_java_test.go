@@ -189,7 +189,7 @@ func TestAvroCompatibilityMatchesJava(t *testing.T) {
 		if j.Verdict == "ERROR" && g.Verdict == "INCOMPATIBLE" && strings.Contains(g.Details, "READER_FIELD_AMBIGUOUS") {
 			same = true // Java throws where a reader field matches two writer fields; Go says so
 		} else if same && g.Verdict == "INCOMPATIBLE" {
-			same = sortedFields(g.Details) == sortedFields(j.Details)
+			same = avroSortedFields(g.Details) == avroSortedFields(j.Details)
 		}
 		if !same {
 			bad++
@@ -240,7 +240,7 @@ func TestAvroCompatibilityMatchesJava(t *testing.T) {
 	t.Logf("%d pairs (%v from Java), %d disagree; %d schemas (%d do not parse); %d chain checks at the seven levels", len(cases), verdicts, bad, len(texts), parseErrs, levels)
 }
 
-func sortedFields(s string) string {
+func avroSortedFields(s string) string {
 	f := strings.Fields(s)
 	slices.Sort(f)
 	return strings.Join(slices.Compact(f), " ")

@@ -46,6 +46,7 @@ func TestParseAvroErrors(t *testing.T) {
 		{"type defined twice", `{"type": "record", "name": "R", "fields": [{"name": "a", "type": {"type": "enum", "name": "R", "symbols": ["A"]}}]}`, 1, 91, `type "R" is defined twice`},
 		{"union duplicate", `["int", {"type": "int", "logicalType": "date"}]`, 0, 0, "union has two branches of type int"},
 		{"named after a primitive", `{"type": "fixed", "name": "long", "size": 8}`, 1, 27, "named after a primitive"},
+		{"type named by an alias", `{"type": "record", "name": "R", "fields": [{"name": "x", "type": {"type": "enum", "name": "E", "aliases": ["Old"], "symbols": ["A"]}}, {"name": "y", "type": "Old"}]}`, 1, 158, `"Old" is an alias, not a type's name`},
 		{"deep nesting", strings.Repeat("[", 300) + strings.Repeat("]", 300), 0, 0, "nests deeper than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,8 +86,9 @@ func TestParseAvroReferences(t *testing.T) {
 	})
 	t.Run("a dependency's own reference missing", func(t *testing.T) {
 		_, err := Parse(Schema{Type: Avro, Text: order, References: refs, Deps: map[string]string{"com.acme.Address": address}})
-		if !errors.Is(err, ErrUnresolved) {
-			t.Fatalf("err = %v, want ErrUnresolved", err)
+		var pe *ParseError
+		if !errors.Is(err, ErrUnresolved) || !errors.As(err, &pe) || pe.Col != 139 || !strings.Contains(pe.Msg, `referenced schema "com.acme.Address": unknown type "com.acme.Country"`) {
+			t.Fatalf("err = %v, want ErrUnresolved and where in Address Country is named", err)
 		}
 	})
 	t.Run("malformed dependency", func(t *testing.T) {

@@ -179,7 +179,7 @@ func (sc *schemasAsCode) register(ctx context.Context, sub subjectSpec) {
 		return
 	}
 	schema := schemas.Schema{Type: sub.typ, Text: string(data)}
-	id, version, err := sc.reg.Register(ctx, sub.subject, schema, false)
+	id, version, err := sc.registerSafely(ctx, sub.subject, schema)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -206,6 +206,17 @@ func (sc *schemasAsCode) register(ctx context.Context, sub subjectSpec) {
 	if wasRefused && sc.report != nil {
 		sc.report()
 	}
+}
+
+// registerSafely is Register, with a panic of a schema parser turned into an error: a schema file being
+// edited must never take devstack down.
+func (sc *schemasAsCode) registerSafely(ctx context.Context, subject string, schema schemas.Schema) (id, version int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error while registering (please report it): %v", r)
+		}
+	}()
+	return sc.reg.Register(ctx, subject, schema, false)
 }
 
 // refuse records why sub's file was not registered, and says so in the log and as a notification.
@@ -251,13 +262,13 @@ func refusal(sub subjectSpec, schema schemas.Schema, err error) []string {
 	case len(re.Reasons) > 0:
 		out := make([]string, 0, len(re.Reasons))
 		for _, r := range re.Reasons {
-			out = append(out, fmt.Sprintf("%s: subject %s: incompatible (%s): %s", at(0, 0), sub.subject, re.Message, r))
+			out = append(out, fmt.Sprintf("%s: subject %s: incompatible: %s", at(0, 0), sub.subject, r))
 		}
 		return out
 	case re.Code == 42201:
 		// the registry parsed it with the same parser: ask it where
 		var pe *schemas.ParseError
-		if _, perr := schemas.Parse(schema); errors.As(perr, &pe) {
+		if perr := parseSafely(schema); errors.As(perr, &pe) {
 			return []string{fmt.Sprintf("%s: subject %s: invalid %s schema: %s", at(pe.Line, pe.Col), sub.subject, sub.typ, pe.Msg)}
 		}
 	}
@@ -269,6 +280,16 @@ func unwrapPath(err error) error {
 	if errors.As(err, &pe) {
 		return pe.Err
 	}
+	return err
+}
+
+func parseSafely(s schemas.Schema) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	_, err = schemas.Parse(s)
 	return err
 }
 

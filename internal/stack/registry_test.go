@@ -209,6 +209,7 @@ func TestRegistrySchemasAsCode(t *testing.T) {
 	save(ordersIncompatible)
 	waitUntil(t, 10*time.Second, "the incompatible save refused", func() bool { return len(registryComp(st).Problems) > 0 })
 	c = registryComp(st)
+	t.Logf("refused: %q", c.Problems)
 	if !strings.HasPrefix(c.Problems[0], "schemas/orders.avsc: subject orders-value: incompatible") || !strings.Contains(c.Problems[0], "total") {
 		t.Errorf("problems %q; want schemas/orders.avsc: subject orders-value: incompatible … naming the field total", c.Problems)
 	}
@@ -237,6 +238,7 @@ func TestRegistrySchemasAsCode(t *testing.T) {
 		p := registryComp(st).Problems
 		return len(p) == 1 && strings.HasPrefix(p[0], "schemas/orders.avsc:4:")
 	})
+	t.Logf("refused: %q", registryComp(st).Problems)
 	if l, _ := getLatest(t, base, "orders-value"); l.Version != 2 {
 		t.Errorf("after the invalid save the latest is version %d, want 2", l.Version)
 	}

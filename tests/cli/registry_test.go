@@ -105,6 +105,7 @@ func TestUpRunsTheSchemaRegistry(t *testing.T) {
 	if !strings.Contains(out, "! registry: schemas/orders.avsc: subject orders-value: incompatible") || !strings.Contains(out, "1 refused") {
 		t.Errorf("devstack status does not show the refusal:\n%s", out)
 	}
+	u.waitFor(t, "! registry refused schemas/orders.avsc for subject orders-value (version 1 stays registered)", 5*time.Second)
 	if resp, err := http.Get(base + "/subjects/orders-value/versions"); err == nil {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
