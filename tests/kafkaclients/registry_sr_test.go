@@ -76,6 +76,19 @@ func (franzSRDriver) run(ctx context.Context, t *testing.T, p regPhase) (regResu
 		if order.ID == addr.ID {
 			return res, fmt.Errorf("%s and %s got the same id %d", orderSubject, addressSubject, order.ID)
 		}
+		// The registry knows who uses Address, and keeps it while it is used.
+		users, err := cl.SchemaReferences(ctx, addressSubject, addr.Version)
+		if err != nil {
+			return res, fmt.Errorf("referencedby of %s version %d: %w", addressSubject, addr.Version, err)
+		}
+		if len(users) != 1 || users[0].ID != order.ID || users[0].Subject != orderSubject {
+			return res, fmt.Errorf("referencedby of %s version %d: %+v, want %s (id %d) only", addressSubject, addr.Version, users, orderSubject, order.ID)
+		}
+		var rerr *sr.ResponseError
+		err = cl.DeleteSchema(ctx, addressSubject, addr.Version, sr.SoftDelete)
+		if !errors.As(err, &rerr) || rerr.ErrorCode != 42206 {
+			return res, fmt.Errorf("deleting %s version %d, which %s references: %v, want error 42206 (schema is referenced)", addressSubject, addr.Version, orderSubject, err)
+		}
 		// The writer encodes with the schema it registered (and its reference), as a service would.
 		schema, err := srParse(ctx, cl, order.Schema)
 		if err != nil {
