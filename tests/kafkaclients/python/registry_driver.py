@@ -247,6 +247,9 @@ def compat(args, sr):
     # and permanently deleted. The same schema text keeps its id.
     dsubj = args.prefix + ".deleted-value"
     expect(sr.register_schema(dsubj, v1) == id1, "the same schema under another subject must get the same id")
+    users = sorted((sv.subject, sv.version) for sv in sr.get_schema_versions(id1))
+    expect(users == sorted([(subj, 1), (dsubj, 1)]), "GET /schemas/ids/%d/versions = %r" % (id1, users))
+    expect(sorted(sr.get_subjects_by_schema_id(id1)) == sorted([subj, dsubj]), "GET /schemas/ids/%d/subjects" % id1)
     sr.register_schema(dsubj, v2)
     expect(sr.delete_version(dsubj, 2) == 2, "delete_version returned another version")
     expect(sr.get_versions(dsubj) == [1], "versions after deleting v2 = %r" % sr.get_versions(dsubj))
