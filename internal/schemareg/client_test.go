@@ -280,8 +280,11 @@ func TestRestart(t *testing.T) {
 	r = start(t, c)
 	// Start returns once the topic is read to its end: everything is there before the first request.
 	r.mu.RLock()
-	nSubjects, maxID := len(r.st.subjects), r.st.maxID
+	nSubjects, maxID, pending := len(r.st.subjects), r.st.maxID, len(r.st.pending)
 	r.mu.RUnlock()
+	if pending != 0 {
+		t.Errorf("%d schemas read back without their content keys: the next registration parses them all", pending)
+	}
 	if nSubjects != 2 || maxID != gone.ID {
 		t.Errorf("when Start returned: %d subjects and max id %d, want 2 and %d", nSubjects, maxID, gone.ID)
 	}
@@ -461,5 +464,21 @@ func TestTypes(t *testing.T) {
 	}
 	if by := must(cl.SchemaReferences(ctx, "money", 1))(t); len(by) != 1 {
 		t.Errorf("referencedby money: %+v", by)
+	}
+}
+
+// TestSubjectNames: subjects with characters a path escapes (a slash, a space, unicode) round-trip.
+func TestSubjectNames(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, cluster(t))
+	cl := client(t, r)
+	for _, s := range []string{"team/orders-value", "with space", "ünïcode-value", "a%2Fb"} {
+		ss := must(cl.CreateSchema(ctx, s, sr.Schema{Schema: orderV1}))(t)
+		if ss.Subject != s {
+			t.Errorf("subject %q came back as %q", s, ss.Subject)
+		}
+		if got := must(cl.SchemaByVersion(ctx, s, 1))(t); got.Subject != s {
+			t.Errorf("GET version of %q: %+v", s, got)
+		}
 	}
 }

@@ -201,16 +201,9 @@ func (r *Registry) index() {
 	r.mu.RUnlock()
 	r.mu.Lock()
 	for i, c := range todo {
-		if r.st.byID[c.id] != c || !r.st.pending[c.id] {
-			continue
+		if r.st.byID[c.id] == c && r.st.pending[c.id] {
+			r.st.setKeys(c, keys[i])
 		}
-		c.keys = keys[i]
-		for _, k := range keys[i] {
-			if _, ok := r.st.byKey[k]; !ok {
-				r.st.byKey[k] = c.id
-			}
-		}
-		delete(r.st.pending, c.id)
 	}
 	r.mu.Unlock()
 }
@@ -256,10 +249,26 @@ func (r *Registry) parsedOf(id int) (schemas.Parsed, *Error) {
 	if e != nil {
 		return nil, invalidSchema("registered schema %d no longer parses: %s", id, e.Message)
 	}
-	r.pmu.Lock()
-	r.parsed[id] = p
-	r.pmu.Unlock()
+	r.cacheParsed(id, p)
 	return p, nil
+}
+
+// maxParsed bounds the parsed schemas kept (a parsed schema takes many times its text's memory).
+const maxParsed = 256
+
+func (r *Registry) cacheParsed(id int, p schemas.Parsed) {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if _, ok := r.parsed[id]; ok {
+		return
+	}
+	for k := range r.parsed { // evict arbitrary entries (map order): the latest versions are parsed again cheaply
+		if len(r.parsed) < maxParsed {
+			break
+		}
+		delete(r.parsed, k)
+	}
+	r.parsed[id] = p
 }
 
 // check says why cand is not compatible with against under level.
@@ -312,13 +321,7 @@ func (r *Registry) register(ctx context.Context, subject string, req registerReq
 	if e := r.write(ctx, *rec); e != nil {
 		return 0, 0, e
 	}
-	// Its keys are known: index it now rather than parse it again on the next registration.
-	r.pmu.Lock()
-	if _, ok := r.parsed[id]; !ok {
-		r.parsed[id] = c.parsed
-	}
-	r.pmu.Unlock()
-	r.index()
+	r.cacheParsed(id, c.parsed) // the next registration under subject checks against it
 	r.log.Info("schema registry: registered", "subject", subject, "version", ver, "id", id)
 	return id, ver, nil
 }
@@ -384,6 +387,11 @@ func (r *Registry) planRegister(subject string, req registerRequest, normalize b
 		next = req.Version
 	}
 	val := schemaValue{Subject: subject, Version: next, ID: id, References: c.refs, Schema: c.text}
+	if other, ok := st.byID[id]; ok {
+		val.Schema, val.Keys = other.text, other.keys // the id's text as first registered
+	} else {
+		val.Keys = r.keysOf(&content{typ: c.typ, refs: c.refs}, c.parsed)
+	}
 	if c.typ != schemas.Avro {
 		val.SchemaType = string(c.typ)
 	}
@@ -477,7 +485,7 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 		}
 		for _, v := range live {
 			c := st.byID[v.id]
-			val := schemaValue{Subject: subject, Version: v.version, ID: v.id, References: c.refs, Schema: c.text, Deleted: true}
+			val := schemaValue{Subject: subject, Version: v.version, ID: v.id, References: c.refs, Schema: c.text, Deleted: true, Keys: c.keys}
 			if c.typ != schemas.Avro {
 				val.SchemaType = string(c.typ)
 			}
@@ -537,7 +545,7 @@ func (r *Registry) deleteVersion(ctx context.Context, subject string, v int, per
 			return nil
 		}
 		c := st.byID[ver.id]
-		val := schemaValue{Subject: subject, Version: n, ID: ver.id, References: c.refs, Schema: c.text, Deleted: true}
+		val := schemaValue{Subject: subject, Version: n, ID: ver.id, References: c.refs, Schema: c.text, Deleted: true, Keys: c.keys}
 		if c.typ != schemas.Avro {
 			val.SchemaType = string(c.typ)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -156,5 +157,42 @@ func TestListenerTaken(t *testing.T) {
 	_, err := Start(context.Background(), Options{Addr: r.Addr(), Kafka: []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, Topic: "_schemas", Compatibility: schemas.Backward})
 	if err == nil || !strings.Contains(err.Error(), r.Addr()) {
 		t.Errorf("Start on a taken port: %v", err)
+	}
+}
+
+// TestGoAPI: Register and SetLevel, what schemas as code use, answer as the REST API does.
+func TestGoAPI(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, cluster(t))
+	id, v, err := r.Register(ctx, "orders-value", schemas.Schema{Type: schemas.Avro, Text: orderV1}, false)
+	if err != nil || id != 1 || v != 1 {
+		t.Fatalf("Register: %d %d %v", id, v, err)
+	}
+	if id, v, err := r.Register(ctx, "orders-value", schemas.Schema{Text: orderV1}, true); err != nil || id != 1 || v != 1 {
+		t.Errorf("Register again with normalize: %d %d %v, want 1 1", id, v, err)
+	}
+	_, _, err = r.Register(ctx, "orders-value", schemas.Schema{Type: schemas.Avro, Text: orderBad}, false)
+	var re *Error
+	if !errors.As(err, &re) || re.Code != 409 || len(re.Reasons) == 0 {
+		t.Errorf("Register incompatible: %#v, want a 409 *Error with reasons", err)
+	}
+	_, _, err = r.Register(ctx, "orders-value", schemas.Schema{Type: schemas.Avro, Text: "{\n  \"type\": \"record\",\n  \"fields\": 5\n}"}, false)
+	if !errors.As(err, &re) || re.Code != 42201 || !strings.Contains(re.Message, ":") {
+		t.Errorf("Register invalid: %#v, want 42201 with line:col", err)
+	}
+	if err := r.SetLevel(ctx, "orders-value", schemas.None); err != nil {
+		t.Fatal(err)
+	}
+	if _, v, err := r.Register(ctx, "orders-value", schemas.Schema{Type: schemas.Avro, Text: orderBad}, false); err != nil || v != 2 {
+		t.Errorf("Register under NONE: version %d, %v", v, err)
+	}
+	if err := r.SetLevel(ctx, "x", "SIDEWAYS"); !errors.As(err, &re) || re.Code != 42203 {
+		t.Errorf("SetLevel(SIDEWAYS): %v, want 42203", err)
+	}
+	if err := r.SetLevel(ctx, "", schemas.Full); err != nil {
+		t.Errorf("SetLevel(global): %v", err)
+	}
+	if _, _, b := do(t, r, "GET", "/config", ""); string(b) != `{"compatibilityLevel":"FULL"}` {
+		t.Errorf("global level after SetLevel: %s", b)
 	}
 }

@@ -105,6 +105,9 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.FetchMaxWait(time.Second),
+		// Reading the topic at start is a few large fetches rather than one per MiB.
+		kgo.FetchMaxBytes(64<<20),
+		kgo.FetchMaxPartitionBytes(64<<20),
 	)
 	// The topic exists before the reading client starts: a client that asked for an unknown topic's
 	// metadata backs off before asking again, which would delay the first write.
@@ -141,6 +144,7 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 	r.srv = &http.Server{
 		Handler:           r.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	r.wg.Add(1)

@@ -1,6 +1,8 @@
 package schemareg
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -62,6 +64,10 @@ type schemaValue struct {
 	References []schemas.Reference `json:"references,omitempty"`
 	Schema     string              `json:"schema"`
 	Deleted    bool                `json:"deleted"`
+	// Keys are the schema's content keys (contentKey of its canonical and normalized forms): with them,
+	// a restart finds an already registered schema without parsing every schema again. Records
+	// written by another registry have none; those schemas are parsed when first needed.
+	Keys []string `json:"devstackKeys,omitempty"`
 }
 
 type configValue struct {
@@ -99,29 +105,26 @@ func parseMode(s string) (string, bool) {
 }
 
 // content is a registered schema: what one id stands for. Its text is the text as first registered;
-// keys are its canonical and normalized forms (contentKey), computed by the registry when it first
-// needs them (indexed false until then), so starting needs no parsing.
+// keys identify its canonical and normalized forms (contentKey), from its record or, for a record
+// without them, computed by the registry when it first needs them (pending until then).
 type content struct {
-	id      int
-	typ     schemas.Type
-	text    string
-	refs    []schemas.Reference
-	keys    []string
-	indexed bool
+	id   int
+	typ  schemas.Type
+	text string
+	refs []schemas.Reference
+	keys []string
 }
 
 // contentKey identifies a schema's content: two registrations with the same type, canonical (or, with
-// ?normalize, normalized) text and references share an id. form says which form text is.
+// ?normalize, normalized) text and references share an id. form says which form text is. It is a
+// SHA-256 (hex): the forms can be large, and the keys are kept in memory and in every record.
 func contentKey(form byte, t schemas.Type, text string, refs []schemas.Reference) string {
-	var b strings.Builder
-	b.WriteByte(form)
-	b.WriteString(string(t))
-	b.WriteByte(0)
-	b.WriteString(text)
+	h := sha256.New()
+	fmt.Fprintf(h, "%c\x00%s\x00%d\x00%s", form, t, len(text), text)
 	for _, r := range refs {
-		fmt.Fprintf(&b, "\x00%s\x00%s\x00%d", r.Name, r.Subject, r.Version)
+		fmt.Fprintf(h, "\x00%d:%s\x00%d:%s\x00%d", len(r.Name), r.Name, len(r.Subject), r.Subject, r.Version)
 	}
-	return b.String()
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // version is one version of a subject.
@@ -187,7 +190,7 @@ func (s *state) apply(key, value []byte) error {
 		if v.ID <= 0 {
 			return fmt.Errorf("SCHEMA value for %s version %d: id %d", subject, *k.Version, v.ID)
 		}
-		s.putVersion(subject, *k.Version, v.ID, v.Deleted, t, v.Schema, v.References)
+		s.putVersion(subject, *k.Version, v.ID, v.Deleted, t, v.Schema, v.References, v.Keys)
 	case keyConfig:
 		if value == nil {
 			if subject == "" {
@@ -268,13 +271,18 @@ func (s *state) apply(key, value []byte) error {
 	return nil
 }
 
-func (s *state) putVersion(subject string, ver, id int, deleted bool, t schemas.Type, text string, refs []schemas.Reference) {
+func (s *state) putVersion(subject string, ver, id int, deleted bool, t schemas.Type, text string, refs []schemas.Reference, keys []string) {
 	if id > s.maxID {
 		s.maxID = id
 	}
 	if _, ok := s.byID[id]; !ok {
-		s.byID[id] = &content{id: id, typ: t, text: text, refs: refs}
-		s.pending[id] = true
+		c := &content{id: id, typ: t, text: text, refs: refs}
+		s.byID[id] = c
+		if len(keys) == 2 {
+			s.setKeys(c, keys)
+		} else {
+			s.pending[id] = true
+		}
 	}
 	vs := s.subjects[subject]
 	i, found := slices.BinarySearchFunc(vs, ver, func(v *version, n int) int { return v.version - n })
@@ -302,6 +310,17 @@ func (s *state) removeVersion(subject string, ver int) {
 		s.subjects[subject] = vs
 	}
 	s.dropUnused(id)
+}
+
+// setKeys indexes c under keys (a key already taken keeps its id).
+func (s *state) setKeys(c *content, keys []string) {
+	c.keys = keys
+	for _, k := range keys {
+		if _, ok := s.byKey[k]; !ok {
+			s.byKey[k] = c.id
+		}
+	}
+	delete(s.pending, c.id)
 }
 
 // dropUnused forgets id's content once no version uses it (its number stays used: maxID).

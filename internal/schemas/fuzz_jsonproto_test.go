@@ -54,6 +54,10 @@ func FuzzParseProto(f *testing.F) {
 		"edition = \"2023\";\nmessage A { int32 a = 1; }",
 		"syntax = \"proto3\";\nservice S { rpc M (A) returns (A); }\nmessage A {}",
 		"message {", "", "syntax = \"proto3\";\nmessage A { A a = 1; }",
+		// base64 FileDescriptorProtos (package shop, message Order with a nested message and a map,
+		// importing google/protobuf/timestamp.proto; proto2 with required and oneof)
+		"CgxzY2hlbWEucHJvdG8SBHNob3AaH2dvb2dsZS9wcm90b2J1Zi90aW1lc3RhbXAucHJvdG8i7wEKBU9yZGVyEhkKCG9yZGVyX2lkGAEgASgJUgdvcmRlcklkEjcKCXBsYWNlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCHBsYWNlZEF0EiwKBWxpbmVzGAMgAygLMhYuc2hvcC5PcmRlci5MaW5lc0VudHJ5UgVsaW5lcxoYCgRMaW5lEhAKA3NrdRgBIAEoCVIDc2t1GkoKCkxpbmVzRW50cnkSEAoDa2V5GAEgASgJUgNrZXkSJgoFdmFsdWUYAiABKAsyEC5zaG9wLk9yZGVyLkxpbmVSBXZhbHVlOgI4AWIGcHJvdG8z",
+		"CgxzY2hlbWEucHJvdG8iJgoBQRIMCgFhGAEgAigFUgFhEg4KAXMYAiABKAlIAFIBc0IDCgFv",
 	} {
 		f.Add(s)
 	}
@@ -82,5 +86,62 @@ func FuzzParseProto(f *testing.F) {
 			}
 		})
 		_, _ = ps.Canonical(), ps.Normalized()
+	})
+}
+
+// FuzzCheckJSON: the compatibility check of any two JSON Schemas that parse ends (never a panic) at
+// every level.
+func FuzzCheckJSON(f *testing.F) {
+	seeds := []string{
+		`{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": false}`,
+		`{"type": "object", "properties": {"a": {"type": ["string", "null"]}, "b": {"$ref": "#"}}, "patternProperties": {"^x": {"type": "integer"}}}`,
+		`{"type": "array", "items": [{"type": "string"}, {"enum": [1, 2]}], "additionalItems": {"type": "number", "multipleOf": 0.5}}`,
+		`{"oneOf": [{"type": "string", "pattern": "^a"}, {"allOf": [{"type": "number"}, {"maximum": 3}]}], "not": {"const": 1}}`,
+		`{"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": {"s": {"type": "string"}}, "$ref": "#/$defs/s", "maxLength": 2}`,
+		`{"dependencies": {"a": ["b"], "c": {"required": ["d"]}}, "minProperties": 1}`,
+		`true`, `false`, `{}`,
+	}
+	for i, a := range seeds {
+		f.Add(a, seeds[(i+1)%len(seeds)])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		pa, err := Parse(Schema{Type: JSON, Text: a})
+		if err != nil {
+			return
+		}
+		pb, err := Parse(Schema{Type: JSON, Text: b})
+		if err != nil {
+			return
+		}
+		for _, l := range Levels {
+			Check(l, pa, []Parsed{pb, pa})
+		}
+	})
+}
+
+// FuzzCheckProto: the compatibility check of any two Protobuf schemas that compile ends (never a
+// panic) at every level.
+func FuzzCheckProto(f *testing.F) {
+	seeds := []string{
+		"syntax = \"proto3\";\npackage p;\nmessage A { string a = 1; map<string, B> m = 2; oneof o { int32 x = 3; bytes y = 4; } message N {} }\nmessage B { repeated A a = 1; }\nenum E { Z = 0; }",
+		"syntax = \"proto3\";\npackage p;\nmessage A { int64 a = 1; map<int32, B> m = 2; int32 x = 3; oneof o { bytes y = 4; string z = 5; } }\nmessage B { A a = 1; }",
+		"syntax = \"proto2\";\npackage q;\nmessage A { required int32 a = 1; optional group G = 2 { optional int32 b = 3; } }",
+		"syntax = \"proto3\";\nmessage A { A a = 1; repeated sint32 s = 2; }",
+	}
+	for i, a := range seeds {
+		f.Add(a, seeds[(i+1)%len(seeds)])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		pa, err := Parse(Schema{Type: Protobuf, Text: a})
+		if err != nil {
+			return
+		}
+		pb, err := Parse(Schema{Type: Protobuf, Text: b})
+		if err != nil {
+			return
+		}
+		for _, l := range Levels {
+			Check(l, pa, []Parsed{pb, pa})
+		}
 	})
 }

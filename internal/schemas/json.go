@@ -140,7 +140,8 @@ func jsonRefURL(name string) string {
 }
 
 // jsonDepLoader answers the compiler's loads from the references only: a URL that is no reference's
-// (by exact URL or by the reference's name as the URL's last path segments) is unresolved.
+// (by exact URL, by the reference's name as the URL's last path segments, or by its $id) is
+// unresolved.
 type jsonDepLoader struct {
 	names []string
 	docs  map[string]any
@@ -152,6 +153,13 @@ func (l *jsonDepLoader) Load(u string) (any, error) {
 			return l.docs[name], nil
 		}
 	}
+	for _, name := range l.names { // a reference named otherwise than its $id
+		if obj, ok := l.docs[name].(map[string]any); ok {
+			if id, ok := obj["$id"].(string); ok && strings.TrimSuffix(id, "#") == u {
+				return obj, nil
+			}
+		}
+	}
 	return nil, fmt.Errorf("%w: $ref %q is not one of the schema's references", ErrUnresolved, u)
 }
 
@@ -159,10 +167,28 @@ func (l *jsonDepLoader) Load(u string) (any, error) {
 func jsonCompileError(text string, err error) error {
 	var le *jsonschema.LoadURLError
 	if errors.As(err, &le) {
-		if errors.Is(le.Err, ErrUnresolved) {
-			return fmt.Errorf("%w: $ref %q: add it to the schema's references", ErrUnresolved, strings.TrimPrefix(le.URL, jsonBase))
+		if meta := jsonMetaschema(text); meta != "" && strings.TrimSuffix(meta, "#") == strings.TrimSuffix(le.URL, "#") {
+			var line, col int
+			if off, ok := jsonValueOffset(text, []string{"$schema"}); ok {
+				line, col = lineCol(text, off)
+			}
+			return &ParseError{Line: line, Col: col, Msg: fmt.Sprintf("invalid JSON Schema: $schema %q is not a draft the registry knows: use draft-04, -06, -07, 2019-09 or 2020-12 (or leave it out for draft-07)", meta)}
 		}
-		return &ParseError{Msg: fmt.Sprintf("$ref %q: %v", strings.TrimPrefix(le.URL, jsonBase), le.Err)}
+		ref := strings.TrimPrefix(le.URL, jsonBase)
+		line, col := refPosition(text, ref)
+		if errors.Is(le.Err, ErrUnresolved) {
+			if line > 0 {
+				return fmt.Errorf("%d:%d: %w: $ref %q: add it to the schema's references", line, col, ErrUnresolved, ref)
+			}
+			return fmt.Errorf("%w: $ref %q: add it to the schema's references", ErrUnresolved, ref)
+		}
+		return &ParseError{Line: line, Col: col, Msg: fmt.Sprintf("$ref %q: %v", ref, le.Err)}
+	}
+	var pe *jsonschema.JSONPointerNotFoundError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.URL, jsonMain+"#") {
+		ref := strings.TrimPrefix(pe.URL, jsonMain)
+		line, col := refPosition(text, ref)
+		return &ParseError{Line: line, Col: col, Msg: fmt.Sprintf("invalid JSON Schema: $ref %q points to nothing in the schema", ref)}
 	}
 	var line, col int
 	var sve *jsonschema.SchemaValidationError
@@ -184,6 +210,66 @@ func jsonCompileError(text string, err error) error {
 	msg := strings.ReplaceAll(err.Error(), jsonMain, "schema")
 	msg = strings.ReplaceAll(msg, jsonBase, "")
 	return &ParseError{Line: line, Col: col, Msg: "invalid JSON Schema: " + msg}
+}
+
+// jsonMetaschema is the $schema of the schema text, "" when it has none.
+func jsonMetaschema(text string) string {
+	var doc struct {
+		Schema string `json:"$schema"`
+	}
+	_ = json.Unmarshal([]byte(text), &doc)
+	return doc.Schema
+}
+
+// refPosition is the line and column of the first "$ref" in text whose value is ref (or ref with a
+// fragment, or a relative form of it); 0, 0 when there is none.
+func refPosition(text, ref string) (int, int) {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	matches := func(s string) bool {
+		return s == ref || strings.HasPrefix(s, ref+"#") || strings.HasSuffix(ref, "/"+strings.TrimPrefix(s, "./"))
+	}
+	// walk reads one value; found is the offset of a matching $ref's value inside it, or -1.
+	var walk func(isRef bool) (found int, err error)
+	walk = func(isRef bool) (int, error) {
+		off := int(dec.InputOffset())
+		tok, err := dec.Token()
+		if err != nil {
+			return -1, err
+		}
+		switch tok {
+		case json.Delim('{'):
+			for dec.More() {
+				key, err := dec.Token()
+				if err != nil {
+					return -1, err
+				}
+				if found, err := walk(key == "$ref"); err != nil || found >= 0 {
+					return found, err
+				}
+			}
+			_, err = dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				if found, err := walk(false); err != nil || found >= 0 {
+					return found, err
+				}
+			}
+			_, err = dec.Token()
+		default:
+			if s, ok := tok.(string); ok && isRef && matches(s) {
+				for off < len(text) && strings.ContainsRune(" \t\r\n:,", rune(text[off])) {
+					off++
+				}
+				return off, nil
+			}
+		}
+		return -1, err
+	}
+	if off, err := walk(false); err == nil && off >= 0 {
+		return lineCol(text, off)
+	}
+	return 0, 0
 }
 
 // jsonValueOffset is the offset in text of the value at the JSON pointer ptr (its reference tokens).

@@ -234,11 +234,19 @@ func (c *jsonChecker) combined(r, w *jsonschema.Schema, path string) []string {
 			if len(rsubs) == 1 {
 				return append(msgs, c.compat(rsubs[0], w, cpath+"/0")...)
 			}
-			ok := false
-			for _, rs := range rsubs {
-				if c.compatible(rs, w, cpath) {
-					ok = true
-					break
+			ok := c.someAccepts(rsubs, w, cpath)
+			if !ok && w.Types != nil && len(w.Types.ToStrings()) > 1 {
+				// {"type": ["string", "null"]} read as {"oneOf": [{"type": "null"}, {"type": "string"}]}:
+				// each of the writer's types must find an alternative.
+				ok = true
+				for _, typ := range w.Types.ToStrings() {
+					one := *w
+					one.Types = new(jsonschema.Types)
+					one.Types.Add(typ)
+					if !c.someAccepts(rsubs, &one, cpath) {
+						ok = false
+						break
+					}
 				}
 			}
 			if !ok {
@@ -273,6 +281,16 @@ func (c *jsonChecker) combined(r, w *jsonschema.Schema, path string) []string {
 		msgs = append(msgs, jsonMsg("COMBINED_TYPE_SUBSCHEMAS_CHANGED", cpath, "only %d of %d subschemas have a compatible counterpart", n, need))
 	}
 	return msgs
+}
+
+// someAccepts: one of the alternatives accepts the writer's documents.
+func (c *jsonChecker) someAccepts(alternatives []*jsonschema.Schema, w *jsonschema.Schema, path string) bool {
+	for _, a := range alternatives {
+		if c.compatible(a, w, path) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxMatching is the size of a maximum bipartite matching (left i to right edges[i][k]).
@@ -613,9 +631,12 @@ func (c *jsonChecker) arrays(r, w *jsonschema.Schema, path string) []string {
 // patternProperties matching it, else additionalProperties; nil when it says nothing (open).
 func propertySchema(s *jsonschema.Schema, name string) []*jsonschema.Schema {
 	var out []*jsonschema.Schema
-	for re, ps := range s.PatternProperties {
-		if re.MatchString(name) {
-			out = append(out, ps)
+	pp := patterns(s)
+	for _, p := range sortedKeys(pp) {
+		for re, ps := range s.PatternProperties {
+			if re.String() == p && re.MatchString(name) {
+				out = append(out, ps)
+			}
 		}
 	}
 	if len(out) > 0 {

@@ -105,6 +105,9 @@ func TestJSONCompatibility(t *testing.T) {
 		{name: "allOf extended", reader: `{"allOf": [{"type": "number"}, {"minimum": 0}]}`, writer: `{"allOf": [{"type": "number"}]}`, rule: "PRODUCT_TYPE_EXTENDED"},
 		{name: "oneOf to allOf", reader: `{"allOf": [{"type": "string"}, {"type": "string"}]}`, writer: `{"oneOf": [{"type": "string"}, {"type": "integer"}]}`, rule: "COMBINED_TYPE_CHANGED"},
 		{name: "oneOf to anyOf", reader: `{"anyOf": [{"type": "string"}, {"type": "integer"}]}`, writer: `{"oneOf": [{"type": "string"}, {"type": "integer"}]}`},
+		{name: "nullable type into oneOf", reader: `{"oneOf": [{"type": "null"}, {"type": "string"}]}`, writer: `{"type": ["string", "null"]}`},
+		{name: "nullable type into a narrower oneOf", reader: `{"oneOf": [{"type": "null"}, {"type": "string", "maxLength": 3}]}`, writer: `{"type": ["string", "null"]}`, rule: "TYPE_CHANGED"},
+		{name: "oneOf into nullable type", reader: `{"type": ["string", "null"]}`, writer: `{"oneOf": [{"type": "null"}, {"type": "string"}]}`},
 		{name: "not narrowed", reader: `{"not": {"type": "string"}}`, writer: `{"not": {"type": ["string", "null"]}}`},
 		{name: "not extended", reader: `{"not": {"type": ["string", "null"]}}`, writer: `{"not": {"type": "string"}}`, rule: "NOT_TYPE_NARROWED"},
 

@@ -33,10 +33,11 @@ func TestParseJSONErrors(t *testing.T) {
 		{name: "bad keyword value", text: `{"type": "strin"}`, line: 1, col: 10, want: "invalid JSON Schema"},
 		{name: "bad minLength", text: "{\n  \"properties\": {\n    \"a\": {\"type\": \"string\", \"minLength\": -1}\n  }\n}", line: 3, col: 42, want: "invalid JSON Schema: at '/properties/a/minLength': minimum: got -1, want 0"},
 		{name: "bad in array", text: "{\"allOf\": [{}, {\"required\": [\"a\", \"a\"]}]}", line: 1, col: 29, want: "invalid JSON Schema: at '/allOf/1/required'"},
-		{name: "unresolved relative ref", text: `{"$ref": "customer.json"}`, unresolved: true, want: "customer.json"},
+		{name: "unresolved relative ref", text: "{\n  \"properties\": {\"c\": {\"$ref\": \"customer.json\"}}\n}", unresolved: true, want: "2:32: unresolved reference: $ref \"customer.json\""},
 		{name: "unresolved http ref", text: `{"$ref": "http://example.com/customer.json"}`, unresolved: true, want: "example.com/customer.json"},
 		{name: "no file loading", text: `{"$ref": "file:///etc/passwd"}`, unresolved: true},
-		{name: "missing local definition", text: `{"$ref": "#/definitions/nope"}`, want: "nope"},
+		{name: "missing local definition", text: "{\"definitions\": {\"a\": {}},\n \"items\": [{\"$ref\": \"#/definitions/a\"}, {\"$ref\": \"#/definitions/nope\"}]}", line: 2, col: 50, want: "#/definitions/nope"},
+		{name: "unknown metaschema", text: "{\n  \"$schema\": \"https://example.com/my-meta\",\n  \"type\": \"string\"\n}", line: 2, col: 14, want: "is not a draft the registry knows"},
 		{name: "malformed reference", text: `{"$ref": "customer.json"}`, deps: map[string]string{"customer.json": "{"}, want: `reference "customer.json"`},
 	}
 	var huge strings.Builder
@@ -92,6 +93,7 @@ func TestParseJSONReferences(t *testing.T) {
 		{name: "relative name", text: `{"properties": {"c": {"$ref": "customer.json"}}}`, deps: map[string]string{"customer.json": customer}},
 		{name: "absolute URL", text: `{"properties": {"c": {"$ref": "https://example.com/schemas/customer.json"}}}`, deps: map[string]string{"https://example.com/schemas/customer.json": customer}},
 		{name: "relative to $id", text: `{"$id": "https://example.com/schemas/order.json", "properties": {"c": {"$ref": "customer.json"}}}`, deps: map[string]string{"customer.json": customer}},
+		{name: "by $id", text: `{"properties": {"c": {"$ref": "https://example.com/schemas/customer.json"}}}`, deps: map[string]string{"customer": `{"$id": "https://example.com/schemas/customer.json", ` + customer[1:]}},
 		{name: "transitive", text: `{"properties": {"c": {"$ref": "wrapper.json"}}}`, deps: map[string]string{"wrapper.json": `{"$ref": "customer.json"}`, "customer.json": customer}},
 		{name: "fragment", text: `{"properties": {"c": {"$ref": "defs.json#/definitions/customer"}}}`, deps: map[string]string{"defs.json": `{"definitions": {"customer": ` + customer + `}}`}},
 	}

@@ -3,10 +3,10 @@ package schemas
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,6 +30,9 @@ type ProtoSchema struct {
 
 	canonical  string
 	normalized string
+	// fromDescriptor: the schema was a base64 FileDescriptorProto, whose map entries are messages
+	// Confluent's message indexes count.
+	fromDescriptor bool
 }
 
 // Type is PROTOBUF.
@@ -48,7 +51,8 @@ func (s *ProtoSchema) Normalized() string { return s.normalized }
 const protoMainName = "schema.proto"
 
 // parseProto compiles s.Text as one .proto file; its imports resolve to s.Deps (import path → text)
-// and to the standard google/protobuf files, never to the disk.
+// and to the standard google/protobuf files, never to the disk. The schema and its references may
+// also be base64-encoded FileDescriptorProtos (as Confluent's registry accepts).
 func parseProto(s Schema) (p *ProtoSchema, err error) {
 	name := protoMainName
 	for i := 1; s.Deps[name] != ""; i++ {
@@ -60,18 +64,29 @@ func parseProto(s Schema) (p *ProtoSchema, err error) {
 			srcs[k] = v
 		}
 	}
-	accessor := func(path string) (io.ReadCloser, error) {
+	resolver := protocompile.ResolverFunc(func(path string) (protocompile.SearchResult, error) {
 		src, ok := srcs[path]
 		if !ok {
-			return nil, fmt.Errorf("%w: import %q is not one of the schema's references", ErrUnresolved, path)
+			return protocompile.SearchResult{}, fmt.Errorf("%w: import %q is not one of the schema's references", ErrUnresolved, path)
 		}
-		return io.NopCloser(strings.NewReader(src)), nil
-	}
+		if fdp := base64Descriptor(src); fdp != nil {
+			fdp.Name = proto.String(path)
+			return protocompile.SearchResult{Proto: fdp}, nil
+		}
+		return protocompile.SearchResult{Source: strings.NewReader(src)}, nil
+	})
 	c := protocompile.Compiler{
-		Resolver:       protocompile.WithStandardImports(&protocompile.SourceResolver{Accessor: accessor}),
+		Resolver:       protocompile.WithStandardImports(resolver),
 		MaxParallelism: 1,
 		Reporter:       reporter.NewReporter(nil, nil),
 	}
+	defer func() {
+		// The compiler is a third-party library fed user input: a panic in it is a schema we cannot
+		// parse, never a crashed registry.
+		if r := recover(); r != nil {
+			p, err = nil, &ParseError{Msg: fmt.Sprintf("invalid Protobuf schema: %v", r)}
+		}
+	}()
 	files, err := c.Compile(context.Background(), name)
 	if err != nil {
 		return nil, protoError(name, err)
@@ -81,7 +96,40 @@ func parseProto(s Schema) (p *ProtoSchema, err error) {
 	if err != nil {
 		return nil, &ParseError{Msg: err.Error()}
 	}
-	return &ProtoSchema{File: f, canonical: canon, normalized: norm}, nil
+	return &ProtoSchema{File: f, canonical: canon, normalized: norm, fromDescriptor: base64Descriptor(s.Text) != nil}, nil
+}
+
+// base64Descriptor is text as a base64-encoded google.protobuf.FileDescriptorProto (the form
+// Confluent's registry also accepts, and confluent-kafka-python's serializer registers), or nil when
+// it is not one.
+func base64Descriptor(text string) *descriptorpb.FileDescriptorProto {
+	text = strings.TrimSpace(text)
+	if text == "" || strings.ContainsAny(text, " \t\r\n\";{}") {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		return nil
+	}
+	fdp := &descriptorpb.FileDescriptorProto{}
+	if err := proto.Unmarshal(b, fdp); err != nil {
+		return nil
+	}
+	// protoc always sets json_name; a hand-made descriptor may not (the linker would read "" as a
+	// custom name).
+	var fill func(ms []*descriptorpb.DescriptorProto)
+	fill = func(ms []*descriptorpb.DescriptorProto) {
+		for _, m := range ms {
+			for _, f := range m.Field {
+				if f.JsonName == nil {
+					f.JsonName = proto.String(defaultJSONName(f.GetName()))
+				}
+			}
+			fill(m.NestedType)
+		}
+	}
+	fill(fdp.MessageType)
+	return fdp
 }
 
 // protoError turns the compiler's error into a *ParseError (with the line and column when it is in
@@ -116,6 +164,20 @@ func protoCanonical(f linker.File) (canon, norm string, err error) {
 	fdp := protodesc.ToFileDescriptorProto(f)
 	fdp.SourceCodeInfo = nil
 	fdp.Name = proto.String(protoMainName)
+	// json_name as the compiler derives it from the name is noise (a descriptor serialized by protoc
+	// leaves it out, a compiled text has it): keep only a json_name the schema chose.
+	var dropJSONNames func(ms []*descriptorpb.DescriptorProto)
+	dropJSONNames = func(ms []*descriptorpb.DescriptorProto) {
+		for _, m := range ms {
+			for _, f := range m.Field {
+				if f.GetJsonName() == defaultJSONName(f.GetName()) {
+					f.JsonName = nil
+				}
+			}
+			dropJSONNames(m.NestedType)
+		}
+	}
+	dropJSONNames(fdp.MessageType)
 	canon, err = compactProtoJSON(fdp)
 	if err != nil {
 		return "", "", err
@@ -139,6 +201,25 @@ func protoCanonical(f linker.File) (canon, norm string, err error) {
 	return canon, norm, err
 }
 
+// defaultJSONName is protoc's JSON name for a field: lowerCamelCase of its name.
+func defaultJSONName(name string) string {
+	var b strings.Builder
+	up := false
+	for _, r := range name {
+		switch {
+		case r == '_':
+			up = true
+		case up && 'a' <= r && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+			up = false
+		default:
+			b.WriteRune(r)
+			up = false
+		}
+	}
+	return b.String()
+}
+
 // compactProtoJSON is protojson without the whitespace protojson varies on purpose.
 func compactProtoJSON(m proto.Message) (string, error) {
 	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
@@ -153,14 +234,15 @@ func compactProtoJSON(m proto.Message) (string, error) {
 }
 
 // MessageByIndexes is the message Confluent's message indexes point to: the first index into the
-// file's top-level messages, each next one into the previous message's nested messages (declared
-// messages only: the entries the compiler makes for map fields are not counted). No indexes is the
+// file's top-level messages, each next one into the previous message's nested messages. As in
+// Confluent's registry, the entry messages of map fields count only when the schema was registered
+// as a descriptor (base64), where they are nested messages; a .proto text has none. No indexes is the
 // first message (the wire format's shorthand for [0]).
 func (s *ProtoSchema) MessageByIndexes(idx []int) (protoreflect.MessageDescriptor, error) {
 	if len(idx) == 0 {
 		idx = []int{0}
 	}
-	msgs := declaredMessages(s.File.Messages())
+	msgs := s.indexed(s.File.Messages())
 	var md protoreflect.MessageDescriptor
 	for i, n := range idx {
 		if n < 0 || n >= len(msgs) {
@@ -171,7 +253,7 @@ func (s *ProtoSchema) MessageByIndexes(idx []int) (protoreflect.MessageDescripto
 			return nil, fmt.Errorf("message index %d (position %d of %v) is out of range: %s has %d messages", n, i, idx, where, len(msgs))
 		}
 		md = msgs[n]
-		msgs = declaredMessages(md.Messages())
+		msgs = s.indexed(md.Messages())
 	}
 	return md, nil
 }
@@ -193,9 +275,9 @@ func (s *ProtoSchema) Indexes(fullName string) ([]int, error) {
 		var siblings []protoreflect.MessageDescriptor
 		parent, ok := md.Parent().(protoreflect.MessageDescriptor)
 		if ok {
-			siblings = declaredMessages(parent.Messages())
+			siblings = s.indexed(parent.Messages())
 		} else {
-			siblings = declaredMessages(s.File.Messages())
+			siblings = s.indexed(s.File.Messages())
 		}
 		i := slices.IndexFunc(siblings, func(m protoreflect.MessageDescriptor) bool { return m.FullName() == md.FullName() })
 		idx = append(idx, i)
@@ -208,11 +290,11 @@ func (s *ProtoSchema) Indexes(fullName string) ([]int, error) {
 	return idx, nil
 }
 
-// declaredMessages are ms without map entries.
-func declaredMessages(ms protoreflect.MessageDescriptors) []protoreflect.MessageDescriptor {
+// indexed are the messages of ms message indexes count (see MessageByIndexes).
+func (s *ProtoSchema) indexed(ms protoreflect.MessageDescriptors) []protoreflect.MessageDescriptor {
 	out := make([]protoreflect.MessageDescriptor, 0, ms.Len())
 	for i := 0; i < ms.Len(); i++ {
-		if m := ms.Get(i); !m.IsMapEntry() {
+		if m := ms.Get(i); s.fromDescriptor || !m.IsMapEntry() {
 			out = append(out, m)
 		}
 	}

@@ -1,10 +1,17 @@
 package schemas
 
 import (
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 func mustProto(t *testing.T, text string, deps map[string]string) *ProtoSchema {
@@ -143,5 +150,127 @@ func TestProtoCanonical(t *testing.T) {
 	}
 	if a.Canonical() != mustProto(t, "syntax = \"proto3\";\npackage p;\n// a comment\nmessage A {\n  string x = 1;\n  B b = 2;\n}\nmessage B { int32 y = 1; }\n", nil).Canonical() {
 		t.Error("canonical form not deterministic")
+	}
+}
+
+// TestParseProtoBase64: a schema (and a reference) registered as a base64-encoded FileDescriptorProto,
+// as confluent-kafka-python's serializer does, parses to the same schema as its text.
+func TestParseProtoBase64(t *testing.T) {
+	const text = "syntax = \"proto3\";\npackage shop;\nimport \"google/protobuf/timestamp.proto\";\nimport \"common.proto\";\nmessage Order {\n  string order_id = 1;\n  google.protobuf.Timestamp placed_at = 2;\n  common.Money total = 3;\n  message Line { string sku = 1; }\n}\n"
+	const common = "syntax = \"proto3\";\npackage common;\nmessage Money { int64 units = 1; string currency_code = 2; }\n"
+	for _, jsonNames := range []bool{true, false} {
+		t.Run(fmt.Sprintf("json_name %v", jsonNames), func(t *testing.T) { testParseProtoBase64(t, text, common, jsonNames) })
+	}
+}
+
+func testParseProtoBase64(t *testing.T, text, common string, jsonNames bool) {
+	b64 := func(t *testing.T, src string, deps map[string]string) string {
+		t.Helper()
+		fdp := protodesc.ToFileDescriptorProto(mustProto(t, src, deps).File)
+		fdp.SourceCodeInfo = nil
+		for _, m := range fdp.MessageType { // protoc sets json_name; a hand-made descriptor may not
+			for _, f := range m.Field {
+				if !jsonNames {
+					f.JsonName = nil
+				} else if f.JsonName == nil {
+					t.Fatalf("compiled descriptor without json_name")
+				}
+			}
+		}
+		b, err := proto.Marshal(fdp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	fromText := mustProto(t, text, map[string]string{"common.proto": common})
+	commonB64 := b64(t, common, nil)
+	fromB64 := mustProto(t, b64(t, text, map[string]string{"common.proto": common}), map[string]string{"common.proto": commonB64})
+	if fromText.Canonical() != fromB64.Canonical() {
+		t.Errorf("canonical forms differ:\n%s\n%s", fromText.Canonical(), fromB64.Canonical())
+	}
+	md, err := fromB64.MessageByIndexes([]int{0, 0})
+	if err != nil || md.FullName() != "shop.Order.Line" {
+		t.Errorf("MessageByIndexes([0 0]) = %v, %v", md, err)
+	}
+	if msgs := Check(Full, fromB64, []Parsed{fromText}); len(msgs) > 0 {
+		t.Errorf("text and base64 forms incompatible: %q", msgs)
+	}
+	if _, err := Parse(Schema{Type: Protobuf, Text: b64(t, text, map[string]string{"common.proto": common})}); !errors.Is(err, ErrUnresolved) {
+		t.Errorf("base64 schema without its reference: %v; want ErrUnresolved", err)
+	}
+}
+
+// TestProtoMessageRoundTrip: what the serde does with a message the indexes point to — JSON in,
+// Protobuf binary out and back — works with the compiled descriptors (standard imports included).
+func TestProtoMessageRoundTrip(t *testing.T) {
+	s := mustProto(t, `syntax = "proto3";
+package shop;
+import "google/protobuf/timestamp.proto";
+message Envelope {
+  message Order {
+    string id = 1;
+    google.protobuf.Timestamp placed_at = 2;
+    map<string, int64> qty = 3;
+    oneof pay { string card = 4; string iban = 5; }
+  }
+}`, nil)
+	idx, err := s.Indexes("shop.Envelope.Order")
+	if err != nil || !slices.Equal(idx, []int{0, 0}) {
+		t.Fatalf("Indexes = %v, %v", idx, err)
+	}
+	md, err := s.MessageByIndexes(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := `{"id":"o-1","placedAt":"2026-12-03T10:00:00Z","qty":{"apple":3},"iban":"DE00"}`
+	m := dynamicpb.NewMessage(md)
+	if err := protojson.Unmarshal([]byte(in), m); err != nil {
+		t.Fatal(err)
+	}
+	wire, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := dynamicpb.NewMessage(md)
+	if err := proto.Unmarshal(wire, back); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(m, back) {
+		t.Errorf("round trip changed the message:\n%v\n%v", m, back)
+	}
+	if err := protojson.Unmarshal([]byte(`{"id": 1}`), dynamicpb.NewMessage(md)); err == nil {
+		t.Error("a number for a string field was accepted")
+	}
+}
+
+// TestProtoMessageIndexesMapEntries: as in Confluent's registry, a map field's entry message counts in
+// the indexes of a schema registered as a descriptor (where it is a nested message, in the place
+// protoc put it) and not in those of a .proto text (which has none).
+func TestProtoMessageIndexesMapEntries(t *testing.T) {
+	const text = "syntax = \"proto3\";\npackage p;\nmessage B {\n  map<string, int32> first = 1;\n  message C {}\n}\n"
+	fromText := mustProto(t, text, nil)
+	fdp := protodesc.ToFileDescriptorProto(fromText.File)
+	fdp.SourceCodeInfo = nil
+	if got := fdp.MessageType[0].NestedType[0].GetName(); got != "FirstEntry" {
+		t.Fatalf("the compiled descriptor's first nested message is %s; want the map entry", got)
+	}
+	b, err := proto.Marshal(fdp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDesc := mustProto(t, base64.StdEncoding.EncodeToString(b), nil)
+	for _, tt := range []struct {
+		s    *ProtoSchema
+		want []int
+	}{{fromText, []int{0, 0}}, {fromDesc, []int{0, 1}}} {
+		idx, err := tt.s.Indexes("p.B.C")
+		if err != nil || !slices.Equal(idx, tt.want) {
+			t.Errorf("Indexes(p.B.C) = %v, %v; want %v", idx, err, tt.want)
+		}
+		md, err := tt.s.MessageByIndexes(tt.want)
+		if err != nil || md.FullName() != "p.B.C" {
+			t.Errorf("MessageByIndexes(%v) = %v, %v; want p.B.C", tt.want, md, err)
+		}
 	}
 }

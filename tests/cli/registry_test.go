@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/devstack-dev/devstack/internal/control"
 )
 
 const registryYAML = `name: regcli
@@ -67,6 +70,15 @@ func TestUpRunsTheSchemaRegistry(t *testing.T) {
 	}
 	if err := json.Unmarshal(body, &latest); err != nil || resp.StatusCode != 200 || latest.Subject != "orders-value" || latest.Version != 1 {
 		t.Fatalf("GET latest of orders-value: %d %s", resp.StatusCode, body)
+	}
+
+	// GET /v1/endpoints of the control API (what `devstack registry …` and other clients ask)
+	cl, err := control.Dial(filepath.Join(dir, ".devstack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep, err := cl.Endpoints(context.Background()); err != nil || ep.Registry != fmt.Sprintf("127.0.0.1:%d", ports["REGISTRY_PORT"]) {
+		t.Errorf("endpoints %+v, %v; want the registry on port %d", ep, err, ports["REGISTRY_PORT"])
 	}
 
 	out, code := run(t, dir, "status")
