@@ -3,9 +3,12 @@ package kafkaclients
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +39,11 @@ type brokerProc struct {
 	port int
 	addr string
 	runs int
+
+	// registry is the schema registry's host:port when the stack runs one (startStack with a registry),
+	// control the control API's; both "" otherwise.
+	registry string
+	control  string
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -79,6 +87,24 @@ func buildBroker(t *testing.T) (mode, bin string) {
 	}
 }
 
+// configKnowsRegistry says whether this devstack's config has the registry section (its JSON Schema,
+// `devstack schema`, names it).
+func configKnowsRegistry(t *testing.T, bin string) bool {
+	t.Helper()
+	out, err := exec.Command(bin, "schema").Output()
+	if err != nil {
+		t.Fatalf("%s schema: %v", bin, err)
+	}
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(out, &s); err != nil {
+		t.Fatalf("%s schema printed no JSON Schema: %v", bin, err)
+	}
+	_, ok := s.Properties["registry"]
+	return ok
+}
+
 func goBuild(out, pkg string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -93,13 +119,41 @@ func goBuild(out, pkg string) error {
 // startBroker starts the broker on a free port with a fresh data dir and waits until it answers.
 func startBroker(t *testing.T) *brokerProc {
 	t.Helper()
+	return startStack(t, false)
+}
+
+// startRegistryStack starts `devstack up --no-tui` with the broker and the schema registry, each on a
+// free port, and waits until both answer.
+func startRegistryStack(t *testing.T) *brokerProc {
+	t.Helper()
+	return startStack(t, true)
+}
+
+func startStack(t *testing.T, registry bool) *brokerProc {
+	t.Helper()
 	mode, bin := buildBroker(t)
+	if registry && mode != "devstack" {
+		t.Fatalf("the schema registry needs `devstack up --no-tui` (%s=%s)", envBroker, mode)
+	}
+	if registry && !configKnowsRegistry(t, bin) {
+		t.Fatalf("this devstack's config has no registry: section (`devstack schema` does not list it), so it cannot run the schema registry")
+	}
 	b := &brokerProc{t: t, mode: mode, bin: bin, dir: t.TempDir(), port: testkit.FreePort(t)}
 	b.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port))
 	if mode == "devstack" {
-		// Only the broker: no services, gateway or database, and a free control port so concurrent runs
-		// on this machine do not collide.
-		yaml := fmt.Sprintf("broker:\n  enabled: true\n  port: %d\ncontrol:\n  port: %d\npostgres:\n  enabled: false\ngateway:\n  enabled: false\n", b.port, testkit.FreePort(t))
+		// Only the broker (and the registry when asked): no services, gateway or database, and free
+		// ports so concurrent runs on this machine do not collide.
+		controlPort := testkit.FreePort(t)
+		b.control = net.JoinHostPort("127.0.0.1", strconv.Itoa(controlPort))
+		yaml := fmt.Sprintf("broker:\n  enabled: true\n  port: %d\ncontrol:\n  port: %d\npostgres:\n  enabled: false\ngateway:\n  enabled: false\n", b.port, controlPort)
+		if registry {
+			rport := testkit.FreePort(t)
+			b.registry = net.JoinHostPort("127.0.0.1", strconv.Itoa(rport))
+			yaml += fmt.Sprintf("registry:\n  enabled: true\n  port: %d\n", rport)
+		} else if configKnowsRegistry(t, bin) {
+			// The registry is on by default with the broker, on port 8081: off, so runs do not collide.
+			yaml += "registry:\n  enabled: false\n"
+		}
 		if err := os.WriteFile(filepath.Join(b.dir, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -175,6 +229,9 @@ func (b *brokerProc) waitReady(ctx context.Context) error {
 		default:
 		}
 		last = pingBroker(ctx, b.addr)
+		if last == nil && b.registry != "" {
+			last = pingRegistry(ctx, b.registry)
+		}
 		if last == nil {
 			return nil
 		}
@@ -202,6 +259,26 @@ func pingBroker(ctx context.Context, addr string) error {
 	}
 	if len(md.Brokers) == 0 {
 		return errors.New("metadata lists no broker")
+	}
+	return nil
+}
+
+// pingRegistry asks the registry for its subjects; any answer with status 200 is ready.
+func pingRegistry(ctx context.Context, addr string) error {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+addr+"/subjects", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("registry: GET /subjects: %s", resp.Status)
 	}
 	return nil
 }

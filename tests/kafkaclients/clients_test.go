@@ -91,18 +91,11 @@ func pinnedNodeMissing(nodeDir, pkg, setup string) string {
 
 // pinnedPythonMissing checks that the venv imports module at the version reqFile pins for dist.
 func pinnedPythonMissing(py, pyDir, module, dist, reqFile, pythonPath, setup string) string {
-	want := ""
-	f, err := os.Open(filepath.Join(pyDir, reqFile))
+	b, err := os.ReadFile(filepath.Join(pyDir, reqFile))
 	if err != nil {
 		return fmt.Sprintf("cannot read %s: %v", reqFile, err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), dist+"=="); ok {
-			want = v
-		}
-	}
+	want := pinnedVersion(string(b), dist)
 	if want == "" {
 		return fmt.Sprintf("%s pins no version of %s", reqFile, dist)
 	}
@@ -126,6 +119,24 @@ func pinnedPythonMissing(py, pyDir, module, dist, reqFile, pythonPath, setup str
 		return fmt.Sprintf("%s %s is installed but %s pins %s (%s)", dist, got, reqFile, want, setup)
 	}
 	return ""
+}
+
+// pinnedVersion is the version a requirements file pins dist to ("dist==v" or "dist[extras]==v"), or "".
+func pinnedVersion(requirements, dist string) string {
+	want := ""
+	sc := bufio.NewScanner(strings.NewReader(requirements))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if name, rest, ok := strings.Cut(line, "["); ok && name == dist {
+			if _, after, ok := strings.Cut(rest, "]"); ok {
+				line = name + after
+			}
+		}
+		if v, ok := strings.CutPrefix(line, dist+"=="); ok {
+			want = v
+		}
+	}
+	return want
 }
 
 // scenario is one client's run through the stages; a failed stage skips the client's later ones.

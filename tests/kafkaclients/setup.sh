@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Node and Python Kafka clients that tests/kafkaclients drives, at the versions pinned in
 # node/package-lock.json, python/requirements.txt and python/requirements-kafka-python-2.txt:
-#   node/node_modules            kafkajs, @nestjs/microservices (+ @nestjs/core, common, rxjs)   npm ci
-#   python/.venv                 confluent-kafka, kafka-python 3.x                              venv + pip
+#   node/node_modules            kafkajs, @nestjs/microservices (+ @nestjs/core, common, rxjs),  npm ci
+#                                @kafkajs/confluent-schema-registry
+#   python/.venv                 confluent-kafka with its Avro/JSON/Protobuf schema registry    venv + pip
+#                                serializers, kafka-python 3.x
 #   python/.venv/kafka-python-2  kafka-python 2.0.x (Metadata v1), put on PYTHONPATH by the test  pip --target
 # Re-running is cheap: each part is skipped while its pins and toolchain are unchanged (a stamp file
 # records their hash). Needs node >= 20 with npm, and python3 (3.9 to 3.11: kafka-python 2.0.x does not
