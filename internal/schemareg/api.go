@@ -1,6 +1,7 @@
 package schemareg
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +11,9 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 
 	"github.com/devstack-dev/devstack/internal/schemas"
 )
@@ -53,6 +57,43 @@ func showSchema(v *version, c *content) schemaJSON {
 type subjectVersionJSON struct {
 	Subject string `json:"subject"`
 	Version int    `json:"version"`
+}
+
+// serialized is a PROTOBUF schema as ?format=serialized asks for it: its FileDescriptorProto, base64
+// (what confluent-kafka-python's Protobuf deserializer reads). Other types keep their text.
+func (r *Registry) serialized(ct *content) (string, *Error) {
+	if ct.typ != schemas.Protobuf {
+		return ct.text, nil
+	}
+	r.mu.RLock()
+	p, e := r.parsedOf(ct.id)
+	r.mu.RUnlock()
+	if e != nil {
+		return "", e
+	}
+	ps, ok := p.(*schemas.ProtoSchema)
+	if !ok || ps.File == nil {
+		return "", invalidSchema("schema %d is not a compiled Protobuf file", ct.id)
+	}
+	b, err := proto.Marshal(protodesc.ToFileDescriptorProto(ps.File))
+	if err != nil {
+		return "", invalidSchema("schema %d: %v", ct.id, err)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+// formatted applies ?format to a schema shown in an answer.
+func (c *call) formatted(s *schemaJSON, ct *content) bool {
+	if c.q.Get("format") != "serialized" {
+		return true
+	}
+	text, e := c.r.serialized(ct)
+	if e != nil {
+		c.fail(e)
+		return false
+	}
+	s.Schema = text
+	return true
 }
 
 // call is one request being served.
@@ -338,7 +379,10 @@ func (c *call) lookup(subject string) {
 		c.fail(e)
 		return
 	}
-	c.ok(showSchema(v, ct))
+	s := showSchema(v, ct)
+	if c.formatted(&s, ct) {
+		c.ok(s)
+	}
 }
 
 func (c *call) getVersion(subject, vs string, rawText bool) {
@@ -363,7 +407,10 @@ func (c *call) getVersion(subject, vs string, rawText bool) {
 		c.raw(ct.text)
 		return
 	}
-	c.ok(showSchema(v, ct))
+	s := showSchema(v, ct)
+	if c.formatted(&s, ct) {
+		c.ok(s)
+	}
 }
 
 func (c *call) referencedBy(subject, vs string) {
@@ -449,7 +496,9 @@ func (c *call) schemaByID(ids, what string) {
 	switch what {
 	case "":
 		s := showSchema(nil, ct)
-		s.ID = 0
+		if !c.formatted(&s, ct) {
+			return
+		}
 		out := struct {
 			SchemaType string              `json:"schemaType,omitempty"`
 			References []schemas.Reference `json:"references,omitempty"`

@@ -2,6 +2,7 @@ package schemareg
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 const (
@@ -464,6 +467,28 @@ func TestTypes(t *testing.T) {
 	}
 	if by := must(cl.SchemaReferences(ctx, "money", 1))(t); len(by) != 1 {
 		t.Errorf("referencedby money: %+v", by)
+	}
+
+	// ?format=serialized: the FileDescriptorProto, base64, as confluent-kafka-python's deserializer asks.
+	fctx := sr.WithParams(ctx, sr.Format("serialized"))
+	for what, s := range map[string]string{
+		"by id":      must(cl.SchemaByID(fctx, pb.ID))(t).Schema,
+		"by version": must(cl.SchemaByVersion(fctx, "payment-value", 1))(t).Schema.Schema,
+	} {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatalf("format=serialized %s: %v: %q", what, err, s)
+		}
+		var fd descriptorpb.FileDescriptorProto
+		if err := proto.Unmarshal(b, &fd); err != nil {
+			t.Fatalf("format=serialized %s: %v", what, err)
+		}
+		if len(fd.MessageType) != 1 || fd.MessageType[0].GetName() != "Payment" || len(fd.Dependency) != 1 || fd.Dependency[0] != "money.proto" {
+			t.Errorf("format=serialized %s: %v", what, &fd)
+		}
+	}
+	if s := must(cl.SchemaByID(fctx, 1))(t).Schema; !strings.Contains(s, "properties") {
+		t.Errorf("format=serialized of a JSON schema: %q, want its text", s)
 	}
 }
 
