@@ -359,14 +359,17 @@ func (c *call) register(subject string) {
 	if !c.body(&req) {
 		return
 	}
-	id, _, e := c.r.register(c.req.Context(), subject, req, c.flag("normalize"))
+	id, v, e := c.r.register(c.req.Context(), subject, req, c.flag("normalize"))
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	// Confluent's registry answers {"id"}; its newer clients also read subject and version when present.
 	c.ok(struct {
-		ID int `json:"id"`
-	}{id})
+		ID      int    `json:"id"`
+		Subject string `json:"subject"`
+		Version int    `json:"version"`
+	}{id, subject, v})
 }
 
 func (c *call) lookup(subject string) {
