@@ -96,6 +96,17 @@ func (c *call) formatted(s *schemaJSON, ct *content) bool {
 	return true
 }
 
+// page applies ?offset and ?limit to a list (Confluent's paging; a limit below 1 means no limit).
+func page[T any](c *call, list []T) []T {
+	if off, err := strconv.Atoi(c.q.Get("offset")); err == nil && off > 0 {
+		list = list[min(off, len(list)):]
+	}
+	if lim, err := strconv.Atoi(c.q.Get("limit")); err == nil && lim > 0 && lim < len(list) {
+		list = list[:lim]
+	}
+	return list
+}
+
 // call is one request being served.
 type call struct {
 	r   *Registry
@@ -335,7 +346,7 @@ func (c *call) listSubjects() {
 	r.mu.RLock()
 	names := r.st.subjectNames(c.q.Get("subjectPrefix"), c.flag("deleted"), c.flag("deletedOnly"))
 	r.mu.RUnlock()
-	c.ok(names)
+	c.ok(page(c, names))
 }
 
 func (c *call) listVersions(subject string) {
@@ -351,7 +362,7 @@ func (c *call) listVersions(subject string) {
 		c.fail(subjectNotFound(subject))
 		return
 	}
-	c.ok(out)
+	c.ok(page(c, out))
 }
 
 func (c *call) register(subject string) {
@@ -475,7 +486,7 @@ func (c *call) listSchemas() {
 		}
 	}
 	r.mu.RUnlock()
-	c.ok(out)
+	c.ok(page(c, out))
 }
 
 func (c *call) schemaByID(ids, what string) {
@@ -521,13 +532,13 @@ func (c *call) schemaByID(ids, what string) {
 				out = append(out, v.subject)
 			}
 		}
-		c.ok(out)
+		c.ok(page(c, out))
 	case "versions":
 		out := []subjectVersionJSON{}
 		for _, v := range uses {
 			out = append(out, subjectVersionJSON{v.subject, v.version})
 		}
-		c.ok(out)
+		c.ok(page(c, out))
 	}
 }
 

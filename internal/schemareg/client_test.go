@@ -399,7 +399,7 @@ func TestHugeSchema(t *testing.T) {
 	}
 }
 
-// TestQueryFlags: ?deletedOnly, ?fetchMaxId, ?subjectPrefix, ?latestOnly.
+// TestQueryFlags: ?deletedOnly, ?fetchMaxId, ?subjectPrefix, ?latestOnly, ?offset and ?limit.
 func TestQueryFlags(t *testing.T) {
 	ctx := context.Background()
 	r := start(t, cluster(t))
@@ -409,6 +409,12 @@ func TestQueryFlags(t *testing.T) {
 	must(cl.CreateSchema(ctx, "b-value", sr.Schema{Schema: item}))(t)
 	must(cl.DeleteSubject(ctx, "b-value", sr.SoftDelete))(t)
 	for path, want := range map[string]string{
+		"/subjects?deleted=true&offset=1":        `["b-value"]`,
+		"/subjects?deleted=true&limit=1":         `["a-value"]`,
+		"/subjects?deleted=true&offset=5":        `[]`,
+		"/subjects/a-value/versions?offset=1":    `[2]`,
+		"/subjects/a-value/versions?limit=-1":    `[1,2]`,
+		"/schemas/ids/1/versions?limit=1":        `[{"subject":"a-value","version":1}]`,
 		"/subjects?deletedOnly=true":             `["b-value"]`,
 		"/subjects?deleted=true":                 `["a-value","b-value"]`,
 		"/subjects?subjectPrefix=b&deleted=true": `["b-value"]`,
