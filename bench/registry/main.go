@@ -277,7 +277,7 @@ func run(n, subjects int, wrk string, duration time.Duration, rounds, conns int)
 	fmt.Println()
 	fmt.Printf("The registry and the embedded broker run in one process, as `devstack up` runs them (bench/registry: internal/broker with an ephemeral data dir, internal/schemareg on its `_schemas` topic, global level BACKWARD). "+
 		"%d distinct Avro record schemas are registered one at a time by one HTTP client, round-robin over %d subjects: each subject's versions are a record (string, timestamp-millis, double, array and enum fields) gaining one optional field per version, so every registration is checked (BACKWARD) against its subject's latest version. "+
-		"A registration is acknowledged after the broker's acks=all and the registry's reader applied it. "+
+		"A registration is acknowledged once the broker acknowledged it (acks=all) and it is applied in memory. "+
 		"GET /schemas/ids/{id}: random ids among the %d, %d connections, %s per round, %d rounds (median round by req/s), %s. "+
 		"No other registry is compared: Confluent's is not on Maven Central, and Karapace needs its own Kafka; these are devstack's own figures.\n",
 		n, subjects, n, conns, duration, rounds, med.tool)

@@ -1,6 +1,7 @@
 package schemareg
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +11,9 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 
 	"github.com/devstack-dev/devstack/internal/schemas"
 )
@@ -53,6 +57,54 @@ func showSchema(v *version, c *content) schemaJSON {
 type subjectVersionJSON struct {
 	Subject string `json:"subject"`
 	Version int    `json:"version"`
+}
+
+// serialized is a PROTOBUF schema as ?format=serialized asks for it: its FileDescriptorProto, base64
+// (what confluent-kafka-python's Protobuf deserializer reads). Other types keep their text.
+func (r *Registry) serialized(ct *content) (string, *Error) {
+	if ct.typ != schemas.Protobuf {
+		return ct.text, nil
+	}
+	r.mu.RLock()
+	p, e := r.parsedOf(ct.id)
+	r.mu.RUnlock()
+	if e != nil {
+		return "", e
+	}
+	ps, ok := p.(*schemas.ProtoSchema)
+	if !ok || ps.File == nil {
+		return "", invalidSchema("schema %d is not a compiled Protobuf file", ct.id)
+	}
+	b, err := proto.Marshal(protodesc.ToFileDescriptorProto(ps.File))
+	if err != nil {
+		return "", invalidSchema("schema %d: %v", ct.id, err)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+// formatted applies ?format to a schema shown in an answer.
+func (c *call) formatted(s *schemaJSON, ct *content) bool {
+	if c.q.Get("format") != "serialized" {
+		return true
+	}
+	text, e := c.r.serialized(ct)
+	if e != nil {
+		c.fail(e)
+		return false
+	}
+	s.Schema = text
+	return true
+}
+
+// page applies ?offset and ?limit to a list (Confluent's paging; a limit below 1 means no limit).
+func page[T any](c *call, list []T) []T {
+	if off, err := strconv.Atoi(c.q.Get("offset")); err == nil && off > 0 {
+		list = list[min(off, len(list)):]
+	}
+	if lim, err := strconv.Atoi(c.q.Get("limit")); err == nil && lim > 0 && lim < len(list) {
+		list = list[:lim]
+	}
+	return list
 }
 
 // call is one request being served.
@@ -294,7 +346,7 @@ func (c *call) listSubjects() {
 	r.mu.RLock()
 	names := r.st.subjectNames(c.q.Get("subjectPrefix"), c.flag("deleted"), c.flag("deletedOnly"))
 	r.mu.RUnlock()
-	c.ok(names)
+	c.ok(page(c, names))
 }
 
 func (c *call) listVersions(subject string) {
@@ -310,7 +362,7 @@ func (c *call) listVersions(subject string) {
 		c.fail(subjectNotFound(subject))
 		return
 	}
-	c.ok(out)
+	c.ok(page(c, out))
 }
 
 func (c *call) register(subject string) {
@@ -318,14 +370,17 @@ func (c *call) register(subject string) {
 	if !c.body(&req) {
 		return
 	}
-	id, _, e := c.r.register(c.req.Context(), subject, req, c.flag("normalize"))
+	id, v, e := c.r.register(c.req.Context(), subject, req, c.flag("normalize"))
 	if e != nil {
 		c.fail(e)
 		return
 	}
+	// Confluent's registry answers {"id"}; its newer clients also read subject and version when present.
 	c.ok(struct {
-		ID int `json:"id"`
-	}{id})
+		ID      int    `json:"id"`
+		Subject string `json:"subject"`
+		Version int    `json:"version"`
+	}{id, subject, v})
 }
 
 func (c *call) lookup(subject string) {
@@ -338,7 +393,10 @@ func (c *call) lookup(subject string) {
 		c.fail(e)
 		return
 	}
-	c.ok(showSchema(v, ct))
+	s := showSchema(v, ct)
+	if c.formatted(&s, ct) {
+		c.ok(s)
+	}
 }
 
 func (c *call) getVersion(subject, vs string, rawText bool) {
@@ -363,7 +421,10 @@ func (c *call) getVersion(subject, vs string, rawText bool) {
 		c.raw(ct.text)
 		return
 	}
-	c.ok(showSchema(v, ct))
+	s := showSchema(v, ct)
+	if c.formatted(&s, ct) {
+		c.ok(s)
+	}
 }
 
 func (c *call) referencedBy(subject, vs string) {
@@ -425,7 +486,7 @@ func (c *call) listSchemas() {
 		}
 	}
 	r.mu.RUnlock()
-	c.ok(out)
+	c.ok(page(c, out))
 }
 
 func (c *call) schemaByID(ids, what string) {
@@ -449,7 +510,9 @@ func (c *call) schemaByID(ids, what string) {
 	switch what {
 	case "":
 		s := showSchema(nil, ct)
-		s.ID = 0
+		if !c.formatted(&s, ct) {
+			return
+		}
 		out := struct {
 			SchemaType string              `json:"schemaType,omitempty"`
 			References []schemas.Reference `json:"references,omitempty"`
@@ -469,13 +532,13 @@ func (c *call) schemaByID(ids, what string) {
 				out = append(out, v.subject)
 			}
 		}
-		c.ok(out)
+		c.ok(page(c, out))
 	case "versions":
 		out := []subjectVersionJSON{}
 		for _, v := range uses {
 			out = append(out, subjectVersionJSON{v.subject, v.version})
 		}
-		c.ok(out)
+		c.ok(page(c, out))
 	}
 }
 

@@ -2,6 +2,7 @@ package schemareg
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 const (
@@ -396,7 +399,7 @@ func TestHugeSchema(t *testing.T) {
 	}
 }
 
-// TestQueryFlags: ?deletedOnly, ?fetchMaxId, ?subjectPrefix, ?latestOnly.
+// TestQueryFlags: ?deletedOnly, ?fetchMaxId, ?subjectPrefix, ?latestOnly, ?offset and ?limit.
 func TestQueryFlags(t *testing.T) {
 	ctx := context.Background()
 	r := start(t, cluster(t))
@@ -406,6 +409,12 @@ func TestQueryFlags(t *testing.T) {
 	must(cl.CreateSchema(ctx, "b-value", sr.Schema{Schema: item}))(t)
 	must(cl.DeleteSubject(ctx, "b-value", sr.SoftDelete))(t)
 	for path, want := range map[string]string{
+		"/subjects?deleted=true&offset=1":        `["b-value"]`,
+		"/subjects?deleted=true&limit=1":         `["a-value"]`,
+		"/subjects?deleted=true&offset=5":        `[]`,
+		"/subjects/a-value/versions?offset=1":    `[2]`,
+		"/subjects/a-value/versions?limit=-1":    `[1,2]`,
+		"/schemas/ids/1/versions?limit=1":        `[{"subject":"a-value","version":1}]`,
 		"/subjects?deletedOnly=true":             `["b-value"]`,
 		"/subjects?deleted=true":                 `["a-value","b-value"]`,
 		"/subjects?subjectPrefix=b&deleted=true": `["b-value"]`,
@@ -464,6 +473,28 @@ func TestTypes(t *testing.T) {
 	}
 	if by := must(cl.SchemaReferences(ctx, "money", 1))(t); len(by) != 1 {
 		t.Errorf("referencedby money: %+v", by)
+	}
+
+	// ?format=serialized: the FileDescriptorProto, base64, as confluent-kafka-python's deserializer asks.
+	fctx := sr.WithParams(ctx, sr.Format("serialized"))
+	for what, s := range map[string]string{
+		"by id":      must(cl.SchemaByID(fctx, pb.ID))(t).Schema,
+		"by version": must(cl.SchemaByVersion(fctx, "payment-value", 1))(t).Schema.Schema,
+	} {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatalf("format=serialized %s: %v: %q", what, err, s)
+		}
+		var fd descriptorpb.FileDescriptorProto
+		if err := proto.Unmarshal(b, &fd); err != nil {
+			t.Fatalf("format=serialized %s: %v", what, err)
+		}
+		if len(fd.MessageType) != 1 || fd.MessageType[0].GetName() != "Payment" || len(fd.Dependency) != 1 || fd.Dependency[0] != "money.proto" {
+			t.Errorf("format=serialized %s: %v", what, &fd)
+		}
+	}
+	if s := must(cl.SchemaByID(fctx, 1))(t).Schema; !strings.Contains(s, "properties") {
+		t.Errorf("format=serialized of a JSON schema: %q, want its text", s)
 	}
 }
 

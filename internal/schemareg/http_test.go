@@ -171,3 +171,15 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestRegisterAnswer: POST /subjects/{s}/versions answers the id, with the subject and version.
+func TestRegisterAnswer(t *testing.T) {
+	r := start(t, cluster(t))
+	body, _ := json.Marshal(map[string]string{"schema": orderV1})
+	for range 2 {
+		status, _, b := do(t, r, "POST", "/subjects/orders-value/versions", string(body))
+		if status != 200 || string(b) != `{"id":1,"subject":"orders-value","version":1}` {
+			t.Errorf("register: %d %s", status, b)
+		}
+	}
+}

@@ -58,7 +58,7 @@ func checkSubject(s string) *Error {
 
 func isUTF8(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 
-// versionSpec is a version as a path names it: a number, or latest (-1).
+// parseVersion reads a version as a path names it: a number, or latest (-1).
 func parseVersion(v string) (int, *Error) {
 	if v == "latest" || v == "-1" {
 		return -1, nil
@@ -99,9 +99,9 @@ type registerRequest struct {
 type candidate struct {
 	parsed schemas.Parsed
 	typ    schemas.Type
-	text   string // canonical (or normalized) text: what is stored and compared
+	text   string // the text as sent: what is stored
 	refs   []schemas.Reference
-	key    string
+	key    string // contentKey of its canonical (or, with ?normalize, normalized) form: what is compared
 }
 
 // prepare parses a request's schema against the current state. The caller holds r.mu (read).

@@ -130,7 +130,8 @@ func TestStartConfigModeRestart(t *testing.T) {
 
 // TestFailed: when the broker goes away, Failed reports it.
 func TestFailed(t *testing.T) {
-	defer func(w, g time.Duration) { watchEvery, readerGiveUp = w, g }(watchEvery, readerGiveUp)
+	w, g := watchEvery, readerGiveUp
+	t.Cleanup(func() { watchEvery, readerGiveUp = w, g }) // after the registry's Close (cleanups run last first)
 	watchEvery, readerGiveUp = 100*time.Millisecond, 500*time.Millisecond
 	c := cluster(t)
 	r := start(t, c)

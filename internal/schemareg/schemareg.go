@@ -130,7 +130,7 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 	r.wg.Add(2)
 	go r.read(rctx)
 	go r.watch(rctx)
-	if err := r.waitApplied(ctx, end); err != nil {
+	if err := r.waitStart(ctx, end); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("schema registry: read topic %s to its end (offset %d): %w", o.Topic, end, err)
 	}
@@ -343,6 +343,51 @@ func (r *Registry) waitApplied(ctx context.Context, offset int64) error {
 			return errors.New("the topic reader stopped")
 		}
 	}
+}
+
+// waitStart waits until the reader has applied the topic up to end. The records just before end may be
+// gone (compacted away, or transaction markers, which a consumer never sees): when the reader makes no
+// progress for startStall, a marker record is written and read back instead.
+func (r *Registry) waitStart(ctx context.Context, end int64) error {
+	for {
+		r.mu.RLock()
+		before := r.applied
+		r.mu.RUnlock()
+		sctx, cancel := context.WithTimeout(ctx, startStall)
+		err := r.waitApplied(sctx, end)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		r.mu.RLock()
+		stalled := r.applied == before
+		r.mu.RUnlock()
+		if !stalled {
+			continue
+		}
+		marker := keyStartMarker
+		res := r.cl.ProduceSync(ctx, &kgo.Record{Topic: r.opts.Topic, Partition: 0, Key: mustJSON(recordKey{KeyType: keyNoop, Subject: &marker})})
+		if err := res.FirstErr(); err != nil {
+			return fmt.Errorf("write a marker to find the end: %w", err)
+		}
+		r.log.Info("schema registry: the topic's last offsets hold no records; reading to a marker", "topic", r.opts.Topic, "end", end)
+		return r.waitApplied(ctx, res[0].Record.Offset+1)
+	}
+}
+
+// keyStartMarker names the marker record waitStart writes (a NOOP with a subject, value null: it
+// changes nothing, and compaction removes it).
+const keyStartMarker = "devstack-start-marker"
+
+// startStall is how long the reader may make no progress at start before waitStart writes a marker.
+var startStall = 2 * time.Second
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // writeTimeout bounds one change: the broker's acknowledgement and the reader applying it.

@@ -190,3 +190,39 @@ func TestCompactedIDs(t *testing.T) {
 		t.Errorf("after compaction, a new schema got id %d, want more than %d (hard-deleted)", n.ID, gone.ID)
 	}
 }
+
+// TestTransactionalTail: a topic whose last offset holds no record a consumer sees (a transaction's
+// commit marker; compaction can leave such a tail too) does not keep Start waiting.
+func TestTransactionalTail(t *testing.T) {
+	c := cluster(t)
+	ctx := context.Background()
+	r := start(t, c)
+	must(client(t, r).CreateSchema(ctx, "a-value", sr.Schema{Schema: orderV1}))(t)
+	r.Close()
+	tx, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID("other-writer"), kgo.DefaultProduceTopic("_schemas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.ProduceSync(ctx, &kgo.Record{Key: []byte(`{"keytype":"CONFIG","subject":"a-value","magic":0}`), Value: []byte(`{"compatibilityLevel":"NONE"}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { startStall = d }(startStall)
+	startStall = 200 * time.Millisecond
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	r2, err := Start(sctx, Options{Addr: "127.0.0.1:0", Kafka: []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, Topic: "_schemas", Compatibility: schemas.Backward, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("Start on a topic ending in a transaction marker: %v", err)
+	}
+	defer r2.Close()
+	if cr := client(t, r2).Compatibility(ctx, "a-value"); cr[0].Level != sr.CompatNone {
+		t.Errorf("the committed record: level %v, want NONE", cr[0].Level)
+	}
+}
