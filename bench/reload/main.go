@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/devstack-dev/devstack/bench/benchkit"
+	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/event"
 	"github.com/devstack-dev/devstack/internal/stackcopy"
 )
@@ -49,17 +50,22 @@ type edit struct {
 	peerSetup                             func(dir string)
 }
 
+// airTOML is air's configuration for the scorer's copy: the build command is devstack.yaml's own
+// (so both sides build the same way), the binary is where that command writes it.
 const airTOML = `root = "."
 tmp_dir = "tmp"
 [build]
-cmd = "go build -o ./tmp/scorer ./cmd/scorer"
-bin = "./tmp/scorer"
+cmd = %q
+bin = "./bin/scorer"
 include_ext = ["go"]
 exclude_dir = ["bin", "tmp"]
 delay = 50
 [log]
 main_only = true
 `
+
+// scorerBuild is the scorer's build command in the sample's devstack.yaml; air and the floor run it too.
+var scorerBuild string
 
 func edits() []edit {
 	return []edit{
@@ -68,9 +74,13 @@ func edits() []edit {
 			marker: `status, code, detail := "ok`,
 			peerYAML: fmt.Sprintf(`    dir: sample-services/scorer-air
     command: exec %s -c .air.toml
+    env:
+      SCORER_GROUP: scorer-air # its own consumer group: a restart waits for no rebalance with devstack's scorer
     ready: { http: /health, timeout: 300s }
 `, *airBin),
-			peerSetup: func(dir string) { must(os.WriteFile(filepath.Join(dir, ".air.toml"), []byte(airTOML), 0o644)) },
+			peerSetup: func(dir string) {
+				must(os.WriteFile(filepath.Join(dir, ".air.toml"), []byte(fmt.Sprintf(airTOML, scorerBuild)), 0o644))
+			},
 		},
 		{
 			service: "users", peer: "users-nest", peerName: "nest start --watch -b swc", file: "src/health/health.controller.ts",
@@ -162,6 +172,13 @@ func main() {
 	stop = func() { os.RemoveAll(dir) }
 	_, err = stackcopy.Copy(root, dir, "sample-services")
 	must(err)
+	cfg, err := config.Load(filepath.Join(dir, "devstack.yaml"))
+	must(err)
+	sc, ok := cfg.Services["scorer"]
+	if !ok || sc.Build == "" {
+		fail("the sample's devstack.yaml has no scorer service with a build")
+	}
+	scorerBuild = sc.Build
 
 	// The peers: a copy of each service's directory (its dependencies stay links), a service of its own
 	// without devstack's watch, and a bench route per side to /health.
@@ -351,7 +368,7 @@ func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.C
 	for _, in := range scorer.Instances {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", in.PID)); err == nil && in.PID > 0 {
 			for _, kv := range strings.Split(string(b), "\x00") {
-				if kv != "" && !strings.HasPrefix(kv, "PORT=") {
+				if kv != "" && !strings.HasPrefix(kv, "PORT=") && !strings.HasPrefix(kv, "SCORER_GROUP=") {
 					envv = append(envv, kv)
 				}
 			}
@@ -369,8 +386,12 @@ func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.C
 	}
 	port := freePort()
 	url := fmt.Sprintf("http://127.0.0.1:%d/health", port)
+	// Its own consumer group: stopping the old process and starting the new one waits for no
+	// rebalance of a group shared with devstack's and air's scorers (a kgo member leaving a group in
+	// the middle of a rebalance waits for it, up to a minute).
+	envv = append(envv, fmt.Sprintf("PORT=%d", port), "SCORER_GROUP=scorer-floor")
 	build := func() bool {
-		cmd := exec.Command("go", "build", "-o", "bin/scorer-floor", "./cmd/scorer")
+		cmd := exec.Command("sh", "-c", scorerBuild)
 		cmd.Dir = fdir
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -379,8 +400,8 @@ func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.C
 		return err == nil
 	}
 	start := func() {
-		cmd := exec.Command("./bin/scorer-floor")
-		cmd.Dir, cmd.Env = fdir, append(envv, fmt.Sprintf("PORT=%d", port))
+		cmd := exec.Command("./bin/scorer")
+		cmd.Dir, cmd.Env = fdir, envv
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		must(cmd.Start())
 		*floor = cmd
