@@ -313,7 +313,11 @@ func main() {
 		} else {
 			for n := 1; n <= *runs; n++ {
 				want := save(filepath.Join(dir, "sample-services", e.peer, e.file), e.marker, n)
-				r.peer.add(benchkit.Poll(gateway+"/bench/"+e.peer, want, *interval, time.Minute))
+				took, ok, failed := benchkit.Poll(gateway+"/bench/"+e.peer, want, *interval, time.Minute)
+				r.peer.add(took, ok, failed)
+				if !ok {
+					explainMiss(dir, e, n, want)
+				}
 				time.Sleep(settle)
 			}
 		}
@@ -429,6 +433,25 @@ func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.C
 		time.Sleep(2 * time.Second)
 	}
 	return s
+}
+
+// explainMiss says on stderr what is known about a save the peer did not serve: for the NestJS peer,
+// whether SWC wrote the change to dist/ (then nest did not restart, or the restart did not come up),
+// and the tail of the peer's log.
+func explainMiss(dir string, e edit, n int, want string) {
+	fmt.Fprintf(os.Stderr, "reloadbench: %s did not serve save %d within a minute\n", e.peerName, n)
+	if e.peer == "users-nest" {
+		js := filepath.Join(dir, "sample-services", e.peer, "dist", strings.TrimSuffix(strings.TrimPrefix(e.file, "src/"), ".ts")+".js")
+		b, err := os.ReadFile(js)
+		fmt.Fprintf(os.Stderr, "reloadbench: %s has the change: %v (%v)\n", js, err == nil && strings.Contains(string(b), strings.TrimSuffix(want, `"`)), err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, ".devstack", "*", e.peer+".log"))
+	more, _ := filepath.Glob(filepath.Join(dir, ".devstack", e.peer+".log"))
+	for _, l := range append(logs, more...) {
+		if b, err := os.ReadFile(l); err == nil {
+			fmt.Fprintf(os.Stderr, "reloadbench: %s (tail):\n%s\n", l, b[max(0, len(b)-3000):])
+		}
+	}
 }
 
 func must(err error) {
