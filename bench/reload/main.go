@@ -6,19 +6,28 @@
 //
 // The peers run in the same stack copy as services of their own (a copy of the service's directory,
 // no devstack watch: the peer watches and restarts), so they get the same environment (DATABASE_URL,
-// KAFKA_BROKERS, …) and are polled through the same gateway path as devstack's services: a bench
-// route per side rewritten to the service's /health, whose body carries the edited marker. The floor
-// is run by this command itself (build, stop the old process, start the new one with the scorer's
-// environment) and polled directly. It prints Markdown: the comparison, then devstack's timeline.
+// KAFKA_BROKERS, …). devstack's services are polled through its gateway (a bench route rewritten to
+// the service's /health, whose body carries the edited marker); the peers, which restart in place on
+// a fixed port, are polled directly on that port with a new connection per request. Through the
+// gateway, its kept-alive upstream connection can keep reaching the peer's old process: Nest's old
+// process, shutting down gracefully, stops listening but keeps answering on open connections, and a
+// poll every few ms never lets that connection go idle, so the new code is never seen ("nest missed
+// saves"). Polling the peers directly spares them the gateway hop, which only devstack pays. The
+// floor is run by this command itself (build, stop the old process, start the new one with the
+// scorer's environment) and polled directly too. It prints Markdown: the comparison, then devstack's
+// timeline.
 package main
 
 import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -34,6 +43,7 @@ var (
 	runs     = flag.Int("runs", 5, "saves per service and side")
 	airBin   = flag.String("air", "", "air binary (the scorer's peer; empty: not measured)")
 	interval = flag.Duration("poll", 5*time.Millisecond, "poll interval of the harness")
+	only     = flag.String("only", "", "measure only these services (comma-separated; default all)")
 )
 
 var (
@@ -291,6 +301,9 @@ func main() {
 	var rows []*row
 	const settle = 2 * time.Second // the old instance drains, the tool settles
 	for _, e := range edits() {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), e.service) {
+			continue
+		}
 		r := &row{e: e, per: map[string][]time.Duration{}}
 		rows = append(rows, r)
 		for n := 1; n <= *runs; n++ {
@@ -313,10 +326,10 @@ func main() {
 		} else {
 			for n := 1; n <= *runs; n++ {
 				want := save(filepath.Join(dir, "sample-services", e.peer, e.file), e.marker, n)
-				took, ok, failed := benchkit.Poll(gateway+"/bench/"+e.peer, want, *interval, time.Minute)
+				took, ok, failed := benchkit.PollFresh(peerURL(service(e.peer)), want, *interval, time.Minute)
 				r.peer.add(took, ok, failed)
 				if !ok {
-					explainMiss(dir, e, n, want)
+					explainMiss(dir, e, n, want, gateway, service(e.peer))
 				}
 				time.Sleep(settle)
 			}
@@ -331,12 +344,15 @@ func main() {
 	fmt.Printf("Measured %s on a copy of the sample stack (all services running, broker and PostgreSQL shared), "+
 		"%d saves per service and side, one side after the other. Each save changes the string the service's "+
 		"/health answers with; a harness polls every %s until the new string is served (save → new code answering, "+
-		"median). Both sides are polled the same way, through the same gateway path: the peer runs as a service of "+
-		"the same stack (a copy of the service's directory, devstack's watch off, the peer watching and restarting) "+
-		"behind a bench route to its /health, so it gets the same environment. Failed polls: answers that were "+
+		"median). The peer runs as a service of the same stack (a copy of the service's directory, devstack's watch "+
+		"off, the peer watching and restarting), so it gets the same environment. devstack's side is polled through "+
+		"devstack's gateway (a bench route to the service's /health); the peer's directly on its port, with a new "+
+		"connection per poll (through the gateway, the gateway's kept-alive connection keeps reaching Nest's old "+
+		"process, which stops listening but still answers while it shuts down, and the new code is not seen), so "+
+		"only devstack pays for a gateway hop. Failed polls: answers that were "+
 		"errors (no connection, 5xx) while the new code was coming, summed over the saves. air is given devstack's "+
 		"50 ms debounce (`delay = 50`). The floor is a bare `go build` + stop + start of the scorer, run by the "+
-		"harness and polled directly (no gateway hop, no watcher).\n\n", time.Now().UTC().Format("2006-01-02"), *runs, *interval)
+		"harness and polled directly like the peers (no gateway hop, no watcher).\n\n", time.Now().UTC().Format("2006-01-02"), *runs, *interval)
 	fmt.Printf("| service | devstack | peer | peer median | ratio devstack/peer | failed polls devstack / peer |\n|---|---:|---|---:|---:|---:|\n")
 	for _, r := range rows {
 		if r.peerAbsent {
@@ -414,7 +430,7 @@ func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.C
 		return nil
 	}
 	start()
-	if _, ok, _ := benchkit.Poll(url, e.marker[strings.LastIndex(e.marker, `"`):]+`"`, *interval, time.Minute); !ok {
+	if _, ok, _ := benchkit.PollFresh(url, e.marker[strings.LastIndex(e.marker, `"`):]+`"`, *interval, time.Minute); !ok {
 		fmt.Fprintln(os.Stderr, "reloadbench: the floor scorer never answered")
 		return nil
 	}
@@ -428,22 +444,50 @@ func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.C
 		}
 		stopFloor()
 		start()
-		_, ok, failed := benchkit.Poll(url, want, *interval, time.Minute)
+		_, ok, failed := benchkit.PollFresh(url, want, *interval, time.Minute)
 		s.add(time.Since(t0), ok, failed)
 		time.Sleep(2 * time.Second)
 	}
 	return s
 }
 
+// peerURL is the peer's /health on its own port: the peers restart in place on a fixed port, and are
+// polled there with a new connection per request (see the package doc).
+func peerURL(peer event.Service) string {
+	if len(peer.Instances) == 0 {
+		fail(fmt.Sprintf("%s has no instance", peer.Name))
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d/health", peer.Instances[0].Port)
+}
+
 // explainMiss says on stderr what is known about a save the peer did not serve: for the NestJS peer,
 // whether SWC wrote the change to dist/ (then nest did not restart, or the restart did not come up),
 // and the tail of the peer's log.
-func explainMiss(dir string, e edit, n int, want string) {
-	fmt.Fprintf(os.Stderr, "reloadbench: %s did not serve save %d within a minute\n", e.peerName, n)
-	if e.peer == "users-nest" {
-		js := filepath.Join(dir, "sample-services", e.peer, "dist", strings.TrimSuffix(strings.TrimPrefix(e.file, "src/"), ".ts")+".js")
+func explainMiss(dir string, e edit, n int, want, gateway string, peer event.Service) {
+	fmt.Fprintf(os.Stderr, "reloadbench: %s did not serve save %d (%s) within a minute\n", e.peerName, n, want)
+	if e.peer == "users-nest" { // nest's SWC builder writes dist/src/...
+		js := filepath.Join(dir, "sample-services", e.peer, "dist", strings.TrimSuffix(e.file, ".ts")+".js")
 		b, err := os.ReadFile(js)
 		fmt.Fprintf(os.Stderr, "reloadbench: %s has the change: %v (%v)\n", js, err == nil && strings.Contains(string(b), strings.TrimSuffix(want, `"`)), err)
+	}
+	urls := []string{gateway + "/bench/" + e.peer}
+	for _, in := range peer.Instances {
+		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d/health", in.Port))
+		// who holds the port's connections: the old process, closing, may still answer on the
+		// gateway's kept-alive connection while the new one listens
+		if out, err := exec.Command("ss", "-tnp", fmt.Sprintf("( sport = :%d )", in.Port)).CombinedOutput(); err == nil {
+			fmt.Fprintf(os.Stderr, "reloadbench: connections to the peer's port %d:\n%s", in.Port, out)
+		}
+	}
+	for _, u := range urls {
+		resp, err := http.Get(u)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "reloadbench: GET %s: %v\n", u, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Fprintf(os.Stderr, "reloadbench: GET %s: %s %s\n", u, resp.Status, b)
 	}
 	logs, _ := filepath.Glob(filepath.Join(dir, ".devstack", "*", e.peer+".log"))
 	more, _ := filepath.Glob(filepath.Join(dir, ".devstack", e.peer+".log"))
