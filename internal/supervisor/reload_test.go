@@ -544,16 +544,30 @@ func TestEditorSaveIsOneReload(t *testing.T) {
 			do(write(tmp, v), rename(main, old), rename(tmp, main), chmod(main), remove(old))
 		}},
 	}
-	for i, s := range saves {
-		prev := h.service("svc").LastReload
-		n := builds()
-		s.save(fmt.Sprintf("package main // v%d\n", i+1))
-		h.waitFor("svc", 30*time.Second, s.editor+": reloaded", func(sv event.Service) bool {
-			return sv.LastReload != nil && sv.LastReload.OK && (prev == nil || sv.LastReload.At.After(prev.At)) && sv.Status == event.StatusReady
-		})
-		time.Sleep(500 * time.Millisecond) // a second reload would have begun by now
-		if got := builds() - n; got != 1 {
-			t.Errorf("%s: %d builds, want 1", s.editor, got)
+	v := 0
+	for _, s := range saves {
+		// An editor does these steps within a millisecond or two; on a loaded machine the test itself
+		// may be paused longer, and then two reloads are right: such a try does not count.
+		for try := 1; ; try++ {
+			prev := h.service("svc").LastReload
+			n := builds()
+			v++
+			t0 := time.Now()
+			s.save(fmt.Sprintf("package main // v%d\n", v))
+			took := time.Since(t0)
+			h.waitFor("svc", 30*time.Second, s.editor+": reloaded", func(sv event.Service) bool {
+				return sv.LastReload != nil && sv.LastReload.OK && (prev == nil || sv.LastReload.At.After(prev.At)) && sv.Status == event.StatusReady
+			})
+			time.Sleep(500 * time.Millisecond) // a second reload would have begun by now
+			got := builds() - n
+			if took > debounce/2 && try < 3 {
+				t.Logf("%s: the save took %s (more than half the debounce); again", s.editor, took)
+				continue
+			}
+			if got != 1 {
+				t.Errorf("%s: %d builds, want 1 (the save took %s)", s.editor, got, took)
+			}
+			break
 		}
 	}
 }
