@@ -306,6 +306,16 @@ func main() {
 		}
 		r := &row{e: e, per: map[string][]time.Duration{}}
 		rows = append(rows, r)
+		r.peerAbsent = e.peer == "scorer-air" && *airBin == ""
+		var floorSave func(n int) (time.Duration, bool, int)
+		if e.service == "scorer" {
+			floorSave = startFloor(root, dir, service("scorer"), e, &floor)
+			if floorSave != nil {
+				r.floor = &side{}
+			}
+		}
+		// The sides take turns, save by save, so a change in the machine's load (it is shared) falls
+		// on all of them alike.
 		for n := 1; n <= *runs; n++ {
 			prev := service(e.service).LastReload
 			want := save(filepath.Join(dir, "sample-services", e.service, e.file), e.marker, n)
@@ -320,11 +330,7 @@ func main() {
 				}
 			}
 			time.Sleep(settle)
-		}
-		if e.peer == "scorer-air" && *airBin == "" {
-			r.peerAbsent = true
-		} else {
-			for n := 1; n <= *runs; n++ {
+			if !r.peerAbsent {
 				want := save(filepath.Join(dir, "sample-services", e.peer, e.file), e.marker, n)
 				took, ok, failed := benchkit.PollFresh(peerURL(service(e.peer)), want, *interval, time.Minute)
 				r.peer.add(took, ok, failed)
@@ -333,16 +339,17 @@ func main() {
 				}
 				time.Sleep(settle)
 			}
+			if floorSave != nil {
+				r.floor.add(floorSave(n))
+				time.Sleep(settle)
+			}
 		}
-		if e.service == "scorer" {
-			r.floor = measureFloor(root, dir, service("scorer"), e, &floor, stopFloor)
-			stopFloor()
-		}
+		stopFloor()
 	}
 
 	fmt.Printf("## Hot reload on the sample services\n\n")
 	fmt.Printf("Measured %s on a copy of the sample stack (all services running, broker and PostgreSQL shared), "+
-		"%d saves per service and side, one side after the other. Each save changes the string the service's "+
+		"%d saves per service and side, the sides taking turns save by save. Each save changes the string the service's "+
 		"/health answers with; a harness polls every %s until the new string is served (save → new code answering, "+
 		"median). The peer runs as a service of the same stack (a copy of the service's directory, devstack's watch "+
 		"off, the peer watching and restarting), so it gets the same environment. devstack's side is polled through "+
@@ -380,10 +387,18 @@ func main() {
 	fmt.Println()
 }
 
-// measureFloor runs the scorer by hand, as a developer without any tool would: after each save, go
-// build, stop the old process, start the new one (with the environment devstack gave the scorer, on a
-// port of its own) and poll it directly.
-func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.Cmd, stopFloor func()) *side {
+// startFloor runs the scorer by hand, as a developer without any tool would: it returns the save
+// that, after each edit, runs go build (devstack.yaml's command), stops the old process, starts the
+// new one (with the environment devstack gave the scorer, on a port of its own) and polls it
+// directly; nil when the floor cannot run.
+func startFloor(root, dir string, scorer event.Service, e edit, floor **exec.Cmd) func(n int) (time.Duration, bool, int) {
+	stop := func() {
+		if *floor != nil {
+			_ = syscall.Kill(-(*floor).Process.Pid, syscall.SIGTERM)
+			_ = (*floor).Wait()
+			*floor = nil
+		}
+	}
 	var envv []string
 	for _, in := range scorer.Instances {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", in.PID)); err == nil && in.PID > 0 {
@@ -434,21 +449,17 @@ func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.C
 		fmt.Fprintln(os.Stderr, "reloadbench: the floor scorer never answered")
 		return nil
 	}
-	s := &side{}
-	for n := 1; n <= *runs; n++ {
+	return func(n int) (time.Duration, bool, int) {
 		want := save(filepath.Join(fdir, e.file), e.marker, n)
 		t0 := time.Now()
 		if !build() {
-			s.missed++
-			continue
+			return time.Since(t0), false, 0
 		}
-		stopFloor()
+		stop()
 		start()
 		_, ok, failed := benchkit.PollFresh(url, want, *interval, time.Minute)
-		s.add(time.Since(t0), ok, failed)
-		time.Sleep(2 * time.Second)
+		return time.Since(t0), ok, failed // from the build's start, as a save is from the file event
 	}
-	return s
 }
 
 // peerURL is the peer's /health on its own port: the peers restart in place on a fixed port, and are
