@@ -13,9 +13,9 @@
 // process, shutting down gracefully, stops listening but keeps answering on open connections, and a
 // poll every few ms never lets that connection go idle, so the new code is never seen ("nest missed
 // saves"). Polling the peers directly spares them the gateway hop, which only devstack pays. The
-// floor is run by this command itself (build, stop the old process, start the new one with the
-// scorer's environment) and polled directly too. It prints Markdown: the comparison, then devstack's
-// timeline.
+// floor is run by this command itself (build, start the new process on a new port with the scorer's
+// environment, then stop the old one) and polled directly too. It prints Markdown: the comparison,
+// then devstack's timeline.
 package main
 
 import (
@@ -358,8 +358,10 @@ func main() {
 		"process, which stops listening but still answers while it shuts down, and the new code is not seen), so "+
 		"only devstack pays for a gateway hop. Failed polls: answers that were "+
 		"errors (no connection, 5xx) while the new code was coming, summed over the saves. air is given devstack's "+
-		"50 ms debounce (`delay = 50`). The floor is a bare `go build` + stop + start of the scorer, run by the "+
-		"harness and polled directly like the peers (no gateway hop, no watcher).\n\n", time.Now().UTC().Format("2006-01-02"), *runs, *interval)
+		"50 ms debounce (`delay = 50`). The floor is a bare `go build` (the sample's build command) + start of the "+
+		"scorer, run by the harness on a new port each time and polled directly like the peers (no gateway hop, no "+
+		"watcher; the old process is stopped after the new one answers, untimed, as devstack's blue-green reload "+
+		"does not wait for it either).\n\n", time.Now().UTC().Format("2006-01-02"), *runs, *interval)
 	fmt.Printf("| service | devstack | peer | peer median | ratio devstack/peer | failed polls devstack / peer |\n|---|---:|---|---:|---:|---:|\n")
 	for _, r := range rows {
 		if r.peerAbsent {
@@ -388,17 +390,10 @@ func main() {
 }
 
 // startFloor runs the scorer by hand, as a developer without any tool would: it returns the save
-// that, after each edit, runs go build (devstack.yaml's command), stops the old process, starts the
-// new one (with the environment devstack gave the scorer, on a port of its own) and polls it
-// directly; nil when the floor cannot run.
+// that, after each edit, runs go build (devstack.yaml's command), starts the new process (with the
+// environment devstack gave the scorer, on a new port) and polls it directly; nil when the floor
+// cannot run.
 func startFloor(root, dir string, scorer event.Service, e edit, floor **exec.Cmd) func(n int) (time.Duration, bool, int) {
-	stop := func() {
-		if *floor != nil {
-			_ = syscall.Kill(-(*floor).Process.Pid, syscall.SIGTERM)
-			_ = (*floor).Wait()
-			*floor = nil
-		}
-	}
 	var envv []string
 	for _, in := range scorer.Instances {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", in.PID)); err == nil && in.PID > 0 {
@@ -419,12 +414,9 @@ func startFloor(root, dir string, scorer event.Service, e edit, floor **exec.Cmd
 	if out, err := exec.Command("cp", "-a", src, fdir).CombinedOutput(); err != nil {
 		fail(fmt.Sprintf("cp %s: %v: %s", src, err, out))
 	}
-	port := freePort()
-	url := fmt.Sprintf("http://127.0.0.1:%d/health", port)
-	// Its own consumer group: stopping the old process and starting the new one waits for no
-	// rebalance of a group shared with devstack's and air's scorers (a kgo member leaving a group in
-	// the middle of a rebalance waits for it, up to a minute).
-	envv = append(envv, fmt.Sprintf("PORT=%d", port), "SCORER_GROUP=scorer-floor")
+	// Its own consumer group: a scorer leaving a group shared with devstack's and air's scorers in the
+	// middle of a rebalance waits for it (up to a minute).
+	envv = append(envv, "SCORER_GROUP=scorer-floor")
 	build := func() bool {
 		cmd := exec.Command("sh", "-c", scorerBuild)
 		cmd.Dir = fdir
@@ -434,18 +426,22 @@ func startFloor(root, dir string, scorer event.Service, e edit, floor **exec.Cmd
 		}
 		return err == nil
 	}
-	start := func() {
+	// start runs the built scorer on a new port and returns its /health; the old process is stopped
+	// after the new one answers (not timed): the floor is the build and the start, as devstack's
+	// blue-green reload does not wait for the old instance either.
+	start := func() string {
+		port := freePort()
 		cmd := exec.Command("./bin/scorer")
-		cmd.Dir, cmd.Env = fdir, envv
+		cmd.Dir, cmd.Env = fdir, append(slices.Clone(envv), fmt.Sprintf("PORT=%d", port))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		must(cmd.Start())
 		*floor = cmd
+		return fmt.Sprintf("http://127.0.0.1:%d/health", port)
 	}
 	if !build() {
 		return nil
 	}
-	start()
-	if _, ok, _ := benchkit.PollFresh(url, e.marker[strings.LastIndex(e.marker, `"`):]+`"`, *interval, time.Minute); !ok {
+	if _, ok, _ := benchkit.PollFresh(start(), e.marker[strings.LastIndex(e.marker, `"`):]+`"`, *interval, time.Minute); !ok {
 		fmt.Fprintln(os.Stderr, "reloadbench: the floor scorer never answered")
 		return nil
 	}
@@ -455,10 +451,12 @@ func startFloor(root, dir string, scorer event.Service, e edit, floor **exec.Cmd
 		if !build() {
 			return time.Since(t0), false, 0
 		}
-		stop()
-		start()
-		_, ok, failed := benchkit.PollFresh(url, want, *interval, time.Minute)
-		return time.Since(t0), ok, failed // from the build's start, as a save is from the file event
+		old := *floor
+		_, ok, failed := benchkit.PollFresh(start(), want, *interval, time.Minute)
+		took := time.Since(t0) // from the build's start, as a save is from the file event
+		_ = syscall.Kill(-old.Process.Pid, syscall.SIGTERM)
+		_ = old.Wait()
+		return took, ok, failed
 	}
 }
 
