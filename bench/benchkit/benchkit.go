@@ -36,13 +36,27 @@ func Median(ds []time.Duration) time.Duration {
 // MS formats d in whole milliseconds.
 func MS(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
 
-var client = &http.Client{Timeout: 2 * time.Second}
+var (
+	client      = &http.Client{Timeout: 2 * time.Second}
+	freshClient = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+)
 
 // Poll GETs url every interval until its body contains want or timeout passes. It returns the time
 // taken, whether want was served, and the failed polls: requests that got no answer (connection
 // refused or reset, timeout) or a status of 500 or more — what a user would have seen as an error
 // while the tool reloaded. Answers with the old body are not failures.
 func Poll(url, want string, interval, timeout time.Duration) (took time.Duration, ok bool, failed int) {
+	return poll(client, url, want, interval, timeout)
+}
+
+// PollFresh is Poll with a new connection for every request: it reaches whichever process listens
+// now, where a kept-alive connection may still reach an old one that stopped listening but still
+// answers (a server that restarts in place and shuts the old process down gracefully).
+func PollFresh(url, want string, interval, timeout time.Duration) (took time.Duration, ok bool, failed int) {
+	return poll(freshClient, url, want, interval, timeout)
+}
+
+func poll(client *http.Client, url, want string, interval, timeout time.Duration) (took time.Duration, ok bool, failed int) {
 	t0 := time.Now()
 	for time.Since(t0) < timeout {
 		resp, err := client.Get(url)

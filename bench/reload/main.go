@@ -6,24 +6,34 @@
 //
 // The peers run in the same stack copy as services of their own (a copy of the service's directory,
 // no devstack watch: the peer watches and restarts), so they get the same environment (DATABASE_URL,
-// KAFKA_BROKERS, …) and are polled through the same gateway path as devstack's services: a bench
-// route per side rewritten to the service's /health, whose body carries the edited marker. The floor
-// is run by this command itself (build, stop the old process, start the new one with the scorer's
-// environment) and polled directly. It prints Markdown: the comparison, then devstack's timeline.
+// KAFKA_BROKERS, …). devstack's services are polled through its gateway (a bench route rewritten to
+// the service's /health, whose body carries the edited marker); the peers, which restart in place on
+// a fixed port, are polled directly on that port with a new connection per request. Through the
+// gateway, its kept-alive upstream connection can keep reaching the peer's old process: Nest's old
+// process, shutting down gracefully, stops listening but keeps answering on open connections, and a
+// poll every few ms never lets that connection go idle, so the new code is never seen ("nest missed
+// saves"). Polling the peers directly spares them the gateway hop, which only devstack pays. The
+// floor is run by this command itself (build, start the new process on a new port with the scorer's
+// environment, then stop the old one) and polled directly too. It prints Markdown: the comparison,
+// then devstack's timeline.
 package main
 
 import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/devstack-dev/devstack/bench/benchkit"
+	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/event"
 	"github.com/devstack-dev/devstack/internal/stackcopy"
 )
@@ -33,6 +43,7 @@ var (
 	runs     = flag.Int("runs", 5, "saves per service and side")
 	airBin   = flag.String("air", "", "air binary (the scorer's peer; empty: not measured)")
 	interval = flag.Duration("poll", 5*time.Millisecond, "poll interval of the harness")
+	only     = flag.String("only", "", "measure only these services (comma-separated; default all)")
 )
 
 var (
@@ -49,17 +60,22 @@ type edit struct {
 	peerSetup                             func(dir string)
 }
 
+// airTOML is air's configuration for the scorer's copy: the build command is devstack.yaml's own
+// (so both sides build the same way), the binary is where that command writes it.
 const airTOML = `root = "."
 tmp_dir = "tmp"
 [build]
-cmd = "go build -o ./tmp/scorer ./cmd/scorer"
-bin = "./tmp/scorer"
+cmd = %q
+bin = "./bin/scorer"
 include_ext = ["go"]
 exclude_dir = ["bin", "tmp"]
 delay = 50
 [log]
 main_only = true
 `
+
+// scorerBuild is the scorer's build command in the sample's devstack.yaml; air and the floor run it too.
+var scorerBuild string
 
 func edits() []edit {
 	return []edit{
@@ -68,9 +84,13 @@ func edits() []edit {
 			marker: `status, code, detail := "ok`,
 			peerYAML: fmt.Sprintf(`    dir: sample-services/scorer-air
     command: exec %s -c .air.toml
+    env:
+      SCORER_GROUP: scorer-air # its own consumer group: a restart waits for no rebalance with devstack's scorer
     ready: { http: /health, timeout: 300s }
 `, *airBin),
-			peerSetup: func(dir string) { must(os.WriteFile(filepath.Join(dir, ".air.toml"), []byte(airTOML), 0o644)) },
+			peerSetup: func(dir string) {
+				must(os.WriteFile(filepath.Join(dir, ".air.toml"), []byte(fmt.Sprintf(airTOML, scorerBuild)), 0o644))
+			},
 		},
 		{
 			service: "users", peer: "users-nest", peerName: "nest start --watch -b swc", file: "src/health/health.controller.ts",
@@ -162,6 +182,13 @@ func main() {
 	stop = func() { os.RemoveAll(dir) }
 	_, err = stackcopy.Copy(root, dir, "sample-services")
 	must(err)
+	cfg, err := config.Load(filepath.Join(dir, "devstack.yaml"))
+	must(err)
+	sc, ok := cfg.Services["scorer"]
+	if !ok || sc.Build == "" {
+		fail("the sample's devstack.yaml has no scorer service with a build")
+	}
+	scorerBuild = sc.Build
 
 	// The peers: a copy of each service's directory (its dependencies stay links), a service of its own
 	// without devstack's watch, and a bench route per side to /health.
@@ -274,8 +301,21 @@ func main() {
 	var rows []*row
 	const settle = 2 * time.Second // the old instance drains, the tool settles
 	for _, e := range edits() {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), e.service) {
+			continue
+		}
 		r := &row{e: e, per: map[string][]time.Duration{}}
 		rows = append(rows, r)
+		r.peerAbsent = e.peer == "scorer-air" && *airBin == ""
+		var floorSave func(n int) (time.Duration, bool, int)
+		if e.service == "scorer" {
+			floorSave = startFloor(root, dir, service("scorer"), e, &floor)
+			if floorSave != nil {
+				r.floor = &side{}
+			}
+		}
+		// The sides take turns, save by save, so a change in the machine's load (it is shared) falls
+		// on all of them alike.
 		for n := 1; n <= *runs; n++ {
 			prev := service(e.service).LastReload
 			want := save(filepath.Join(dir, "sample-services", e.service, e.file), e.marker, n)
@@ -290,32 +330,38 @@ func main() {
 				}
 			}
 			time.Sleep(settle)
-		}
-		if e.peer == "scorer-air" && *airBin == "" {
-			r.peerAbsent = true
-		} else {
-			for n := 1; n <= *runs; n++ {
+			if !r.peerAbsent {
 				want := save(filepath.Join(dir, "sample-services", e.peer, e.file), e.marker, n)
-				r.peer.add(benchkit.Poll(gateway+"/bench/"+e.peer, want, *interval, time.Minute))
+				took, ok, failed := benchkit.PollFresh(peerURL(service(e.peer)), want, *interval, time.Minute)
+				r.peer.add(took, ok, failed)
+				if !ok {
+					explainMiss(dir, e, n, want, gateway, service(e.peer))
+				}
+				time.Sleep(settle)
+			}
+			if floorSave != nil {
+				r.floor.add(floorSave(n))
 				time.Sleep(settle)
 			}
 		}
-		if e.service == "scorer" {
-			r.floor = measureFloor(root, dir, service("scorer"), e, &floor, stopFloor)
-			stopFloor()
-		}
+		stopFloor()
 	}
 
 	fmt.Printf("## Hot reload on the sample services\n\n")
 	fmt.Printf("Measured %s on a copy of the sample stack (all services running, broker and PostgreSQL shared), "+
-		"%d saves per service and side, one side after the other. Each save changes the string the service's "+
+		"%d saves per service and side, the sides taking turns save by save. Each save changes the string the service's "+
 		"/health answers with; a harness polls every %s until the new string is served (save → new code answering, "+
-		"median). Both sides are polled the same way, through the same gateway path: the peer runs as a service of "+
-		"the same stack (a copy of the service's directory, devstack's watch off, the peer watching and restarting) "+
-		"behind a bench route to its /health, so it gets the same environment. Failed polls: answers that were "+
+		"median). The peer runs as a service of the same stack (a copy of the service's directory, devstack's watch "+
+		"off, the peer watching and restarting), so it gets the same environment. devstack's side is polled through "+
+		"devstack's gateway (a bench route to the service's /health); the peer's directly on its port, with a new "+
+		"connection per poll (through the gateway, the gateway's kept-alive connection keeps reaching Nest's old "+
+		"process, which stops listening but still answers while it shuts down, and the new code is not seen), so "+
+		"only devstack pays for a gateway hop. Failed polls: answers that were "+
 		"errors (no connection, 5xx) while the new code was coming, summed over the saves. air is given devstack's "+
-		"50 ms debounce (`delay = 50`). The floor is a bare `go build` + stop + start of the scorer, run by the "+
-		"harness and polled directly (no gateway hop, no watcher).\n\n", time.Now().UTC().Format("2006-01-02"), *runs, *interval)
+		"50 ms debounce (`delay = 50`). The floor is a bare `go build` (the sample's build command) + start of the "+
+		"scorer, run by the harness on a new port each time and polled directly like the peers (no gateway hop, no "+
+		"watcher; the old process is stopped after the new one answers, untimed, as devstack's blue-green reload "+
+		"does not wait for it either).\n\n", time.Now().UTC().Format("2006-01-02"), *runs, *interval)
 	fmt.Printf("| service | devstack | peer | peer median | ratio devstack/peer | failed polls devstack / peer |\n|---|---:|---|---:|---:|---:|\n")
 	for _, r := range rows {
 		if r.peerAbsent {
@@ -343,15 +389,16 @@ func main() {
 	fmt.Println()
 }
 
-// measureFloor runs the scorer by hand, as a developer without any tool would: after each save, go
-// build, stop the old process, start the new one (with the environment devstack gave the scorer, on a
-// port of its own) and poll it directly.
-func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.Cmd, stopFloor func()) *side {
+// startFloor runs the scorer by hand, as a developer without any tool would: it returns the save
+// that, after each edit, runs go build (devstack.yaml's command), starts the new process (with the
+// environment devstack gave the scorer, on a new port) and polls it directly; nil when the floor
+// cannot run.
+func startFloor(root, dir string, scorer event.Service, e edit, floor **exec.Cmd) func(n int) (time.Duration, bool, int) {
 	var envv []string
 	for _, in := range scorer.Instances {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", in.PID)); err == nil && in.PID > 0 {
 			for _, kv := range strings.Split(string(b), "\x00") {
-				if kv != "" && !strings.HasPrefix(kv, "PORT=") {
+				if kv != "" && !strings.HasPrefix(kv, "PORT=") && !strings.HasPrefix(kv, "SCORER_GROUP=") {
 					envv = append(envv, kv)
 				}
 			}
@@ -367,10 +414,11 @@ func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.C
 	if out, err := exec.Command("cp", "-a", src, fdir).CombinedOutput(); err != nil {
 		fail(fmt.Sprintf("cp %s: %v: %s", src, err, out))
 	}
-	port := freePort()
-	url := fmt.Sprintf("http://127.0.0.1:%d/health", port)
+	// Its own consumer group: a scorer leaving a group shared with devstack's and air's scorers in the
+	// middle of a rebalance waits for it (up to a minute).
+	envv = append(envv, "SCORER_GROUP=scorer-floor")
 	build := func() bool {
-		cmd := exec.Command("go", "build", "-o", "bin/scorer-floor", "./cmd/scorer")
+		cmd := exec.Command("sh", "-c", scorerBuild)
 		cmd.Dir = fdir
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -378,36 +426,85 @@ func measureFloor(root, dir string, scorer event.Service, e edit, floor **exec.C
 		}
 		return err == nil
 	}
-	start := func() {
-		cmd := exec.Command("./bin/scorer-floor")
-		cmd.Dir, cmd.Env = fdir, append(envv, fmt.Sprintf("PORT=%d", port))
+	// start runs the built scorer on a new port and returns its /health; the old process is stopped
+	// after the new one answers (not timed): the floor is the build and the start, as devstack's
+	// blue-green reload does not wait for the old instance either.
+	start := func() string {
+		port := freePort()
+		cmd := exec.Command("./bin/scorer")
+		cmd.Dir, cmd.Env = fdir, append(slices.Clone(envv), fmt.Sprintf("PORT=%d", port))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		must(cmd.Start())
 		*floor = cmd
+		return fmt.Sprintf("http://127.0.0.1:%d/health", port)
 	}
 	if !build() {
 		return nil
 	}
-	start()
-	if _, ok, _ := benchkit.Poll(url, e.marker[strings.LastIndex(e.marker, `"`):]+`"`, *interval, time.Minute); !ok {
+	if _, ok, _ := benchkit.PollFresh(start(), e.marker[strings.LastIndex(e.marker, `"`):]+`"`, *interval, time.Minute); !ok {
 		fmt.Fprintln(os.Stderr, "reloadbench: the floor scorer never answered")
 		return nil
 	}
-	s := &side{}
-	for n := 1; n <= *runs; n++ {
+	return func(n int) (time.Duration, bool, int) {
 		want := save(filepath.Join(fdir, e.file), e.marker, n)
 		t0 := time.Now()
 		if !build() {
-			s.missed++
+			return time.Since(t0), false, 0
+		}
+		old := *floor
+		_, ok, failed := benchkit.PollFresh(start(), want, *interval, time.Minute)
+		took := time.Since(t0) // from the build's start, as a save is from the file event
+		_ = syscall.Kill(-old.Process.Pid, syscall.SIGTERM)
+		_ = old.Wait()
+		return took, ok, failed
+	}
+}
+
+// peerURL is the peer's /health on its own port: the peers restart in place on a fixed port, and are
+// polled there with a new connection per request (see the package doc).
+func peerURL(peer event.Service) string {
+	if len(peer.Instances) == 0 {
+		fail(fmt.Sprintf("%s has no instance", peer.Name))
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d/health", peer.Instances[0].Port)
+}
+
+// explainMiss says on stderr what is known about a save the peer did not serve: for the NestJS peer,
+// whether SWC wrote the change to dist/ (then nest did not restart, or the restart did not come up),
+// and the tail of the peer's log.
+func explainMiss(dir string, e edit, n int, want, gateway string, peer event.Service) {
+	fmt.Fprintf(os.Stderr, "reloadbench: %s did not serve save %d (%s) within a minute\n", e.peerName, n, want)
+	if e.peer == "users-nest" { // nest's SWC builder writes dist/src/...
+		js := filepath.Join(dir, "sample-services", e.peer, "dist", strings.TrimSuffix(e.file, ".ts")+".js")
+		b, err := os.ReadFile(js)
+		fmt.Fprintf(os.Stderr, "reloadbench: %s has the change: %v (%v)\n", js, err == nil && strings.Contains(string(b), strings.TrimSuffix(want, `"`)), err)
+	}
+	urls := []string{gateway + "/bench/" + e.peer}
+	for _, in := range peer.Instances {
+		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d/health", in.Port))
+		// who holds the port's connections: the old process, closing, may still answer on the
+		// gateway's kept-alive connection while the new one listens
+		if out, err := exec.Command("ss", "-tnp", fmt.Sprintf("( sport = :%d )", in.Port)).CombinedOutput(); err == nil {
+			fmt.Fprintf(os.Stderr, "reloadbench: connections to the peer's port %d:\n%s", in.Port, out)
+		}
+	}
+	for _, u := range urls {
+		resp, err := http.Get(u)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "reloadbench: GET %s: %v\n", u, err)
 			continue
 		}
-		stopFloor()
-		start()
-		_, ok, failed := benchkit.Poll(url, want, *interval, time.Minute)
-		s.add(time.Since(t0), ok, failed)
-		time.Sleep(2 * time.Second)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Fprintf(os.Stderr, "reloadbench: GET %s: %s %s\n", u, resp.Status, b)
 	}
-	return s
+	logs, _ := filepath.Glob(filepath.Join(dir, ".devstack", "*", e.peer+".log"))
+	more, _ := filepath.Glob(filepath.Join(dir, ".devstack", e.peer+".log"))
+	for _, l := range append(logs, more...) {
+		if b, err := os.ReadFile(l); err == nil {
+			fmt.Fprintf(os.Stderr, "reloadbench: %s (tail):\n%s\n", l, b[max(0, len(b)-3000):])
+		}
+	}
 }
 
 func must(err error) {

@@ -53,7 +53,7 @@ const (
 	DefaultCondition        = "healthy"
 	DefaultProbeInterval    = Duration(200 * time.Millisecond)
 	DefaultProbeTimeout     = Duration(60 * time.Second)
-	DefaultDebounce         = Duration(200 * time.Millisecond)
+	DefaultDebounce         = Duration(50 * time.Millisecond)
 	DefaultTestTimeout      = Duration(10 * time.Minute)
 )
 

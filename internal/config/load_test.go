@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -368,6 +369,21 @@ services:
 	} {
 		if v != 0 {
 			t.Errorf("%s = %d, want 0 as written", what, v)
+		}
+	}
+}
+
+// An editor's save is one burst of events within a few milliseconds (the supervisor's
+// TestEditorSaveIsOneReload), so the default quiet time before a reload is short: every millisecond
+// of it is in every reload.
+func TestWatchDebounceDefault(t *testing.T) {
+	for _, watch := range []string{"watch: true", "watch: {include: [\"**/*.go\"]}"} {
+		c, err := LoadBytes("devstack.yaml", []byte("services:\n  api:\n    command: ./api\n    "+watch+"\n"), t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Services["api"].Watch.Debounce; got != Duration(50*time.Millisecond) {
+			t.Errorf("%s: debounce %s, want 50ms", watch, time.Duration(got))
 		}
 	}
 }

@@ -354,7 +354,7 @@ type Watch struct {
 	Paths    []string `yaml:"paths,omitempty" json:"paths,omitempty" jsonschema_description:"Directories or files to watch, relative to dir. Default: dir."`
 	Include  []string `yaml:"include,omitempty" json:"include,omitempty" jsonschema_description:"Globs of files whose change triggers a reload. Default: all files."`
 	Ignore   []string `yaml:"ignore,omitempty" json:"ignore,omitempty" jsonschema_description:"Globs ignored besides the defaults (.git, node_modules, .venv, dist, __pycache__, the build output)."`
-	Debounce Duration `yaml:"debounce,omitempty" json:"debounce,omitempty" jsonschema_description:"Quiet period after the last change before reloading. Default 200ms."`
+	Debounce Duration `yaml:"debounce,omitempty" json:"debounce,omitempty" jsonschema_description:"Quiet period after the last change before reloading. Default 50ms."`
 	Disabled bool     `yaml:"disabled,omitempty" json:"disabled,omitempty" jsonschema_description:"Turn hot reload off (same as watch: false)."`
 }
 

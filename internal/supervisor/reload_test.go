@@ -496,3 +496,82 @@ func TestLoopGuardSparesEdits(t *testing.T) {
 		t.Fatal("an ignored output still triggers")
 	}
 }
+
+// An editor's save is a burst of file events (a temp file, renames, a chmod); with config's default
+// debounce (50 ms) each save is one reload, whichever way the editor writes.
+func TestEditorSaveIsOneReload(t *testing.T) {
+	const debounce = 50 * time.Millisecond // config.DefaultDebounce
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.go"), "package main // v0\n")
+	sp := Spec{Name: "svc", Dir: dir, Restart: "on-failure", Replicas: 1, Command: "exec sleep 1000",
+		Build: `echo build >> builds.count`, Watch: &Watch{Debounce: debounce, Ignore: []string{"*.count"}}}
+	h := newHarness(t, []Spec{sp})
+	h.start()
+	if err := h.waitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	builds := func() int {
+		b, _ := os.ReadFile(filepath.Join(dir, "builds.count"))
+		return strings.Count(string(b), "build")
+	}
+	main := filepath.Join(dir, "main.go")
+	// the steps of a save, a couple of milliseconds apart (an editor's writes go through its own I/O loop)
+	do := func(steps ...func() error) {
+		for i, s := range steps {
+			if i > 0 {
+				time.Sleep(2 * time.Millisecond)
+			}
+			if err := s(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write := func(p, s string) func() error { return func() error { return os.WriteFile(p, []byte(s), 0o644) } }
+	rename := func(a, b string) func() error { return func() error { return os.Rename(a, b) } }
+	remove := func(p string) func() error { return func() error { return os.Remove(p) } }
+	chmod := func(p string) func() error { return func() error { return os.Chmod(p, 0o644) } }
+	saves := []struct {
+		editor string
+		save   func(v string)
+	}{
+		{"in place (VS Code): truncate, write, chmod", func(v string) { do(write(main, v), chmod(main)) }},
+		{"atomic (write a temp file, rename it over, chmod)", func(v string) {
+			tmp := main + ".tmp.4242"
+			do(write(tmp, v), rename(tmp, main), chmod(main))
+		}},
+		{"vim: probe file 4913, backup by rename, write, chmod, drop the backup", func(v string) {
+			probe, bak := filepath.Join(dir, "4913"), main+"~"
+			do(write(probe, ""), remove(probe), rename(main, bak), write(main, v), chmod(main), remove(bak))
+		}},
+		{"JetBrains safe write: temp file, old renamed away, temp renamed in, old removed", func(v string) {
+			tmp, old := main+"___jb_tmp___", main+"___jb_old___"
+			do(write(tmp, v), rename(main, old), rename(tmp, main), chmod(main), remove(old))
+		}},
+	}
+	v := 0
+	for _, s := range saves {
+		// An editor does these steps within a millisecond or two; on a loaded machine the test itself
+		// may be paused longer, and then two reloads are right: such a try does not count.
+		for try := 1; ; try++ {
+			prev := h.service("svc").LastReload
+			n := builds()
+			v++
+			t0 := time.Now()
+			s.save(fmt.Sprintf("package main // v%d\n", v))
+			took := time.Since(t0)
+			h.waitFor("svc", 30*time.Second, s.editor+": reloaded", func(sv event.Service) bool {
+				return sv.LastReload != nil && sv.LastReload.OK && (prev == nil || sv.LastReload.At.After(prev.At)) && sv.Status == event.StatusReady
+			})
+			time.Sleep(500 * time.Millisecond) // a second reload would have begun by now
+			got := builds() - n
+			if took > debounce/2 && try < 3 {
+				t.Logf("%s: the save took %s (more than half the debounce); again", s.editor, took)
+				continue
+			}
+			if got != 1 {
+				t.Errorf("%s: %d builds, want 1 (the save took %s)", s.editor, got, took)
+			}
+			break
+		}
+	}
+}
