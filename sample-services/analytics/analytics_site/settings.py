@@ -110,6 +110,8 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 KAFKA = {
     "BROKERS": os.environ.get("KAFKA_BROKERS", "127.0.0.1:9092"),
     "GROUP": os.environ.get("ANALYTICS_GROUP", "analytics"),
+    # devstack injects it (registry: in devstack.yaml); orders.placed and orders.scored are Avro.
+    "SCHEMA_REGISTRY_URL": os.environ.get("SCHEMA_REGISTRY_URL", ""),
 }
 
 ANALYTICS_SCOPE = "analytics:read"
