@@ -19,7 +19,8 @@ type portRef struct {
 	p    *int
 }
 
-// componentPorts are the ports of the enabled components: control API, broker, PostgreSQL, gateway.
+// componentPorts are the ports of the enabled components: control API, broker, PostgreSQL, schema
+// registry, gateway.
 // Services' own ports (services.NAME.port) are the user's and are left alone, and so are an external
 // broker's or PostgreSQL's (source: external: devstack listens on nothing for them).
 func componentPorts(cfg *config.Config) []portRef {
@@ -36,6 +37,9 @@ func componentPorts(cfg *config.Config) []portRef {
 	}
 	if cfg.PostgresEnabled() && !cfg.PostgresExternal() {
 		refs = append(refs, portRef{"postgres.port", local, &cfg.Postgres.Port})
+	}
+	if cfg.RegistryEnabled() {
+		refs = append(refs, portRef{"registry.port", local, &cfg.Registry.Port})
 	}
 	if cfg.GatewayEnabled() {
 		refs = append(refs, portRef{"gateway.http_port", or(cfg.Gateway.Host), &cfg.Gateway.HTTPPort})
@@ -176,7 +180,7 @@ func (a *App) checkPorts(cfg *config.Config, freePorts, interactive bool) error 
 		if !interactive {
 			return fmt.Errorf("%s; run `devstack up --free-ports` to run this stack on free ports, or stop the other one or change the ports in %s", why, cfg.Path)
 		}
-		fmt.Fprintf(a.Stderr, "devstack: %s.\nRun this stack on free ports instead (services get them through KAFKA_BROKERS, DATABASE_URL, GATEWAY_URL)? [Y/n] ", why)
+		fmt.Fprintf(a.Stderr, "devstack: %s.\nRun this stack on free ports instead (services get them through KAFKA_BROKERS, DATABASE_URL, GATEWAY_URL, SCHEMA_REGISTRY_URL)? [Y/n] ", why)
 		var answer string
 		_, _ = fmt.Fscanln(a.Stdin, &answer)
 		switch strings.ToLower(strings.TrimSpace(answer)) {

@@ -7,7 +7,8 @@ import (
 	"github.com/devstack-dev/devstack/internal/config"
 )
 
-// An external broker or PostgreSQL listens nowhere devstack does: `up` neither checks nor moves its port
+// An external broker or PostgreSQL listens nowhere devstack does (the schema registry does: it runs in
+// devstack whatever the broker): `up` neither checks nor moves its port
 // (a local Kafka on 9092 run by the user for broker.source: external is not "a taken port").
 func TestComponentPortsLeaveExternalSourcesAlone(t *testing.T) {
 	const services = `
@@ -23,6 +24,8 @@ services:
 		want []string
 	}{
 		{"embedded", "name: e\nbroker: {enabled: true}\n" + services,
+			[]string{"control.port", "broker.port", "postgres.port", "registry.port"}},
+		{"registry off", "name: e\nregistry: {enabled: false}\n" + services,
 			[]string{"control.port", "broker.port", "postgres.port"}},
 		{"external broker and postgres", `name: x
 broker:
@@ -32,7 +35,7 @@ broker:
 postgres:
   source: external
   external: {admin_url: "postgres://admin:pw@127.0.0.1:5432/postgres"}
-` + services, []string{"control.port"}},
+` + services, []string{"control.port", "registry.port"}}, // the registry runs here whatever the broker
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

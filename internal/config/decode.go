@@ -316,6 +316,7 @@ func quotedAs(n *node, types ...scalarType) *node {
 
 var requiredHints = map[string]string{
 	"Service.command": "the command that starts it, e.g. npm run start:dev",
+	"Subject.file":    "the schema file (.avsc, .json or .proto) relative to devstack.yaml",
 }
 
 func (l *loader) decodeStruct(path string, n *node, v reflect.Value) {

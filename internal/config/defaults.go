@@ -28,6 +28,8 @@ const (
 	DefaultPostgresUser     = "postgres"
 	DefaultPostgresPassword = "" // a random secret generated per stack (stack.PostgresOptions)
 	DefaultHTTPPort         = 8080
+	DefaultRegistryPort     = 8081
+	DefaultCompatibility    = "BACKWARD"
 	DefaultHTTPSPort        = 8443
 	DefaultIssuer           = "devstack"
 	DefaultAudience         = "devstack"
@@ -150,6 +152,25 @@ func (l *loader) applyDefaults(c *Config) {
 	setStr(&p.Image, DefaultPostgresImage)
 	if !l.has("postgres.password") {
 		p.Password = DefaultPostgresPassword
+	}
+
+	r := &c.Registry
+	if r.Enabled == nil {
+		v := c.BrokerEnabled()
+		r.Enabled = &v
+	}
+	if !l.has("registry.port") { // 0 written in the file: a free port
+		r.Port = DefaultRegistryPort
+	}
+	setStr(&r.Compatibility, DefaultCompatibility)
+	for name, sub := range r.Subjects {
+		if sub.File != "" {
+			sub.File = l.rel(sub.File)
+		}
+		if sub.Type == "" {
+			sub.Type = schemaTypeOf(sub.File)
+		}
+		r.Subjects[name] = sub
 	}
 
 	g := &c.Gateway

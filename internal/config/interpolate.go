@@ -23,7 +23,7 @@ import (
 // injectedVars are set by the stack per process; they are left for the shell to expand.
 var injectedVars = map[string]bool{
 	"PORT": true, "DEVSTACK_SERVICE": true, "DEVSTACK_REPLICA": true, "DEVSTACK_STACK": true,
-	"KAFKA_BROKERS": true, "DATABASE_URL": true, "GATEWAY_URL": true,
+	"KAFKA_BROKERS": true, "DATABASE_URL": true, "GATEWAY_URL": true, "SCHEMA_REGISTRY_URL": true,
 }
 
 // lookupFunc returns a variable's value and whether it is set.

@@ -41,6 +41,7 @@ func TestInterpolate(t *testing.T) {
 		{in: "$A and $ alone and $", want: "$A and $ alone and $"},
 		{in: "${NESTED}", want: "${A}"}, // values are not expanded again
 		{in: "${PORT} ${PORT:-80} ${DATABASE_URL}", want: "${PORT} ${PORT:-80} ${DATABASE_URL}"},
+		{in: "${SCHEMA_REGISTRY_URL}/subjects", want: "${SCHEMA_REGISTRY_URL}/subjects"},
 		{in: "${A", err: `unterminated "${A"`},
 		{in: "${MISSING:-${A}", err: "unterminated"},
 		{in: "${}", err: `invalid variable "${}"`},

@@ -433,6 +433,10 @@ func (c *Config) PostgresEnabled() bool {
 	return false
 }
 
+// RegistryEnabled reports whether the schema registry runs: registry.enabled when set, else whether the
+// broker runs.
+func (c *Config) RegistryEnabled() bool { return boolOr(c.Registry.Enabled, c.BrokerEnabled()) }
+
 // GatewayEnabled reports whether the gateway runs: gateway.enabled when set, else whether any
 // route exists.
 func (c *Config) GatewayEnabled() bool {

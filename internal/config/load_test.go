@@ -71,7 +71,7 @@ func dump(t *testing.T, c *Config, dir string) []byte {
 	}{Config: c, ServiceSeq: c.ServiceSeq, DotEnv: c.DotEnv, Warnings: c.Warnings}
 	view.Enabled = map[string]bool{
 		"broker": c.BrokerEnabled(), "postgres": c.PostgresEnabled(),
-		"gateway": c.GatewayEnabled(), "dev_issuer": c.DevIssuerEnabled(),
+		"gateway": c.GatewayEnabled(), "dev_issuer": c.DevIssuerEnabled(), "registry": c.RegistryEnabled(),
 	}
 	if view.Order, err = c.Order(); err != nil {
 		t.Fatalf("Order: %v", err)

@@ -22,6 +22,7 @@ type Config struct {
 	Broker   Broker              `yaml:"broker,omitempty" json:"broker,omitempty" jsonschema_description:"The embedded Kafka-compatible broker."`
 	Postgres Postgres            `yaml:"postgres,omitempty" json:"postgres,omitempty" jsonschema_description:"The embedded PostgreSQL server."`
 	Gateway  Gateway             `yaml:"gateway,omitempty" json:"gateway,omitempty" jsonschema_description:"The API gateway in front of the services."`
+	Registry Registry            `yaml:"registry,omitempty" json:"registry,omitempty" jsonschema_description:"The Confluent-compatible schema registry next to the broker, and the schemas devstack registers in it (schemas as code)."`
 	Services map[string]*Service `yaml:"services,omitempty" json:"services,omitempty" jsonschema_description:"The processes devstack runs, by name ([a-z0-9][a-z0-9_-]*)."`
 	Tests    []Test              `yaml:"tests,omitempty" json:"tests,omitempty" jsonschema_description:"Commands devstack test runs once every service is ready."`
 	Logs     Logs                `yaml:"logs,omitempty" json:"logs,omitempty" jsonschema_description:"How much of each service's output is kept in <state_dir>/logs."`
@@ -66,6 +67,29 @@ type Broker struct {
 	Topics map[string]Topic `yaml:"topics,omitempty" json:"topics,omitempty" jsonschema_description:"Topics created before any service starts, by name."`
 	// Image is the Kafka container image `--containers` runs (default apache/kafka:4.1.0).
 	Image string `yaml:"image,omitempty" json:"image,omitempty" jsonschema_description:"Container image of the real Kafka that --containers runs (it must honour the official apache/kafka image's KAFKA_* environment). Default apache/kafka:4.1.0."`
+}
+
+// Registry configures the schema registry (Confluent's v1 REST API, schemas kept in the broker's _schemas
+// topic). Services get its URL in SCHEMA_REGISTRY_URL.
+type Registry struct {
+	// Enabled defaults to true when the broker is enabled; true without a broker is an error.
+	Enabled *bool `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Run the schema registry. Default: true when the broker runs (it needs one)."`
+	// Port on 127.0.0.1. Default 8081; 0 written in the file means a free port.
+	Port int `yaml:"port,omitempty" json:"port,omitempty" jsonschema_description:"Port of the registry's REST API on 127.0.0.1. Default 8081; 0 picks a free port (services get the real one in SCHEMA_REGISTRY_URL)." jsonschema:"minimum=0,maximum=65535"`
+	// Compatibility is the global level (default BACKWARD), upper-cased by Load.
+	Compatibility string `yaml:"compatibility,omitempty" json:"compatibility,omitempty" jsonschema_description:"Global compatibility level until PUT /config changes it. Default BACKWARD." jsonschema:"enum=NONE,enum=BACKWARD,enum=BACKWARD_TRANSITIVE,enum=FORWARD,enum=FORWARD_TRANSITIVE,enum=FULL,enum=FULL_TRANSITIVE"`
+	// Subjects are registered at start, before the services, and again when their file is saved.
+	Subjects map[string]Subject `yaml:"subjects,omitempty" json:"subjects,omitempty" jsonschema_description:"Schemas as code: subject name to schema file. Each is registered once the registry is up (before any service starts) and again whenever its file is saved; a refused schema is reported and the registered version stays."`
+}
+
+// Subject is one schema file registered under a subject (registry.subjects).
+type Subject struct {
+	// File is relative to devstack.yaml (Load makes it absolute).
+	File string `yaml:"file" json:"file" jsonschema_description:"Schema file, relative to devstack.yaml: .avsc (AVRO), .json (JSON Schema) or .proto (PROTOBUF)." jsonschema:"minLength=1"`
+	// Type defaults to the file's extension (.avsc AVRO, .json JSON, .proto PROTOBUF).
+	Type string `yaml:"type,omitempty" json:"type,omitempty" jsonschema_description:"Schema type. Default: from the file's extension (.avsc AVRO, .json JSON, .proto PROTOBUF)." jsonschema:"enum=AVRO,enum=JSON,enum=PROTOBUF"`
+	// Compatibility is the subject's own level; "" leaves the subject on the global level.
+	Compatibility string `yaml:"compatibility,omitempty" json:"compatibility,omitempty" jsonschema_description:"The subject's compatibility level, set before its schema is registered. Default: none of its own (the global level applies)." jsonschema:"enum=NONE,enum=BACKWARD,enum=BACKWARD_TRANSITIVE,enum=FORWARD,enum=FORWARD_TRANSITIVE,enum=FULL,enum=FULL_TRANSITIVE"`
 }
 
 // BrokerExternal is an existing Kafka cluster devstack uses instead of starting one.

@@ -30,6 +30,7 @@ var validators = []func(*loader, *Config){
 	validatePostgres,
 	validateSources,
 	validateGateway,
+	validateRegistry,
 	validateTests,
 }
 
@@ -443,6 +444,9 @@ func validatePorts(l *loader, c *Config) {
 	}
 	if c.PostgresEnabled() && !c.PostgresExternal() {
 		add("postgres.port", c.Postgres.Port, 1)
+	}
+	if c.RegistryEnabled() {
+		add("registry.port", c.Registry.Port, 1)
 	}
 	if c.GatewayEnabled() {
 		add("gateway.http_port", c.Gateway.HTTPPort, 1)

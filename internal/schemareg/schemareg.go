@@ -1,17 +1,29 @@
 // Package schemareg is devstack's schema registry: Confluent Schema Registry's v1 REST API, with the
 // schemas kept in the broker's _schemas topic (compacted, one partition) so they survive restarts and
 // work the same on any broker. Compatibility rules come from internal/schemas.
+//
+// Every change is a record produced to the topic (acks=all, idempotent, one writer at a time); one reader
+// applies the topic's records to the in-memory state, at start from the beginning to the end and then
+// as they arrive. A change is acknowledged once the broker has it and the reader has applied it.
 package schemareg
-
-// STUB: the server slice implements this package; the signatures below are the contract the stack, the
-// CLI and the tests build against. Change them only in agreement with the merger.
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/devstack-dev/devstack/internal/schemas"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Options configure a registry. Every field is required except Logger.
@@ -28,23 +40,335 @@ type Options struct {
 }
 
 // Registry is a running schema registry.
-type Registry struct{}
+type Registry struct {
+	opts Options
+	log  *slog.Logger
+	cl   *kgo.Client
+	ln   net.Listener
+	srv  *http.Server
+
+	mu      sync.RWMutex // guards st, applied, notify
+	st      *state
+	applied int64                  // the offset after the last applied record
+	notify  chan struct{}          // closed (and replaced) whenever applied moves
+	pmu     sync.Mutex             // guards parsed
+	parsed  map[int]schemas.Parsed // by id
+
+	wmu sync.Mutex // one writer at a time: versions and ids are dense
+
+	panics atomic.Int64 // requests that panicked (tests assert none)
+
+	failed    chan error
+	readerErr atomic.Pointer[error]
+	readDone  chan struct{}
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// maxBody bounds a request body.
+const maxBody = 16 << 20
 
 // Start reads the topic to its end (so every id and version registered before is back), then listens.
 // It returns when the API answers; ctx bounds the start only.
-func Start(ctx context.Context, o Options) (*Registry, error) { panic("todo") }
+func Start(ctx context.Context, o Options) (*Registry, error) {
+	if o.Topic == "" {
+		return nil, errors.New("schema registry: no topic to keep the schemas in (Options.Topic)")
+	}
+	if o.Addr == "" {
+		return nil, errors.New("schema registry: no listen address (Options.Addr)")
+	}
+	if _, err := schemas.ParseLevel(string(o.Compatibility)); err != nil {
+		return nil, fmt.Errorf("schema registry: global compatibility: %w", err)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{
+		opts:     o,
+		log:      log,
+		st:       newState(),
+		notify:   make(chan struct{}),
+		parsed:   map[int]schemas.Parsed{},
+		failed:   make(chan error, 1),
+		readDone: make(chan struct{}),
+	}
+	opts := append([]kgo.Opt{}, o.Kafka...)
+	opts = append(opts,
+		kgo.ClientID("devstack-schema-registry"),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.Topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.FetchMaxWait(time.Second),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry: kafka client: %w", err)
+	}
+	r.cl = cl
+	end, err := r.ensureTopic(ctx)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.wg.Add(1)
+	go r.read(rctx)
+	if err := r.waitApplied(ctx, end); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("schema registry: read topic %s to its end (offset %d): %w", o.Topic, end, err)
+	}
+
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("schema registry: listen on %s: %w (is another registry running? change registry.port in devstack.yaml)", o.Addr, err)
+	}
+	r.ln = ln
+	r.srv = &http.Server{
+		Handler:           r.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.fail(fmt.Errorf("schema registry: listener on %s: %w", ln.Addr(), err))
+		}
+	}()
+	r.mu.RLock()
+	n := len(r.st.byID)
+	r.mu.RUnlock()
+	log.Info("schema registry started", "addr", ln.Addr().String(), "topic", o.Topic, "schemas", n)
+	return r, nil
+}
+
+// ensureTopic creates the topic when missing and returns its end offset (the high watermark).
+func (r *Registry) ensureTopic(ctx context.Context) (int64, error) {
+	adm := kadm.NewClient(r.cl)
+	topic := r.opts.Topic
+	brokers, err := adm.ListBrokers(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("schema registry: reach the broker: %w", err)
+	}
+	rf := int16(min(len(brokers), 3))
+	if rf < 1 {
+		rf = 1
+	}
+	resp, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic)
+	switch {
+	case err == nil && resp.Err == nil:
+		r.log.Info("schema registry: created topic", "topic", topic, "replication", rf)
+	case errors.Is(err, kerr.TopicAlreadyExists) || errors.Is(resp.Err, kerr.TopicAlreadyExists):
+		r.checkTopic(ctx, adm)
+	case err != nil:
+		return 0, fmt.Errorf("schema registry: create topic %s: %w", topic, err)
+	default:
+		return 0, fmt.Errorf("schema registry: create topic %s: %w", topic, resp.Err)
+	}
+	// A topic just created may take a moment to show in the metadata.
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("schema registry: end of topic %s: %w", topic, err)
+		}
+		o, ok := ends.Lookup(topic, 0)
+		switch {
+		case ok && o.Err == nil:
+			return o.Offset, nil
+		case ok && !errors.Is(o.Err, kerr.UnknownTopicOrPartition) && !errors.Is(o.Err, kerr.LeaderNotAvailable) && !errors.Is(o.Err, kerr.NotLeaderForPartition):
+			return 0, fmt.Errorf("schema registry: end of topic %s: %w", topic, o.Err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("schema registry: topic %s has no partition 0 (%w)", topic, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
+// checkTopic logs an existing topic's settings that differ from what the registry creates.
+func (r *Registry) checkTopic(ctx context.Context, adm *kadm.Client) {
+	topic := r.opts.Topic
+	if td, err := adm.ListTopics(ctx, topic); err == nil {
+		if d, ok := td[topic]; ok && len(d.Partitions) != 1 {
+			r.log.Warn("schema registry: topic has more than one partition; only partition 0 is used", "topic", topic, "partitions", len(d.Partitions))
+		}
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return
+	}
+	rc, err := rcs.On(topic, nil)
+	if err != nil {
+		return
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && c.MaybeValue() != "compact" {
+			r.log.Warn("schema registry: topic is not compacted; deleted schemas stay in it and retention may drop live ones (set cleanup.policy=compact)", "topic", topic, "cleanup.policy", c.MaybeValue())
+		}
+	}
+}
+
+// read applies the topic's records until ctx ends.
+func (r *Registry) read(ctx context.Context) {
+	defer r.wg.Done()
+	defer close(r.readDone)
+	var failingSince time.Time
+	for {
+		fs := r.cl.PollFetches(ctx)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			r.log.Warn("schema registry: reading topic", "topic", r.opts.Topic, "err", ferr)
+			if time.Since(failingSince) > readerGiveUp {
+				err := fmt.Errorf("schema registry: cannot read topic %s for %s: %w", r.opts.Topic, readerGiveUp, ferr)
+				r.readerErr.Store(&err)
+				r.fail(err)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		failingSince = time.Time{}
+		r.mu.Lock()
+		fs.EachRecord(func(rec *kgo.Record) {
+			if err := r.st.apply(rec.Key, rec.Value); err != nil {
+				r.log.Warn("schema registry: skipped a record of the topic", "topic", r.opts.Topic, "offset", rec.Offset, "err", err)
+			}
+			r.applied = rec.Offset + 1
+		})
+		close(r.notify)
+		r.notify = make(chan struct{})
+		r.mu.Unlock()
+	}
+}
+
+// readerGiveUp is how long the topic may fail to read before the registry reports itself failed.
+var readerGiveUp = 30 * time.Second
+
+// waitApplied waits until the reader has applied every record before offset.
+func (r *Registry) waitApplied(ctx context.Context, offset int64) error {
+	for {
+		r.mu.RLock()
+		done, ch := r.applied >= offset, r.notify
+		r.mu.RUnlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.readDone:
+			if p := r.readerErr.Load(); p != nil {
+				return *p
+			}
+			return errors.New("the topic reader stopped")
+		}
+	}
+}
+
+// writeTimeout bounds one change: the broker's acknowledgement and the reader applying it.
+var writeTimeout = 30 * time.Second
+
+type kv struct {
+	key   recordKey
+	value any // nil: a tombstone
+}
+
+// write produces recs (in order) and waits until they are applied. The caller holds wmu.
+func (r *Registry) write(ctx context.Context, recs ...kv) *Error {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	krs := make([]*kgo.Record, 0, len(recs))
+	for _, rec := range recs {
+		k, err := json.Marshal(rec.key)
+		if err != nil {
+			return storeError(err)
+		}
+		kr := &kgo.Record{Topic: r.opts.Topic, Partition: 0, Key: k}
+		if rec.value != nil {
+			if kr.Value, err = json.Marshal(rec.value); err != nil {
+				return storeError(err)
+			}
+		}
+		krs = append(krs, kr)
+	}
+	res := r.cl.ProduceSync(ctx, krs...)
+	if err := res.FirstErr(); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return &Error{Status: http.StatusInternalServerError, Code: 50002, Message: fmt.Sprintf("Operation timed out: the broker did not acknowledge the write to %s in %s", r.opts.Topic, writeTimeout)}
+		}
+		return storeError(fmt.Errorf("write to topic %s: %w", r.opts.Topic, err))
+	}
+	var last int64
+	for _, pr := range res {
+		last = max(last, pr.Record.Offset)
+	}
+	if err := r.waitApplied(ctx, last+1); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return &Error{Status: http.StatusInternalServerError, Code: 50002, Message: fmt.Sprintf("Operation timed out: written to %s but not read back in %s", r.opts.Topic, writeTimeout)}
+		}
+		return storeError(err)
+	}
+	return nil
+}
+
+func storeError(err error) *Error {
+	return &Error{Status: http.StatusInternalServerError, Code: 50001, Message: "Error in the backend data store: " + err.Error()}
+}
+
+func (r *Registry) fail(err error) {
+	select {
+	case r.failed <- err:
+	default:
+	}
+}
 
 // Addr is the host:port the API listens on.
-func (r *Registry) Addr() string { panic("todo") }
+func (r *Registry) Addr() string { return r.ln.Addr().String() }
 
 // URL is the API's base URL (what services get in SCHEMA_REGISTRY_URL).
-func (r *Registry) URL() string { panic("todo") }
+func (r *Registry) URL() string { return "http://" + r.Addr() }
 
 // Failed delivers an error if the registry stops on its own (its listener or its topic fails).
-func (r *Registry) Failed() <-chan error { panic("todo") }
+func (r *Registry) Failed() <-chan error { return r.failed }
 
 // Close stops the API and the topic reader.
-func (r *Registry) Close() error { panic("todo") }
+func (r *Registry) Close() error {
+	r.closeOnce.Do(func() {
+		if r.srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := r.srv.Shutdown(ctx); err != nil {
+				r.srv.Close()
+			}
+			cancel()
+		}
+		if r.cancel != nil {
+			r.cancel()
+		}
+		r.cl.Close()
+		r.wg.Wait()
+		r.log.Info("schema registry stopped")
+	})
+	return nil
+}
 
 // Error is a registry error with Confluent's error code (40401 subject not found, 409 incompatible,
 // 42201 invalid schema, …) and the HTTP status it is served with.
@@ -61,10 +385,17 @@ func (e *Error) Error() string { return e.Message }
 // Register registers s under subject as POST /subjects/{subject}/versions does (an identical schema
 // returns its existing id and version). Schemas as code (registry.subjects in devstack.yaml) use it.
 func (r *Registry) Register(ctx context.Context, subject string, s schemas.Schema, normalize bool) (id, version int, err error) {
-	panic("todo")
+	id, version, e := r.register(ctx, subject, registerRequest{Schema: s.Text, SchemaType: string(s.Type), References: s.References}, normalize)
+	if e != nil {
+		return 0, 0, e
+	}
+	return id, version, nil
 }
 
-// SetLevel sets subject's compatibility level as PUT /config/{subject} does.
+// SetLevel sets subject's compatibility level as PUT /config/{subject} does ("" sets the global one).
 func (r *Registry) SetLevel(ctx context.Context, subject string, l schemas.Level) error {
-	panic("todo")
+	if e := r.setLevel(ctx, subject, string(l)); e != nil {
+		return e
+	}
+	return nil
 }

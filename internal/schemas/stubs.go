@@ -5,22 +5,8 @@ package schemas
 
 import (
 	"github.com/bufbuild/protocompile/linker"
-	"github.com/hamba/avro/v2"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
-
-// AvroSchema is a parsed Avro schema.
-type AvroSchema struct {
-	// Schema is hamba/avro's parsed schema (what serializers use).
-	Schema avro.Schema
-}
-
-func (*AvroSchema) Type() Type           { return Avro }
-func (s *AvroSchema) Canonical() string  { panic("todo") }
-func (s *AvroSchema) Normalized() string { panic("todo") }
-
-func parseAvro(Schema) (*AvroSchema, error)              { panic("todo") }
-func avroCompatible(reader, writer *AvroSchema) []string { panic("todo") }
 
 // JSONSchema is a parsed JSON Schema.
 type JSONSchema struct {
