@@ -55,6 +55,11 @@ func writeStatus(app *App, st event.State) {
 		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\n", c.Name, statusMark(p, c.Status), c.Status, c.Addr, detail)
 	}
 	tw.Flush()
+	for _, c := range st.Components {
+		for _, pr := range c.Problems {
+			fmt.Fprintf(app.Stdout, "%s %s: %s\n", p.red("!"), c.Name, pr)
+		}
+	}
 	fmt.Fprintln(app.Stdout)
 	tw = tabwriter.NewWriter(app.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tSTATUS\tREADY\tPORTS\tPIDS\tRESTARTS\tUPTIME\tCPU\tRSS\tLAST RELOAD")

@@ -40,7 +40,7 @@ func newTestCmd(app *App) *cobra.Command {
 		Short: "Start the stack headless, run the tests: commands (or the command after --), stop, exit with their status",
 		Long: `Start the stack without a UI, wait until every service is ready, then run each entry of tests:
 in devstack.yaml (or the command given after --) with the stack's environment (GATEWAY_URL,
-KAFKA_BROKERS, DATABASE_URL of the superuser, DEVSTACK_STATE_DIR). Their output is streamed; when one
+KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL of the superuser, DEVSTACK_STATE_DIR). Their output is streamed; when one
 fails, the last log lines of every service are printed. Everything is stopped before devstack exits
 with the tests' status. This is what CI runs.
 
@@ -207,6 +207,9 @@ func testEnv(cfg *config.Config, st *stack.Stack) []string {
 	if a, ok := addrs[stack.CompBroker]; ok {
 		env = append(env, "KAFKA_BROKERS="+a)
 		env = append(env, stack.KafkaSecurityEnv(cfg)...)
+	}
+	if a, ok := addrs[stack.CompRegistry]; ok {
+		env = append(env, "SCHEMA_REGISTRY_URL=http://"+a)
 	}
 	if u := st.DatabaseURL(""); u != "" {
 		env = append(env, "DATABASE_URL="+u)

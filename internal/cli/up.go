@@ -42,8 +42,8 @@ colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.
 
 When a port of devstack.yaml is taken (say by the stack of another checkout or worktree), up says who
 holds it and, on a terminal, offers free ports for every component; --free-ports takes them without
-asking. Services get the real addresses through KAFKA_BROKERS, DATABASE_URL and GATEWAY_URL, and the
-CLI (topics, psql, status…) asks the running stack where it listens. ` + "`devstack ls`" + ` lists the running stacks.`,
+asking. Services get the real addresses through KAFKA_BROKERS, DATABASE_URL, GATEWAY_URL and
+SCHEMA_REGISTRY_URL, and the CLI (topics, psql, status…) asks the running stack where it listens. ` + "`devstack ls`" + ` lists the running stacks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := app.Config()
@@ -223,6 +223,9 @@ func readyBanner(st *stack.Stack) string {
 	}
 	if a, ok := addrs[stack.CompBroker]; ok {
 		parts = append(parts, "kafka "+a)
+	}
+	if a, ok := addrs[stack.CompRegistry]; ok {
+		parts = append(parts, "schema registry http://"+a)
 	}
 	if a, ok := addrs[stack.CompPostgres]; ok {
 		parts = append(parts, "postgres "+a)

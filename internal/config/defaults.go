@@ -62,6 +62,8 @@ const (
 const (
 	GatewayHeaderTimeout = 10 * time.Second
 	GatewaySendTimeout   = 60 * time.Second
+	// RegistryTopic keeps the schema registry's schemas (Confluent's registry uses the same name).
+	RegistryTopic = "_schemas"
 	// PostgresStartTimeout bounds waiting for PostgreSQL to accept connections (crash recovery after
 	// a kill can take a while on a big data directory).
 	PostgresStartTimeout = 2 * time.Minute

@@ -24,7 +24,7 @@ const (
 	StatusFailed    Status = "failed"    // exited non-zero / gave up / never became ready
 )
 
-// Component is one piece of infrastructure: broker, postgres, gateway, control.
+// Component is one piece of infrastructure: broker, postgres, registry, gateway, control.
 type Component struct {
 	Name      string        `json:"name"`
 	Status    Status        `json:"status"`
@@ -32,6 +32,10 @@ type Component struct {
 	Detail    string        `json:"detail,omitempty"`
 	StartedIn time.Duration `json:"started_in,omitempty"`
 	Error     string        `json:"error,omitempty"`
+	// Problems are what a running component refused and the user should fix, one line each
+	// ("schemas/orders.avsc:12:5: subject orders-value: ..."); the component still serves. Replaced as a
+	// whole, never changed in place.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Instance is one running replica of a service.

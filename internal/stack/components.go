@@ -16,9 +16,9 @@ import (
 // CompServices names the services' component in errors (the services report on the bus one by one).
 const CompServices = "services"
 
-// components are the parts this stack runs, in the order they are shown. A new part (a schema registry
-// after the broker, say) is one more Component here, with After naming what it needs ready first; the
-// services start after every part.
+// components are the parts this stack runs, in the order they are shown. A new part is one more
+// Component here, with After naming what it needs ready first (the schema registry comes after the
+// broker); the services start after every part.
 func (s *Stack) components() []Component {
 	var cs []Component
 	if !s.opts.NoControl {
@@ -28,6 +28,9 @@ func (s *Stack) components() []Component {
 	}
 	if s.cfg.BrokerEnabled() {
 		cs = append(cs, s.brokerComponent(s.infra.StartKafka))
+	}
+	if s.cfg.BrokerEnabled() && s.cfg.RegistryEnabled() {
+		cs = append(cs, s.registryComponent())
 	}
 	if s.cfg.PostgresEnabled() {
 		cs = append(cs, s.postgresComponent(s.infra.StartDatabase))
@@ -207,6 +210,9 @@ func (s *Stack) servicesComponent() Component {
 			}
 			if s.gw != nil {
 				co.gatewayURL = s.gw.URL()
+			}
+			if s.reg != nil {
+				co.registryURL = s.reg.URL()
 			}
 			s.mu.Unlock()
 			if co.dbURL == nil {

@@ -61,7 +61,7 @@ func (s *Stack) knownSource(name string) bool {
 		return true
 	}
 	switch name {
-	case CompBroker, CompPostgres, CompGateway, CompControl, "devstack":
+	case CompBroker, CompPostgres, CompGateway, CompControl, CompRegistry, "devstack":
 		return true
 	}
 	return false
@@ -260,6 +260,9 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 	}
 	if !reflect.DeepEqual(nc.Postgres, s.cfg.Postgres) {
 		changed = append(changed, "postgres")
+	}
+	if !reflect.DeepEqual(nc.Registry, s.cfg.Registry) {
+		changed = append(changed, "registry")
 	}
 	if len(changed) > 0 {
 		msg := fmt.Sprintf("%s: changes to %s take effect when devstack is restarted (routes were reloaded now)", name, strings.Join(changed, ", "))

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,7 @@ broker:
     tls: {ca_file: ca.pem}
   topics:
     orders: {partitions: 2}
+registry: {port: 0}
 services:
   env:
     command: env > env.txt; exec sleep 60
@@ -157,6 +159,21 @@ services:
 		if env[k] != v {
 			t.Errorf("service env %s = %q, want %q", k, env[k], v)
 		}
+	}
+	// the schema registry keeps its schemas in the external cluster, through its SASL and TLS
+	reg := st.Addrs()[CompRegistry]
+	if reg == "" || env["SCHEMA_REGISTRY_URL"] != "http://"+reg {
+		t.Errorf("registry at %q, the service got SCHEMA_REGISTRY_URL=%q", reg, env["SCHEMA_REGISTRY_URL"])
+	}
+	if code, body := postJSON(t, "http://"+reg+"/subjects/ext-value/versions", `{"schema": "{\"type\": \"string\"}"}`); code != 200 || !strings.Contains(body, `"id":1`) {
+		t.Errorf("register through the registry on the external cluster: %d %s", code, body)
+	}
+	ts, err = st.Topics(wctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ts, func(tp event.TopicInfo) bool { return tp.Name == "_schemas" }) {
+		t.Errorf("no _schemas topic on the external cluster: %+v", ts)
 	}
 
 	cancel()

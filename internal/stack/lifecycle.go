@@ -35,6 +35,9 @@ type Component struct {
 type Running struct {
 	Addr   string // where clients reach it ("" if nowhere)
 	Detail string // a short status ("3 topics declared")
+	// Problems are what the part refused and the user should fix, while it runs on (a schema file the
+	// registry did not register). They show with the component in status and the TUI.
+	Problems []string
 	// Failed delivers the error of a part that fails while it runs; the stack then stops. nil: it
 	// cannot fail on its own.
 	Failed <-chan error
@@ -78,7 +81,7 @@ func (l *lifecycle) status(c Component, st event.Status, r *Running, took time.D
 	}
 	ev := event.Component{Name: c.Name, Status: st, StartedIn: took}
 	if r != nil {
-		ev.Addr, ev.Detail = r.Addr, r.Detail
+		ev.Addr, ev.Detail, ev.Problems = r.Addr, r.Detail, r.Problems
 	}
 	if err != nil {
 		ev.Error = err.Error()

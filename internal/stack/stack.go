@@ -1,5 +1,5 @@
-// Package stack runs one devstack.yaml: the control API, the broker, the database, the gateway and the
-// services' supervisor, each a Component with one lifecycle (start, ready with its addresses, stop) that
+// Package stack runs one devstack.yaml: the control API, the broker, the schema registry, the database, the
+// gateway and the services' supervisor, each a Component with one lifecycle (start, ready with its addresses, stop) that
 // Run starts in dependency order and stops in reverse. It also implements the Controller that UIs and the
 // CLI use, and translates the config into each part's options (translate.go).
 package stack
@@ -22,6 +22,7 @@ import (
 	"github.com/devstack-dev/devstack/internal/fsperm"
 	"github.com/devstack-dev/devstack/internal/postgres"
 	"github.com/devstack-dev/devstack/internal/proxy"
+	"github.com/devstack-dev/devstack/internal/schemareg"
 	"github.com/devstack-dev/devstack/internal/supervisor"
 )
 
@@ -96,6 +97,7 @@ type Stack struct {
 	db    Database
 	dbURL map[string]string // service -> DATABASE_URL
 	gw    *proxy.Gateway
+	reg   *schemareg.Registry
 	sup   *supervisor.Supervisor
 
 	stopping   atomic.Bool   // set when Run begins to stop everything

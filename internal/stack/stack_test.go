@@ -43,6 +43,7 @@ const fullStack = `
 name: stacktest
 control: {port: ${CONTROL_PORT}}
 broker: {port: ${BROKER_PORT}, persist: false, topics: {events: {partitions: 2}}}
+registry: {port: ${REGISTRY_PORT}}
 postgres: {port: ${PG_PORT}}
 gateway:
   http_port: ${GATEWAY_PORT}
@@ -51,7 +52,7 @@ gateway:
     - {path: /web, service: web, strip_prefix: true}
 services:
   web:
-    command: echo "kafka=$$KAFKA_BROKERS db=$${DATABASE_URL%%\?*} gateway=$$GATEWAY_URL"; exec python3 -u -m http.server $PORT --bind 127.0.0.1
+    command: echo "kafka=$$KAFKA_BROKERS db=$${DATABASE_URL%%\?*} gateway=$$GATEWAY_URL registry=$$SCHEMA_REGISTRY_URL"; exec python3 -u -m http.server $PORT --bind 127.0.0.1
     database: true
     ready: {http: /}
 `
@@ -61,7 +62,7 @@ func newRealStack(t *testing.T, yaml string) realStack {
 	rs := realStack{dir: t.TempDir()}
 	rs.path = filepath.Join(rs.dir, "devstack.yaml")
 	rs.ports = map[string]int{}
-	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "PG_PORT", "GATEWAY_PORT"} {
+	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "PG_PORT", "GATEWAY_PORT", "REGISTRY_PORT"} {
 		rs.ports[k] = testkit.FreePort(t)
 		yaml = strings.ReplaceAll(yaml, "${"+k+"}", fmt.Sprint(rs.ports[k]))
 	}
@@ -173,7 +174,7 @@ func TestStackRunsTheRealParts(t *testing.T) {
 	}
 	addrs := st.Addrs()
 	want := map[string]int{CompControl: rs.ports["CONTROL_PORT"], CompBroker: rs.ports["BROKER_PORT"],
-		CompPostgres: rs.ports["PG_PORT"], CompGateway: rs.ports["GATEWAY_PORT"]}
+		CompPostgres: rs.ports["PG_PORT"], CompGateway: rs.ports["GATEWAY_PORT"], CompRegistry: rs.ports["REGISTRY_PORT"]}
 	for name, port := range want {
 		if !strings.HasSuffix(addrs[name], fmt.Sprintf(":%d", port)) {
 			t.Errorf("%s ready on %q, want port %d", name, addrs[name], port)
@@ -195,14 +196,16 @@ func TestStackRunsTheRealParts(t *testing.T) {
 		fmt.Sprintf("kafka=127.0.0.1:%d", rs.ports["BROKER_PORT"]),
 		fmt.Sprintf("@127.0.0.1:%d/web", rs.ports["PG_PORT"]),
 		fmt.Sprintf("gateway=http://127.0.0.1:%d", rs.ports["GATEWAY_PORT"]),
+		fmt.Sprintf("registry=http://127.0.0.1:%d", rs.ports["REGISTRY_PORT"]),
 	} {
 		if !strings.Contains(said, w) {
 			t.Errorf("the service was told %q, lacking %q", said, w)
 		}
 	}
 	topics, err := st.Topics(ctx)
-	if err != nil || len(topics) == 0 || topics[0].Name != "events" {
-		t.Errorf("broker topics %+v, %v; want the declared events", topics, err)
+	// the declared events, and the registry's _schemas (compacted)
+	if err != nil || len(topics) != 2 || topics[0].Name != "_schemas" || topics[0].Configs["cleanup.policy"] != "compact" || topics[1].Name != "events" {
+		t.Errorf("broker topics %+v, %v; want the registry's compacted _schemas and the declared events", topics, err)
 	}
 	if code, _ := get(fmt.Sprintf("http://127.0.0.1:%d/web/", rs.ports["GATEWAY_PORT"])); code != http.StatusOK {
 		t.Errorf("GET /web/ through the gateway: %d", code)
@@ -242,8 +245,8 @@ func TestStackRunsTheRealParts(t *testing.T) {
 			stopped = append(stopped, "services")
 		}
 	}
-	if len(stopped) != 5 || stopped[0] != "services" || stopped[4] != CompControl {
-		t.Errorf("stopped in order %q; want the services first, control last", stopped)
+	if len(stopped) != 6 || stopped[0] != "services" || stopped[5] != CompControl || slices.Index(stopped, CompRegistry) > slices.Index(stopped, CompBroker) {
+		t.Errorf("stopped in order %q; want the services first, the registry before the broker, control last", stopped)
 	}
 	for name, port := range want {
 		if !portFree(port) {
@@ -305,7 +308,7 @@ func TestStackFailedStartStopsTheStartedParts(t *testing.T) {
 			t.Errorf("service %s started although the stack failed to start", sv.Name)
 		}
 	}
-	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "PG_PORT"} {
+	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "PG_PORT", "REGISTRY_PORT"} {
 		if !portFree(rs.ports[k]) {
 			t.Errorf("%s %d still in use after the failed start", k, rs.ports[k])
 		}
@@ -338,7 +341,7 @@ func TestStackCtxEndsMidStart(t *testing.T) {
 			t.Errorf("%s is still %s after Run returned", c.Name, c.Status)
 		}
 	}
-	for _, k := range []string{"BROKER_PORT", "PG_PORT", "GATEWAY_PORT"} {
+	for _, k := range []string{"BROKER_PORT", "PG_PORT", "GATEWAY_PORT", "REGISTRY_PORT"} {
 		if !portFree(rs.ports[k]) {
 			t.Errorf("%s %d still in use after Run returned", k, rs.ports[k])
 		}
@@ -349,7 +352,8 @@ func TestStackCtxEndsMidStart(t *testing.T) {
 }
 
 // The stack's parts and what each waits for: the broker, the database and the gateway start together once
-// the control API listens, the services after every part; a disabled part is not a component.
+// the control API listens, the schema registry once the broker is ready, the services after every part; a
+// disabled part is not a component (without a broker, no registry).
 func TestStackComponents(t *testing.T) {
 	tests := []struct {
 		name string
@@ -358,12 +362,15 @@ func TestStackComponents(t *testing.T) {
 		want []string // name<-after,after
 	}{
 		{"every part", fullStack, Options{},
-			[]string{"control<-", "broker<-control", "postgres<-control", "gateway<-control", "services<-control,broker,postgres,gateway"}},
+			[]string{"control<-", "broker<-control", "registry<-broker", "postgres<-control", "gateway<-control", "services<-control,broker,registry,postgres,gateway"}},
 		{"no control API", fullStack, Options{NoControl: true},
-			[]string{"broker<-control", "postgres<-control", "gateway<-control", "services<-broker,postgres,gateway"}},
+			[]string{"broker<-control", "registry<-broker", "postgres<-control", "gateway<-control", "services<-broker,registry,postgres,gateway"}},
+		{"registry disabled", strings.Replace(fullStack, "registry: {port: ${REGISTRY_PORT}}", "registry: {enabled: false}", 1), Options{},
+			[]string{"control<-", "broker<-control", "postgres<-control", "gateway<-control", "services<-control,broker,postgres,gateway"}},
 		{"broker and postgres disabled", strings.NewReplacer(
 			"broker: {port: ${BROKER_PORT}, persist: false, topics: {events: {partitions: 2}}}", "broker: {enabled: false}",
 			"postgres: {port: ${PG_PORT}}", "postgres: {enabled: false}",
+			"registry: {port: ${REGISTRY_PORT}}\n", "",
 			"    database: true\n", "").Replace(fullStack), Options{},
 			[]string{"control<-", "gateway<-control", "services<-control,gateway"}},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/postgres"
 	"github.com/devstack-dev/devstack/internal/proxy"
+	"github.com/devstack-dev/devstack/internal/schemas"
 	"github.com/devstack-dev/devstack/internal/supervisor"
 )
 
@@ -127,11 +128,56 @@ func corsOf(c *config.CORS) *proxy.CORS {
 	return &proxy.CORS{Origins: c.Origins, Methods: c.Methods, Headers: c.Headers, Credentials: c.Credentials, MaxAge: c.MaxAge.D()}
 }
 
+// registrySpec is the schema registry's part of devstack.yaml, in the registry's terms.
+type registrySpec struct {
+	addr     string // host:port of the REST API
+	topic    string
+	level    schemas.Level // the global level
+	subjects []subjectSpec // schemas as code, by subject name
+	debounce time.Duration // quiet period after a subject file's last change before it is registered
+}
+
+// subjectSpec is one entry of registry.subjects.
+type subjectSpec struct {
+	subject string
+	file    string // absolute
+	shown   string // as messages name it: relative to devstack.yaml's directory when inside it
+	typ     schemas.Type
+	level   schemas.Level // "": the subject has no level of its own
+}
+
+func registryOptions(c *config.Config) registrySpec {
+	r := c.Registry
+	o := registrySpec{
+		addr:  hostPort("127.0.0.1", r.Port),
+		topic: config.RegistryTopic,
+		level: schemas.Level(r.Compatibility),
+		// not settable in devstack.yaml: the services' watch default
+		debounce: config.DefaultDebounce.D(),
+	}
+	names := make([]string, 0, len(r.Subjects))
+	for n := range r.Subjects {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		sub := r.Subjects[n]
+		f := absPath(c, sub.File)
+		shown := f
+		if r, err := filepath.Rel(c.Dir, f); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
+			shown = r
+		}
+		o.subjects = append(o.subjects, subjectSpec{subject: n, file: f, shown: shown, typ: schemas.Type(sub.Type), level: schemas.Level(sub.Compatibility)})
+	}
+	return o
+}
+
 // coordinates are what every service learns about the stack.
 type coordinates struct {
-	kafka      string
-	gatewayURL string
-	dbURL      map[string]string // service -> DATABASE_URL
+	kafka       string
+	gatewayURL  string
+	registryURL string
+	dbURL       map[string]string // service -> DATABASE_URL
 }
 
 // serviceEnv builds a service's environment: the process environment, then .env, then the stack-wide
@@ -160,6 +206,9 @@ func serviceEnv(c *config.Config, s *config.Service, co coordinates) []string {
 	if co.gatewayURL != "" {
 		m["GATEWAY_URL"] = co.gatewayURL
 	}
+	if co.registryURL != "" {
+		m["SCHEMA_REGISTRY_URL"] = co.registryURL
+	}
 	if u, ok := co.dbURL[s.Name]; ok {
 		m["DATABASE_URL"] = u
 	}
@@ -179,7 +228,7 @@ func serviceEnv(c *config.Config, s *config.Service, co coordinates) []string {
 // started devstack (another stack's, say) must never reach a service that has none of its own.
 func stackOwned(k string) bool {
 	switch k {
-	case "PORT", "KAFKA_BROKERS", "DATABASE_URL", "GATEWAY_URL":
+	case "PORT", "KAFKA_BROKERS", "DATABASE_URL", "GATEWAY_URL", "SCHEMA_REGISTRY_URL":
 		return true
 	}
 	return strings.HasPrefix(k, "DEVSTACK_") || kafkaSecurityVar(k)

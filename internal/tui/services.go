@@ -173,6 +173,8 @@ func (m *Model) serviceRows() []svcRow {
 		}
 		if c.Error != "" {
 			detail = c.Error
+		} else if len(c.Problems) > 0 {
+			detail += " · " + c.Problems[0]
 		}
 		rows = append(rows, svcRow{
 			item:  len(m.state.Services) + j,
@@ -335,6 +337,9 @@ func (m *Model) serviceDetail(w, h int) string {
 		}
 		if c.Error != "" {
 			add(s.err.Render("error: " + c.Error))
+		}
+		for _, p := range c.Problems {
+			add(s.err.Render("! " + p))
 		}
 		return strings.Join(lines, "\n")
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -54,11 +55,16 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// stackDir writes devstack.yaml (with ${BROKER_PORT}, ${GATEWAY_PORT}, ${CONTROL_PORT} filled in) into a temp dir.
+// stackDir writes devstack.yaml (with ${BROKER_PORT}, ${GATEWAY_PORT}, ${CONTROL_PORT}, ${PG_PORT} and
+// ${REGISTRY_PORT} filled in) into a temp dir. A file without a registry: key gets one on a free port: the
+// schema registry runs wherever the broker does, and its default 8081 is no test's to take.
 func stackDir(t *testing.T, yaml string) (dir string, ports map[string]int) {
 	t.Helper()
 	dir = t.TempDir()
-	ports = map[string]int{"BROKER_PORT": testkit.FreePort(t), "GATEWAY_PORT": testkit.FreePort(t), "CONTROL_PORT": testkit.FreePort(t), "PG_PORT": testkit.FreePort(t)}
+	ports = map[string]int{"BROKER_PORT": testkit.FreePort(t), "GATEWAY_PORT": testkit.FreePort(t), "CONTROL_PORT": testkit.FreePort(t), "PG_PORT": testkit.FreePort(t), "REGISTRY_PORT": testkit.FreePort(t)}
+	if !regexp.MustCompile(`(?m)^registry:`).MatchString(yaml) && regexp.MustCompile(`(?m)^[a-z_]+:`).MatchString(yaml) {
+		yaml = strings.TrimRight(yaml, "\n") + "\nregistry: {port: ${REGISTRY_PORT}}\n"
+	}
 	for k, v := range ports {
 		yaml = strings.ReplaceAll(yaml, "${"+k+"}", fmt.Sprint(v))
 	}
@@ -535,6 +541,7 @@ func TestRunsAsNormalUser(t *testing.T) {
 control: {port: %d}
 broker: {port: %d}
 postgres: {port: %d}
+registry: {port: %[4]d}
 services:
   app:
     command: echo app-up; exec sleep 1000
@@ -543,7 +550,7 @@ services:
 tests:
   - name: own-database
     command: psql "$DATABASE_URL" -Atc 'select current_user' && psql "postgres://app:app@127.0.0.1:%[3]d/app?sslmode=disable" -Atc 'create table t(x int); insert into t values (1); select count(*) from t'
-`, testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t))
+`, testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t))
 	if err := os.WriteFile(filepath.Join(stack, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
