@@ -2,16 +2,20 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/stack"
 	"github.com/devstack-dev/devstack/internal/supervisor"
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // stackDB reaches the databases of a test stack as the superuser.
@@ -26,9 +30,13 @@ func (d stackDB) Port() int {
 	return n
 }
 
-// runTestStack writes yaml into dir and runs its stack until the test ends.
+// runTestStack writes yaml into dir and runs its stack until the test ends. A yaml without a registry: key
+// gets one on a free port (the schema registry runs wherever the broker does; 8081 is no test's to take).
 func runTestStack(t *testing.T, dir, yaml string) (cfgPath string, s stackDB) {
 	t.Helper()
+	if !regexp.MustCompile(`(?m)^registry:`).MatchString(yaml) {
+		yaml = strings.TrimRight(yaml, "\n") + fmt.Sprintf("\nregistry: {port: %d}\n", testkit.FreePort(t))
+	}
 	cfgPath = filepath.Join(dir, "devstack.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)

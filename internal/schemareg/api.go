@@ -292,7 +292,7 @@ func (c *call) route(seg []string) bool {
 func (c *call) listSubjects() {
 	r := c.r
 	r.mu.RLock()
-	names := r.st.subjectNames(c.q.Get("subjectPrefix"), c.flag("deleted"))
+	names := r.st.subjectNames(c.q.Get("subjectPrefix"), c.flag("deleted"), c.flag("deletedOnly"))
 	r.mu.RUnlock()
 	c.ok(names)
 }
@@ -415,7 +415,7 @@ func (c *call) listSchemas() {
 	prefix, deleted, latestOnly := c.q.Get("subjectPrefix"), c.flag("deleted"), c.flag("latestOnly")
 	r.mu.RLock()
 	out := []schemaJSON{}
-	for _, s := range r.st.subjectNames(prefix, deleted) {
+	for _, s := range r.st.subjectNames(prefix, deleted, false) {
 		vs := r.st.versions(s, deleted)
 		if latestOnly && len(vs) > 0 {
 			vs = vs[len(vs)-1:]
@@ -436,7 +436,7 @@ func (c *call) schemaByID(ids, what string) {
 	}
 	r := c.r
 	r.mu.RLock()
-	ct := r.st.byID[id]
+	ct, maxID := r.st.byID[id], r.st.maxID
 	var uses []*version
 	if ct != nil && (what == "subjects" || what == "versions") {
 		uses = r.st.usages(id, c.flag("deleted"))
@@ -450,11 +450,16 @@ func (c *call) schemaByID(ids, what string) {
 	case "":
 		s := showSchema(nil, ct)
 		s.ID = 0
-		c.ok(struct {
+		out := struct {
 			SchemaType string              `json:"schemaType,omitempty"`
 			References []schemas.Reference `json:"references,omitempty"`
 			Schema     string              `json:"schema"`
-		}{s.SchemaType, s.References, s.Schema})
+			MaxID      int                 `json:"maxId,omitempty"`
+		}{SchemaType: s.SchemaType, References: s.References, Schema: s.Schema}
+		if c.flag("fetchMaxId") {
+			out.MaxID = maxID
+		}
+		c.ok(out)
 	case "schema":
 		c.raw(ct.text)
 	case "subjects":

@@ -278,6 +278,16 @@ func TestRestart(t *testing.T) {
 
 	r.Close()
 	r = start(t, c)
+	// Start returns once the topic is read to its end: everything is there before the first request.
+	r.mu.RLock()
+	nSubjects, maxID, pending := len(r.st.subjects), r.st.maxID, len(r.st.pending)
+	r.mu.RUnlock()
+	if pending != 0 {
+		t.Errorf("%d schemas read back without their content keys: the next registration parses them all", pending)
+	}
+	if nSubjects != 2 || maxID != gone.ID {
+		t.Errorf("when Start returned: %d subjects and max id %d, want 2 and %d", nSubjects, maxID, gone.ID)
+	}
 	cl = client(t, r)
 	after := must(cl.AllSchemas(sr.WithParams(ctx, sr.ShowDeleted)))(t)
 	if fmt.Sprint(before) != fmt.Sprint(after) {
@@ -358,5 +368,117 @@ func TestWhitespace(t *testing.T) {
 	again := must(cl.CreateSchema(ctx, "x-value", sr.Schema{Schema: spaced}))(t)
 	if again.Version != 1 {
 		t.Errorf("re-registering with other whitespace made version %d", again.Version)
+	}
+}
+
+// TestHugeSchema: a valid schema too large for the broker's records gets 42209, and the registry goes on.
+func TestHugeSchema(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, cluster(t))
+	cl := client(t, r)
+	var b strings.Builder
+	b.WriteString(`{"type":"record","name":"Huge","fields":[`)
+	for i := 0; b.Len() < 1<<20+1000; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"name":"field_with_a_long_name_%06d","type":"string","doc":"a field of a huge schema"}`, i)
+	}
+	b.WriteString(`]}`)
+	if _, err := cl.CreateSchema(ctx, "huge-value", sr.Schema{Schema: b.String()}); code(err) != 42209 {
+		t.Errorf("a 1 MiB schema: %v (code %d), want 42209", err, code(err))
+	}
+	if _, err := cl.CreateSchema(ctx, "small-value", sr.Schema{Schema: orderV1}); err != nil {
+		t.Errorf("registering after a huge schema: %v", err)
+	}
+	if subs := must(cl.Subjects(ctx))(t); !slices.Equal(subs, []string{"small-value"}) {
+		t.Errorf("subjects: %v", subs)
+	}
+}
+
+// TestQueryFlags: ?deletedOnly, ?fetchMaxId, ?subjectPrefix, ?latestOnly.
+func TestQueryFlags(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, cluster(t))
+	cl := client(t, r)
+	must(cl.CreateSchema(ctx, "a-value", sr.Schema{Schema: orderV1}))(t)
+	must(cl.CreateSchema(ctx, "a-value", sr.Schema{Schema: orderV2}))(t)
+	must(cl.CreateSchema(ctx, "b-value", sr.Schema{Schema: item}))(t)
+	must(cl.DeleteSubject(ctx, "b-value", sr.SoftDelete))(t)
+	for path, want := range map[string]string{
+		"/subjects?deletedOnly=true":             `["b-value"]`,
+		"/subjects?deleted=true":                 `["a-value","b-value"]`,
+		"/subjects?subjectPrefix=b&deleted=true": `["b-value"]`,
+		"/subjects":                              `["a-value"]`,
+	} {
+		if _, _, b := do(t, r, "GET", path, ""); string(b) != want {
+			t.Errorf("GET %s: %s, want %s", path, b, want)
+		}
+	}
+	if _, m, _ := do(t, r, "GET", "/schemas/ids/1?fetchMaxId=true", ""); m["maxId"] != float64(3) {
+		t.Errorf("fetchMaxId: %v", m)
+	}
+	if all := must(cl.AllSchemas(sr.WithParams(ctx, sr.LatestOnly)))(t); len(all) != 1 || all[0].Version != 2 {
+		t.Errorf("GET /schemas?latestOnly=true: %+v", all)
+	}
+}
+
+// TestTypes registers JSON Schema and Protobuf schemas (with a reference), as Confluent's serializers do.
+func TestTypes(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, cluster(t))
+	cl := client(t, r)
+	js := must(cl.CreateSchema(ctx, "person-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"}}}`}))(t)
+	if js.Type != sr.TypeJSON {
+		t.Errorf("a JSON schema: %+v", js)
+	}
+	// A property removed from an open content model: BACKWARD compatible.
+	must(cl.CreateSchema(ctx, "person-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"name":{"type":"string"}}}`}))(t)
+	// A JSON schema registered under a subject of Avro schemas is a type change: refused under BACKWARD.
+	must(cl.CreateSchema(ctx, "mixed-value", sr.Schema{Schema: orderV1}))(t)
+	if _, err := cl.CreateSchema(ctx, "mixed-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"string"}`}); code(err) != 409 {
+		t.Errorf("another type under BACKWARD: %v, want 409", err)
+	}
+	if _, err := cl.CreateSchema(ctx, "bad-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type": 12`}); code(err) != 42201 {
+		t.Errorf("malformed JSON schema: %v, want 42201", err)
+	}
+
+	must(cl.CreateSchema(ctx, "money", sr.Schema{Type: sr.TypeProtobuf, Schema: "syntax = \"proto3\";\npackage shop;\nmessage Money { int64 cents = 1; string currency = 2; }\n"}))(t)
+	pb := must(cl.CreateSchema(ctx, "payment-value", sr.Schema{
+		Type:       sr.TypeProtobuf,
+		Schema:     "syntax = \"proto3\";\npackage shop;\nimport \"money.proto\";\nmessage Payment { string id = 1; Money amount = 2; }\n",
+		References: []sr.SchemaReference{{Name: "money.proto", Subject: "money", Version: 1}},
+	}))(t)
+	if pb.Type != sr.TypeProtobuf || len(pb.References) != 1 {
+		t.Errorf("a Protobuf schema with an import: %+v", pb)
+	}
+	if _, err := cl.CreateSchema(ctx, "payment-value", sr.Schema{
+		Type:       sr.TypeProtobuf,
+		Schema:     "syntax = \"proto3\";\npackage shop;\nimport \"money.proto\";\nmessage Payment { int64 id = 1; Money amount = 2; }\n",
+		References: []sr.SchemaReference{{Name: "money.proto", Subject: "money", Version: 1}},
+	}); code(err) != 409 {
+		t.Errorf("a Protobuf field's type changed: %v, want 409", err)
+	}
+	if _, err := cl.CreateSchema(ctx, "nope-value", sr.Schema{Type: sr.TypeProtobuf, Schema: "syntax = \"proto3\";\nmessage A { B b = 1; }\n"}); code(err) != 42201 || !strings.Contains(err.Error(), ":") {
+		t.Errorf("an unresolvable Protobuf type: %v, want 42201 with line:col", err)
+	}
+	if by := must(cl.SchemaReferences(ctx, "money", 1))(t); len(by) != 1 {
+		t.Errorf("referencedby money: %+v", by)
+	}
+}
+
+// TestSubjectNames: subjects with characters a path escapes (a slash, a space, unicode) round-trip.
+func TestSubjectNames(t *testing.T) {
+	ctx := context.Background()
+	r := start(t, cluster(t))
+	cl := client(t, r)
+	for _, s := range []string{"team/orders-value", "with space", "ünïcode-value", "a%2Fb"} {
+		ss := must(cl.CreateSchema(ctx, s, sr.Schema{Schema: orderV1}))(t)
+		if ss.Subject != s {
+			t.Errorf("subject %q came back as %q", s, ss.Subject)
+		}
+		if got := must(cl.SchemaByVersion(ctx, s, 1))(t); got.Subject != s {
+			t.Errorf("GET version of %q: %+v", s, got)
+		}
 	}
 }

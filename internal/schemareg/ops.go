@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -134,14 +135,77 @@ func (r *Registry) prepare(req registerRequest, normalize bool) (*candidate, *Er
 	if e != nil {
 		return nil, e
 	}
-	text := p.Canonical()
-	if normalize {
-		text = p.Normalized()
-	}
 	if len(refs) == 0 {
 		refs = nil
 	}
-	return &candidate{parsed: p, typ: t, text: text, refs: refs, key: contentKey(t, text, refs)}, nil
+	c := &candidate{parsed: p, typ: t, text: req.Schema, refs: refs}
+	if e := r.safely(func() {
+		if normalize {
+			c.key = contentKey('n', t, p.Normalized(), refs)
+		} else {
+			c.key = contentKey('c', t, p.Canonical(), refs)
+		}
+	}); e != nil {
+		return nil, e
+	}
+	return c, nil
+}
+
+// safely runs f (a call into the schema library), turning a panic into an invalid schema error.
+func (r *Registry) safely(f func()) (e *Error) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.panics.Add(1)
+			r.log.Error("schema registry: the schema library panicked (a bug in internal/schemas)", "panic", v, "stack", string(debug.Stack()))
+			e = invalidSchema("the schema library failed on this schema: %v", v)
+		}
+	}()
+	f()
+	return nil
+}
+
+// keysOf are p's content keys (canonical and normalized).
+func (r *Registry) keysOf(c *content, p schemas.Parsed) []string {
+	var keys []string
+	if e := r.safely(func() {
+		keys = []string{contentKey('c', c.typ, p.Canonical(), c.refs), contentKey('n', c.typ, p.Normalized(), c.refs)}
+	}); e != nil {
+		return nil
+	}
+	return keys
+}
+
+// index computes the content keys of the schemas read from the topic that have none yet (parsing them
+// once; after a restart, the first registration or lookup pays for it).
+func (r *Registry) index() {
+	r.imu.Lock()
+	defer r.imu.Unlock()
+	r.mu.RLock()
+	var todo []*content
+	for id := range r.st.pending {
+		todo = append(todo, r.st.byID[id])
+	}
+	r.mu.RUnlock()
+	if len(todo) == 0 {
+		return
+	}
+	keys := make([][]string, len(todo))
+	r.mu.RLock()
+	for i, c := range todo {
+		if p, e := r.parsedOf(c.id); e == nil {
+			keys[i] = r.keysOf(c, p)
+		} else {
+			r.log.Warn("schema registry: a registered schema does not parse; registering it again makes a new id", "id", c.id, "err", e.Message)
+		}
+	}
+	r.mu.RUnlock()
+	r.mu.Lock()
+	for i, c := range todo {
+		if r.st.byID[c.id] == c && r.st.pending[c.id] {
+			r.st.setKeys(c, keys[i])
+		}
+	}
+	r.mu.Unlock()
 }
 
 // parse parses s; a parser that panics is a bug, reported as an invalid schema (and logged) rather than
@@ -185,10 +249,26 @@ func (r *Registry) parsedOf(id int) (schemas.Parsed, *Error) {
 	if e != nil {
 		return nil, invalidSchema("registered schema %d no longer parses: %s", id, e.Message)
 	}
-	r.pmu.Lock()
-	r.parsed[id] = p
-	r.pmu.Unlock()
+	r.cacheParsed(id, p)
 	return p, nil
+}
+
+// maxParsed bounds the parsed schemas kept (a parsed schema takes many times its text's memory).
+const maxParsed = 256
+
+func (r *Registry) cacheParsed(id int, p schemas.Parsed) {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if _, ok := r.parsed[id]; ok {
+		return
+	}
+	for k := range r.parsed { // evict arbitrary entries (map order): the latest versions are parsed again cheaply
+		if len(r.parsed) < maxParsed {
+			break
+		}
+		delete(r.parsed, k)
+	}
+	r.parsed[id] = p
 }
 
 // check says why cand is not compatible with against under level.
@@ -233,37 +313,39 @@ func (r *Registry) register(ctx context.Context, subject string, req registerReq
 	}
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
-	id, ver, rec, e := r.planRegister(subject, req, normalize)
+	r.index()
+	id, ver, rec, c, e := r.planRegister(subject, req, normalize)
 	if e != nil || rec == nil {
 		return id, ver, e
 	}
 	if e := r.write(ctx, *rec); e != nil {
 		return 0, 0, e
 	}
+	r.cacheParsed(id, c.parsed) // the next registration under subject checks against it
 	r.log.Info("schema registry: registered", "subject", subject, "version", ver, "id", id)
 	return id, ver, nil
 }
 
 // planRegister decides what registering req does: an existing id and version (rec nil) or the record
 // to write.
-func (r *Registry) planRegister(subject string, req registerRequest, normalize bool) (int, int, *kv, *Error) {
+func (r *Registry) planRegister(subject string, req registerRequest, normalize bool) (int, int, *kv, *candidate, *Error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	st := r.st
 	mode := st.modeOf(subject)
 	if mode == modeReadOnly {
-		return 0, 0, nil, readOnly(subject)
+		return 0, 0, nil, nil, readOnly(subject)
 	}
 	c, e := r.prepare(req, normalize)
 	if e != nil {
-		return 0, 0, nil, e
+		return 0, 0, nil, nil, e
 	}
 	existingID, known := st.byKey[c.key]
 	live := st.live(subject)
 	if known {
 		for _, v := range live {
 			if v.id == existingID && (req.ID <= 0 || req.ID == existingID) && (req.Version <= 0 || req.Version == v.version) {
-				return existingID, v.version, nil, nil
+				return existingID, v.version, nil, nil, nil
 			}
 		}
 	}
@@ -271,10 +353,10 @@ func (r *Registry) planRegister(subject string, req registerRequest, normalize b
 		level := st.level(subject, r.opts.Compatibility)
 		msgs, e := r.check(level, c.parsed, live)
 		if e != nil {
-			return 0, 0, nil, e
+			return 0, 0, nil, nil, e
 		}
 		if len(msgs) > 0 {
-			return 0, 0, nil, incompatible(subject, level, msgs)
+			return 0, 0, nil, nil, incompatible(subject, level, msgs)
 		}
 	}
 	id := st.maxID + 1
@@ -283,10 +365,10 @@ func (r *Registry) planRegister(subject string, req registerRequest, normalize b
 	}
 	if req.ID > 0 {
 		if mode != modeImport && (!known || req.ID != existingID) {
-			return 0, 0, nil, errorf(http.StatusUnprocessableEntity, 42205, "Registering a schema with a given id (%d) is only allowed in IMPORT mode", req.ID)
+			return 0, 0, nil, nil, errorf(http.StatusUnprocessableEntity, 42205, "Registering a schema with a given id (%d) is only allowed in IMPORT mode", req.ID)
 		}
-		if other, ok := st.byID[req.ID]; ok && contentKey(other.typ, other.text, other.refs) != c.key {
-			return 0, 0, nil, errorf(http.StatusUnprocessableEntity, 42205, "Overwrite new schema with id %d is not permitted: id %d is another schema", req.ID, req.ID)
+		if other, ok := st.byID[req.ID]; ok && !slices.Contains(other.keys, c.key) {
+			return 0, 0, nil, nil, errorf(http.StatusUnprocessableEntity, 42205, "Overwrite new schema with id %d is not permitted: id %d is another schema", req.ID, req.ID)
 		}
 		id = req.ID
 	}
@@ -298,21 +380,27 @@ func (r *Registry) planRegister(subject string, req registerRequest, normalize b
 	if req.Version > 0 {
 		switch {
 		case mode == modeImport && st.find(subject, req.Version) != nil:
-			return 0, 0, nil, errorf(http.StatusUnprocessableEntity, 42205, "Overwrite of version %d of subject %q is not permitted", req.Version, subject)
+			return 0, 0, nil, nil, errorf(http.StatusUnprocessableEntity, 42205, "Overwrite of version %d of subject %q is not permitted", req.Version, subject)
 		case mode != modeImport && req.Version != next:
-			return 0, 0, nil, errorf(http.StatusUnprocessableEntity, 42202, "Version %d is not the next version of subject %q (%d)", req.Version, subject, next)
+			return 0, 0, nil, nil, errorf(http.StatusUnprocessableEntity, 42202, "Version %d is not the next version of subject %q (%d)", req.Version, subject, next)
 		}
 		next = req.Version
 	}
 	val := schemaValue{Subject: subject, Version: next, ID: id, References: c.refs, Schema: c.text}
+	if other, ok := st.byID[id]; ok {
+		val.Schema, val.Keys = other.text, other.keys // the id's text as first registered
+	} else {
+		val.Keys = r.keysOf(&content{typ: c.typ, refs: c.refs}, c.parsed)
+	}
 	if c.typ != schemas.Avro {
 		val.SchemaType = string(c.typ)
 	}
-	return id, next, &kv{key: schemaKey(subject, next), value: val}, nil
+	return id, next, &kv{key: schemaKey(subject, next), value: val}, c, nil
 }
 
 // lookup finds req's schema among subject's versions (POST /subjects/{s}).
 func (r *Registry) lookup(subject string, req registerRequest, normalize, deleted bool) (*version, *content, *Error) {
+	r.index()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	vs := r.st.versions(subject, deleted)
@@ -397,7 +485,7 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 		}
 		for _, v := range live {
 			c := st.byID[v.id]
-			val := schemaValue{Subject: subject, Version: v.version, ID: v.id, References: c.refs, Schema: c.text, Deleted: true}
+			val := schemaValue{Subject: subject, Version: v.version, ID: v.id, References: c.refs, Schema: c.text, Deleted: true, Keys: c.keys}
 			if c.typ != schemas.Avro {
 				val.SchemaType = string(c.typ)
 			}
@@ -436,7 +524,9 @@ func (r *Registry) deleteVersion(ctx context.Context, subject string, v int, per
 		if st.modeOf(subject) == modeReadOnly {
 			return readOnly(subject)
 		}
-		ver, e := st.resolve(subject, v, permanent)
+		// A numbered version is found soft-deleted or not (soft-deleting it twice is 40406); latest is
+		// the latest live one for a soft delete, the latest of all for a hard one.
+		ver, e := st.resolve(subject, v, permanent || v != -1)
 		if e != nil {
 			return e
 		}
@@ -455,7 +545,7 @@ func (r *Registry) deleteVersion(ctx context.Context, subject string, v int, per
 			return nil
 		}
 		c := st.byID[ver.id]
-		val := schemaValue{Subject: subject, Version: n, ID: ver.id, References: c.refs, Schema: c.text, Deleted: true}
+		val := schemaValue{Subject: subject, Version: n, ID: ver.id, References: c.refs, Schema: c.text, Deleted: true, Keys: c.keys}
 		if c.typ != schemas.Avro {
 			val.SchemaType = string(c.typ)
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +124,37 @@ func TestStartConfigModeRestart(t *testing.T) {
 		if _, _, b := do(t, r, "GET", path, ""); string(b) != want {
 			t.Errorf("after a restart, GET %s: %s, want %s", path, b, want)
 		}
+	}
+}
+
+// TestFailed: when the broker goes away, Failed reports it.
+func TestFailed(t *testing.T) {
+	defer func(w, g time.Duration) { watchEvery, readerGiveUp = w, g }(watchEvery, readerGiveUp)
+	watchEvery, readerGiveUp = 100*time.Millisecond, 500*time.Millisecond
+	c := cluster(t)
+	r := start(t, c)
+	select {
+	case err := <-r.Failed():
+		t.Fatalf("failed with the broker up: %v", err)
+	case <-time.After(time.Second):
+	}
+	c.Close()
+	select {
+	case err := <-r.Failed():
+		if !strings.Contains(err.Error(), "_schemas") {
+			t.Errorf("Failed: %v, want it to name the topic", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no failure 10s after the broker stopped")
+	}
+}
+
+// TestListenerTaken: a port in use is said so.
+func TestListenerTaken(t *testing.T) {
+	c := cluster(t)
+	r := start(t, c)
+	_, err := Start(context.Background(), Options{Addr: r.Addr(), Kafka: []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, Topic: "_schemas", Compatibility: schemas.Backward})
+	if err == nil || !strings.Contains(err.Error(), r.Addr()) {
+		t.Errorf("Start on a taken port: %v", err)
 	}
 }

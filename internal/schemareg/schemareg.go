@@ -4,7 +4,8 @@
 //
 // Every change is a record produced to the topic (acks=all, idempotent, one writer at a time); one reader
 // applies the topic's records to the in-memory state, at start from the beginning to the end and then
-// as they arrive. A change is acknowledged once the broker has it and the reader has applied it.
+// as they arrive. A change is acknowledged once the broker has it and it is applied in memory (by the
+// writer itself when its records directly follow what was applied, else by the reader).
 package schemareg
 
 import (
@@ -51,6 +52,7 @@ type Registry struct {
 	st      *state
 	applied int64                  // the offset after the last applied record
 	notify  chan struct{}          // closed (and replaced) whenever applied moves
+	imu     sync.Mutex             // one index() at a time
 	pmu     sync.Mutex             // guards parsed
 	parsed  map[int]schemas.Parsed // by id
 
@@ -103,21 +105,31 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.FetchMaxWait(time.Second),
+		// Reading the topic at start is a few large fetches rather than one per MiB.
+		kgo.FetchMaxBytes(64<<20),
+		kgo.FetchMaxPartitionBytes(64<<20),
 	)
+	// The topic exists before the reading client starts: a client that asked for an unknown topic's
+	// metadata backs off before asking again, which would delay the first write.
+	acl, err := kgo.NewClient(append(append([]kgo.Opt{}, o.Kafka...), kgo.ClientID("devstack-schema-registry-admin"))...)
+	if err != nil {
+		return nil, fmt.Errorf("schema registry: kafka client: %w", err)
+	}
+	end, err := r.ensureTopic(ctx, kadm.NewClient(acl))
+	acl.Close()
+	if err != nil {
+		return nil, err
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("schema registry: kafka client: %w", err)
 	}
 	r.cl = cl
-	end, err := r.ensureTopic(ctx)
-	if err != nil {
-		cl.Close()
-		return nil, err
-	}
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.read(rctx)
+	go r.watch(rctx)
 	if err := r.waitApplied(ctx, end); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("schema registry: read topic %s to its end (offset %d): %w", o.Topic, end, err)
@@ -149,8 +161,7 @@ func Start(ctx context.Context, o Options) (*Registry, error) {
 }
 
 // ensureTopic creates the topic when missing and returns its end offset (the high watermark).
-func (r *Registry) ensureTopic(ctx context.Context) (int64, error) {
-	adm := kadm.NewClient(r.cl)
+func (r *Registry) ensureTopic(ctx context.Context, adm *kadm.Client) (int64, error) {
 	topic := r.opts.Topic
 	brokers, err := adm.ListBrokers(ctx)
 	if err != nil {
@@ -164,6 +175,7 @@ func (r *Registry) ensureTopic(ctx context.Context) (int64, error) {
 	switch {
 	case err == nil && resp.Err == nil:
 		r.log.Info("schema registry: created topic", "topic", topic, "replication", rf)
+		return 0, nil // a new topic is empty (asking for its end now would wait for the metadata)
 	case errors.Is(err, kerr.TopicAlreadyExists) || errors.Is(resp.Err, kerr.TopicAlreadyExists):
 		r.checkTopic(ctx, adm)
 	case err != nil:
@@ -248,6 +260,9 @@ func (r *Registry) read(ctx context.Context) {
 		failingSince = time.Time{}
 		r.mu.Lock()
 		fs.EachRecord(func(rec *kgo.Record) {
+			if rec.Offset < r.applied {
+				return // applied by the writer that wrote it
+			}
 			if err := r.st.apply(rec.Key, rec.Value); err != nil {
 				r.log.Warn("schema registry: skipped a record of the topic", "topic", r.opts.Topic, "offset", rec.Offset, "err", err)
 			}
@@ -258,6 +273,51 @@ func (r *Registry) read(ctx context.Context) {
 		r.mu.Unlock()
 	}
 }
+
+// watch asks for the topic's end every watchEvery: the client retries a lost broker quietly, so this is
+// how the registry learns that its topic cannot be read, and reports itself failed after readerGiveUp.
+func (r *Registry) watch(ctx context.Context) {
+	defer r.wg.Done()
+	adm := kadm.NewClient(r.cl)
+	var failingSince time.Time
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		qctx, cancel := context.WithTimeout(ctx, watchEvery)
+		ends, err := adm.ListEndOffsets(qctx, r.opts.Topic)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			if o, ok := ends.Lookup(r.opts.Topic, 0); !ok {
+				err = fmt.Errorf("topic %s has no partition 0", r.opts.Topic)
+			} else {
+				err = o.Err
+			}
+		}
+		if err == nil {
+			failingSince = time.Time{}
+			continue
+		}
+		if failingSince.IsZero() {
+			failingSince = time.Now()
+		}
+		r.log.Warn("schema registry: cannot reach its topic", "topic", r.opts.Topic, "err", err)
+		if time.Since(failingSince) >= readerGiveUp {
+			r.fail(fmt.Errorf("schema registry: cannot read topic %s for %s: %w", r.opts.Topic, readerGiveUp, err))
+			return
+		}
+	}
+}
+
+// watchEvery is how often watch checks the topic.
+var watchEvery = 5 * time.Second
 
 // readerGiveUp is how long the topic may fail to read before the registry reports itself failed.
 var readerGiveUp = 30 * time.Second
@@ -315,12 +375,34 @@ func (r *Registry) write(ctx context.Context, recs ...kv) *Error {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return &Error{Status: http.StatusInternalServerError, Code: 50002, Message: fmt.Sprintf("Operation timed out: the broker did not acknowledge the write to %s in %s", r.opts.Topic, writeTimeout)}
 		}
+		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+			size := 0
+			for _, kr := range krs {
+				size = max(size, len(kr.Key)+len(kr.Value))
+			}
+			return &Error{Status: http.StatusUnprocessableEntity, Code: 42209, Message: fmt.Sprintf("Schema too large: its record in %s is %d bytes, more than the broker takes (max.message.bytes, about 1 MB by default)", r.opts.Topic, size)}
+		}
 		return storeError(fmt.Errorf("write to topic %s: %w", r.opts.Topic, err))
 	}
-	var last int64
+	// The records are the topic's next ones unless someone else wrote to it since the reader last
+	// applied a record: then apply them now (the reader skips what is applied) rather than wait for the
+	// reader's next fetch; else wait for the reader to get there.
+	first, last := res[0].Record.Offset, res[0].Record.Offset
 	for _, pr := range res {
-		last = max(last, pr.Record.Offset)
+		first, last = min(first, pr.Record.Offset), max(last, pr.Record.Offset)
 	}
+	r.mu.Lock()
+	if r.applied == first && last-first == int64(len(res)-1) {
+		for _, pr := range res { // in order: one batch, one partition
+			if err := r.st.apply(pr.Record.Key, pr.Record.Value); err != nil {
+				r.log.Warn("schema registry: skipped a record it wrote", "topic", r.opts.Topic, "offset", pr.Record.Offset, "err", err)
+			}
+		}
+		r.applied = last + 1
+		close(r.notify)
+		r.notify = make(chan struct{})
+	}
+	r.mu.Unlock()
 	if err := r.waitApplied(ctx, last+1); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return &Error{Status: http.StatusInternalServerError, Code: 50002, Message: fmt.Sprintf("Operation timed out: written to %s but not read back in %s", r.opts.Topic, writeTimeout)}

@@ -1,6 +1,8 @@
 package schemareg
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -62,6 +64,10 @@ type schemaValue struct {
 	References []schemas.Reference `json:"references,omitempty"`
 	Schema     string              `json:"schema"`
 	Deleted    bool                `json:"deleted"`
+	// Keys are the schema's content keys (contentKey of its canonical and normalized forms): with them,
+	// a restart finds an already registered schema without parsing every schema again. Records
+	// written by another registry have none; those schemas are parsed when first needed.
+	Keys []string `json:"devstackKeys,omitempty"`
 }
 
 type configValue struct {
@@ -98,25 +104,27 @@ func parseMode(s string) (string, bool) {
 	return "", false
 }
 
-// content is a registered schema: what one id stands for.
+// content is a registered schema: what one id stands for. Its text is the text as first registered;
+// keys identify its canonical and normalized forms (contentKey), from its record or, for a record
+// without them, computed by the registry when it first needs them (pending until then).
 type content struct {
 	id   int
 	typ  schemas.Type
 	text string
 	refs []schemas.Reference
+	keys []string
 }
 
-// contentKey identifies a schema's content: two registrations with the same type, canonical text and
-// references share an id.
-func contentKey(t schemas.Type, text string, refs []schemas.Reference) string {
-	var b strings.Builder
-	b.WriteString(string(t))
-	b.WriteByte(0)
-	b.WriteString(text)
+// contentKey identifies a schema's content: two registrations with the same type, canonical (or, with
+// ?normalize, normalized) text and references share an id. form says which form text is. It is a
+// SHA-256 (hex): the forms can be large, and the keys are kept in memory and in every record.
+func contentKey(form byte, t schemas.Type, text string, refs []schemas.Reference) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%c\x00%s\x00%d\x00%s", form, t, len(text), text)
 	for _, r := range refs {
-		fmt.Fprintf(&b, "\x00%s\x00%s\x00%d", r.Name, r.Subject, r.Version)
+		fmt.Fprintf(h, "\x00%d:%s\x00%d:%s\x00%d", len(r.Name), r.Name, len(r.Subject), r.Subject, r.Version)
 	}
-	return b.String()
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // version is one version of a subject.
@@ -131,7 +139,8 @@ type version struct {
 type state struct {
 	subjects map[string][]*version // by subject, sorted by version number (soft-deleted ones included)
 	byID     map[int]*content
-	byKey    map[string]int // contentKey -> id
+	byKey    map[string]int // contentKey -> id, for the indexed contents
+	pending  map[int]bool   // ids whose content is not indexed yet
 	maxID    int            // the largest id ever seen (never reused)
 	global   schemas.Level  // "" when no global CONFIG record: Options.Compatibility applies
 	levels   map[string]schemas.Level
@@ -144,6 +153,7 @@ func newState() *state {
 		subjects: map[string][]*version{},
 		byID:     map[int]*content{},
 		byKey:    map[string]int{},
+		pending:  map[int]bool{},
 		levels:   map[string]schemas.Level{},
 		modes:    map[string]string{},
 	}
@@ -180,7 +190,7 @@ func (s *state) apply(key, value []byte) error {
 		if v.ID <= 0 {
 			return fmt.Errorf("SCHEMA value for %s version %d: id %d", subject, *k.Version, v.ID)
 		}
-		s.putVersion(subject, *k.Version, v.ID, v.Deleted, t, v.Schema, v.References)
+		s.putVersion(subject, *k.Version, v.ID, v.Deleted, t, v.Schema, v.References, v.Keys)
 	case keyConfig:
 		if value == nil {
 			if subject == "" {
@@ -261,14 +271,18 @@ func (s *state) apply(key, value []byte) error {
 	return nil
 }
 
-func (s *state) putVersion(subject string, ver, id int, deleted bool, t schemas.Type, text string, refs []schemas.Reference) {
+func (s *state) putVersion(subject string, ver, id int, deleted bool, t schemas.Type, text string, refs []schemas.Reference, keys []string) {
 	if id > s.maxID {
 		s.maxID = id
 	}
 	if _, ok := s.byID[id]; !ok {
 		c := &content{id: id, typ: t, text: text, refs: refs}
 		s.byID[id] = c
-		s.byKey[contentKey(t, text, refs)] = id
+		if len(keys) == 2 {
+			s.setKeys(c, keys)
+		} else {
+			s.pending[id] = true
+		}
 	}
 	vs := s.subjects[subject]
 	i, found := slices.BinarySearchFunc(vs, ver, func(v *version, n int) int { return v.version - n })
@@ -298,6 +312,17 @@ func (s *state) removeVersion(subject string, ver int) {
 	s.dropUnused(id)
 }
 
+// setKeys indexes c under keys (a key already taken keeps its id).
+func (s *state) setKeys(c *content, keys []string) {
+	c.keys = keys
+	for _, k := range keys {
+		if _, ok := s.byKey[k]; !ok {
+			s.byKey[k] = c.id
+		}
+	}
+	delete(s.pending, c.id)
+}
+
 // dropUnused forgets id's content once no version uses it (its number stays used: maxID).
 func (s *state) dropUnused(id int) {
 	for _, vs := range s.subjects {
@@ -308,8 +333,13 @@ func (s *state) dropUnused(id int) {
 		}
 	}
 	if c, ok := s.byID[id]; ok {
-		delete(s.byKey, contentKey(c.typ, c.text, c.refs))
+		for _, k := range c.keys {
+			if s.byKey[k] == id {
+				delete(s.byKey, k)
+			}
+		}
 		delete(s.byID, id)
+		delete(s.pending, id)
 	}
 }
 
@@ -342,14 +372,16 @@ func (s *state) find(subject string, n int) *version {
 	return vs[i]
 }
 
-// subjectNames lists the subjects, sorted; with deleted, also those whose versions are all soft-deleted.
-func (s *state) subjectNames(prefix string, deleted bool) []string {
+// subjectNames lists the subjects, sorted; with deleted, also those whose versions are all soft-deleted;
+// with deletedOnly, only those.
+func (s *state) subjectNames(prefix string, deleted, deletedOnly bool) []string {
 	out := []string{}
 	for name, vs := range s.subjects {
 		if !strings.HasPrefix(name, prefix) {
 			continue
 		}
-		if deleted || slices.ContainsFunc(vs, func(v *version) bool { return !v.deleted }) {
+		live := slices.ContainsFunc(vs, func(v *version) bool { return !v.deleted })
+		if (deletedOnly && !live) || (!deletedOnly && (deleted || live)) {
 			out = append(out, name)
 		}
 	}

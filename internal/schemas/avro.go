@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -48,7 +49,7 @@ func (s *AvroSchema) Normalized() string { return s.normalized }
 func parseAvro(s Schema) (p *AvroSchema, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			p, err = nil, &ParseError{Msg: fmt.Sprintf("invalid Avro schema: %v", r)}
+			p, err = nil, &ParseError{Msg: fmt.Sprintf("invalid Avro schema (the parser failed: %v)", r)}
 		}
 	}()
 	cache := &avro.SchemaCache{}
@@ -73,7 +74,18 @@ func parseAvro(s Schema) (p *AvroSchema, err error) {
 	}
 	var canonical, norm bytes.Buffer
 	writeJSON(&canonical, v)
-	avroNormalize(&norm, parsed, map[string]bool{})
+	// The types the references define stay references: written by name, as the text names them.
+	defs, seen := map[string]map[string]any{}, map[string]bool{}
+	for _, text := range s.Deps {
+		if dv, err := avroJSON(text); err == nil {
+			avroDefs(dv, "", defs)
+		}
+	}
+	for name := range defs {
+		seen[name] = true
+	}
+	avroDefs(v, "", defs)
+	avroNormalize(&norm, defs, parsed, seen)
 	return &AvroSchema{Schema: parsed, canonical: canonical.String(), normalized: norm.String()}, nil
 }
 
@@ -122,9 +134,10 @@ func avroJSON(text string) (any, error) {
 	var v any
 	err := d.Decode(&v)
 	if err == nil {
+		end := int(d.InputOffset())
 		if _, terr := d.Token(); terr == nil {
-			off := int(d.InputOffset())
-			line, col := lineCol(text, off)
+			off := end + len(text[end:]) - len(strings.TrimLeft(text[end:], " \t\r\n"))
+			line, col := lineCol(text, off+1)
 			return nil, &ParseError{Line: line, Col: col, Msg: "invalid JSON: unexpected data after the schema"}
 		}
 	}
@@ -181,13 +194,15 @@ func lineCol(text string, off int) (line, col int) {
 	return line, max(col, 1)
 }
 
-// avroParseError turns hamba/avro's error into a ParseError, with the position of the name it is about
-// when the message names one (an unknown type, a duplicate name).
+// avroParseError turns hamba/avro's error into a ParseError in a user's terms, with the position of the
+// name it is about when the message names one (an unknown type, a duplicate name, a field).
 func avroParseError(text string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "avro: ")
+	msg := strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "avro: ")), " ")
 	pe := &ParseError{Msg: msg}
-	var name string
+	var name, field string
 	switch {
+	case strings.HasPrefix(msg, "unknown type: map["), strings.HasPrefix(msg, "unknown type: ["):
+		pe.Msg = `a schema object needs a "type" attribute naming its type (a primitive, "record", "enum", "array", "map", "fixed" or a named type)`
 	case strings.HasPrefix(msg, "unknown type: "):
 		name = strings.TrimPrefix(msg, "unknown type: ")
 		pe.Msg = fmt.Sprintf("unknown type %q: not a primitive type nor a named type defined before this point or in a reference", name)
@@ -202,18 +217,41 @@ func avroParseError(text string, err error) error {
 		if _, e := fmt.Sscanf(strings.TrimPrefix(msg, "duplicate field name "), "%q", &q); e == nil {
 			name = q
 		}
+	case msg == "non-empty name key required":
+		pe.Msg = `a "name" is required (records, enums, fixed types and fields each need one)`
+	default:
+		if m := avroBadDefault.FindStringSubmatch(msg); m != nil {
+			field = m[1]
+			pe.Msg = fmt.Sprintf("field %q: the default is not a valid %s value", field, m[2])
+			if m[2] == "union" {
+				pe.Msg = fmt.Sprintf("field %q: the default is not a valid value of the union's first type", field)
+			}
+		} else if m := avroBadOrder.FindStringSubmatch(msg); m != nil {
+			field = m[1]
+			pe.Msg = fmt.Sprintf("field %q: order %q is not one of ascending, descending, ignore", field, m[2])
+		}
 	}
 	if name != "" {
 		if i := strings.LastIndex(text, `"`+name+`"`); i >= 0 {
 			pe.Line, pe.Col = lineCol(text, i+1)
 		}
 	}
+	if field != "" {
+		if loc := regexp.MustCompile(`"name"\s*:\s*"` + regexp.QuoteMeta(field) + `"`).FindStringIndex(text); loc != nil {
+			pe.Line, pe.Col = lineCol(text, loc[0]+1)
+		}
+	}
 	return pe
 }
 
+var (
+	avroBadDefault = regexp.MustCompile(`^invalid default for field (\S+)\. .* not a (\w+)$`)
+	avroBadOrder   = regexp.MustCompile(`^field "(.*)" order "(.*)" is invalid$`)
+)
+
 // avroNormalize writes s's normalized form (see Normalized). seen holds the named types already written:
 // a second use is written as the full name.
-func avroNormalize(b *bytes.Buffer, s avro.Schema, seen map[string]bool) {
+func avroNormalize(b *bytes.Buffer, defs map[string]map[string]any, s avro.Schema, seen map[string]bool) {
 	if r, ok := s.(*avro.RefSchema); ok {
 		s = r.Schema()
 	}
@@ -248,6 +286,7 @@ func avroNormalize(b *bytes.Buffer, s avro.Schema, seen map[string]bool) {
 		}
 		writeAliases(b, s.Aliases())
 		b.WriteString(`,"fields":[`)
+		jsonFields, _ := defs[s.FullName()]["fields"].([]any)
 		for i, f := range s.Fields() {
 			if i > 0 {
 				b.WriteString(",")
@@ -256,10 +295,10 @@ func avroNormalize(b *bytes.Buffer, s avro.Schema, seen map[string]bool) {
 			writeJSON(b, f.Name())
 			writeAliases(b, f.Aliases())
 			b.WriteString(`,"type":`)
-			avroNormalize(b, f.Type(), seen)
+			avroNormalize(b, defs, f.Type(), seen)
 			if f.HasDefault() {
 				b.WriteString(`,"default":`)
-				b.Write(fieldDefault(f))
+				b.Write(fieldDefault(f, jsonFields, i))
 			}
 			if f.Order() != "" && f.Order() != avro.Asc {
 				b.WriteString(`,"order":`)
@@ -292,11 +331,11 @@ func avroNormalize(b *bytes.Buffer, s avro.Schema, seen map[string]bool) {
 		b.WriteString("}")
 	case *avro.ArraySchema:
 		b.WriteString(`{"type":"array","items":`)
-		avroNormalize(b, s.Items(), seen)
+		avroNormalize(b, defs, s.Items(), seen)
 		b.WriteString("}")
 	case *avro.MapSchema:
 		b.WriteString(`{"type":"map","values":`)
-		avroNormalize(b, s.Values(), seen)
+		avroNormalize(b, defs, s.Values(), seen)
 		b.WriteString("}")
 	case *avro.UnionSchema:
 		b.WriteString("[")
@@ -304,7 +343,7 @@ func avroNormalize(b *bytes.Buffer, s avro.Schema, seen map[string]bool) {
 			if i > 0 {
 				b.WriteString(",")
 			}
-			avroNormalize(b, t, seen)
+			avroNormalize(b, defs, t, seen)
 		}
 		b.WriteString("]")
 	default:
@@ -340,26 +379,61 @@ func writeJSON(b *bytes.Buffer, v any) {
 	}
 }
 
-// fieldDefault is f's default as compact JSON with sorted keys (hamba/avro writes it; we re-encode it so
-// key order does not matter).
-func fieldDefault(f *avro.Field) []byte {
-	raw, err := json.Marshal(f)
-	if err != nil {
-		return []byte("null")
+// fieldDefault is f's default as compact JSON with sorted keys, taken from the schema's JSON (jsonFields,
+// the record's "fields"): hamba/avro's value is converted for its encoder (bytes and fixed defaults become
+// byte slices), not what the schema says.
+func fieldDefault(f *avro.Field, jsonFields []any, i int) []byte {
+	var b bytes.Buffer
+	if i < len(jsonFields) {
+		if m, ok := jsonFields[i].(map[string]any); ok && m["name"] == f.Name() {
+			if d, ok := m["default"]; ok {
+				writeJSON(&b, d)
+				return b.Bytes()
+			}
+		}
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return []byte("null")
+	writeJSON(&b, f.Default())
+	return b.Bytes()
+}
+
+// avroDefs indexes the named types defined in a schema's JSON (v) by full name, resolving names as Avro
+// does (a dotted name is full; else the type's namespace attribute, else the enclosing namespace).
+func avroDefs(v any, ns string, defs map[string]map[string]any) {
+	switch v := v.(type) {
+	case []any:
+		for _, b := range v {
+			avroDefs(b, ns, defs)
+		}
+	case map[string]any:
+		switch typ, _ := v["type"].(string); typ {
+		case "record", "error", "enum", "fixed":
+			name, _ := v["name"].(string)
+			if !strings.Contains(name, ".") {
+				if n, ok := v["namespace"].(string); ok && n != "" {
+					ns = n
+				}
+				if ns != "" {
+					name = ns + "." + name
+				}
+			}
+			ns = name[:max(strings.LastIndexByte(name, '.'), 0)]
+			if _, dup := defs[name]; !dup {
+				defs[name] = v
+			}
+			fields, _ := v["fields"].([]any)
+			for _, f := range fields {
+				if f, ok := f.(map[string]any); ok {
+					avroDefs(f["type"], ns, defs)
+				}
+			}
+		case "array":
+			avroDefs(v["items"], ns, defs)
+		case "map":
+			avroDefs(v["values"], ns, defs)
+		case "":
+			avroDefs(v["type"], ns, defs)
+		}
 	}
-	d := json.NewDecoder(bytes.NewReader(m["default"]))
-	d.UseNumber()
-	var v any
-	if d.Decode(&v) != nil {
-		return []byte("null")
-	}
-	var out bytes.Buffer
-	writeJSON(&out, v)
-	return out.Bytes()
 }
 
 var avroPrimitiveNames = []string{"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
@@ -391,6 +465,9 @@ func avroJavaChecks(text string, v any) error {
 				}
 			}
 		case map[string]any:
+			if err := avroKeys(t, fail); err != nil {
+				return err
+			}
 			typ, _ := t["type"].(string)
 			switch typ {
 			case "record", "error", "enum", "fixed":
@@ -415,6 +492,9 @@ func avroJavaChecks(text string, v any) error {
 			fields, _ := t["fields"].([]any)
 			for _, f := range fields {
 				f, _ := f.(map[string]any)
+				if err := avroKeys(f, fail); err != nil {
+					return err
+				}
 				if err := walk(f["type"], ns); err != nil {
 					return err
 				}
@@ -439,6 +519,22 @@ func avroJavaChecks(text string, v any) error {
 		return nil
 	}
 	return walk(v, "")
+}
+
+// avroReserved are the attributes Avro gives a meaning to.
+var avroReserved = []string{"type", "name", "namespace", "aliases", "doc", "fields", "default", "order", "symbols", "items", "values", "size", "logicalType", "precision", "scale"}
+
+// avroKeys refuses an attribute spelled like a reserved one in another case ("Name"): hamba/avro reads
+// it as the reserved one, Java as a custom property, so the two would disagree on what the schema is.
+func avroKeys(m map[string]any, fail func(near, format string, a ...any) error) error {
+	for k := range m {
+		for _, r := range avroReserved {
+			if k != r && strings.EqualFold(k, r) {
+				return fail(`"`+k+`"`, "attribute %q: Avro's attribute names are case-sensitive (%q)", k, r)
+			}
+		}
+	}
+	return nil
 }
 
 // avroBranchKey is what makes a union branch distinct in Java: its type, or a named type's full name.

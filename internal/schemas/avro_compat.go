@@ -207,14 +207,16 @@ func checkNames(reader, writer avro.NamedSchema, loc []string) []avroProblem {
 func (c *avroChecker) checkFields(reader, writer *avro.RecordSchema, loc []string) []avroProblem {
 	var p []avroProblem
 	loc = append(slices.Clip(loc), "fields")
+	byName := make(map[string]*avro.Field, len(writer.Fields()))
+	for _, wf := range writer.Fields() {
+		byName[wf.Name()] = wf
+	}
 	for i, rf := range reader.Fields() {
 		floc := append(slices.Clip(loc), strconv.Itoa(i))
 		var matches []*avro.Field
 		for _, name := range append([]string{rf.Name()}, rf.Aliases()...) {
-			for _, wf := range writer.Fields() {
-				if wf.Name() == name {
-					matches = append(matches, wf)
-				}
+			if wf, ok := byName[name]; ok {
+				matches = append(matches, wf)
 			}
 		}
 		switch {

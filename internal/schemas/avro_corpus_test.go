@@ -682,6 +682,8 @@ var avroParseCorpus = []string{
 	`{"type":"record","name":"int","fields":[]}`,
 	`{"type":{"type":"int"}}`,
 	`{"type":"record","name":"R","fields":[{"name":"a","type":"int","default":1,"extra":{"x":1}}],"x-custom":true}`,
+	`{"type":"record","name":"R","fields":[{"Name":"a","type":"int"}]}`,
+	`{"Type":"record","name":"R","fields":[]}`,
 }
 
 // avroStricterThanJava are the schemas of avroParseCorpus that Java 1.12.2 accepts and Go refuses, and

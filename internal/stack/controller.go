@@ -261,8 +261,11 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 	if !reflect.DeepEqual(nc.Postgres, s.cfg.Postgres) {
 		changed = append(changed, "postgres")
 	}
-	if !reflect.DeepEqual(nc.Registry, s.cfg.Registry) {
-		changed = append(changed, "registry")
+	// registry.subjects follow devstack.yaml (the registry component watches it); the rest needs a restart
+	ro, rn := s.cfg.Registry, nc.Registry
+	ro.Subjects, rn.Subjects = nil, nil
+	if !reflect.DeepEqual(ro, rn) {
+		changed = append(changed, "registry.enabled, port or compatibility")
 	}
 	if len(changed) > 0 {
 		msg := fmt.Sprintf("%s: changes to %s take effect when devstack is restarted (routes were reloaded now)", name, strings.Join(changed, ", "))

@@ -15,6 +15,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/event"
 	"github.com/devstack-dev/devstack/internal/schemareg"
 	"github.com/devstack-dev/devstack/internal/schemas"
@@ -52,19 +53,19 @@ func (s *Stack) registryComponent() Component {
 		}
 		sc := &schemasAsCode{
 			reg: reg, subjects: spec.subjects, debounce: spec.debounce, log: log,
-			notify:  s.bus.Notify,
-			logLine: func(format string, a ...any) { s.systemLog(CompRegistry, format, a...) },
-			refused: map[string][]string{}, version: map[string]int{},
+			notify:     s.bus.Notify,
+			logLine:    func(format string, a ...any) { s.systemLog(CompRegistry, format, a...) },
+			configPath: s.cfg.Path,
+			reload:     s.reloadSubjects,
+			refused:    map[string][]string{}, version: map[string]int{},
 		}
 		// watch before the first registration, so a save while it runs is not missed
-		var w *fsnotify.Watcher
-		if len(spec.subjects) > 0 {
-			if w, err = sc.watcher(); err != nil {
-				log.Warn("cannot watch the schema files of registry.subjects; a save is registered when devstack restarts", "err", err)
-				s.bus.Notify("warn", "registry: cannot watch the schema files of registry.subjects ("+err.Error()+"); a save is registered when devstack restarts")
-			}
+		w, err := sc.watcher()
+		if err != nil {
+			log.Warn("cannot watch the schema files of registry.subjects; a save is registered when devstack restarts", "err", err)
+			s.bus.Notify("warn", "registry: cannot watch the schema files of registry.subjects ("+err.Error()+"); a save is registered when devstack restarts")
 		}
-		sc.registerAll(ctx)
+		sc.registerAll(ctx, spec.subjects)
 		if err := ctx.Err(); err != nil {
 			if w != nil {
 				w.Close()
@@ -98,6 +99,25 @@ func (s *Stack) registryComponent() Component {
 	}}
 }
 
+// reloadSubjects reads registry.subjects from devstack.yaml again, as the running stack sees it (with
+// Options.Override). An invalid file is an error, which the gateway's reload of devstack.yaml reports; a
+// stack without a gateway reports it here.
+func (s *Stack) reloadSubjects() ([]subjectSpec, error) {
+	nc, err := config.Load(s.cfg.Path)
+	if err != nil {
+		if !s.cfg.GatewayEnabled() {
+			name := filepath.Base(s.cfg.Path)
+			s.bus.Notify("error", name+" changed but is invalid; keeping the running registry.subjects:\n"+err.Error())
+			s.systemLog("devstack", "%s changed but is invalid; keeping the running registry.subjects: %v", name, err)
+		}
+		return nil, err
+	}
+	if s.opts.Override != nil {
+		s.opts.Override(nc)
+	}
+	return registryOptions(nc).subjects, nil
+}
+
 // updateComponent changes the bus's state of a ready component (its detail, its problems) after start.
 func (s *Stack) updateComponent(name string, fn func(*event.Component)) {
 	c, ok := s.bus.Snapshot().Component(name)
@@ -117,6 +137,10 @@ type schemasAsCode struct {
 	notify   func(level, msg string)
 	logLine  func(format string, a ...any)
 	report   func() // publishes status() once the component is ready; nil before
+	// configPath is devstack.yaml: when it is saved, reload reads its registry.subjects again (an
+	// invalid file: an error, reported by the stack's own reload).
+	configPath string
+	reload     func() ([]subjectSpec, error)
 
 	mu      sync.Mutex
 	refused map[string][]string // subject -> why its file was not registered (file:line: subject S: reason)
@@ -153,8 +177,8 @@ func (sc *schemasAsCode) refusedSubjects() []string {
 
 // registerAll sets each subject's level (when devstack.yaml gives one) and registers its file. A refusal
 // is recorded and reported; it stops nothing.
-func (sc *schemasAsCode) registerAll(ctx context.Context) {
-	for _, sub := range sc.subjects {
+func (sc *schemasAsCode) registerAll(ctx context.Context, subs []subjectSpec) {
+	for _, sub := range subs {
 		if ctx.Err() != nil {
 			return
 		}
@@ -179,7 +203,7 @@ func (sc *schemasAsCode) register(ctx context.Context, sub subjectSpec) {
 		return
 	}
 	schema := schemas.Schema{Type: sub.typ, Text: string(data)}
-	id, version, err := sc.reg.Register(ctx, sub.subject, schema, false)
+	id, version, err := sc.registerSafely(ctx, sub.subject, schema)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -206,6 +230,17 @@ func (sc *schemasAsCode) register(ctx context.Context, sub subjectSpec) {
 	if wasRefused && sc.report != nil {
 		sc.report()
 	}
+}
+
+// registerSafely is Register, with a panic of a schema parser turned into an error: a schema file being
+// edited must never take devstack down.
+func (sc *schemasAsCode) registerSafely(ctx context.Context, subject string, schema schemas.Schema) (id, version int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error while registering (please report it): %v", r)
+		}
+	}()
+	return sc.reg.Register(ctx, subject, schema, false)
 }
 
 // refuse records why sub's file was not registered, and says so in the log and as a notification.
@@ -251,13 +286,13 @@ func refusal(sub subjectSpec, schema schemas.Schema, err error) []string {
 	case len(re.Reasons) > 0:
 		out := make([]string, 0, len(re.Reasons))
 		for _, r := range re.Reasons {
-			out = append(out, fmt.Sprintf("%s: subject %s: incompatible (%s): %s", at(0, 0), sub.subject, re.Message, r))
+			out = append(out, fmt.Sprintf("%s: subject %s: incompatible: %s", at(0, 0), sub.subject, r))
 		}
 		return out
 	case re.Code == 42201:
 		// the registry parsed it with the same parser: ask it where
 		var pe *schemas.ParseError
-		if _, perr := schemas.Parse(schema); errors.As(perr, &pe) {
+		if perr := parseSafely(schema); errors.As(perr, &pe) {
 			return []string{fmt.Sprintf("%s: subject %s: invalid %s schema: %s", at(pe.Line, pe.Col), sub.subject, sub.typ, pe.Msg)}
 		}
 	}
@@ -272,25 +307,102 @@ func unwrapPath(err error) error {
 	return err
 }
 
+func parseSafely(s schemas.Schema) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	_, err = schemas.Parse(s)
+	return err
+}
+
 // watcher watches the directories of the subject files (editors replace a file on save).
 func (sc *schemasAsCode) watcher() (*fsnotify.Watcher, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	for _, sub := range sc.subjects {
-		d := filepath.Dir(sub.file)
-		if seen[d] {
-			continue
-		}
-		seen[d] = true
-		if err := w.Add(d); err != nil {
-			w.Close()
-			return nil, fmt.Errorf("watch %s: %w", d, err)
-		}
+	if err := sc.watchDirs(w, sc.subjects); err != nil {
+		w.Close()
+		return nil, err
 	}
 	return w, nil
+}
+
+// watchDirs adds the directories of subs' files, and of devstack.yaml, to w (adding one twice is fine).
+func (sc *schemasAsCode) watchDirs(w *fsnotify.Watcher, subs []subjectSpec) error {
+	dirs := map[string]bool{}
+	if sc.configPath != "" {
+		dirs[filepath.Dir(sc.configPath)] = true
+	}
+	for _, sub := range subs {
+		dirs[filepath.Dir(sub.file)] = true
+	}
+	for d := range dirs {
+		if err := w.Add(d); err != nil {
+			return fmt.Errorf("watch %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// setSubjects applies registry.subjects read again from a saved devstack.yaml: new subjects, and those
+// whose file, type or level changed, are registered (their level set first); a subject no longer listed
+// is no longer watched, and stays registered.
+func (sc *schemasAsCode) setSubjects(ctx context.Context, w *fsnotify.Watcher, subs []subjectSpec) {
+	old := map[string]subjectSpec{}
+	for _, sub := range sc.subjects {
+		old[sub.subject] = sub
+	}
+	var changed []subjectSpec
+	var added, updated, removed []string
+	now := map[string]bool{}
+	for _, sub := range subs {
+		now[sub.subject] = true
+		switch o, ok := old[sub.subject]; {
+		case !ok:
+			added = append(added, sub.subject)
+			changed = append(changed, sub)
+		case o != sub:
+			updated = append(updated, sub.subject)
+			changed = append(changed, sub)
+		}
+	}
+	for _, sub := range sc.subjects {
+		if !now[sub.subject] {
+			removed = append(removed, sub.subject)
+		}
+	}
+	if len(changed) == 0 && len(removed) == 0 {
+		return
+	}
+	sc.mu.Lock()
+	sc.subjects = subs
+	for _, r := range removed {
+		delete(sc.refused, r)
+	}
+	sc.mu.Unlock()
+	if err := sc.watchDirs(w, subs); err != nil {
+		sc.log.Warn("watch schema files", "err", err)
+	}
+	var parts []string
+	for _, p := range []struct {
+		what string
+		subs []string
+	}{{"added", added}, {"changed", updated}, {"no longer listed (still registered)", removed}} {
+		if len(p.subs) > 0 {
+			parts = append(parts, p.what+" "+strings.Join(p.subs, ", "))
+		}
+	}
+	msg := "registry.subjects reloaded from " + filepath.Base(sc.configPath) + ": " + strings.Join(parts, "; ")
+	sc.log.Info(msg)
+	sc.logLine("%s", msg)
+	sc.notify("info", msg)
+	sc.registerAll(ctx, changed)
+	if sc.report != nil {
+		sc.report()
+	}
 }
 
 // watch registers a subject's file again once it has been quiet for the debounce period after a change;
@@ -302,6 +414,7 @@ func (sc *schemasAsCode) watch(ctx context.Context, w *fsnotify.Watcher) {
 		byFile[sub.file] = append(byFile[sub.file], sub)
 	}
 	pending := map[string]bool{}
+	configSaved := false
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -313,10 +426,17 @@ func (sc *schemasAsCode) watch(ctx context.Context, w *fsnotify.Watcher) {
 			if !ok {
 				return
 			}
-			if _, ours := byFile[ev.Name]; !ours || ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) == 0 {
+			if ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) == 0 {
 				continue
 			}
-			pending[ev.Name] = true
+			switch _, ours := byFile[ev.Name]; {
+			case ours:
+				pending[ev.Name] = true
+			case ev.Name == sc.configPath && sc.reload != nil:
+				configSaved = true
+			default:
+				continue
+			}
 			timer.Reset(sc.debounce)
 		case err, ok := <-w.Errors:
 			if !ok {
@@ -324,6 +444,16 @@ func (sc *schemasAsCode) watch(ctx context.Context, w *fsnotify.Watcher) {
 			}
 			sc.log.Warn("watch schema files", "err", err)
 		case <-timer.C:
+			if configSaved {
+				configSaved = false
+				if subs, err := sc.reload(); err == nil {
+					sc.setSubjects(ctx, w, subs)
+					byFile = map[string][]subjectSpec{}
+					for _, sub := range subs {
+						byFile[sub.file] = append(byFile[sub.file], sub)
+					}
+				}
+			}
 			files := make([]string, 0, len(pending))
 			for f := range pending {
 				files = append(files, f)

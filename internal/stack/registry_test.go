@@ -209,6 +209,7 @@ func TestRegistrySchemasAsCode(t *testing.T) {
 	save(ordersIncompatible)
 	waitUntil(t, 10*time.Second, "the incompatible save refused", func() bool { return len(registryComp(st).Problems) > 0 })
 	c = registryComp(st)
+	t.Logf("refused: %q", c.Problems)
 	if !strings.HasPrefix(c.Problems[0], "schemas/orders.avsc: subject orders-value: incompatible") || !strings.Contains(c.Problems[0], "total") {
 		t.Errorf("problems %q; want schemas/orders.avsc: subject orders-value: incompatible … naming the field total", c.Problems)
 	}
@@ -237,6 +238,7 @@ func TestRegistrySchemasAsCode(t *testing.T) {
 		p := registryComp(st).Problems
 		return len(p) == 1 && strings.HasPrefix(p[0], "schemas/orders.avsc:4:")
 	})
+	t.Logf("refused: %q", registryComp(st).Problems)
 	if l, _ := getLatest(t, base, "orders-value"); l.Version != 2 {
 		t.Errorf("after the invalid save the latest is version %d, want 2", l.Version)
 	}
@@ -297,4 +299,57 @@ func logged(st *running, source, text string) bool {
 		}
 	}
 	return false
+}
+
+// registry.subjects follow devstack.yaml while the stack runs: a subject added is registered (its level
+// set first) and its file watched; one removed is no longer watched and stays registered.
+func TestRegistrySubjectsFollowDevstackYAML(t *testing.T) {
+	rs := newRealStack(t, strings.Replace(registryStack, "broker: {port: ${BROKER_PORT}}", "broker: {port: ${BROKER_PORT}, persist: false}", 1))
+	dir := filepath.Join(rs.dir, "schemas")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("orders.avsc", ordersV1)
+	write("users.avsc", strings.ReplaceAll(ordersV1, "Order", "User"))
+	st := startReady(t, rs)
+	base := "http://" + registryComp(st).Addr
+
+	yaml, _ := os.ReadFile(rs.path)
+	added := strings.Replace(string(yaml), "services:", "    users-value: {file: schemas/users.avsc, compatibility: FULL}\nservices:", 1)
+	rs.write(t, added)
+	waitUntil(t, 10*time.Second, "users-value registered from the saved devstack.yaml", func() bool {
+		_, code := getLatest(t, base, "users-value")
+		return code == http.StatusOK
+	})
+	if resp, err := http.Get(base + "/config/users-value"); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "FULL") {
+			t.Errorf("users-value's level: %s, want FULL from devstack.yaml", b)
+		}
+	}
+	waitUntil(t, 5*time.Second, "the detail counts 2 subjects", func() bool { return registryComp(st).Detail == "2 subjects" })
+	// the added subject's file is watched
+	write("users.avsc", strings.ReplaceAll(ordersV2, "Order", "User"))
+	waitUntil(t, 10*time.Second, "users-value version 2", func() bool { l, _ := getLatest(t, base, "users-value"); return l.Version == 2 })
+
+	// removed: still registered, no longer followed
+	rs.write(t, string(yaml))
+	waitUntil(t, 5*time.Second, "the detail counts 1 subject", func() bool { return registryComp(st).Detail == "1 subject" })
+	write("users.avsc", strings.ReplaceAll(ordersIncompatible, "Order", "User"))
+	time.Sleep(time.Second) // a debounce and a registration, were it still followed
+	if l, code := getLatest(t, base, "users-value"); code != http.StatusOK || l.Version != 2 {
+		t.Errorf("users-value after it was removed from devstack.yaml: %+v (%d), want version 2 still registered", l, code)
+	}
+	if p := registryComp(st).Problems; len(p) > 0 {
+		t.Errorf("a subject no longer listed was registered again: %q", p)
+	}
 }

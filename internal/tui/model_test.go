@@ -900,3 +900,22 @@ func TestKeysReadTogetherAreTakenOneByOne(t *testing.T) {
 		t.Fatal("a paste quit the UI")
 	}
 }
+
+// A schema file the registry refused shows with the registry component: in its row and, selected, in
+// the detail pane, every line.
+func TestComponentProblemsAreShown(t *testing.T) {
+	f := fixture()
+	f.bus.SetComponent(event.Component{Name: "registry", Status: event.StatusReady, Addr: "127.0.0.1:8081", Detail: "2 subjects, 1 refused",
+		Problems: []string{"schemas/orders.avsc: subject orders-value: incompatible: field total has no default", "schemas/orders.avsc: subject orders-value: incompatible: type of id changed"}})
+	m := newTestModel(t, f, config{}, 140, 30)
+	if v := m.View(); !strings.Contains(v, "2 subjects, 1 refused · schemas/orders.avsc: subject") {
+		t.Fatalf("the registry row does not show the refusal:\n%s", v)
+	}
+	press(m, "j", "j", "j", "j", "j", "j") // past the three services to the fourth component
+	v := m.View()
+	for _, want := range []string{"! schemas/orders.avsc: subject orders-value: incompatible: field total has no default", "! schemas/orders.avsc: subject orders-value: incompatible: type of id changed"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the detail pane lacks %q:\n%s", want, v)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/devstack-dev/devstack/internal/control"
 )
 
 const registryYAML = `name: regcli
@@ -69,6 +72,15 @@ func TestUpRunsTheSchemaRegistry(t *testing.T) {
 		t.Fatalf("GET latest of orders-value: %d %s", resp.StatusCode, body)
 	}
 
+	// GET /v1/endpoints of the control API (what `devstack registry …` and other clients ask)
+	cl, err := control.Dial(filepath.Join(dir, ".devstack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep, err := cl.Endpoints(context.Background()); err != nil || ep.Registry != fmt.Sprintf("127.0.0.1:%d", ports["REGISTRY_PORT"]) {
+		t.Errorf("endpoints %+v, %v; want the registry on port %d", ep, err, ports["REGISTRY_PORT"])
+	}
+
 	out, code := run(t, dir, "status")
 	if code != 0 || !strings.Contains(out, "registry") || !strings.Contains(out, "1 subject") || !strings.Contains(out, fmt.Sprintf("127.0.0.1:%d", ports["REGISTRY_PORT"])) {
 		t.Errorf("devstack status does not show the registry:\n%s", out)
@@ -105,6 +117,7 @@ func TestUpRunsTheSchemaRegistry(t *testing.T) {
 	if !strings.Contains(out, "! registry: schemas/orders.avsc: subject orders-value: incompatible") || !strings.Contains(out, "1 refused") {
 		t.Errorf("devstack status does not show the refusal:\n%s", out)
 	}
+	u.waitFor(t, "! registry refused schemas/orders.avsc for subject orders-value (version 1 stays registered)", 5*time.Second)
 	if resp, err := http.Get(base + "/subjects/orders-value/versions"); err == nil {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
