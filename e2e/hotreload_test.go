@@ -206,6 +206,14 @@ func freePort(t *testing.T) int {
 // startStack runs `devstack up --no-tui` in dir on free ports and waits until every route answers.
 func startStack(t *testing.T, bin, dir string) *gw {
 	t.Helper()
+	g, _ := startStackPorts(t, bin, dir)
+	return g
+}
+
+// startStackPorts is startStack, also returning the ports the copy listens on (by the variable
+// devstack.yaml reads: GATEWAY_PORT, BROKER_PORT, REGISTRY_PORT...).
+func startStackPorts(t *testing.T, bin, dir string) (*gw, map[string]int) {
+	t.Helper()
 	ports := map[string]int{}
 	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT", "REGISTRY_PORT"} {
 		ports[k] = freePort(t)
@@ -214,7 +222,7 @@ func startStack(t *testing.T, bin, dir string) *gw {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch {
-		case ports[name] != 0, name == "GATEWAY_URL", name == "KAFKA_BROKERS", name == "DATABASE_URL",
+		case ports[name] != 0, name == "GATEWAY_URL", name == "KAFKA_BROKERS", name == "DATABASE_URL", name == "SCHEMA_REGISTRY_URL",
 			strings.HasPrefix(name, "DEVSTACK_") && name != "DEVSTACK_REQUIRE_ALL":
 			continue // the outer stack's; the copy gets its own
 		}
@@ -275,5 +283,5 @@ func startStack(t *testing.T, bin, dir string) *gw {
 			time.Sleep(time.Second)
 		}
 	}
-	return g
+	return g, ports
 }

@@ -110,6 +110,8 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 KAFKA = {
     "BROKERS": os.environ.get("KAFKA_BROKERS", "127.0.0.1:9092"),
     "GROUP": os.environ.get("ANALYTICS_GROUP", "analytics"),
+    # devstack injects it (registry: in devstack.yaml); orders.placed and orders.scored are Avro.
+    "SCHEMA_REGISTRY_URL": os.environ.get("SCHEMA_REGISTRY_URL", ""),
 }
 
 ANALYTICS_SCOPE = "analytics:read"
@@ -131,5 +133,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx2: the schema registry client logs every request at INFO (a schema is fetched once per id).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

@@ -1,5 +1,6 @@
-"""Turning Kafka messages into rows. Pure functions of (topic, value, headers): the consumer command
-does the I/O, tests call these directly.
+"""Turning Kafka messages into rows. Pure functions of (topic, value, headers) and a decoder (codec.py:
+Avro through the schema registry for orders.placed and orders.scored, JSON for orders.dlq): the consumer
+command does the I/O, tests call these directly.
 
 Every handler is idempotent (upsert keyed by order_id or by topic/partition/offset) because delivery is
 at least once: a redelivered message changes nothing.
@@ -7,7 +8,6 @@ at least once: a redelivered message changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +15,10 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
+from .codec import BadMessage, Decoder, decode_json
 from .models import DeadLetter, Order
+
+__all__ = ["BadMessage", "Result", "handle", "store", "decode_json"]
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +28,6 @@ TOPIC_DLQ = "orders.dlq"
 TOPICS = (TOPIC_PLACED, TOPIC_SCORED, TOPIC_DLQ)
 CORRELATION_HEADER = "correlation-id"
 NOTIFY_CHANNEL = "orders_scored"
-
-
-class BadMessage(ValueError):
-    """The message cannot be stored; it is logged and skipped (the scorer already dead-letters bad orders)."""
 
 
 @dataclass(frozen=True)
@@ -51,21 +50,18 @@ def _require(doc: dict, *fields: str) -> None:
         raise BadMessage(f"missing fields: {', '.join(missing)}")
 
 
-def decode(value: bytes | None) -> dict:
-    if value is None:
-        raise BadMessage("empty message (tombstone)")
-    try:
-        doc = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadMessage(f"not JSON: {e}") from e
-    if not isinstance(doc, dict):
-        raise BadMessage("not a JSON object")
-    return doc
+def handle(
+    topic: str, value: bytes | None, headers: dict[str, str], decode: Decoder, partition: int = 0, offset: int = 0
+) -> Result:
+    """Decodes and stores one message; raises BadMessage when it cannot be stored (and
+    codec.RegistryUnavailable when the registry did not answer)."""
+    if topic not in TOPICS:
+        raise BadMessage(f"unexpected topic {topic}")
+    return store(topic, decode(topic, value), headers)
 
 
-def handle(topic: str, value: bytes | None, headers: dict[str, str], partition: int = 0, offset: int = 0) -> Result:
-    """Stores one message in a transaction; raises BadMessage when it cannot be stored."""
-    doc = decode(value)
+def store(topic: str, doc: dict, headers: dict[str, str]) -> Result:
+    """Stores one decoded message in a transaction; raises BadMessage when it cannot be stored."""
     corr = headers.get(CORRELATION_HEADER, "")[:128]
     with transaction.atomic():
         if topic == TOPIC_PLACED:
@@ -86,7 +82,7 @@ def _placed(doc: dict, corr: str) -> Result:
         "user_id": doc["user_id"],
         "total_cents": int(doc["total_cents"]),
         "currency": doc["currency"],
-        "shipping_country": doc.get("shipping_country", ""),
+        "shipping_country": doc.get("shipping_country") or "",  # Avro's null: none given
         "items": items,
         "units": sum(int(i.get("quantity", 0)) for i in items if isinstance(i, dict)),
         "placed_at": _dt(doc["placed_at"], "placed_at"),
@@ -111,7 +107,7 @@ def _scored(doc: dict, corr: str) -> Result:
         "user_id": doc["user_id"],
         "total_cents": int(doc["total_cents"]),
         "currency": doc["currency"],
-        "placed_at": _dt(doc["placed_at"], "placed_at") if "placed_at" in doc else None,
+        "placed_at": _dt(doc["placed_at"], "placed_at") if doc.get("placed_at") else None,
         "correlation_id": corr,
     }
     order, created = Order.objects.update_or_create(

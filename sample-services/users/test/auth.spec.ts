@@ -3,7 +3,7 @@ import { AuthService } from '../src/auth/auth.service';
 import { AppConfig, loadConfig } from '../src/config/configuration';
 
 const secret = 'test-secret-test-secret-test-secret';
-const config: AppConfig = loadConfig({ DATABASE_URL: 'postgres://unused', JWT_SECRET: secret });
+const config: AppConfig = loadConfig({ DATABASE_URL: 'postgres://unused', JWT_SECRET: secret, SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1' });
 const jwt = new JwtService({ secret });
 const auth = new AuthService(jwt, config);
 
@@ -43,9 +43,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ JWT_SECRET: 'x' })).toThrow(/DATABASE_URL is not set: run the service under devstack/);
   });
   it('rejects a bad PORT', () => {
-    expect(() => loadConfig({ DATABASE_URL: 'x', JWT_SECRET: 'x', PORT: 'eighty' })).toThrow(/PORT=eighty/);
+    expect(() => loadConfig({ DATABASE_URL: 'x', JWT_SECRET: 'x', SCHEMA_REGISTRY_URL: 'http://r:1', PORT: 'eighty' })).toThrow(/PORT=eighty/);
+  });
+  it.each([
+    [{}, /SCHEMA_REGISTRY_URL is not set: run the service under devstack/],
+    [{ SCHEMA_REGISTRY_URL: 'localhost 8081' }, /SCHEMA_REGISTRY_URL=localhost 8081: want a URL/],
+  ])('needs the schema registry (%o)', (env, message) => {
+    expect(() => loadConfig({ DATABASE_URL: 'x', JWT_SECRET: 'x', ...env })).toThrow(message);
+  });
+  it('takes SCHEMA_REGISTRY_URL without a trailing slash', () => {
+    expect(loadConfig({ DATABASE_URL: 'x', JWT_SECRET: 'x', SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081/' }).schemaRegistry).toEqual({
+      url: 'http://127.0.0.1:8081',
+      latestTtlMs: 1000,
+    });
   });
   it('splits KAFKA_BROKERS', () => {
-    expect(loadConfig({ DATABASE_URL: 'x', JWT_SECRET: 'x', KAFKA_BROKERS: 'a:1, b:2,' }).kafkaBrokers).toEqual(['a:1', 'b:2']);
+    expect(loadConfig({ DATABASE_URL: 'x', JWT_SECRET: 'x', SCHEMA_REGISTRY_URL: 'http://r:1', KAFKA_BROKERS: 'a:1, b:2,' }).kafkaBrokers).toEqual(['a:1', 'b:2']);
   });
 });

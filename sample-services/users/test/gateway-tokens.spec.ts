@@ -55,7 +55,7 @@ describe('AuthService with the gateway JWKS', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   function service(env: Record<string, string> = {}) {
-    const config = loadConfig({ DATABASE_URL: 'postgres://unused', JWT_SECRET: secret, GATEWAY_URL: url, ...env });
+    const config = loadConfig({ DATABASE_URL: 'postgres://unused', JWT_SECRET: secret, SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1', GATEWAY_URL: url, ...env });
     return new AuthService(new JwtService({ secret }), config);
   }
 
@@ -105,7 +105,7 @@ describe('AuthService with the gateway JWKS', () => {
 
   it('says why a dev issuer token is refused when GATEWAY_URL is not set', async () => {
     const k = await newSigner('k1');
-    const config = loadConfig({ DATABASE_URL: 'postgres://unused', JWT_SECRET: secret });
+    const config = loadConfig({ DATABASE_URL: 'postgres://unused', JWT_SECRET: secret, SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1' });
     const auth = new AuthService(new JwtService({ secret }), config);
     await expect(auth.verify(await sign(k, {}))).rejects.toThrow(/GATEWAY_URL is not set/);
   });

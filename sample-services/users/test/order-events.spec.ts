@@ -1,6 +1,6 @@
 import { toOrderPlacedEvent } from '../src/orders/order-events';
 import { Order, OrderItem } from '../src/orders/order.entity';
-import { topicValidator } from './schema';
+import { topicAvroType, topicValidator } from './schema';
 
 function order(overrides: Partial<Order> = {}): Order {
   const o = new Order();
@@ -33,6 +33,21 @@ describe('orders.placed event', () => {
     const event = toOrderPlacedEvent(o);
     expect(validate(event)).toBe(true);
     expect(validate.errors ?? []).toEqual([]);
+  });
+
+  it.each([
+    ['with a shipping country', order()],
+    ['without a shipping country', order({ shippingCountry: null })],
+  ])('round-trips through orders.placed.avsc %s', (_name, o) => {
+    const type = topicAvroType('orders.placed');
+    const event = toOrderPlacedEvent(o);
+    const back = type.fromBuffer(type.toBuffer(event));
+    expect(back).toEqual({ shipping_country: null, ...event });
+  });
+
+  it('does not fit orders.placed.avsc without its required fields (the schema is not vacuous)', () => {
+    const { currency: _dropped, ...event } = toOrderPlacedEvent(order());
+    expect(topicAvroType('orders.placed').isValid(event)).toBe(false);
   });
 
   it('carries the order faithfully', () => {

@@ -22,10 +22,10 @@ class Api(TestCase):
             (o2, fx.USER, 300000, 85, "reject"),
             (o3, OTHER_USER, 5000, None, None),
         ]:
-            ingest.handle("orders.placed", fx.encode(fx.placed(order_id, user, total)), {})
+            ingest.store("orders.placed", fx.placed(order_id, user, total), {})
             if score is not None:
-                ingest.handle("orders.scored", fx.encode(fx.scored(order_id, user, score, decision, total)), {})
-        ingest.handle("orders.dlq", fx.encode(fx.dead_letter()), {})
+                ingest.store("orders.scored", fx.scored(order_id, user, score, decision, total), {})
+        ingest.store("orders.dlq", fx.dead_letter(), {})
         self.scored_ids = {o1, o2}
 
     def test_auth(self):

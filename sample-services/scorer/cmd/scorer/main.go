@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/devstack-dev/devstack/sample-services/scorer/internal/codec"
+	"github.com/devstack-dev/devstack/sample-services/scorer/internal/events"
 	"github.com/devstack-dev/devstack/sample-services/scorer/internal/pipeline"
 	"github.com/devstack-dev/devstack/sample-services/scorer/internal/risk"
 )
@@ -44,8 +46,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 		Name: "scorer_tracked_users", Help: "Users with a sliding window in memory.",
 	}, func() float64 { return float64(scorer.Users()) }))
 
+	// devstack injects SCHEMA_REGISTRY_URL (registry: in devstack.yaml) and registers the schema files.
+	cdc, err := codec.New(codec.Options{
+		RegistryURL:   os.Getenv("SCHEMA_REGISTRY_URL"),
+		ScoredSubject: events.SubjectScored,
+		RefreshEvery:  5 * time.Second, // a newly registered version of orders.scored is used within 5 s
+	})
+	if err != nil {
+		return err
+	}
 	p, err := pipeline.New(pipeline.Options{
 		Brokers: brokers,
+		Codec:   cdc,
 		Group:   getenv("SCORER_GROUP", "scorer"),
 		Scorer:  scorer,
 		Metrics: pipeline.NewMetrics(reg),

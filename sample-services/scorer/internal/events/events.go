@@ -1,4 +1,6 @@
-// Package events defines the JSON messages the scorer reads and writes; sample-services/schemas is their contract.
+// Package events defines the messages the scorer reads and writes; sample-services/schemas is their
+// contract (orders.placed.avsc and orders.scored.avsc in the registry, orders.dlq.schema.json for the
+// JSON dead letters). Package codec maps them to and from Avro.
 package events
 
 import (
@@ -17,6 +19,13 @@ const (
 	HeaderCorrelationID = "correlation-id"
 	HeaderContentType   = "content-type"
 	HeaderDLQError      = "dlq-error"
+
+	// ContentTypeAvro is the content-type header of the Avro records (Confluent-framed: the schema id
+	// in the value says which schema); the dead letters are application/json.
+	ContentTypeAvro = "avro/binary"
+
+	SubjectPlaced = TopicPlaced + "-value" // TopicNameStrategy, as devstack.yaml registry.subjects names them
+	SubjectScored = TopicScored + "-value"
 
 	SchemaVersion = 1
 )

@@ -46,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, d := range []string{"approve", "review", "reject"} {
 		m.scoredTotal.WithLabelValues(d)
 	}
-	for _, r := range []string{"invalid_json", "invalid_order"} {
+	for _, r := range []string{"undecodable", "invalid_order"} {
 		m.deadLetters.WithLabelValues(r)
 	}
 	return m

@@ -1,5 +1,7 @@
 // Package pipeline consumes orders.placed in a consumer group, scores each order and produces
 // orders.scored with an idempotent producer; records that can't be scored go to orders.dlq.
+// orders.placed and orders.scored carry Avro through the schema registry (package codec); the dead
+// letters stay JSON (sample-services/schemas/orders.dlq.schema.json).
 package pipeline
 
 import (
@@ -14,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/devstack-dev/devstack/sample-services/scorer/internal/codec"
 	"github.com/devstack-dev/devstack/sample-services/scorer/internal/events"
 	"github.com/devstack-dev/devstack/sample-services/scorer/internal/risk"
 )
@@ -23,6 +26,7 @@ type Options struct {
 	Brokers []string     // seed brokers, host:port
 	Group   string       // consumer group (default "scorer")
 	Scorer  *risk.Scorer // required
+	Codec   *codec.Codec // required: Avro through the schema registry
 	Metrics *Metrics     // nil: not recorded
 	Logger  *slog.Logger // nil: discard
 	// Now is the clock (default time.Now); tests pin it.
@@ -45,6 +49,9 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	if opts.Scorer == nil {
 		return nil, errors.New("pipeline: Scorer is required")
+	}
+	if opts.Codec == nil {
+		return nil, errors.New("pipeline: Codec is required")
 	}
 	if opts.Group == "" {
 		opts.Group = "scorer"
@@ -73,7 +80,7 @@ func New(opts Options) (*Pipeline, error) {
 		// say so explicitly so nobody "optimises" it away.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// franz-go compresses with snappy by default, which kafkajs (the users service, and any Node
-		// consumer) cannot read without a codec plugin. Small JSON records on a local broker gain
+		// consumer) cannot read without a codec plugin. Small records on a local broker gain
 		// nothing from compression, so send them as they are and stay readable by every client.
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.AllowAutoTopicCreation(),
@@ -113,7 +120,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		start := time.Now()
 		out := make([]*kgo.Record, 0, len(recs))
 		for _, r := range recs {
-			out = append(out, p.handle(r))
+			rec, err := p.handleRetrying(ctx, r)
+			if err != nil { // ctx ended while the registry was unreachable: replayed at the next start
+				p.cl.AllowRebalance()
+				return nil
+			}
+			out = append(out, rec)
 		}
 		if err := p.finishBatch(ctx, out, recs); err != nil {
 			return err
@@ -141,32 +153,50 @@ func (p *Pipeline) finishBatch(ctx context.Context, out, recs []*kgo.Record) err
 // batchGrace bounds producing and committing one batch, also during shutdown.
 const batchGrace = 15 * time.Second
 
-// handle turns one orders.placed record into the record to produce: a score or a dead letter.
-func (p *Pipeline) handle(r *kgo.Record) *kgo.Record {
+// handleRetrying is handle, retried while the schema registry can't be reached (a record is never
+// dead-lettered for that); it fails only when ctx ends.
+func (p *Pipeline) handleRetrying(ctx context.Context, r *kgo.Record) (*kgo.Record, error) {
+	wait := 200 * time.Millisecond
+	for {
+		rec, err := p.handle(ctx, r)
+		if err == nil {
+			return rec, nil
+		}
+		p.log.Warn("schema registry unavailable, retrying", "partition", r.Partition, "offset", r.Offset, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// handle turns one orders.placed record into the record to produce: a score or a dead letter. It
+// fails only when the schema registry can't be reached.
+func (p *Pipeline) handle(ctx context.Context, r *kgo.Record) (*kgo.Record, error) {
 	corr := header(r, events.HeaderCorrelationID)
 	log := p.log.With("partition", r.Partition, "offset", r.Offset, "correlation_id", corr)
 
-	var order events.OrderPlaced
-	dec := json.NewDecoder(strings.NewReader(string(r.Value)))
-	if err := dec.Decode(&order); err != nil {
-		log.Warn("poison message: not an order", "err", err)
-		p.opts.Metrics.deadLetter("invalid_json")
-		return p.deadLetter(r, fmt.Errorf("decode JSON: %w", err))
+	order, err := p.opts.Codec.DecodePlaced(ctx, r.Value)
+	if errors.Is(err, codec.ErrUndecodable) {
+		log.Warn("poison message: not an Avro order", "err", err)
+		p.opts.Metrics.deadLetter("undecodable")
+		return p.deadLetter(r, fmt.Errorf("decode Avro: %w", err)), nil
 	}
-	if dec.More() {
-		p.opts.Metrics.deadLetter("invalid_json")
-		return p.deadLetter(r, errors.New("decode JSON: trailing data after the order"))
+	if err != nil {
+		return nil, err
 	}
 	if err := order.Validate(); err != nil {
 		log.Warn("poison message: invalid order", "err", err)
 		p.opts.Metrics.deadLetter("invalid_order")
-		return p.deadLetter(r, fmt.Errorf("invalid order: %w", err))
+		return p.deadLetter(r, fmt.Errorf("invalid order: %w", err)), nil
 	}
 
 	scored := p.opts.Scorer.Score(order, p.opts.Now())
-	value, err := json.Marshal(scored)
-	if err != nil { // cannot happen with these types; dead-letter rather than lose the record
-		return p.deadLetter(r, fmt.Errorf("encode score: %w", err))
+	value, err := p.opts.Codec.EncodeScored(ctx, scored)
+	if err != nil {
+		return nil, fmt.Errorf("encode orders.scored: %w", err)
 	}
 	p.opts.Metrics.scored(scored)
 	log.Info("order scored", "order_id", scored.OrderID, "user_id", scored.UserID, "score", scored.Score, "decision", scored.Decision)
@@ -175,7 +205,7 @@ func (p *Pipeline) handle(r *kgo.Record) *kgo.Record {
 		Key:     []byte(order.UserID),
 		Value:   value,
 		Headers: outHeaders(corr),
-	}
+	}, nil
 }
 
 func (p *Pipeline) deadLetter(r *kgo.Record, cause error) *kgo.Record {
@@ -225,7 +255,7 @@ func header(r *kgo.Record, key string) string {
 }
 
 func outHeaders(corr string) []kgo.RecordHeader {
-	h := []kgo.RecordHeader{{Key: events.HeaderContentType, Value: []byte("application/json")}}
+	h := []kgo.RecordHeader{{Key: events.HeaderContentType, Value: []byte(events.ContentTypeAvro)}}
 	if corr != "" {
 		h = append(h, kgo.RecordHeader{Key: events.HeaderCorrelationID, Value: []byte(corr)})
 	}

@@ -4,6 +4,12 @@ export interface AppConfig {
   port: number;
   databaseUrl: string;
   kafkaBrokers: string[];
+  schemaRegistry: {
+    /** SCHEMA_REGISTRY_URL, which devstack injects (registry: in devstack.yaml). */
+    url: string;
+    /** How long a subject's looked-up latest schema id is used before asking the registry again. */
+    latestTtlMs: number;
+  };
   jwt: {
     secret: string;
     issuer: string;
@@ -45,6 +51,15 @@ function jwksUrl(env: NodeJS.ProcessEnv): URL | undefined {
   }
 }
 
+function registryUrl(env: NodeJS.ProcessEnv): string {
+  const raw = required(env, 'SCHEMA_REGISTRY_URL');
+  try {
+    return new URL(raw).toString().replace(/\/$/, '');
+  } catch {
+    throw new Error(`SCHEMA_REGISTRY_URL=${raw}: want a URL such as http://127.0.0.1:8081`);
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     host: env.HOST || '127.0.0.1',
@@ -55,6 +70,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       .split(',')
       .map((b) => b.trim())
       .filter(Boolean),
+    schemaRegistry: {
+      url: registryUrl(env),
+      latestTtlMs: int(env, 'SCHEMA_LATEST_TTL_MS', 1000),
+    },
     jwt: {
       secret: required(env, 'JWT_SECRET'),
       issuer: env.JWT_ISSUER || 'devstack',

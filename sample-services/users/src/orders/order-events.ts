@@ -3,7 +3,10 @@ import { Order } from './order.entity';
 export const ORDERS_PLACED = 'orders.placed';
 export const CORRELATION_HEADER = 'correlation-id';
 
-/** The orders.placed message; sample-services/schemas/orders.placed.schema.json is its contract. */
+/**
+ * The orders.placed message; sample-services/schemas/orders.placed.avsc is its contract (registered by
+ * devstack as orders.placed-value; the relay encodes it as Avro with the latest version).
+ */
 export interface OrderPlacedEvent {
   schema_version: 1;
   order_id: string;

@@ -50,7 +50,7 @@ export class OrdersService {
         topic: ORDERS_PLACED,
         key: userId, // one user's orders stay on one partition, in order
         payload: { ...toOrderPlacedEvent(saved) },
-        headers: { [CORRELATION_HEADER]: correlationId, 'content-type': 'application/json' },
+        headers: { [CORRELATION_HEADER]: correlationId }, // the relay adds content-type (Avro)
       });
       return saved;
     }).catch((err: unknown) => {

@@ -1,3 +1,4 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Module } from '@nestjs/common';
 import { ClientsModule, Transport } from '@nestjs/microservices';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -5,6 +6,7 @@ import { Partitioners } from 'kafkajs';
 import { APP_CONFIG, AppConfig } from '../config/configuration';
 import { OutboxMessage } from './outbox-message.entity';
 import { KAFKA_CLIENT, OutboxRelay } from './outbox.relay';
+import { SCHEMA_REGISTRY, ValueEncoder } from './value-encoder';
 
 @Module({
   imports: [
@@ -34,7 +36,16 @@ import { KAFKA_CLIENT, OutboxRelay } from './outbox.relay';
       },
     ]),
   ],
-  providers: [OutboxRelay],
+  providers: [
+    OutboxRelay,
+    ValueEncoder,
+    {
+      provide: SCHEMA_REGISTRY,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) =>
+        new SchemaRegistry({ host: config.schemaRegistry.url, clientId: process.env.DEVSTACK_SERVICE || 'users' }),
+    },
+  ],
   exports: [OutboxRelay],
 })
 export class OutboxModule {}

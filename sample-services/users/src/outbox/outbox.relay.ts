@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { lastValueFrom } from 'rxjs';
 import { DataSource, IsNull } from 'typeorm';
 import { OutboxMessage } from './outbox-message.entity';
+import { AVRO_CONTENT_TYPE, ValueEncoder } from './value-encoder';
 
 export const KAFKA_CLIENT = 'KAFKA_CLIENT';
 
@@ -12,7 +13,10 @@ const SWEEP_INTERVAL_MS = 1000;
 const BATCH_SIZE = 100;
 
 /**
- * Publishes outbox rows to Kafka in id order and marks them published. Rows are claimed with
+ * Publishes outbox rows to Kafka in id order and marks them published. The row keeps the event as JSON;
+ * it is encoded as Avro with the topic's latest schema when it is sent (ValueEncoder), so a row written
+ * before a compatible schema change goes out with the new version. The row's headers (correlation-id)
+ * go with it; content-type says Avro. Rows are claimed with
  * FOR UPDATE SKIP LOCKED, so several replicas can relay at once without sending a row twice in the
  * normal case. Delivery is at least once (a crash between send and commit resends); consumers dedupe
  * by order_id.
@@ -28,6 +32,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     @Inject(KAFKA_CLIENT) private readonly kafka: ClientKafka,
+    private readonly encoder: ValueEncoder,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -86,10 +91,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         .getMany();
       for (const row of rows) {
         try {
-          await lastValueFrom(
-            this.kafka.emit(row.topic, { key: row.key, value: row.payload, headers: row.headers }),
-            { defaultValue: undefined },
-          );
+          const { value } = await this.encoder.encode(row.topic, row.payload);
+          const headers = { ...row.headers, 'content-type': AVRO_CONTENT_TYPE };
+          await lastValueFrom(this.kafka.emit(row.topic, { key: row.key, value, headers }), { defaultValue: undefined });
         } catch (err) {
           await tx.update(OutboxMessage, row.id, { attempts: row.attempts + 1, lastError: String(err) });
           throw err; // keep order: nothing after a failed row goes out before it

@@ -1,5 +1,8 @@
 """Consumes orders.placed, orders.scored and orders.dlq into the analytics database.
 
+orders.placed and orders.scored are Avro through the schema registry (SCHEMA_REGISTRY_URL, orders/codec.py);
+orders.dlq is JSON.
+
 Run as its own supervised process (devstack service `analytics-consumer`). Offsets are committed after
 the message is stored, so delivery is at least once and the idempotent handlers make redelivery harmless.
 A message that cannot be stored is logged and skipped (the scorer dead-letters bad orders already), so
@@ -14,10 +17,10 @@ import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from orders import ingest
+from orders import codec, ingest
 
 log = logging.getLogger("orders.consumer")
 
@@ -28,10 +31,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--brokers", default=settings.KAFKA["BROKERS"])
         parser.add_argument("--group", default=settings.KAFKA["GROUP"])
+        parser.add_argument("--schema-registry", default=settings.KAFKA["SCHEMA_REGISTRY_URL"])
         parser.add_argument("--max-messages", type=int, default=0, help="Stop after this many (0: run until stopped)")
 
-    def handle(self, *args, brokers: str, group: str, max_messages: int, **options) -> None:
+    def handle(self, *args, brokers: str, group: str, schema_registry: str, max_messages: int, **options) -> None:
         stopping = False
+        try:
+            self._decode = codec.AvroDecoder(schema_registry)
+        except ValueError as e:
+            raise CommandError(str(e)) from e
 
         def stop(signum, _frame) -> None:
             nonlocal stopping
@@ -59,7 +67,13 @@ class Command(BaseCommand):
             on_assign=lambda c, parts: log.info("partitions assigned: %s", _fmt(parts)),
             on_revoke=lambda c, parts: log.info("partitions revoked: %s", _fmt(parts)),
         )
-        log.info("consumer started: topics=%s group=%s brokers=%s", ",".join(ingest.TOPICS), group, brokers)
+        log.info(
+            "consumer started: topics=%s group=%s brokers=%s schema-registry=%s",
+            ",".join(ingest.TOPICS),
+            group,
+            brokers,
+            schema_registry,
+        )
         handled = 0
         try:
             while not stopping and (max_messages == 0 or handled < max_messages):
@@ -83,7 +97,7 @@ class Command(BaseCommand):
         close_old_connections()
         for attempt in range(1, 6):
             try:
-                result = ingest.handle(msg.topic(), msg.value(), headers, msg.partition(), msg.offset())
+                result = ingest.handle(msg.topic(), msg.value(), headers, self._decode, msg.partition(), msg.offset())
                 log.info(
                     "stored %s %s (%s) correlation-id=%s",
                     where,
@@ -95,7 +109,7 @@ class Command(BaseCommand):
             except ingest.BadMessage as e:
                 log.warning("skipping %s: %s", where, e)
                 return
-            except Exception:  # database hiccup: retry, then crash so the supervisor restarts us
+            except Exception:  # database or registry hiccup: retry, then crash so the supervisor restarts us
                 if attempt == 5:
                     raise
                 log.exception("storing %s failed (attempt %d), retrying", where, attempt)
