@@ -206,7 +206,7 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 		return strings.Contains(s, "source: users") && regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d(\.\d{3})? users\s+\S`).MatchString(s)
 	})
 
-	// 3. an order produced from the UI shows up in the live tail of orders.placed, and the scorer's
+	// 3. an order produced from the UI (Avro, through the registry) shows up in the live tail of orders.placed, and the scorer's
 	// result for it in orders.scored: the records filter (on its correlation-id header) follows it
 	// from one topic to the other
 	corr := "tui-" + hex.EncodeToString(b[:4])
@@ -219,7 +219,11 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	tm.keys("Tab")
 	tm.typeText(user)
 	tm.keys("Tab")
-	tm.typeText("correlation-id=" + corr + ", content-type=application/json")
+	tm.typeText("correlation-id=" + corr + ", content-type=avro/binary")
+	// the sample's orders.placed carries Avro through the registry: the dialog encodes the JSON with the
+	// subject's latest version (and the tail shows it decoded)
+	tm.keys("Tab")
+	tm.typeText("orders.placed-value")
 	tm.keys("Tab")
 	tm.typeText(value)
 	tm.keys("C-s")
