@@ -95,15 +95,15 @@ func (d *avroDecoder) value(s avro.Schema, out *bytes.Buffer) {
 	if !d.ok() {
 		return
 	}
+	if s.Type() == avro.Null {
+		out.WriteString("null")
+		return
+	}
 	switch s := s.(type) {
 	case *avro.RefSchema:
 		d.value(s.Schema(), out)
-	case *avro.NullSchema:
-		out.WriteString("null")
 	case *avro.PrimitiveSchema:
 		switch s.Type() {
-		case avro.Null:
-			out.WriteString("null")
 		case avro.Boolean:
 			out.WriteString(strconv.FormatBool(d.r.ReadBool()))
 		case avro.Int:
@@ -150,23 +150,13 @@ func (d *avroDecoder) value(s avro.Schema, out *bytes.Buffer) {
 		writeJSONString(out, latin1(b))
 	case *avro.ArraySchema:
 		out.WriteByte('[')
-		n := 0
-		d.blocks(func() {
-			if n > 0 {
-				out.WriteByte(',')
-			}
-			n++
+		d.blocks(out, func() {
 			d.value(s.Items(), out)
 		})
 		out.WriteByte(']')
 	case *avro.MapSchema:
 		out.WriteByte('{')
-		n := 0
-		d.blocks(func() {
-			if n > 0 {
-				out.WriteByte(',')
-			}
-			n++
+		d.blocks(out, func() {
 			writeJSONString(out, d.r.ReadString())
 			out.WriteByte(':')
 			d.value(s.Values(), out)
@@ -197,8 +187,10 @@ func (d *avroDecoder) value(s avro.Schema, out *bytes.Buffer) {
 	}
 }
 
-// blocks reads the blocks of an array or map, calling item for each item.
-func (d *avroDecoder) blocks(item func()) {
+// blocks reads the blocks of an array or map, calling item for each item, with a comma in out
+// between items.
+func (d *avroDecoder) blocks(out *bytes.Buffer, item func()) {
+	first := true
 	for d.ok() {
 		n, _ := d.r.ReadBlockHeader()
 		if !d.ok() || n == 0 {
@@ -210,6 +202,10 @@ func (d *avroDecoder) blocks(item func()) {
 		}
 		d.items += int(n)
 		for ; n > 0 && d.ok(); n-- {
+			if !first {
+				out.WriteByte(',')
+			}
+			first = false
 			item()
 		}
 	}
@@ -331,60 +327,61 @@ func toLatin1(v any) ([]byte, bool) {
 }
 
 func encodeAvro(w *avro.Writer, s avro.Schema, v any, path string) error {
+	want := func(what string) error {
+		return mismatch(path, "want %s, got %s", what, jsonKind(v))
+	}
+	if s.Type() == avro.Null {
+		if v != nil {
+			return want("null")
+		}
+		return nil
+	}
 	switch s := s.(type) {
 	case *avro.RefSchema:
 		return encodeAvro(w, s.Schema(), v, path)
-	case *avro.NullSchema:
-		if v != nil {
-			return mismatch(path, "want null, got %s", jsonKind(v))
-		}
 	case *avro.PrimitiveSchema:
 		t := s.Type()
 		switch t {
-		case avro.Null:
-			if v != nil {
-				return mismatch(path, "want null, got %s", jsonKind(v))
-			}
 		case avro.Boolean:
 			b, ok := v.(bool)
 			if !ok {
-				return mismatch(path, "want boolean, got %s", jsonKind(v))
+				return want("boolean")
 			}
 			w.WriteBool(b)
 		case avro.Int:
 			i, ok := toInt(v)
 			if !ok || i < math.MinInt32 || i > math.MaxInt32 {
-				return mismatch(path, "want int, got %s", jsonKind(v))
+				return want("int")
 			}
 			w.WriteInt(int32(i))
 		case avro.Long:
 			i, ok := toInt(v)
 			if !ok {
-				return mismatch(path, "want long, got %s", jsonKind(v))
+				return want("long")
 			}
 			w.WriteLong(i)
 		case avro.Float:
 			f, ok := toFloat(v)
 			if !ok {
-				return mismatch(path, "want float, got %s", jsonKind(v))
+				return want("float")
 			}
 			w.WriteFloat(float32(f))
 		case avro.Double:
 			f, ok := toFloat(v)
 			if !ok {
-				return mismatch(path, "want double, got %s", jsonKind(v))
+				return want("double")
 			}
 			w.WriteDouble(f)
 		case avro.String:
 			str, ok := v.(string)
 			if !ok {
-				return mismatch(path, "want string, got %s", jsonKind(v))
+				return want("string")
 			}
 			w.WriteString(str)
 		case avro.Bytes:
 			b, ok := toLatin1(v)
 			if !ok {
-				return mismatch(path, "want bytes (a string of code points 0-255), got %s", jsonKind(v))
+				return want("bytes (a string of code points 0-255)")
 			}
 			w.WriteBytes(b)
 		default:
@@ -446,42 +443,44 @@ func encodeAvro(w *avro.Writer, s avro.Schema, v any, path string) error {
 	case *avro.ArraySchema:
 		arr, ok := v.([]any)
 		if !ok {
-			return mismatch(path, "want array, got %s", jsonKind(v))
+			return want("array")
 		}
-		if len(arr) > 0 {
-			w.WriteBlockHeader(int64(len(arr)), 0)
-			for i, item := range arr {
-				if err := encodeAvro(w, s.Items(), item, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
-			}
-		}
-		w.WriteBlockHeader(0, 0)
+		return writeBlock(w, len(arr), func(i int) error {
+			return encodeAvro(w, s.Items(), arr[i], fmt.Sprintf("%s[%d]", path, i))
+		})
 	case *avro.MapSchema:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return mismatch(path, "want map (an object), got %s", jsonKind(v))
+			return want("map (an object)")
 		}
 		keys := make([]string, 0, len(obj))
 		for k := range obj {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		if len(keys) > 0 {
-			w.WriteBlockHeader(int64(len(keys)), 0)
-			for _, k := range keys {
-				w.WriteString(k)
-				if err := encodeAvro(w, s.Values(), obj[k], fieldPath(path, k)); err != nil {
-					return err
-				}
-			}
-		}
-		w.WriteBlockHeader(0, 0)
+		return writeBlock(w, len(keys), func(i int) error {
+			w.WriteString(keys[i])
+			return encodeAvro(w, s.Values(), obj[keys[i]], fieldPath(path, keys[i]))
+		})
 	case *avro.UnionSchema:
 		return encodeUnion(w, s, v, path)
 	default:
 		return mismatch(path, "unsupported schema %T", s)
 	}
+	return nil
+}
+
+// writeBlock writes the n items of an array or map as one block (none when n is 0) and the end marker.
+func writeBlock(w *avro.Writer, n int, item func(i int) error) error {
+	if n > 0 {
+		w.WriteBlockHeader(int64(n), 0)
+		for i := 0; i < n; i++ {
+			if err := item(i); err != nil {
+				return err
+			}
+		}
+	}
+	w.WriteBlockHeader(0, 0)
 	return nil
 }
 
