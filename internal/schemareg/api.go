@@ -399,22 +399,34 @@ func (c *call) lookup(subject string) {
 	}
 }
 
-func (c *call) getVersion(subject, vs string, rawText bool) {
+// resolved parses vs and resolves subject's version, calling with on it under the read lock; false
+// (the error answered) when vs is not a version or the version is not there.
+func (c *call) resolved(subject, vs string, deleted bool, with func(v *version)) bool {
 	n, e := parseVersion(vs)
 	if e != nil {
 		c.fail(e)
-		return
+		return false
 	}
 	r := c.r
 	r.mu.RLock()
-	v, e := r.st.resolve(subject, n, c.flag("deleted"))
-	var ct *content
+	v, e := r.st.resolve(subject, n, deleted)
 	if e == nil {
-		ct = r.st.byID[v.id]
+		with(v)
 	}
 	r.mu.RUnlock()
 	if e != nil {
 		c.fail(e)
+		return false
+	}
+	return true
+}
+
+func (c *call) getVersion(subject, vs string, rawText bool) {
+	var v *version
+	var ct *content
+	if !c.resolved(subject, vs, c.flag("deleted"), func(rv *version) {
+		v, ct = rv, c.r.st.byID[rv.id]
+	}) {
 		return
 	}
 	if rawText {
@@ -428,24 +440,12 @@ func (c *call) getVersion(subject, vs string, rawText bool) {
 }
 
 func (c *call) referencedBy(subject, vs string) {
-	n, e := parseVersion(vs)
-	if e != nil {
-		c.fail(e)
-		return
-	}
-	r := c.r
-	r.mu.RLock()
-	v, e := r.st.resolve(subject, n, true)
 	var ids []int
-	if e == nil {
-		ids = r.st.referencedBy(subject, v.version)
+	if c.resolved(subject, vs, true, func(v *version) {
+		ids = c.r.st.referencedBy(subject, v.version)
+	}) {
+		c.ok(ids)
 	}
-	r.mu.RUnlock()
-	if e != nil {
-		c.fail(e)
-		return
-	}
-	c.ok(ids)
 }
 
 func (c *call) deleteSubject(subject string) {
