@@ -589,57 +589,92 @@ func levelNotConfigured(subject string) *Error {
 	return errorf(http.StatusNotFound, 40408, "Subject '%s' does not have subject-level compatibility configured", subject)
 }
 
-func (r *Registry) getLevel(subject string, defaultToGlobal bool) (schemas.Level, *Error) {
+// setting is a per-subject setting the store holds (the compatibility level, the mode): own and
+// global are read under r.mu.
+type setting[T any] struct {
+	own           func(subject string) (T, bool)
+	global        func() T
+	key           func(subject string) recordKey
+	notConfigured func(subject string) *Error
+}
+
+// get answers subject's own setting, the global one for subject "" or (with defaultToGlobal) for a
+// subject without its own, else notConfigured.
+func (s setting[T]) get(r *Registry, subject string, defaultToGlobal bool) (T, *Error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if subject == "" {
-		return r.st.level("", r.opts.Compatibility), nil
+		return s.global(), nil
 	}
-	if l, ok := r.st.levels[subject]; ok {
-		return l, nil
+	if v, ok := s.own(subject); ok {
+		return v, nil
 	}
 	if defaultToGlobal {
-		return r.st.level("", r.opts.Compatibility), nil
+		return s.global(), nil
 	}
-	return "", levelNotConfigured(subject)
+	var zero T
+	return zero, s.notConfigured(subject)
+}
+
+// remove removes subject's own setting (the global one: back to its default) and returns it.
+func (s setting[T]) remove(ctx context.Context, r *Registry, subject string) (T, *Error) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.mu.RLock()
+	prev, ok := s.own(subject)
+	if subject == "" {
+		prev, ok = s.global(), true
+	}
+	r.mu.RUnlock()
+	var zero T
+	if !ok {
+		return zero, s.notConfigured(subject)
+	}
+	if e := r.write(ctx, kv{key: s.key(subject)}); e != nil {
+		return zero, e
+	}
+	return prev, nil
+}
+
+func (r *Registry) levelSetting() setting[schemas.Level] {
+	return setting[schemas.Level]{
+		own: func(subject string) (schemas.Level, bool) {
+			l, ok := r.st.levels[subject]
+			return l, ok
+		},
+		global:        func() schemas.Level { return r.st.level("", r.opts.Compatibility) },
+		key:           configKey,
+		notConfigured: levelNotConfigured,
+	}
+}
+
+func (r *Registry) getLevel(subject string, defaultToGlobal bool) (schemas.Level, *Error) {
+	return r.levelSetting().get(r, subject, defaultToGlobal)
 }
 
 // deleteLevel removes subject's level (the global one: back to Options.Compatibility) and returns it.
 func (r *Registry) deleteLevel(ctx context.Context, subject string) (schemas.Level, *Error) {
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
-	r.mu.RLock()
-	prev, ok := r.st.levels[subject]
-	if subject == "" {
-		prev, ok = r.st.level("", r.opts.Compatibility), true
-	}
-	r.mu.RUnlock()
-	if !ok {
-		return "", levelNotConfigured(subject)
-	}
-	if e := r.write(ctx, kv{key: configKey(subject)}); e != nil {
-		return "", e
-	}
-	return prev, nil
+	return r.levelSetting().remove(ctx, r, subject)
 }
 
 func modeNotConfigured(subject string) *Error {
 	return errorf(http.StatusNotFound, 40409, "Subject '%s' does not have subject-level mode configured", subject)
 }
 
+func (r *Registry) modeSetting() setting[string] {
+	return setting[string]{
+		own: func(subject string) (string, bool) {
+			m, ok := r.st.modes[subject]
+			return m, ok
+		},
+		global:        func() string { return r.st.modeOf("") },
+		key:           modeKey,
+		notConfigured: modeNotConfigured,
+	}
+}
+
 func (r *Registry) getMode(subject string, defaultToGlobal bool) (string, *Error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if subject == "" {
-		return r.st.modeOf(""), nil
-	}
-	if m, ok := r.st.modes[subject]; ok {
-		return m, nil
-	}
-	if defaultToGlobal {
-		return r.st.modeOf(""), nil
-	}
-	return "", modeNotConfigured(subject)
+	return r.modeSetting().get(r, subject, defaultToGlobal)
 }
 
 func (r *Registry) setMode(ctx context.Context, subject, mode string, force bool) (string, *Error) {
@@ -672,20 +707,7 @@ func (r *Registry) setMode(ctx context.Context, subject, mode string, force bool
 	return m, nil
 }
 
+// deleteMode removes subject's mode (the global one: back to READWRITE) and returns it.
 func (r *Registry) deleteMode(ctx context.Context, subject string) (string, *Error) {
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
-	r.mu.RLock()
-	prev, ok := r.st.modes[subject]
-	if subject == "" {
-		prev, ok = r.st.modeOf(""), true
-	}
-	r.mu.RUnlock()
-	if !ok {
-		return "", modeNotConfigured(subject)
-	}
-	if e := r.write(ctx, kv{key: modeKey(subject)}); e != nil {
-		return "", e
-	}
-	return prev, nil
+	return r.modeSetting().remove(ctx, r, subject)
 }
