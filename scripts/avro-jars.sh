@@ -5,31 +5,9 @@
 # SchemaCompatibility). Needs mvn.
 # Usage: scripts/avro-jars.sh [version]   (default: $AVRO_VERSION, else 1.12.2)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/maven-jars.sh"
 
 version="${1:-${AVRO_VERSION:-1.12.2}}"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/devstack/avro/$version"
-libs="$cache/libs"
-
-if [[ ! -f "$cache/.complete" ]]; then
-	command -v mvn >/dev/null 2>&1 || { echo "avro-jars: mvn is not on PATH (install Maven)" >&2; exit 1; }
-	echo "avro-jars: fetching Apache Avro $version jars into $libs" >&2
-	rm -rf "$cache"
-	mkdir -p "$cache"
-	# A throwaway pom whose only job is to resolve org.apache.avro:avro and its runtime dependencies.
-	cat > "$cache/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.devstack.test</groupId>
-  <artifactId>avro-jars</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
+maven_jars avro-jars avro "$version" "Apache Avro" "\
     <dependency><groupId>org.apache.avro</groupId><artifactId>avro</artifactId><version>$version</version></dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-nop</artifactId><version>2.0.17</version></dependency>
-  </dependencies>
-</project>
-POM
-	timeout 600 mvn -q -B -f "$cache/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >&2
-	touch "$cache/.complete"
-fi
-echo "$libs"
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-nop</artifactId><version>2.0.17</version></dependency>"
