@@ -13,9 +13,7 @@ func TestJSONCompatibility(t *testing.T) {
 		obj       = `{"type": "object", "properties": {"a": {"type": "string"}}}`
 		objClosed = `{"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": false}`
 	)
-	tests := []struct {
-		name, reader, writer, rule, path string
-	}{
+	tests := []compatCase{
 		{name: "identical", reader: obj, writer: obj},
 		{name: "annotations changed", reader: `{"type": "string", "title": "t2", "description": "d2", "default": "x"}`, writer: `{"type": "string", "title": "t"}`},
 		{name: "anything to empty schema", reader: `{}`, writer: obj},
@@ -137,28 +135,7 @@ func TestJSONCompatibility(t *testing.T) {
 		{name: "draft-07 $ref sibling ignored", reader: `{"definitions": {"s": {"type": "string"}}, "$ref": "#/definitions/s", "maxLength": 3}`, writer: `{"definitions": {"s": {"type": "string"}}, "$ref": "#/definitions/s"}`},
 		{name: "inline to ref", reader: `{"$defs": {"s": {"type": "string"}}, "type": "object", "properties": {"a": {"$ref": "#/$defs/s"}}}`, writer: obj},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := mustJSON(t, tt.reader, nil)
-			w := mustJSON(t, tt.writer, nil)
-			msgs := Check(Backward, r, []Parsed{w})
-			if tt.rule == "" {
-				if len(msgs) > 0 {
-					t.Fatalf("incompatible; want compatible:\n%s", strings.Join(msgs, "\n"))
-				}
-				return
-			}
-			found := false
-			for _, m := range msgs {
-				if strings.HasPrefix(m, tt.rule+" at ") && (tt.path == "" || strings.HasPrefix(m, tt.rule+" at "+tt.path+":")) {
-					found = true
-				}
-			}
-			if !found {
-				t.Fatalf("messages %q; want one %s at %s", msgs, tt.rule, tt.path)
-			}
-		})
-	}
+	testBackward(t, mustJSON, tests)
 }
 
 // TestJSONCompatibilityReferences: a change in a referenced schema is found through the $ref.

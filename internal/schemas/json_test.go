@@ -1,31 +1,13 @@
 package schemas
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
-func mustJSON(t *testing.T, text string, deps map[string]string) *JSONSchema {
-	t.Helper()
-	p, err := Parse(Schema{Type: JSON, Text: text, Deps: deps})
-	if err != nil {
-		t.Fatalf("parse %s: %v", text, err)
-	}
-	return p.(*JSONSchema)
-}
-
 func TestParseJSONErrors(t *testing.T) {
-	tests := []struct {
-		name       string
-		text       string
-		deps       map[string]string
-		line, col  int
-		unresolved bool
-		want       string
-	}{
+	tests := []parseErrorCase{
 		{name: "malformed", text: "{\n  \"type\": \"object\",\n  \"properties\": {\n    \"a\": {\"type\": \"string\"},,\n  }\n}", line: 4, col: 29, want: "invalid character ','"},
 		{name: "unterminated", text: "{\"type\": \"object\"", line: 1, col: 18, want: "unexpected EOF"},
 		{name: "trailing data", text: "{\"type\": \"object\"}\n{}", line: 2, col: 1, want: "data after"},
@@ -46,41 +28,8 @@ func TestParseJSONErrors(t *testing.T) {
 		fmt.Fprintf(&huge, `"field_%d": {"type": "string"},`, i)
 	}
 	huge.WriteString(`"last": {}}}`)
-	tests = append(tests, struct {
-		name       string
-		text       string
-		deps       map[string]string
-		line, col  int
-		unresolved bool
-		want       string
-	}{name: "1 MiB", text: huge.String(), want: "30003 JSON objects"})
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
-			_, err := Parse(Schema{Type: JSON, Text: tt.text, Deps: tt.deps})
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("took %v", d)
-			}
-			if err == nil {
-				t.Fatal("parsed; want an error")
-			}
-			if tt.unresolved != errors.Is(err, ErrUnresolved) {
-				t.Fatalf("errors.Is(err, ErrUnresolved) = %v; err = %v", !tt.unresolved, err)
-			}
-			if !tt.unresolved {
-				var pe *ParseError
-				if !errors.As(err, &pe) {
-					t.Fatalf("err %T %v; want *ParseError", err, err)
-				}
-				if pe.Line != tt.line || pe.Col != tt.col {
-					t.Errorf("at %d:%d; want %d:%d (%v)", pe.Line, pe.Col, tt.line, tt.col, err)
-				}
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err %q; want it to contain %q", err, tt.want)
-			}
-		})
-	}
+	tests = append(tests, parseErrorCase{name: "1 MiB", text: huge.String(), want: "30003 JSON objects"})
+	testParseErrors(t, JSON, tests)
 }
 
 func TestParseJSONReferences(t *testing.T) {

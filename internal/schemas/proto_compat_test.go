@@ -35,9 +35,7 @@ message Order {
   required string id = 1;
   optional int32 qty = 2;
 }`
-	tests := []struct {
-		name, reader, writer, rule, path string
-	}{
+	tests := []compatCase{
 		{name: "identical", reader: v1, writer: v1},
 		{name: "field added", reader: edit("string memo = 10;", "string memo = 10;\n  int64 extra = 11;"), writer: v1},
 		{name: "field removed", reader: edit("string note = 9;", ""), writer: v1},
@@ -98,28 +96,7 @@ message Order {
 		{name: "enum to string", reader: edit("Status status = 6;", "string status = 6;"), writer: v1, rule: "FIELD_SCALAR_KIND_CHANGED", path: "Order.status"},
 		{name: "enum to message", reader: edit("Status status = 6;", "Customer status = 6;"), writer: v1, rule: "FIELD_KIND_CHANGED"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := mustProto(t, tt.reader, nil)
-			w := mustProto(t, tt.writer, nil)
-			msgs := Check(Backward, r, []Parsed{w})
-			if tt.rule == "" {
-				if len(msgs) > 0 {
-					t.Fatalf("incompatible; want compatible:\n%s", strings.Join(msgs, "\n"))
-				}
-				return
-			}
-			found := false
-			for _, m := range msgs {
-				if strings.HasPrefix(m, tt.rule+" at "+tt.path) {
-					found = true
-				}
-			}
-			if !found {
-				t.Fatalf("messages %q; want one %s at %s", msgs, tt.rule, tt.path)
-			}
-		})
-	}
+	testBackward(t, mustProto, tests)
 }
 
 // TestProtoCompatibilityReferences: a change in an imported message is found through the field that

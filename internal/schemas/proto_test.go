@@ -14,24 +14,8 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
-func mustProto(t *testing.T, text string, deps map[string]string) *ProtoSchema {
-	t.Helper()
-	p, err := Parse(Schema{Type: Protobuf, Text: text, Deps: deps})
-	if err != nil {
-		t.Fatalf("parse: %v\n%s", err, text)
-	}
-	return p.(*ProtoSchema)
-}
-
 func TestParseProtoErrors(t *testing.T) {
-	tests := []struct {
-		name       string
-		text       string
-		deps       map[string]string
-		line, col  int
-		unresolved bool
-		want       string
-	}{
+	tests := []parseErrorCase{
 		{name: "syntax error", text: "syntax = \"proto3\";\nmessage A {\n  string a = 1\n}\n", line: 4, col: 1, want: "syntax error"},
 		{name: "unknown type", text: "syntax = \"proto3\";\nmessage A {\n  Nope a = 1;\n}\n", line: 3, col: 3, want: "Nope"},
 		{name: "duplicate field number", text: "syntax = \"proto3\";\nmessage A {\n  string a = 1;\n  string b = 1;\n}\n", line: 4, col: 14, want: "same tag 1"},
@@ -40,29 +24,7 @@ func TestParseProtoErrors(t *testing.T) {
 		{name: "no disk", text: "syntax = \"proto3\";\nimport \"/etc/passwd\";\nmessage A {}\n", unresolved: true},
 		{name: "broken reference", text: "syntax = \"proto3\";\nimport \"customer.proto\";\nmessage A {}\n", deps: map[string]string{"customer.proto": "message {"}, want: `reference "customer.proto"`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse(Schema{Type: Protobuf, Text: tt.text, Deps: tt.deps})
-			if err == nil {
-				t.Fatal("parsed; want an error")
-			}
-			if tt.unresolved != errors.Is(err, ErrUnresolved) {
-				t.Fatalf("errors.Is(err, ErrUnresolved) = %v; err = %v", !tt.unresolved, err)
-			}
-			if !tt.unresolved {
-				var pe *ParseError
-				if !errors.As(err, &pe) {
-					t.Fatalf("err %T %v; want *ParseError", err, err)
-				}
-				if pe.Line != tt.line || pe.Col != tt.col {
-					t.Errorf("at %d:%d; want %d:%d (%v)", pe.Line, pe.Col, tt.line, tt.col, err)
-				}
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err %q; want it to contain %q", err, tt.want)
-			}
-		})
-	}
+	testParseErrors(t, Protobuf, tests)
 }
 
 func TestParseProtoImports(t *testing.T) {
