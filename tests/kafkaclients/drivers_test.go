@@ -441,24 +441,42 @@ func (d execDriver) run(ctx context.Context, t *testing.T, p phase) (result, err
 	if dl, ok := ctx.Deadline(); ok {
 		args = append(args, "--timeout-ms", strconv.FormatInt(time.Until(dl).Milliseconds()-5000, 10))
 	}
-	cmd := exec.CommandContext(ctx, d.argv[0], args...)
-	cmd.Dir = d.dir
-	cmd.Env = append(os.Environ(), d.env...)
+	return runDriver[result](ctx, t, d.name, p.Kind, d.dir, d.env, d.argv[0], args)
+}
+
+// driverResult is what a Node or Python driver reports on a RESULT line.
+type driverResult interface {
+	result | regResult
+	errorText() string
+}
+
+func (r result) errorText() string    { return r.Error }
+func (r regResult) errorText() string { return r.Error }
+
+// runDriver runs a driver child process (command with args, in dir, with env added to ours; its
+// process group is killed when ctx ends) and reads its report from the RESULT line on its stdout
+// (its stderr goes to a log file named for name and kind). An error, with the ends of its stdout and
+// of that log, when there is no RESULT line, the result has an error or the process failed.
+func runDriver[R driverResult](ctx context.Context, t *testing.T, name, kind, dir string, env []string, command string, args []string) (R, error) {
+	var zero R
+	cmd := exec.CommandContext(ctx, command, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	var stdout bytes.Buffer
-	logPath := filepath.Join(t.TempDir(), d.name+"-"+p.Kind+".log")
+	logPath := filepath.Join(t.TempDir(), name+"-"+kind+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return result{}, err
+		return zero, err
 	}
 	defer logf.Close()
 	cmd.Stdout = &stdout
 	cmd.Stderr = logf
 	runErr := cmd.Run()
 
-	var res result
+	var res R
 	found := false
 	sc := bufio.NewScanner(&stdout)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
@@ -466,16 +484,16 @@ func (d execDriver) run(ctx context.Context, t *testing.T, p phase) (result, err
 		if line, ok := strings.CutPrefix(sc.Text(), "RESULT "); ok {
 			found = true
 			if err := json.Unmarshal([]byte(line), &res); err != nil {
-				return result{}, fmt.Errorf("%s: bad result line %q: %w", d.name, line, err)
+				return zero, fmt.Errorf("%s: bad result line %q: %w", name, line, err)
 			}
 		}
 	}
-	if !found || res.Error != "" || runErr != nil {
-		msg := res.Error
+	if !found || res.errorText() != "" || runErr != nil {
+		msg := res.errorText()
 		if !found {
 			msg = "no RESULT line on stdout"
 		}
-		return result{}, fmt.Errorf("%s %s: %s (exit: %v)\n--- stdout ---\n%s\n%s", d.name, strings.Join(args, " "), msg, runErr, tail(stdout.String(), 30), tailFile(logPath, 40))
+		return zero, fmt.Errorf("%s %s: %s (exit: %v)\n--- stdout ---\n%s\n%s", name, strings.Join(args, " "), msg, runErr, tail(stdout.String(), 30), tailFile(logPath, 40))
 	}
 	return res, nil
 }

@@ -1,8 +1,6 @@
 package kafkaclients
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -431,40 +429,5 @@ func (d regExec) run(ctx context.Context, t *testing.T, p regPhase) (regResult, 
 	if dl, ok := ctx.Deadline(); ok {
 		args = append(args, "--timeout-ms", strconv.FormatInt(time.Until(dl).Milliseconds()-5000, 10))
 	}
-	cmd := exec.CommandContext(ctx, d.argv[0], args...)
-	cmd.Dir = d.dir
-	cmd.Env = os.Environ()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var stdout bytes.Buffer
-	logPath := filepath.Join(t.TempDir(), d.name+"-"+p.Kind+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return regResult{}, err
-	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = &stdout, logf
-	runErr := cmd.Run()
-
-	var res regResult
-	found := false
-	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for sc.Scan() {
-		if line, ok := strings.CutPrefix(sc.Text(), "RESULT "); ok {
-			found = true
-			if err := json.Unmarshal([]byte(line), &res); err != nil {
-				return regResult{}, fmt.Errorf("%s: bad result line %q: %w", d.name, line, err)
-			}
-		}
-	}
-	if !found || res.Error != "" || runErr != nil {
-		msg := res.Error
-		if !found {
-			msg = "no RESULT line on stdout"
-		}
-		return regResult{}, fmt.Errorf("%s %s: %s (exit: %v)\n--- stdout ---\n%s\n%s", d.name, strings.Join(args, " "), msg, runErr, tail(stdout.String(), 30), tailFile(logPath, 40))
-	}
-	return res, nil
+	return runDriver[regResult](ctx, t, d.name, p.Kind, d.dir, nil, d.argv[0], args)
 }
