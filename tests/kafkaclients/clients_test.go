@@ -366,6 +366,21 @@ func createTopics(t *testing.T, addr string, names ...string) {
 	}
 }
 
+// isMissing says whether a client is missing (why in missing): a test error when envRequireAll=1
+// requires every client, else a skipped subtest named for it.
+func isMissing(t *testing.T, name, missing string) bool {
+	t.Helper()
+	if missing == "" {
+		return false
+	}
+	if os.Getenv(envRequireAll) == "1" {
+		t.Errorf("%s: %s (%s=1 requires every client)", name, missing, envRequireAll)
+	} else {
+		t.Run(name, func(t *testing.T) { t.Skipf("%s: %s", name, missing) })
+	}
+	return true
+}
+
 // TestRealClients runs every client through the scenario of issue 3 against a broker process:
 //
 //	fresh broker:   two members share a 4-partition topic and together consume 40 new records exactly
@@ -383,15 +398,9 @@ func TestRealClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker process and drives six client libraries; skipped with -short")
 	}
-	requireAll := os.Getenv(envRequireAll) == "1"
 	var full []*scenario
 	for _, c := range clients(t) {
-		if c.missing != "" {
-			if requireAll {
-				t.Errorf("%s: %s (%s=1 requires every client)", c.name, c.missing, envRequireAll)
-			} else {
-				t.Run(c.name, func(t *testing.T) { t.Skipf("%s: %s", c.name, c.missing) })
-			}
+		if isMissing(t, c.name, c.missing) {
 			continue
 		}
 		full = append(full, &scenario{client: c})
