@@ -348,7 +348,8 @@ func stage(t *testing.T, name string, ss []*scenario, fn func(t *testing.T, s *s
 	})
 }
 
-func createTopics(t *testing.T, addr string, names ...string) {
+// createTopicsN creates the topics names with parts partitions each.
+func createTopicsN(t *testing.T, addr string, parts int32, names ...string) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
@@ -357,7 +358,7 @@ func createTopics(t *testing.T, addr string, names ...string) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resps, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, 1, nil, names...)
+	resps, err := kadm.NewClient(cl).CreateTopics(ctx, parts, 1, nil, names...)
 	if err == nil {
 		err = resps.Error()
 	}
@@ -423,7 +424,7 @@ func TestRealClients(t *testing.T) {
 			auto = append(auto, &a)
 		}
 	}
-	createTopics(t, b.addr, topics...)
+	createTopicsN(t, b.addr, partitions, topics...)
 	topic := func(s *scenario) string { return "kc." + s.name }
 	grp := func(s *scenario) string { return "kc." + s.name + ".g" }
 	// Auto-created topics: auto1 before the SIGTERM, auto2 after it (so only the SIGKILL stands

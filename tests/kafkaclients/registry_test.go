@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/devstack-dev/devstack/internal/control"
 )
 
@@ -236,24 +233,6 @@ func checkEndpointsRegistry(t *testing.T, b *brokerProc) {
 	}
 	if e.Registry != b.registry {
 		t.Errorf("GET /v1/endpoints says the registry is at %q; devstack.yaml put it at %s", e.Registry, b.registry)
-	}
-}
-
-func createTopicsN(t *testing.T, addr string, parts int32, names ...string) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resps, err := kadm.NewClient(cl).CreateTopics(ctx, parts, 1, nil, names...)
-	if err == nil {
-		err = resps.Error()
-	}
-	if err != nil {
-		t.Fatalf("create topics %v: %v", names, err)
 	}
 }
 
