@@ -26,16 +26,7 @@ import (
 // single failed request in between (devstack rebuilds, starts the new instance on a new port, waits
 // until it is ready, switches the gateway over, then stops the old one).
 func TestHotReload(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a second stack; skipped with -short")
-	}
-	bin := devstackBinary(t)
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	copyStack(t, root, dir)
+	bin, dir := newStackCopy(t)
 	g := startStack(t, bin, dir)
 
 	u := g.newUser(t, "reload")
@@ -179,6 +170,23 @@ func devstackBinary(t *testing.T) string {
 		skipOrFail(t, fmt.Sprintf("no devstack binary at %s (set DEVSTACK_BIN or run make build)", bin))
 	}
 	return bin
+}
+
+// newStackCopy copies the repository's stack (copyStack) into a temporary directory and returns the
+// devstack binary and that directory; skipped with -short (a test with it starts a second stack).
+func newStackCopy(t *testing.T) (bin, dir string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a second stack; skipped with -short")
+	}
+	bin = devstackBinary(t)
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	copyStack(t, root, dir)
+	return bin, dir
 }
 
 // copyStack copies devstack.yaml and the sample services' sources. The installed dependencies are the

@@ -34,16 +34,7 @@ import (
 //
 // It runs in a copy (like TestHotReload) so the repository's schema file is never touched.
 func TestSchemaEvolution(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a second stack; skipped with -short")
-	}
-	bin := devstackBinary(t)
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	copyStack(t, root, dir)
+	bin, dir := newStackCopy(t)
 	g, ports := startStackPorts(t, bin, dir)
 	reg := &registryClient{base: fmt.Sprintf("http://127.0.0.1:%d", ports["REGISTRY_PORT"]), hc: gatewayHTTPClient()}
 	file := filepath.Join(dir, "sample-services", "schemas", "orders.placed.avsc")
