@@ -147,7 +147,7 @@ func TestRegistryCommands(t *testing.T) {
 	}
 
 	consumed := strings.TrimSpace(mustCLI(t, "", "consume", "orders", "--from-beginning", "-n", "2", "--json", "--brokers", brokers, "--registry", reg))
-	var got []struct {
+	type consumedRecord struct {
 		Value  json.RawMessage `json:"value"`
 		Schema struct {
 			Subject string `json:"subject"`
@@ -156,16 +156,9 @@ func TestRegistryCommands(t *testing.T) {
 			Type    string `json:"type"`
 		} `json:"schema"`
 	}
+	var got []consumedRecord
 	for _, line := range strings.Split(consumed, "\n") {
-		var r struct {
-			Value  json.RawMessage `json:"value"`
-			Schema struct {
-				Subject string `json:"subject"`
-				Version int    `json:"version"`
-				ID      int    `json:"id"`
-				Type    string `json:"type"`
-			} `json:"schema"`
-		}
+		var r consumedRecord
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatal(err)
 		}
