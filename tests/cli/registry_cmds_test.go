@@ -52,12 +52,7 @@ func runIn(t *testing.T, dir, stdin string, args ...string) (stdout, stderr stri
 // the registry about subjects, versions and a local file — all found through this directory's stack.
 func TestTypedMessagesAndRegistryCommands(t *testing.T) {
 	dir, _ := stackDir(t, typedYAML)
-	if err := os.MkdirAll(filepath.Join(dir, "schemas"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "schemas", "orders.avsc"), []byte(typedAvsc), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFiles(t, dir, map[string]string{"schemas/orders.avsc": typedAvsc})
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	u := startUp(t, dir)
 	u.waitFor(t, "schema registry http://", time.Minute)

@@ -43,13 +43,8 @@ const ordersAvsc = `{"type": "record", "name": "Order", "fields": [
 // `devstack status` says why; `devstack test` beside it gets its own registry in SCHEMA_REGISTRY_URL.
 func TestUpRunsTheSchemaRegistry(t *testing.T) {
 	dir, ports := stackDir(t, registryYAML)
-	if err := os.MkdirAll(filepath.Join(dir, "schemas"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	writeFiles(t, dir, map[string]string{"schemas/orders.avsc": ordersAvsc})
 	schemaFile := filepath.Join(dir, "schemas", "orders.avsc")
-	if err := os.WriteFile(schemaFile, []byte(ordersAvsc), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	u := startUp(t, dir)
 	base := fmt.Sprintf("http://127.0.0.1:%d", ports["REGISTRY_PORT"])
