@@ -284,23 +284,11 @@ func (g *avroGen) record(depth, nfields int) *avroGenNode {
 // records lists the records in n (n itself first).
 func (n *avroGenNode) records() []*avroGenNode {
 	var out []*avroGenNode
-	var walk func(*avroGenNode)
-	walk = func(n *avroGenNode) {
-		if n == nil {
-			return
-		}
-		if n.Kind == "record" {
-			out = append(out, n)
-			for _, f := range n.Fields {
-				walk(f.Type)
-			}
-		}
-		walk(n.Items)
-		for _, b := range n.Branches {
-			walk(b)
+	for _, m := range n.nodes() {
+		if m.Kind == "record" {
+			out = append(out, m)
 		}
 	}
-	walk(n)
 	return out
 }
 
