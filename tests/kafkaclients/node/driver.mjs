@@ -18,21 +18,13 @@ import process from 'node:process';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 import { createRequire } from 'node:module';
+import { logCreator, parseFlags, report } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const { Kafka, logLevel, AssignerProtocol } = require('kafkajs');
 
 function parseArgs(argv) {
-  const args = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const key = a.slice(2);
-    const val = argv[i + 1];
-    if (val === undefined) throw new Error(`flag ${a} needs a value`);
-    args[key] = val;
-    i++;
-  }
+  const args = parseFlags(argv);
   for (const k of ['from', 'count', 'partitions', 'timeout-ms']) {
     if (args[k] !== undefined) args[k] = Number.parseInt(args[k], 10);
   }
@@ -40,12 +32,6 @@ function parseArgs(argv) {
   args.from ??= 0;
   return args;
 }
-
-// Every kafkajs log line goes to stderr so stdout stays for the result.
-const logCreator = () => ({ namespace, level, log }) => {
-  const { message, ...rest } = log;
-  process.stderr.write(`kafkajs ${logLevel[level] ?? level} [${namespace}] ${message} ${JSON.stringify(rest)}\n`);
-};
 
 function kafkaOptions(args, clientId) {
   return {
@@ -306,13 +292,4 @@ async function partitionCount(args) {
   }
 }
 
-main().then(
-  (res) => {
-    process.stdout.write(`RESULT ${JSON.stringify(res)}\n`);
-    process.exit(0);
-  },
-  (err) => {
-    process.stdout.write(`RESULT ${JSON.stringify({ error: String(err && err.stack ? err.stack : err) })}\n`);
-    process.exit(1);
-  },
-);
+report(main);

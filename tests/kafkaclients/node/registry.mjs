@@ -14,6 +14,7 @@
 //   {"registered": [{"subject","id","version","type"}...]} or {"error": "..."} (exit 1).
 import process from 'node:process';
 import { createRequire } from 'node:module';
+import { logCreator, parseFlags, report } from './common.mjs';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 const require = createRequire(import.meta.url);
@@ -21,22 +22,13 @@ const { Kafka, logLevel } = require('kafkajs');
 const { SchemaRegistry, SchemaType } = require('@kafkajs/confluent-schema-registry');
 
 function parseArgs(argv) {
-  const args = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    if (!argv[i].startsWith('--') || argv[i + 1] === undefined) throw new Error(`bad argument ${argv[i]}`);
-    args[argv[i].slice(2)] = argv[i + 1];
-  }
+  const args = parseFlags(argv);
   args.count = Number.parseInt(args.count ?? '10', 10);
   args['timeout-ms'] = Number.parseInt(args['timeout-ms'] ?? '60000', 10);
   args.types = (args.types ?? 'avro,json,protobuf').split(',').filter(Boolean);
   for (const t of args.types) if (!(t in TYPES)) throw new Error(`unknown type ${t} in --types`);
   return args;
 }
-
-const logCreator = () => ({ namespace, level, log }) => {
-  const { message, ...rest } = log;
-  process.stderr.write(`kafkajs ${logLevel[level] ?? level} [${namespace}] ${message} ${JSON.stringify(rest)}\n`);
-};
 
 const AVRO = JSON.stringify({
   type: 'record', name: 'Order', namespace: 'kc.node',
@@ -185,13 +177,4 @@ async function consumeAll(kafka, topic, count, deadline) {
   return values;
 }
 
-main().then(
-  (res) => {
-    process.stdout.write(`RESULT ${JSON.stringify(res)}\n`);
-    process.exit(0);
-  },
-  (err) => {
-    process.stdout.write(`RESULT ${JSON.stringify({ error: String(err && err.stack ? err.stack : err) })}\n`);
-    process.exit(1);
-  },
-);
+report(main);
