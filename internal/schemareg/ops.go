@@ -446,50 +446,74 @@ func (r *Registry) compatibility(subject string, v int, req registerRequest, nor
 	return r.check(r.st.level(subject, r.opts.Compatibility), c.parsed, against)
 }
 
-// deleteSubject soft-deletes subject's versions, or with permanent removes the soft-deleted ones.
-func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent bool) ([]int, *Error) {
+// deleteRecords writes the records build makes from the state (read under the read lock; refused
+// while subject is READONLY), holding the write lock throughout.
+func (r *Registry) deleteRecords(ctx context.Context, subject string, build func(st *state) ([]kv, *Error)) *Error {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
-	var recs []kv
-	var out []int
-	err := func() *Error {
+	recs, err := func() ([]kv, *Error) {
 		r.mu.RLock()
 		defer r.mu.RUnlock()
-		st := r.st
-		if st.modeOf(subject) == modeReadOnly {
-			return readOnly(subject)
+		if r.st.modeOf(subject) == modeReadOnly {
+			return nil, readOnly(subject)
 		}
+		return build(r.st)
+	}()
+	if err != nil {
+		return err
+	}
+	return r.write(ctx, recs...)
+}
+
+// softDeleted is the record that marks subject's version v deleted.
+func (st *state) softDeleted(subject string, v *version) kv {
+	c := st.byID[v.id]
+	val := schemaValue{Subject: subject, Version: v.version, ID: v.id, References: c.refs, Schema: c.text, Deleted: true, Keys: c.keys}
+	if c.typ != schemas.Avro {
+		val.SchemaType = string(c.typ)
+	}
+	return kv{key: schemaKey(subject, v.version), value: val}
+}
+
+// unlessReferenced refuses to delete subject's version when other schemas reference it.
+func (st *state) unlessReferenced(subject string, version int) *Error {
+	if ids := st.referencedBy(subject, version); len(ids) > 0 {
+		return errorf(http.StatusUnprocessableEntity, 42206, "One or more references exist to the schema {subject=%s, version=%d}: ids %v", subject, version, ids)
+	}
+	return nil
+}
+
+// deleteSubject soft-deletes subject's versions, or with permanent removes the soft-deleted ones.
+func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent bool) ([]int, *Error) {
+	var out []int
+	err := r.deleteRecords(ctx, subject, func(st *state) ([]kv, *Error) {
 		all := st.subjects[subject]
 		if len(all) == 0 {
-			return subjectNotFound(subject)
+			return nil, subjectNotFound(subject)
 		}
 		live := st.live(subject)
 		if permanent && len(live) > 0 {
-			return errorf(http.StatusNotFound, 40405, "Subject '%s' was not deleted first before being permanently deleted", subject)
+			return nil, errorf(http.StatusNotFound, 40405, "Subject '%s' was not deleted first before being permanently deleted", subject)
 		}
 		if !permanent && len(live) == 0 {
-			return errorf(http.StatusNotFound, 40404, "Subject '%s' was soft deleted. Set permanent=true to delete permanently", subject)
+			return nil, errorf(http.StatusNotFound, 40404, "Subject '%s' was soft deleted. Set permanent=true to delete permanently", subject)
 		}
 		for _, v := range all {
-			if ids := st.referencedBy(subject, v.version); len(ids) > 0 {
-				return errorf(http.StatusUnprocessableEntity, 42206, "One or more references exist to the schema {subject=%s, version=%d}: ids %v", subject, v.version, ids)
+			if e := st.unlessReferenced(subject, v.version); e != nil {
+				return nil, e
 			}
 		}
+		var recs []kv
 		if permanent {
 			recs = append(recs, kv{key: recordKey{KeyType: keyNoop}, value: noopValue{MaxID: st.maxID}})
 			for _, v := range all {
 				recs = append(recs, kv{key: schemaKey(subject, v.version)})
 				out = append(out, v.version)
 			}
-			return nil
+			return recs, nil
 		}
 		for _, v := range live {
-			c := st.byID[v.id]
-			val := schemaValue{Subject: subject, Version: v.version, ID: v.id, References: c.refs, Schema: c.text, Deleted: true, Keys: c.keys}
-			if c.typ != schemas.Avro {
-				val.SchemaType = string(c.typ)
-			}
-			recs = append(recs, kv{key: schemaKey(subject, v.version), value: val})
+			recs = append(recs, st.softDeleted(subject, v))
 			out = append(out, v.version)
 		}
 		recs = append(recs, kv{key: recordKey{KeyType: keyDeleteSubject, Subject: &subject}, value: deleteSubjectValue{Subject: subject, Version: live[len(live)-1].version}})
@@ -499,13 +523,10 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 		if _, ok := st.modes[subject]; ok {
 			recs = append(recs, kv{key: modeKey(subject)})
 		}
-		return nil
-	}()
+		return recs, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	if e := r.write(ctx, recs...); e != nil {
-		return nil, e
 	}
 	r.log.Info("schema registry: deleted subject", "subject", subject, "permanent", permanent, "versions", out)
 	return out, nil
@@ -513,50 +534,31 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 
 // deleteVersion soft-deletes subject's version v, or with permanent removes a soft-deleted one.
 func (r *Registry) deleteVersion(ctx context.Context, subject string, v int, permanent bool) (int, *Error) {
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
-	var recs []kv
 	var n int
-	err := func() *Error {
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		st := r.st
-		if st.modeOf(subject) == modeReadOnly {
-			return readOnly(subject)
-		}
+	err := r.deleteRecords(ctx, subject, func(st *state) ([]kv, *Error) {
 		// A numbered version is found soft-deleted or not (soft-deleting it twice is 40406); latest is
 		// the latest live one for a soft delete, the latest of all for a hard one.
 		ver, e := st.resolve(subject, v, permanent || v != -1)
 		if e != nil {
-			return e
+			return nil, e
 		}
 		n = ver.version
 		if permanent && !ver.deleted {
-			return errorf(http.StatusNotFound, 40407, "Subject '%s' Version %d was not deleted first before being permanently deleted", subject, n)
+			return nil, errorf(http.StatusNotFound, 40407, "Subject '%s' Version %d was not deleted first before being permanently deleted", subject, n)
 		}
 		if !permanent && ver.deleted {
-			return errorf(http.StatusNotFound, 40406, "Subject '%s' Version %d was soft deleted. Set permanent=true to delete permanently", subject, n)
+			return nil, errorf(http.StatusNotFound, 40406, "Subject '%s' Version %d was soft deleted. Set permanent=true to delete permanently", subject, n)
 		}
-		if ids := st.referencedBy(subject, n); len(ids) > 0 {
-			return errorf(http.StatusUnprocessableEntity, 42206, "One or more references exist to the schema {subject=%s, version=%d}: ids %v", subject, n, ids)
+		if e := st.unlessReferenced(subject, n); e != nil {
+			return nil, e
 		}
 		if permanent {
-			recs = []kv{{key: recordKey{KeyType: keyNoop}, value: noopValue{MaxID: st.maxID}}, {key: schemaKey(subject, n)}}
-			return nil
+			return []kv{{key: recordKey{KeyType: keyNoop}, value: noopValue{MaxID: st.maxID}}, {key: schemaKey(subject, n)}}, nil
 		}
-		c := st.byID[ver.id]
-		val := schemaValue{Subject: subject, Version: n, ID: ver.id, References: c.refs, Schema: c.text, Deleted: true, Keys: c.keys}
-		if c.typ != schemas.Avro {
-			val.SchemaType = string(c.typ)
-		}
-		recs = []kv{{key: schemaKey(subject, n), value: val}}
-		return nil
-	}()
+		return []kv{st.softDeleted(subject, ver)}, nil
+	})
 	if err != nil {
 		return 0, err
-	}
-	if e := r.write(ctx, recs...); e != nil {
-		return 0, e
 	}
 	r.log.Info("schema registry: deleted version", "subject", subject, "version", n, "permanent", permanent)
 	return n, nil
