@@ -181,6 +181,20 @@ func (g *gw) placeOrder(t *testing.T, u user, sku string, qty, priceCents int) (
 	return o, r.header.Get("X-Request-Id")
 }
 
+// waitScored waits (up to 90 s) until analytics, asked with token, has order id scored.
+func (g *gw) waitScored(t *testing.T, token, id, what string) {
+	t.Helper()
+	eventually(t, 90*time.Second, what, func() (bool, string) {
+		r, err := g.do(context.Background(), "GET", "/api/analytics/orders/"+id, token, nil)
+		if err != nil || r.status != 200 {
+			return false, fmt.Sprint(r, err)
+		}
+		var a analyticsOrder
+		r.json(t, &a)
+		return a.Scored, string(r.body)
+	})
+}
+
 // eventually polls check until it reports done or the deadline passes; last describes the state.
 func eventually(t *testing.T, within time.Duration, what string, check func() (done bool, last string)) {
 	t.Helper()

@@ -51,15 +51,7 @@ func TestSchemaEvolution(t *testing.T) {
 	analyst := g.clientToken(t)
 	scored := func(what string, o order) {
 		t.Helper()
-		eventually(t, 90*time.Second, what, func() (bool, string) {
-			r, err := g.do(context.Background(), "GET", "/api/analytics/orders/"+o.ID, analyst, nil)
-			if err != nil || r.status != 200 {
-				return false, fmt.Sprint(r, err)
-			}
-			var a analyticsOrder
-			r.json(t, &a)
-			return a.Scored, string(r.body)
-		})
+		g.waitScored(t, analyst, o.ID, what)
 	}
 	o0, _ := g.placeOrder(t, u, "before", 1, 1000)
 	scored("an order before any edit is scored", o0)

@@ -318,15 +318,7 @@ func TestPoisonMessage(t *testing.T) {
 	// ... and an order placed after the poison message is still scored.
 	u := g.newUser(t, "after-poison")
 	o, _ := g.placeOrder(t, u, "lamp", 1, 3999)
-	eventually(t, 90*time.Second, "an order placed after the poison message is scored", func() (bool, string) {
-		r, err := g.do(context.Background(), "GET", "/api/analytics/orders/"+o.ID, analyst, nil)
-		if err != nil || r.status != 200 {
-			return false, fmt.Sprint(r, err)
-		}
-		var a analyticsOrder
-		r.json(t, &a)
-		return a.Scored, string(r.body)
-	})
+	g.waitScored(t, analyst, o.ID, "an order placed after the poison message is scored")
 }
 
 // TestWebSocketAuth: the gateway checks the token of the WebSocket upgrade like any other request.
