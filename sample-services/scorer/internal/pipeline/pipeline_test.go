@@ -234,15 +234,22 @@ func decodeScored(t *testing.T, reg *registry, r *kgo.Record) events.OrderScored
 	return s
 }
 
-func TestPipelineScoresAndDeadLetters(t *testing.T) {
-	brokers := startBroker(t)
-	reg := startRegistry(t)
-	startPipeline(t, brokers, reg)
+// newProducer is a client of brokers for the test's records, closed when the test ends.
+func newProducer(t *testing.T, brokers []string) *kgo.Client {
+	t.Helper()
 	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer prod.Close()
+	t.Cleanup(prod.Close)
+	return prod
+}
+
+func TestPipelineScoresAndDeadLetters(t *testing.T) {
+	brokers := startBroker(t)
+	reg := startRegistry(t)
+	startPipeline(t, brokers, reg)
+	prod := newProducer(t, brokers)
 
 	const user = "11111111-1111-4111-8111-111111111111"
 	produce := func(value []byte, corr string) {
@@ -331,11 +338,7 @@ func TestPipelineFollowsNewSchemaVersions(t *testing.T) {
 	brokers := startBroker(t)
 	reg := startRegistry(t)
 	startPipeline(t, brokers, reg)
-	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	prod := newProducer(t, brokers)
 	const user = "44444444-4444-4444-8444-444444444444"
 	send := func(v []byte) {
 		t.Helper()
@@ -374,11 +377,7 @@ func TestPipelineCommitsOffsets(t *testing.T) {
 	brokers := startBroker(t)
 	reg := startRegistry(t)
 	stop := startPipeline(t, brokers, reg)
-	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	prod := newProducer(t, brokers)
 	const user = "22222222-2222-4222-8222-222222222222"
 	send := func(n int) {
 		if err := prod.ProduceSync(context.Background(), &kgo.Record{Topic: events.TopicPlaced, Key: []byte(user), Value: reg.placedValue(t, placed(n, user))}).FirstErr(); err != nil {
