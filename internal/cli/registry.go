@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/schemas"
 	"github.com/devstack-dev/devstack/internal/serde"
 )
@@ -43,11 +42,8 @@ func (f *registryFlags) registryURL(ctx context.Context, app *App) (string, erro
 		}
 		return strings.TrimRight(f.url, "/"), nil
 	}
-	ep, err := app.Endpoints(ctx)
+	ep, err := app.endpointsOr(ctx, "--registry URL")
 	if err != nil {
-		if errors.Is(err, control.ErrNotRunning) {
-			return "", fmt.Errorf("%w; or pass --registry URL", err)
-		}
 		return "", err
 	}
 	if ep.Registry == "" {

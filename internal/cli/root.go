@@ -142,6 +142,16 @@ func (a *App) Client() (*control.Client, error) {
 	return nil, fmt.Errorf("%w for %s: start it there with `devstack up` (`devstack ls` lists the running stacks)", control.ErrNotRunning, filepath.Dir(cfgPath))
 }
 
+// endpointsOr is Endpoints; when no stack runs its error also says to pass orPass (the flag that
+// names another target) instead.
+func (a *App) endpointsOr(ctx context.Context, orPass string) (control.Endpoints, error) {
+	ep, err := a.Endpoints(ctx)
+	if errors.Is(err, control.ErrNotRunning) {
+		return ep, fmt.Errorf("%w; or pass %s", err, orPass)
+	}
+	return ep, err
+}
+
 // Endpoints asks the stack of this devstack.yaml where its broker, database and gateway listen.
 func (a *App) Endpoints(ctx context.Context) (control.Endpoints, error) {
 	c, err := a.Client()

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/devstack-dev/devstack/internal/broker"
-	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/event"
 )
 
@@ -42,11 +41,8 @@ func (f *brokerFlags) addrs(ctx context.Context, app *App) ([]string, error) {
 		}
 		return out, nil
 	}
-	ep, err := app.Endpoints(ctx)
+	ep, err := app.endpointsOr(ctx, "--brokers host:port")
 	if err != nil {
-		if errors.Is(err, control.ErrNotRunning) {
-			return nil, fmt.Errorf("%w; or pass --brokers host:port", err)
-		}
 		return nil, err
 	}
 	if len(ep.Brokers) == 0 {
