@@ -1,8 +1,10 @@
 package stack
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,12 +36,7 @@ func brokerOptions(c *config.Config) broker.Options {
 	if c.BrokerPersists() {
 		o.DataDir = filepath.Join(c.StateDirPath(), "kafka")
 	}
-	names := make([]string, 0, len(b.Topics))
-	for n := range b.Topics {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(b.Topics)) {
 		t := b.Topics[n]
 		o.Topics = append(o.Topics, broker.TopicSpec{Name: n, Partitions: t.Partitions, Configs: t.Configs})
 	}
@@ -155,12 +152,7 @@ func registryOptions(c *config.Config) registrySpec {
 		// not settable in devstack.yaml: the services' watch default
 		debounce: config.DefaultDebounce.D(),
 	}
-	names := make([]string, 0, len(r.Subjects))
-	for n := range r.Subjects {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(r.Subjects)) {
 		sub := r.Subjects[n]
 		f := absPath(c, sub.File)
 		shown := f
