@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -453,11 +455,7 @@ func encodeAvro(w *avro.Writer, s avro.Schema, v any, path string) error {
 		if !ok {
 			return want("map (an object)")
 		}
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(obj))
 		return writeBlock(w, len(keys), func(i int) error {
 			w.WriteString(keys[i])
 			return encodeAvro(w, s.Values(), obj[keys[i]], fieldPath(path, keys[i]))
