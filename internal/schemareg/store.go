@@ -193,11 +193,7 @@ func (s *state) apply(key, value []byte) error {
 		s.putVersion(subject, *k.Version, v.ID, v.Deleted, t, v.Schema, v.References, v.Keys)
 	case keyConfig:
 		if value == nil {
-			if subject == "" {
-				s.global = ""
-			} else {
-				delete(s.levels, subject)
-			}
+			setSetting(&s.global, s.levels, subject, nil)
 			return nil
 		}
 		var v configValue
@@ -208,18 +204,10 @@ func (s *state) apply(key, value []byte) error {
 		if err != nil {
 			return fmt.Errorf("CONFIG value: %w", err)
 		}
-		if subject == "" {
-			s.global = l
-		} else {
-			s.levels[subject] = l
-		}
+		setSetting(&s.global, s.levels, subject, &l)
 	case keyMode:
 		if value == nil {
-			if subject == "" {
-				s.mode = ""
-			} else {
-				delete(s.modes, subject)
-			}
+			setSetting(&s.mode, s.modes, subject, nil)
 			return nil
 		}
 		var v modeValue
@@ -230,11 +218,7 @@ func (s *state) apply(key, value []byte) error {
 		if !ok {
 			return fmt.Errorf("MODE value: unknown mode %q", v.Mode)
 		}
-		if subject == "" {
-			s.mode = m
-		} else {
-			s.modes[subject] = m
-		}
+		setSetting(&s.mode, s.modes, subject, &m)
 	case keyDeleteSubject:
 		if value == nil {
 			return nil
@@ -476,4 +460,21 @@ func (s *state) deps(refs []schemas.Reference) (map[string]string, error) {
 		return nil
 	}
 	return out, walk(refs)
+}
+
+// setSetting sets subject's own setting (a compatibility level, a mode) in own to *v, or the global
+// one for subject ""; a nil v removes subject's own, or empties the global one.
+func setSetting[T ~string](global *T, own map[string]T, subject string, v *T) {
+	var val T
+	if v != nil {
+		val = *v
+	}
+	switch {
+	case subject == "":
+		*global = val
+	case v == nil:
+		delete(own, subject)
+	default:
+		own[subject] = val
+	}
 }
