@@ -46,13 +46,15 @@ type route struct {
 	pool      *pool
 	transport http.RoundTripper
 	timeout   time.Duration
-	maxBody   int64
-	cors      *corsPolicy
-	leastConn bool
-	sem       chan struct{}
-	queued    atomic.Int32
-	queueWait time.Duration
-	scopesStr string
+	// connLifetime bounds the reuse of a kept-alive upstream connection (0: no limit)
+	connLifetime time.Duration
+	maxBody      int64
+	cors         *corsPolicy
+	leastConn    bool
+	sem          chan struct{}
+	queued       atomic.Int32
+	queueWait    time.Duration
+	scopesStr    string
 }
 
 func routeName(r Route) string {
@@ -99,7 +101,8 @@ func (g *Gateway) buildChain(cfg Config) (*chain, error) {
 		}
 		rt.stats = g.stats.get(rt.name, r.Service)
 		rt.pool = g.pool(r.Service)
-		rt.transport = g.transport(r.Timeout) // 0: no response header timeout
+		rt.transport = g.transport(r.Timeout, cfg.UpstreamConnLifetime) // timeout 0: no response header timeout
+		rt.connLifetime = cfg.UpstreamConnLifetime
 		rt.timeout = r.Timeout
 		rt.maxBody = r.MaxBody
 		if rt.maxBody == 0 { // none

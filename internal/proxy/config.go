@@ -36,6 +36,10 @@ type Config struct {
 	// SendTimeout bounds each write of a response to a client (a client that stops reading is cut,
 	// as with nginx's send_timeout); required (> 0).
 	SendTimeout time.Duration
+	// UpstreamConnLifetime bounds how long a kept-alive connection to an upstream is reused after it
+	// was opened (a service restarted in place keeps answering with old code on connections it
+	// already had); 0 means no limit.
+	UpstreamConnLifetime time.Duration
 }
 
 // Route sends matching requests to a service.

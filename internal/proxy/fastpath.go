@@ -159,6 +159,7 @@ type fup struct {
 	gen      uint32
 	uses     int
 	lastUsed int64
+	expires  int64 // unix nanos: not reused from then on (upstream_conn_lifetime); 0: never
 	deadline int64 // response head due (unix nanos), 0: none
 	headDone bool
 	remain   int64
@@ -315,7 +316,7 @@ func (l *floop) sweep() {
 				u.timeout()
 			}
 		case uIdle:
-			if u.in.gone.Load() || nn-u.lastUsed > int64(idleMax) {
+			if u.in.gone.Load() || nn-u.lastUsed > int64(idleMax) || u.expired(nn) {
 				u.st = uGone
 				_ = l.el.Close(u.c)
 			}
@@ -676,7 +677,7 @@ func (l *floop) getIdle(in *instance, careful bool, now int64) *fup {
 		list = list[:len(list)-1]
 		l.idle[in] = list
 		age := now - u.lastUsed
-		if age > int64(idleMax) || (careful || age > int64(idleCheckAfter)) && !fdAlive(u.c.Fd()) {
+		if age > int64(idleMax) || u.expired(now) || (careful || age > int64(idleCheckAfter)) && !fdAlive(u.c.Fd()) {
 			u.st = uGone
 			_ = l.el.Close(u.c)
 			list = l.idle[in]
@@ -698,13 +699,16 @@ func fdAlive(fd int) bool {
 func (l *floop) putIdle(u *fup, now int64) {
 	u.st, u.cl = uIdle, nil
 	u.lastUsed = now
-	if len(l.idle[u.in]) >= maxIdlePerInstance || u.in.gone.Load() {
+	if len(l.idle[u.in]) >= maxIdlePerInstance || u.in.gone.Load() || u.expired(now) {
 		u.st = uGone
 		l.closeConn(u.c)
 		return
 	}
 	l.idle[u.in] = append(l.idle[u.in], u)
 }
+
+// expired reports whether u outlived upstream_conn_lifetime (see upConn.expired).
+func (u *fup) expired(now int64) bool { return u.expires != 0 && now >= u.expires }
 
 func (l *floop) dropIdle(u *fup) {
 	list := l.idle[u.in]
@@ -719,6 +723,9 @@ func (l *floop) dropIdle(u *fup) {
 // dial connects to in off the loop and registers the connection here; fc's request goes on it.
 func (l *floop) dial(in *instance, fc *fconn) {
 	u := &fup{loop: l, in: in, st: uConnecting, cl: fc, gen: fc.gen}
+	if lt := fc.req.rt.connLifetime; lt > 0 {
+		u.expires = time.Now().Add(lt).UnixNano()
+	}
 	fc.req.up = u
 	s := l.s
 	go func() {

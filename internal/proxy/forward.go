@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -171,6 +172,31 @@ func newTransport(timeout time.Duration) *http.Transport {
 	}
 }
 
+// lifetimeTransport is the http.Transport of the requests the in-goroutine client does not carry
+// (protocol upgrades, bodies of unknown length), with upstream_conn_lifetime applied. A Transport has
+// no per-connection lifetime, so once per lifetime the first request through it closes its idle
+// connections: a connection that stays in use under steady traffic is idle between two requests and
+// goes at the next sweep. Cost: at most one redial per connection per lifetime, and an atomic load
+// per request.
+type lifetimeTransport struct {
+	t        *http.Transport
+	lifetime int64 // nanoseconds; 0: connections live until idle or closed
+	swept    atomic.Int64
+}
+
+func (lt *lifetimeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if lt.lifetime > 0 {
+		now := time.Now().UnixNano()
+		last := lt.swept.Load()
+		if last == 0 {
+			lt.swept.CompareAndSwap(0, now)
+		} else if now-last >= lt.lifetime && lt.swept.CompareAndSwap(last, now) {
+			lt.t.CloseIdleConnections()
+		}
+	}
+	return lt.t.RoundTrip(r)
+}
+
 func isDialError(err error) bool {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
@@ -289,7 +315,7 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		in.inFlight.Add(1)
 		var err error
 		if direct {
-			res, uc, err = in.roundTrip(&dr, rt.timeout)
+			res, uc, err = in.roundTrip(&dr, rt.timeout, rt.connLifetime)
 		} else {
 			out.URL.Host = in.addr
 			res, err = rt.transport.RoundTrip(out)

@@ -37,7 +37,7 @@ type Gateway struct {
 
 	poolsMu    sync.Mutex
 	pools      map[string]*pool
-	transports map[time.Duration]*http.Transport
+	transports map[transportKey]*lifetimeTransport
 	stats      statsSet
 	metrics    http.Handler
 
@@ -73,7 +73,7 @@ func New(cfg Config, o Options) (*Gateway, error) {
 	}
 	g := &Gateway{
 		opts: o, log: o.Logger.With("component", "gateway"), now: o.Now,
-		pools: map[string]*pool{}, transports: map[time.Duration]*http.Transport{},
+		pools: map[string]*pool{}, transports: map[transportKey]*lifetimeTransport{},
 		started: make(chan struct{}), conns: map[net.Conn]struct{}{},
 		tokenFails: newFailThrottle(o.Now),
 	}
@@ -168,13 +168,16 @@ func (g *Gateway) pool(service string) *pool {
 	return p
 }
 
-func (g *Gateway) transport(timeout time.Duration) *http.Transport {
+type transportKey struct{ timeout, lifetime time.Duration }
+
+func (g *Gateway) transport(timeout, lifetime time.Duration) *lifetimeTransport {
 	g.poolsMu.Lock()
 	defer g.poolsMu.Unlock()
-	t := g.transports[timeout]
+	k := transportKey{timeout, lifetime}
+	t := g.transports[k]
 	if t == nil {
-		t = newTransport(timeout)
-		g.transports[timeout] = t
+		t = &lifetimeTransport{t: newTransport(timeout), lifetime: int64(lifetime)}
+		g.transports[k] = t
 	}
 	return t
 }
@@ -354,7 +357,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	<-logDone
 	g.poolsMu.Lock()
 	for _, t := range g.transports {
-		t.CloseIdleConnections()
+		t.t.CloseIdleConnections()
 	}
 	for _, p := range g.pools {
 		for _, in := range *p.list.Load() {

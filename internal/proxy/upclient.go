@@ -25,6 +25,7 @@ type upConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
+	expires  time.Time   // not reused from then on (upstream_conn_lifetime); zero: never
 	stop     func() bool // unregisters the cancel hook of the current request
 	// deadline is set while a read deadline from a response timeout may still be armed: when a
 	// response arrived whole in the read buffer, exchange leaves the deadline in place (saving a
@@ -55,7 +56,7 @@ func (p *connPool) get(careful bool) *upConn {
 	for len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
-		if now.Sub(c.lastUsed) > idleMax {
+		if now.Sub(c.lastUsed) > idleMax || c.expired(now) {
 			p.mu.Unlock()
 			c.conn.Close()
 			p.mu.Lock()
@@ -81,6 +82,10 @@ func (p *connPool) get(careful bool) *upConn {
 
 func (p *connPool) put(c *upConn) {
 	c.lastUsed = time.Now()
+	if c.expired(c.lastUsed) {
+		c.conn.Close()
+		return
+	}
 	p.mu.Lock()
 	if len(p.idle) < maxIdlePerInstance {
 		p.idle = append(p.idle, c)
@@ -89,6 +94,13 @@ func (p *connPool) put(c *upConn) {
 	}
 	p.mu.Unlock()
 	c.conn.Close()
+}
+
+// expired reports whether the connection outlived upstream_conn_lifetime: a service restarted in
+// place (the old process stopped listening but still answers on its open connections) is reached
+// on a fresh connection, at the new process, within a lifetime even under steady traffic.
+func (c *upConn) expired(now time.Time) bool {
+	return !c.expires.IsZero() && !now.Before(c.expires)
 }
 
 func (p *connPool) closeAll() {
@@ -120,7 +132,8 @@ func alive(c net.Conn) bool {
 
 var dialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 
-func (in *instance) dial(ctx context.Context) (*upConn, error) {
+// dial opens a connection to in that is reused for lifetime at most (0: no limit).
+func (in *instance) dial(ctx context.Context, lifetime time.Duration) (*upConn, error) {
 	c, err := dialer.DialContext(ctx, "tcp", in.addr)
 	if err != nil {
 		return nil, err
@@ -128,7 +141,11 @@ func (in *instance) dial(ctx context.Context) (*upConn, error) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return &upConn{conn: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 8<<10)}, nil
+	uc := &upConn{conn: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 8<<10)}
+	if lifetime > 0 {
+		uc.expires = time.Now().Add(lifetime)
+	}
+	return uc, nil
 }
 
 // directOK reports whether the in-goroutine client can carry the request.
@@ -219,14 +236,15 @@ func pathNeedsEscape(p string) bool {
 
 // roundTrip sends d on a pooled (or new) connection and reads the response head. The response
 // body reads from the connection; the caller hands the connection back with release.
-func (in *instance) roundTrip(d *directReq, timeout time.Duration) (*http.Response, *upConn, error) {
+// A new connection is reused for lifetime at most (0: no limit).
+func (in *instance) roundTrip(d *directReq, timeout, lifetime time.Duration) (*http.Response, *upConn, error) {
 	ctx := d.ctx
 	for attempt := 0; ; attempt++ {
 		uc := in.conns.get(d.body != nil || !idempotent(d.method))
 		reused := uc != nil
 		if uc == nil {
 			var err error
-			if uc, err = in.dial(ctx); err != nil {
+			if uc, err = in.dial(ctx, lifetime); err != nil {
 				return nil, nil, err
 			}
 		}
