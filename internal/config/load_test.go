@@ -330,6 +330,7 @@ gateway:
   timeout: 0
   max_body: 0
   wait_ready: 0
+  upstream_conn_lifetime: 0
   auth: {leeway: 0}
   routes:
     - {path: /a, service: api}
@@ -352,20 +353,21 @@ services:
 	}
 	g, s := c.Gateway, c.Services["api"]
 	for what, v := range map[string]int64{
-		"control.port":         int64(c.Control.Port),
-		"gateway.timeout":      int64(g.Timeout),
-		"gateway.max_body":     int64(g.MaxBody),
-		"gateway.wait_ready":   int64(g.WaitReady),
-		"gateway.auth.leeway":  int64(g.Auth.Leeway),
-		"routes[0].timeout":    int64(g.Routes[0].Timeout),
-		"routes[0].max_body":   int64(g.Routes[0].MaxBody),
-		"routes[1].timeout":    int64(g.Routes[1].Timeout),
-		"routes[1].max_body":   int64(g.Routes[1].MaxBody),
-		"restart.max_restarts": int64(s.Restart.MaxRestarts),
-		"restart.backoff":      int64(s.Restart.Backoff),
-		"stop_grace":           int64(s.StopGrace),
-		"settle":               int64(s.Settle),
-		"watch.debounce":       int64(s.Watch.Debounce),
+		"control.port":                   int64(c.Control.Port),
+		"gateway.timeout":                int64(g.Timeout),
+		"gateway.max_body":               int64(g.MaxBody),
+		"gateway.wait_ready":             int64(g.WaitReady),
+		"gateway.upstream_conn_lifetime": int64(g.UpstreamConnLifetime),
+		"gateway.auth.leeway":            int64(g.Auth.Leeway),
+		"routes[0].timeout":              int64(g.Routes[0].Timeout),
+		"routes[0].max_body":             int64(g.Routes[0].MaxBody),
+		"routes[1].timeout":              int64(g.Routes[1].Timeout),
+		"routes[1].max_body":             int64(g.Routes[1].MaxBody),
+		"restart.max_restarts":           int64(s.Restart.MaxRestarts),
+		"restart.backoff":                int64(s.Restart.Backoff),
+		"stop_grace":                     int64(s.StopGrace),
+		"settle":                         int64(s.Settle),
+		"watch.debounce":                 int64(s.Watch.Debounce),
 	} {
 		if v != 0 {
 			t.Errorf("%s = %d, want 0 as written", what, v)

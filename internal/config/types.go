@@ -179,8 +179,11 @@ type Gateway struct {
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema_description:"Upstream timeout; 0 means none. Default 30s."`
 	// WaitReady bounds how long a request waits for a ready instance before 503 (default 30s).
 	WaitReady Duration `yaml:"wait_ready,omitempty" json:"wait_ready,omitempty" jsonschema_description:"How long a request waits for a ready instance before the gateway answers 503. Default 30s."`
-	CORS      *CORS    `yaml:"cors,omitempty" json:"cors,omitempty" jsonschema_description:"CORS policy for every route (a route's own cors replaces it)."`
-	Routes    []Route  `yaml:"routes,omitempty" json:"routes,omitempty" jsonschema_description:"Requests to forward to services; the longest matching path wins."`
+	// UpstreamConnLifetime bounds how long a kept-alive connection to a service is reused; 0 means
+	// no limit.
+	UpstreamConnLifetime Duration `yaml:"upstream_conn_lifetime,omitempty" json:"upstream_conn_lifetime,omitempty" jsonschema_description:"How long the gateway reuses a kept-alive connection to a service after opening it, so that a service restarted in place on the same port (the old process still answering on its open connections) is reached at the new process under steady traffic; 0 means no limit. Default 1s."`
+	CORS                 *CORS    `yaml:"cors,omitempty" json:"cors,omitempty" jsonschema_description:"CORS policy for every route (a route's own cors replaces it)."`
+	Routes               []Route  `yaml:"routes,omitempty" json:"routes,omitempty" jsonschema_description:"Requests to forward to services; the longest matching path wins."`
 }
 
 // TLS configures the local development CA and certificate.

@@ -68,13 +68,14 @@ func PostgresOptions(c *config.Config) postgres.Options { return postgresOptions
 func gatewayConfig(c *config.Config) proxy.Config {
 	g := c.Gateway
 	pc := proxy.Config{
-		Host:      g.Host,
-		HTTPPort:  g.HTTPPort,
-		HTTPSPort: g.HTTPSPort,
-		StateDir:  c.StateDirPath(),
-		TLSHosts:  g.TLS.Hosts,
-		WaitReady: g.WaitReady.D(),
-		CORS:      corsOf(g.CORS),
+		Host:                 g.Host,
+		HTTPPort:             g.HTTPPort,
+		HTTPSPort:            g.HTTPSPort,
+		StateDir:             c.StateDirPath(),
+		TLSHosts:             g.TLS.Hosts,
+		WaitReady:            g.WaitReady.D(),
+		UpstreamConnLifetime: g.UpstreamConnLifetime.D(),
+		CORS:                 corsOf(g.CORS),
 		// not settable in devstack.yaml: config's values
 		HeaderTimeout: config.GatewayHeaderTimeout,
 		SendTimeout:   config.GatewaySendTimeout,

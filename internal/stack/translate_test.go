@@ -223,6 +223,7 @@ gateway:
   timeout: 0
   max_body: 0
   wait_ready: 0
+  upstream_conn_lifetime: 0
   routes:
     - {path: /inherits, service: api}
     - {path: /own, service: api, timeout: 2s, max_body: 1KiB}
@@ -248,6 +249,9 @@ services:
 		if got := (lim{r.Timeout, r.MaxBody}); got != want[r.Path] {
 			t.Errorf("route %s: timeout %s max_body %d, want %s %d", r.Path, got.timeout, got.maxBody, want[r.Path].timeout, want[r.Path].maxBody)
 		}
+	}
+	if g.UpstreamConnLifetime != 0 {
+		t.Errorf("gateway upstream_conn_lifetime %s, want 0 (none)", g.UpstreamConnLifetime)
 	}
 	if g.WaitReady != 0 || g.HeaderTimeout != config.GatewayHeaderTimeout || g.SendTimeout != config.GatewaySendTimeout {
 		t.Errorf("gateway wait_ready %s header %s send %s", g.WaitReady, g.HeaderTimeout, g.SendTimeout)
@@ -280,5 +284,8 @@ services:
 	g = gatewayConfig(cfg)
 	if r := g.Routes[0]; r.Timeout != config.DefaultGatewayTimeout.D() || r.MaxBody != int64(config.DefaultMaxBody) || g.WaitReady != config.DefaultWaitReady.D() {
 		t.Errorf("defaults: route timeout %s max_body %d wait_ready %s", r.Timeout, r.MaxBody, g.WaitReady)
+	}
+	if g.UpstreamConnLifetime != config.DefaultUpstreamConnLifetime.D() {
+		t.Errorf("defaults: upstream_conn_lifetime %s, want %s", g.UpstreamConnLifetime, config.DefaultUpstreamConnLifetime.D())
 	}
 }
