@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/event"
 	"github.com/devstack-dev/devstack/internal/proxy"
 )
@@ -25,6 +26,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until exit")
 	accessLog := flag.Bool("access-log", true, "publish access records to an event bus and log ring, as devstack up does")
 	memProfile := flag.String("memprofile", "", "write an allocation profile here at exit")
+	connLifetime := flag.Duration("conn-lifetime", config.DefaultUpstreamConnLifetime.D(), "gateway.upstream_conn_lifetime (0: no limit)")
 	flag.Parse()
 	if *tokenFile != "" {
 		tok, err := proxy.IssueToken(*state, "devstack", "devstack", "bench", []string{"bench"}, 24*time.Hour)
@@ -49,7 +51,7 @@ func main() {
 	}
 	// devstack's defaults (internal/config owns them; proxy.New defaults nothing)
 	g, err := proxy.New(proxy.Config{Host: "127.0.0.1", HTTPPort: *port, HTTPSPort: -1, StateDir: *state, Routes: []proxy.Route{route},
-		WaitReady: 30 * time.Second, HeaderTimeout: 10 * time.Second, SendTimeout: time.Minute,
+		WaitReady: 30 * time.Second, UpstreamConnLifetime: *connLifetime, HeaderTimeout: 10 * time.Second, SendTimeout: time.Minute,
 		Auth: proxy.Auth{Issuer: "devstack", Audience: "devstack", Leeway: 30 * time.Second, DevIssuer: proxy.DevIssuer{TokenTTL: time.Hour}}}, opts)
 	if err != nil {
 		log.Fatal(err)
