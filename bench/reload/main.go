@@ -12,7 +12,8 @@
 // gateway, its kept-alive upstream connection can keep reaching the peer's old process: Nest's old
 // process, shutting down gracefully, stops listening but keeps answering on open connections, and a
 // poll every few ms never lets that connection go idle, so the new code is never seen ("nest missed
-// saves"). Polling the peers directly spares them the gateway hop, which only devstack pays. The
+// saves"; the gateway now bounds a connection's reuse with gateway.upstream_conn_lifetime, default 1s, which
+// would still add up to a second to a peer's figure). Polling the peers directly spares them the gateway hop, which only devstack pays. The
 // floor is run by this command itself (build, start the new process on a new port with the scorer's
 // environment, then stop the old one) and polled directly too. It prints Markdown: the comparison,
 // then devstack's timeline.
@@ -354,8 +355,9 @@ func main() {
 		"median). The peer runs as a service of the same stack (a copy of the service's directory, devstack's watch "+
 		"off, the peer watching and restarting), so it gets the same environment. devstack's side is polled through "+
 		"devstack's gateway (a bench route to the service's /health); the peer's directly on its port, with a new "+
-		"connection per poll (through the gateway, the gateway's kept-alive connection keeps reaching Nest's old "+
-		"process, which stops listening but still answers while it shuts down, and the new code is not seen), so "+
+		"connection per poll (through the gateway, a kept-alive connection could keep reaching Nest's old "+
+		"process, which stops listening but still answers while it shuts down; the gateway now bounds that with "+
+		"`gateway.upstream_conn_lifetime`, default 1s, which would still add up to a second to nest's figure), so "+
 		"only devstack pays for a gateway hop. Failed polls: answers that were "+
 		"errors (no connection, 5xx) while the new code was coming, summed over the saves. air is given devstack's "+
 		"50 ms debounce (`delay = 50`). The floor is a bare `go build` (the sample's build command) + start of the "+
