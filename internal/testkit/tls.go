@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -86,4 +87,14 @@ func TLSFiles(t testing.TB, dir string, hosts ...string) TLS {
 		}
 	}
 	return files
+}
+
+// ServerConfig is a TLS 1.2+ server config that presents the certificate and key TLSFiles wrote.
+func (f TLS) ServerConfig(t testing.TB) *tls.Config {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	if err != nil {
+		t.Fatalf("load %s and %s: %v", f.Cert, f.Key, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 }

@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"os"
 	"testing"
@@ -11,10 +10,7 @@ import (
 // asked for, and for no other.
 func TestTLSFiles(t *testing.T) {
 	files := TLSFiles(t, t.TempDir(), "kafka.test", "127.0.0.1")
-	pair, err := tls.LoadX509KeyPair(files.Cert, files.Key)
-	if err != nil {
-		t.Fatalf("load the server certificate and key: %v", err)
-	}
+	pair := files.ServerConfig(t).Certificates[0]
 	caPEM, err := os.ReadFile(files.CA)
 	if err != nil {
 		t.Fatal(err)
