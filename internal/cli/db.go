@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -57,9 +56,7 @@ func newDBListCmd(app *App) *cobra.Command {
 				for _, d := range dbs {
 					rows = append(rows, row{d, users[d.Name]})
 				}
-				enc := json.NewEncoder(app.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSON(app, rows)
 			}
 			tw := tabwriter.NewWriter(app.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "DATABASE\tOWNER\tSIZE\tSESSIONS\tUSED BY")

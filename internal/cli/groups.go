@@ -32,7 +32,7 @@ func newGroupsCmd(app *App) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeBrokerJSON(app, gs)
+				return writeJSON(app, gs)
 			}
 			writeGroups(app, gs)
 			return nil

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -34,9 +33,7 @@ func newLsCmd(app *App) *cobra.Command {
 				if entries == nil {
 					entries = []control.Entry{}
 				}
-				enc := json.NewEncoder(app.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(entries)
+				return writeJSON(app, entries)
 			}
 			if len(entries) == 0 {
 				fmt.Fprintln(app.Stdout, "no running stacks")

@@ -146,7 +146,7 @@ func newRegistrySubjectsCmd(app *App) *cobra.Command {
 				rows = append(rows, subjectRow{Subject: s, Version: ss.Version, ID: ss.ID, Type: t, Deleted: !isLive[s]})
 			}
 			if asJSON {
-				return writeBrokerJSON(app, rows)
+				return writeJSON(app, rows)
 			}
 			if len(rows) == 0 {
 				fmt.Fprintf(app.Stdout, "no subjects at %s\n", reg.URL)
@@ -246,7 +246,7 @@ func newRegistryShowCmd(app *App) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return writeBrokerJSON(app, struct {
+				return writeJSON(app, struct {
 					Subject    string               `json:"subject"`
 					Version    int                  `json:"version"`
 					ID         int                  `json:"id"`
@@ -379,7 +379,7 @@ func newRegistryCheckCmd(app *App) *cobra.Command {
 				return registryErr(reg, err)
 			}
 			if asJSON {
-				if err := writeBrokerJSON(app, v); err != nil {
+				if err := writeJSON(app, v); err != nil {
 					return err
 				}
 			} else {
@@ -493,7 +493,7 @@ func newRegistryLevelCmd(app *App) *cobra.Command {
 				o.Subject, o.Level = subject, r.Level.String()
 			}
 			if asJSON {
-				return writeBrokerJSON(app, o)
+				return writeJSON(app, o)
 			}
 			switch {
 			case reset:

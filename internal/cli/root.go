@@ -3,6 +3,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -168,4 +169,12 @@ func (a *App) Logger() *slog.Logger {
 		lvl = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// writeJSON writes v to app.Stdout as JSON indented by two spaces, ending in a newline: what every
+// command's --json prints.
+func writeJSON(app *App, v any) error {
+	enc := json.NewEncoder(app.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

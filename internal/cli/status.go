@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -30,9 +29,7 @@ func newStatusCmd(app *App) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(app.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return writeJSON(app, st)
 			}
 			writeStatus(app, st)
 			return nil

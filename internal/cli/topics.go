@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,12 +80,6 @@ func (f *brokerFlags) admin(ctx context.Context, app *App) (*broker.Admin, error
 	return a, nil
 }
 
-func writeBrokerJSON(app *App, v any) error {
-	enc := json.NewEncoder(app.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func newTopicsCmd(app *App) *cobra.Command {
 	var (
 		bf       brokerFlags
@@ -132,7 +125,7 @@ func newTopicsCmd(app *App) *cobra.Command {
 				ts = kept
 			}
 			if asJSON {
-				return writeBrokerJSON(app, ts)
+				return writeJSON(app, ts)
 			}
 			writeTopics(app, ts, window > 0)
 			return nil

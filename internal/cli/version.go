@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -70,9 +69,7 @@ would fetch). postgres.bin_dir and postgres.version come from devstack.yaml when
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			info := buildVersionInfo(cmd.Context(), app)
 			if asJSON {
-				enc := json.NewEncoder(app.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+				return writeJSON(app, info)
 			}
 			printVersion(app, info)
 			return nil

@@ -1,6 +1,7 @@
 // Package testkit holds the helpers devstack's tests share across packages: a free loopback port, the
 // devstack binary under test, skipping (or failing under DEVSTACK_REQUIRE_ALL=1) when a real part is
-// missing, and a buffer a child process and a test can share. It is imported by tests only.
+// missing, a buffer a child process and a test can share, and a test CA with a server certificate. It is
+// imported by tests only.
 package testkit
 
 import (

@@ -4,15 +4,7 @@ package external_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,37 +15,19 @@ import (
 	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
-// writeTLS writes ca.pem and a PEM keystore (PKCS#8 key and certificate for 127.0.0.1 and kafka.test,
-// signed by that CA) into dir, and returns the keystore's path.
-func writeTLS(t *testing.T, dir string) string {
+// writeKeystore writes ca.pem and a PEM keystore (PKCS#8 key, then the certificate for 127.0.0.1 and
+// kafka.test and the CA that signed it) into dir, and returns the keystore's path.
+func writeKeystore(t *testing.T, dir string) string {
 	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "devstack test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
+	files := testkit.TLSFiles(t, dir, "kafka.test", "127.0.0.1")
+	var ks []byte
+	for _, f := range []string{files.Key, files.Cert, files.CA} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks = append(ks, b...)
 	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kafka.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"kafka.test"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), caPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ks := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-	ks = append(ks, caPEM...)
 	p := filepath.Join(dir, "keystore.pem")
 	if err := os.WriteFile(p, ks, 0o600); err != nil {
 		t.Fatal(err)
@@ -70,7 +44,7 @@ func TestCLIOnRealKafkaWithSASLAndTLS(t *testing.T) {
 	}
 	bin := devstackBin(t)
 	dir := t.TempDir()
-	keystore := writeTLS(t, dir)
+	keystore := writeKeystore(t, dir)
 	ports := map[string]int{"SASL_PLAINTEXT": testkit.FreePort(t), "SSL": testkit.FreePort(t), "SASL_SSL": testkit.FreePort(t)}
 	var props strings.Builder
 	props.WriteString("sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512\n")
