@@ -3,6 +3,8 @@
 package proxy
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -132,6 +134,9 @@ type Options struct {
 	// NetHTTPOnly serves the plain HTTP port with net/http alone, without the event-loop fast path
 	// (also: DEVSTACK_GATEWAY_NETHTTP=1).
 	NetHTTPOnly bool
+	// Collectors are other components' metrics, served at /__devstack/metrics next to the gateway's
+	// (the stack builds them; the gateway knows nothing of what they measure).
+	Collectors []prometheus.Collector
 }
 
 // validate collects every problem in the config.

@@ -98,7 +98,9 @@ func New(cfg Config, o Options) (*Gateway, error) {
 			return nil, err
 		}
 	}
-	g.metrics = newMetricsHandler(g)
+	if g.metrics, err = newMetricsHandler(g, o.Collectors); err != nil {
+		return nil, err
+	}
 	c, err := g.buildChain(cfg)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -212,8 +213,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func newMetricsHandler(g *Gateway) http.Handler {
+func newMetricsHandler(g *Gateway, others []prometheus.Collector) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCollector(g))
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	for _, c := range others {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("gateway: metrics collector: %w", err)
+		}
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}), nil
 }
