@@ -1,0 +1,98 @@
+package broker
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// maxMetricTopics and maxMetricLagSeries bound one scrape's series: topics and groups come and go, and a
+// scrape reports only what exists now, at most this many of each.
+const (
+	maxMetricTopics    = 500
+	maxMetricLagSeries = 2000
+)
+
+// Collector exposes the broker's topics and consumer groups to Prometheus, read through the admin at
+// scrape time within timeout (a slow or gone broker yields an error metric, never a hung scrape).
+type Collector struct {
+	a                                    *Admin
+	timeout                              time.Duration
+	records, stored, partitions, lag, up *prometheus.Desc
+}
+
+// NewCollector reads a at every scrape; timeout bounds each scrape's broker calls.
+func NewCollector(a *Admin, timeout time.Duration) *Collector {
+	return &Collector{
+		a: a, timeout: timeout,
+		records: prometheus.NewDesc("devstack_broker_topic_records_in_total",
+			"Records produced to the topic since it was created (the sum of its partitions' end offsets).", []string{"topic"}, nil),
+		stored: prometheus.NewDesc("devstack_broker_topic_records",
+			"Records the topic holds now (end minus start offset, over its partitions).", []string{"topic"}, nil),
+		partitions: prometheus.NewDesc("devstack_broker_topic_partitions", "Partitions of the topic.", []string{"topic"}, nil),
+		lag: prometheus.NewDesc("devstack_broker_group_lag",
+			"Records on the partition the consumer group has not committed yet.", []string{"group", "topic", "partition"}, nil),
+		up: prometheus.NewDesc("devstack_broker_up", "1 when the last scrape could read the broker's topics and groups.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.records
+	ch <- c.stored
+	ch <- c.partitions
+	ch <- c.lag
+	ch <- c.up
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	up := 1.0
+	topics, err := c.a.Topics(ctx)
+	if err != nil {
+		c.a.log.Debug("metrics: topics", "err", err)
+		up = 0
+	}
+	n := 0
+	for _, t := range topics {
+		if t.Internal {
+			continue
+		}
+		if n++; n > maxMetricTopics {
+			break
+		}
+		var end int64
+		for _, p := range t.Partitions {
+			end += p.EndOffset
+		}
+		ch <- prometheus.MustNewConstMetric(c.records, prometheus.CounterValue, float64(end), t.Name)
+		ch <- prometheus.MustNewConstMetric(c.stored, prometheus.GaugeValue, float64(t.Messages), t.Name)
+		ch <- prometheus.MustNewConstMetric(c.partitions, prometheus.GaugeValue, float64(len(t.Partitions)), t.Name)
+	}
+	groups, err := c.a.Groups(ctx)
+	if err != nil {
+		c.a.log.Debug("metrics: groups", "err", err)
+		up = 0
+	}
+	n = 0
+	seen := map[[3]string]bool{}
+outer:
+	for _, g := range groups {
+		for _, o := range g.Offsets {
+			k := [3]string{g.Name, o.Topic, strconv.Itoa(int(o.Partition))}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if n++; n > maxMetricLagSeries {
+				break outer
+			}
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(max(o.Lag, 0)), k[0], k[1], k[2])
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
+}
