@@ -16,17 +16,18 @@ const (
 )
 
 // Collector exposes the broker's topics and consumer groups to Prometheus, read through the admin at
-// scrape time within timeout (a slow or gone broker yields an error metric, never a hung scrape).
+// scrape time within timeout (a slow or gone broker makes devstack_broker_up 0, never a hung scrape).
 type Collector struct {
-	a                                    *Admin
+	admin                                func() *Admin
 	timeout                              time.Duration
 	records, stored, partitions, lag, up *prometheus.Desc
 }
 
-// NewCollector reads a at every scrape; timeout bounds each scrape's broker calls.
-func NewCollector(a *Admin, timeout time.Duration) *Collector {
+// NewCollector reads the admin admin returns at every scrape (nil: no broker yet, no broker metrics);
+// timeout bounds each scrape's broker calls.
+func NewCollector(admin func() *Admin, timeout time.Duration) *Collector {
 	return &Collector{
-		a: a, timeout: timeout,
+		admin: admin, timeout: timeout,
 		records: prometheus.NewDesc("devstack_broker_topic_records_in_total",
 			"Records produced to the topic since it was created (the sum of its partitions' end offsets).", []string{"topic"}, nil),
 		stored: prometheus.NewDesc("devstack_broker_topic_records",
@@ -49,12 +50,16 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	a := c.admin()
+	if a == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	up := 1.0
-	topics, err := c.a.Topics(ctx)
+	topics, err := a.Topics(ctx)
 	if err != nil {
-		c.a.log.Debug("metrics: topics", "err", err)
+		a.log.Debug("metrics: topics", "err", err)
 		up = 0
 	}
 	n := 0
@@ -73,9 +78,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.stored, prometheus.GaugeValue, float64(t.Messages), t.Name)
 		ch <- prometheus.MustNewConstMetric(c.partitions, prometheus.GaugeValue, float64(len(t.Partitions)), t.Name)
 	}
-	groups, err := c.a.Groups(ctx)
+	groups, err := a.Groups(ctx)
 	if err != nil {
-		c.a.log.Debug("metrics: groups", "err", err)
+		a.log.Debug("metrics: groups", "err", err)
 		up = 0
 	}
 	n = 0

@@ -59,7 +59,7 @@ func TestCollectorTopicsAndLag(t *testing.T) {
 	cl.Close()
 	produceN(t, ctx, prod, "m", 10, 3)
 
-	got := gathered(t, NewCollector(b.Admin(), 5*time.Second))
+	got := gathered(t, NewCollector(b.Admin, 5*time.Second))
 	for k, want := range map[string]float64{
 		"devstack_broker_topic_records_in_total{m}": 13,
 		"devstack_broker_topic_records{m}":          13,
@@ -76,7 +76,7 @@ func TestCollectorTopicsAndLag(t *testing.T) {
 // A broker that is gone makes the scrape report down within the timeout, not hang.
 func TestCollectorBrokerGone(t *testing.T) {
 	b := startBroker(t, Options{})
-	c := NewCollector(b.Admin(), 500*time.Millisecond)
+	c := NewCollector(b.Admin, 500*time.Millisecond)
 	b.Close()
 	start := time.Now()
 	got := gathered(t, c)
