@@ -157,7 +157,9 @@ func (s *Stack) ensureDatabases(ctx context.Context, db Database) (map[string]st
 // gatewayComponent runs the API gateway; its upstreams follow the services, its routes devstack.yaml.
 func (s *Stack) gatewayComponent() Component {
 	return Component{Name: CompGateway, After: []string{CompControl}, Start: func(ctx context.Context) (*Running, error) {
-		gw, err := proxy.New(gatewayConfig(s.cfg), proxy.Options{Bus: s.bus, Logs: s.logs, Logger: s.log.With("component", CompGateway)})
+		sm := newServiceMetrics(s.bus)
+		gw, err := proxy.New(gatewayConfig(s.cfg), proxy.Options{Bus: s.bus, Logs: s.logs, Logger: s.log.With("component", CompGateway),
+			Collectors: s.collectors(sm)})
 		if err != nil {
 			return nil, err
 		}
@@ -178,6 +180,7 @@ func (s *Stack) gatewayComponent() Component {
 		fctx, fcancel := context.WithCancel(context.Background())
 		var followers sync.WaitGroup
 		followers.Go(func() { s.bridgeUpstreams(fctx, gw) })
+		followers.Go(func() { s.bus.Follow(fctx, 1024, sm.observe) })
 		if w := s.configWatcher(); w != nil {
 			followers.Go(func() { s.watchConfig(fctx, gw, w) })
 		}
