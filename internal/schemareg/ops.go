@@ -307,7 +307,12 @@ func incompatible(subject string, level schemas.Level, msgs []string) *Error {
 	}
 }
 
-func (r *Registry) register(ctx context.Context, subject string, req registerRequest, normalize bool) (int, int, *Error) {
+func (r *Registry) register(ctx context.Context, subject string, req registerRequest, normalize bool) (id, ver int, e *Error) {
+	defer func() {
+		if e != nil && e.Status >= 400 && e.Status < 500 {
+			r.refused.Add(1)
+		}
+	}()
 	if e := checkSubject(subject); e != nil {
 		return 0, 0, e
 	}

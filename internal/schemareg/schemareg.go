@@ -58,7 +58,8 @@ type Registry struct {
 
 	wmu sync.Mutex // one writer at a time: versions and ids are dense
 
-	panics atomic.Int64 // requests that panicked (tests assert none)
+	panics  atomic.Int64 // requests that panicked (tests assert none)
+	refused atomic.Int64 // registrations refused (invalid or incompatible schemas, bad subjects, read-only mode)
 
 	failed    chan error
 	readerErr atomic.Pointer[error]
