@@ -9,6 +9,7 @@ import (
 
 	"github.com/devstack-dev/devstack/internal/broker"
 	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/schemareg"
 )
 
 // brokerScrapeTimeout bounds the broker calls of one /__devstack/metrics scrape.
@@ -18,7 +19,7 @@ const brokerScrapeTimeout = 2 * time.Second
 var reloadBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
 
 // collectors are the stack's metrics the gateway serves next to its own: the broker's, read through the
-// stack's admin at scrape time, and the services', folded from the event bus (follow must run for
+// stack's admin at scrape time, the registry's, and the services', folded from the event bus (follow must run for
 // reloads to be counted).
 func (s *Stack) collectors(sm *serviceMetrics) []prometheus.Collector {
 	admin := func() *broker.Admin {
@@ -26,7 +27,25 @@ func (s *Stack) collectors(sm *serviceMetrics) []prometheus.Collector {
 		defer s.mu.Unlock()
 		return s.admin
 	}
-	return []prometheus.Collector{broker.NewCollector(admin, brokerScrapeTimeout), sm}
+	return []prometheus.Collector{broker.NewCollector(admin, brokerScrapeTimeout), sm, registryCollector{s}}
+}
+
+// registryCollector is the schema registry's collector once the registry runs (none before, or without
+// one).
+type registryCollector struct{ s *Stack }
+
+// Describe implements prometheus.Collector: it describes nothing (the registry comes and goes with the
+// config), so the collector is unchecked.
+func (registryCollector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect implements prometheus.Collector.
+func (c registryCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.mu.Lock()
+	r := c.s.reg
+	c.s.mu.Unlock()
+	if r != nil {
+		schemareg.NewCollector(r).Collect(ch)
+	}
 }
 
 // serviceMetrics are the supervisor's numbers as the event bus carries them: restarts, CPU and RSS from

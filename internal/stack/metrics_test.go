@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -132,6 +133,19 @@ func TestStackMetricsThroughTheGateway(t *testing.T) {
 	cons.Close()
 	produce(4)
 
+	// one schema registered, one refused
+	for body, want := range map[string]int{`{"schema":"\"string\""}`: 200, `{"schema":"{not avro"}`: 422} {
+		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/subjects/orders-value/versions", rs.ports["REGISTRY_PORT"]),
+			"application/vnd.schemaregistry.v1+json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("register %s: %s, want %d", body, resp.Status, want)
+		}
+	}
+
 	// the service crashes once (the supervisor restarts it) and is rebuilt once
 	pid := 0
 	if sv, ok := st.Bus().Snapshot().Service("web"); ok && len(sv.Instances) > 0 {
@@ -173,6 +187,8 @@ func TestStackMetricsThroughTheGateway(t *testing.T) {
 		{"devstack_broker_up", nil, 1},
 		{"devstack_service_restarts_total", map[string]string{"service": "web"}, 1},
 		{"devstack_service_reload_duration_seconds", map[string]string{"service": "web"}, 1}, // sample count
+		{"devstack_registry_subjects", nil, 1},
+		{"devstack_registry_registrations_refused_total", nil, 1},
 	} {
 		if got, ok := value(mfs, c.name, c.labels); !ok || got != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
