@@ -9,17 +9,22 @@ import (
 
 	"github.com/devstack-dev/devstack/internal/broker"
 	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/postgres"
 	"github.com/devstack-dev/devstack/internal/schemareg"
 )
 
-// brokerScrapeTimeout bounds the broker calls of one /__devstack/metrics scrape.
-const brokerScrapeTimeout = 2 * time.Second
+// brokerScrapeTimeout and postgresScrapeTimeout bound the broker's and PostgreSQL's calls of one
+// /__devstack/metrics scrape.
+const (
+	brokerScrapeTimeout   = 2 * time.Second
+	postgresScrapeTimeout = 2 * time.Second
+)
 
 // reloadBuckets are the reload-duration histogram's upper bounds, in seconds.
 var reloadBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
 
 // collectors are the stack's metrics the gateway serves next to its own: the broker's, read through the
-// stack's admin at scrape time, the registry's, and the services', folded from the event bus (follow must run for
+// stack's admin at scrape time, the registry's, PostgreSQL's, and the services', folded from the event bus (follow must run for
 // reloads to be counted).
 func (s *Stack) collectors(sm *serviceMetrics) []prometheus.Collector {
 	admin := func() *broker.Admin {
@@ -27,7 +32,16 @@ func (s *Stack) collectors(sm *serviceMetrics) []prometheus.Collector {
 		defer s.mu.Unlock()
 		return s.admin
 	}
-	return []prometheus.Collector{broker.NewCollector(admin, brokerScrapeTimeout), sm, registryCollector{s}}
+	db := func() postgres.DatabaseLister {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if l, ok := s.db.(postgres.DatabaseLister); ok {
+			return l
+		}
+		return nil // none, or one that cannot list its databases
+	}
+	return []prometheus.Collector{broker.NewCollector(admin, brokerScrapeTimeout), sm, registryCollector{s},
+		postgres.NewCollector(db, postgresScrapeTimeout)}
 }
 
 // registryCollector is the schema registry's collector once the registry runs (none before, or without

@@ -210,6 +210,14 @@ func TestStackRunsTheRealParts(t *testing.T) {
 	if code, _ := get(fmt.Sprintf("http://127.0.0.1:%d/web/", rs.ports["GATEWAY_PORT"])); code != http.StatusOK {
 		t.Errorf("GET /web/ through the gateway: %d", code)
 	}
+	// the service's database is on /__devstack/metrics
+	mfs := scrape(t, rs.ports["GATEWAY_PORT"])
+	if v, ok := value(mfs, "devstack_postgres_database_size_bytes", map[string]string{"database": "web"}); !ok || v <= 0 {
+		t.Errorf("devstack_postgres_database_size_bytes{database=web} = %v (present %v), want > 0", v, ok)
+	}
+	if _, ok := value(mfs, "devstack_postgres_connections", map[string]string{"database": "web"}); !ok {
+		t.Errorf("no devstack_postgres_connections{database=web}")
+	}
 
 	// routes follow devstack.yaml (watchConfig)
 	other := fmt.Sprintf("http://127.0.0.1:%d/other/", rs.ports["GATEWAY_PORT"])
