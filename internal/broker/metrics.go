@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // maxMetricTopics and maxMetricLagSeries bound one scrape's series: topics and groups come and go, and a
@@ -18,9 +19,9 @@ const (
 // Collector exposes the broker's topics and consumer groups to Prometheus, read through the admin at
 // scrape time within timeout (a slow or gone broker makes devstack_broker_up 0, never a hung scrape).
 type Collector struct {
-	admin                                func() *Admin
-	timeout                              time.Duration
-	records, stored, partitions, lag, up *prometheus.Desc
+	admin                                       func() *Admin
+	timeout                                     time.Duration
+	records, stored, bytes, partitions, lag, up *prometheus.Desc
 }
 
 // NewCollector reads the admin admin returns at every scrape (nil: no broker yet, no broker metrics);
@@ -32,6 +33,8 @@ func NewCollector(admin func() *Admin, timeout time.Duration) *Collector {
 			"Records produced to the topic since it was created (the sum of its partitions' end offsets).", []string{"topic"}, nil),
 		stored: prometheus.NewDesc("devstack_broker_topic_records",
 			"Records the topic holds now (end minus start offset, over its partitions).", []string{"topic"}, nil),
+		bytes: prometheus.NewDesc("devstack_broker_topic_bytes",
+			"Bytes the topic's partitions hold now (record batches as stored; retention lowers it).", []string{"topic"}, nil),
 		partitions: prometheus.NewDesc("devstack_broker_topic_partitions", "Partitions of the topic.", []string{"topic"}, nil),
 		lag: prometheus.NewDesc("devstack_broker_group_lag",
 			"Records on the partition the consumer group has not committed yet.", []string{"group", "topic", "partition"}, nil),
@@ -43,6 +46,7 @@ func NewCollector(admin func() *Admin, timeout time.Duration) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.records
 	ch <- c.stored
+	ch <- c.bytes
 	ch <- c.partitions
 	ch <- c.lag
 	ch <- c.up
@@ -62,6 +66,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		a.log.Debug("metrics: topics", "err", err)
 		up = 0
 	}
+	sizes, err := a.topicBytes(ctx)
+	if err != nil {
+		a.log.Debug("metrics: log dirs", "err", err)
+		up = 0
+	}
 	n := 0
 	for _, t := range topics {
 		if t.Internal {
@@ -76,6 +85,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.records, prometheus.CounterValue, float64(end), t.Name)
 		ch <- prometheus.MustNewConstMetric(c.stored, prometheus.GaugeValue, float64(t.Messages), t.Name)
+		if b, ok := sizes[t.Name]; ok {
+			ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(b), t.Name)
+		}
 		ch <- prometheus.MustNewConstMetric(c.partitions, prometheus.GaugeValue, float64(len(t.Partitions)), t.Name)
 	}
 	groups, err := a.Groups(ctx)
@@ -100,4 +112,15 @@ outer:
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
+}
+
+// topicBytes sums the bytes each topic's partitions hold in the brokers' log dirs (on the embedded broker:
+// the record batches in memory). Retention lowers it.
+func (a *Admin) topicBytes(ctx context.Context) (map[string]int64, error) {
+	dirs, err := a.adm.DescribeAllLogDirs(ctx, nil)
+	out := map[string]int64{}
+	for _, ds := range dirs {
+		ds.EachPartition(func(p kadm.DescribedLogDirPartition) { out[p.Topic] += p.Size })
+	}
+	return out, err
 }

@@ -60,6 +60,9 @@ func TestCollectorTopicsAndLag(t *testing.T) {
 	produceN(t, ctx, prod, "m", 10, 3)
 
 	got := gathered(t, NewCollector(b.Admin, 5*time.Second))
+	if v := got["devstack_broker_topic_bytes{m}"]; v < 13*3 {
+		t.Errorf("devstack_broker_topic_bytes{m} = %v, want at least the values' bytes", v)
+	}
 	for k, want := range map[string]float64{
 		"devstack_broker_topic_records_in_total{m}": 13,
 		"devstack_broker_topic_records{m}":          13,

@@ -177,6 +177,9 @@ func TestStackMetricsThroughTheGateway(t *testing.T) {
 		rss, _ := value(mfs, "devstack_service_rss_bytes", map[string]string{"service": "web", "replica": "0"})
 		return v == 1 && rss > 0
 	})
+	if v, ok := value(mfs, "devstack_broker_topic_bytes", map[string]string{"topic": "orders"}); !ok || v < float64(14*len("order 0")) {
+		t.Errorf("devstack_broker_topic_bytes{orders} = %v (present %v), want at least the records' values", v, ok)
+	}
 	for _, c := range []struct {
 		name   string
 		labels map[string]string
