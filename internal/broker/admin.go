@@ -270,21 +270,13 @@ func (a *Admin) DeleteTopic(ctx context.Context, name string) error {
 // Topics lists every topic with partition offsets, record counts, non-default configs and rates.
 // RateIn and RateOut come from samples Admin keeps across calls: the first call reports zero.
 func (a *Admin) Topics(ctx context.Context) ([]event.TopicInfo, error) {
-	details, err := a.adm.ListTopicsWithInternal(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list topics: %w", err)
+	out, err := a.topicOffsets(ctx)
+	if err != nil || len(out) == 0 {
+		return out, err
 	}
-	names := details.Names()
-	if len(names) == 0 {
-		return []event.TopicInfo{}, nil
-	}
-	starts, err := a.adm.ListStartOffsets(ctx, names...)
-	if err != nil {
-		return nil, fmt.Errorf("list start offsets: %w", err)
-	}
-	ends, err := a.adm.ListEndOffsets(ctx, names...)
-	if err != nil {
-		return nil, fmt.Errorf("list end offsets: %w", err)
+	names := make([]string, len(out))
+	for i, t := range out {
+		names[i] = t.Name
 	}
 	configs := map[string]map[string]string{}
 	if rcs, err := a.adm.DescribeTopicConfigs(ctx, names...); err == nil {
@@ -304,16 +296,49 @@ func (a *Admin) Topics(ctx context.Context) ([]event.TopicInfo, error) {
 	committed := a.committedByTopic(ctx)
 
 	now := time.Now()
-	out := make([]event.TopicInfo, 0, len(names))
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	for i := range out {
+		ti := &out[i]
+		ti.Configs = configs[ti.Name]
+		var endSum int64
+		for _, p := range ti.Partitions {
+			endSum += p.EndOffset
+		}
+		ti.RateIn = addSample(a.samples, ti.Name, now, endSum)
+		for g, c := range committed[ti.Name] {
+			ti.RateOut += addSample(a.commits, g+"\x00"+ti.Name, now, c)
+		}
+	}
+	return out, nil
+}
+
+// topicOffsets lists every topic with its partitions' start and end offsets and its record count: Topics
+// without configs and rates (what a metrics scrape needs; it takes no rate sample).
+func (a *Admin) topicOffsets(ctx context.Context) ([]event.TopicInfo, error) {
+	details, err := a.adm.ListTopicsWithInternal(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	names := details.Names()
+	if len(names) == 0 {
+		return []event.TopicInfo{}, nil
+	}
+	starts, err := a.adm.ListStartOffsets(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets: %w", err)
+	}
+	ends, err := a.adm.ListEndOffsets(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets: %w", err)
+	}
+	out := make([]event.TopicInfo, 0, len(names))
 	for _, name := range names {
 		d := details[name]
 		if d.Err != nil {
 			continue
 		}
-		ti := event.TopicInfo{Name: name, Internal: d.IsInternal, Configs: configs[name]}
-		var endSum int64
+		ti := event.TopicInfo{Name: name, Internal: d.IsInternal}
 		for _, p := range slices.Sorted(maps.Keys(d.Partitions)) {
 			pi := event.PartitionInfo{Partition: p}
 			if s, ok := starts.Lookup(name, p); ok && s.Err == nil {
@@ -322,13 +347,8 @@ func (a *Admin) Topics(ctx context.Context) ([]event.TopicInfo, error) {
 			if e, ok := ends.Lookup(name, p); ok && e.Err == nil {
 				pi.EndOffset = e.Offset
 			}
-			endSum += pi.EndOffset
 			ti.Messages += max(pi.EndOffset-pi.StartOffset, 0)
 			ti.Partitions = append(ti.Partitions, pi)
-		}
-		ti.RateIn = addSample(a.samples, name, now, endSum)
-		for g, c := range committed[name] {
-			ti.RateOut += addSample(a.commits, g+"\x00"+name, now, c)
 		}
 		out = append(out, ti)
 	}

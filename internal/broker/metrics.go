@@ -61,7 +61,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	up := 1.0
-	topics, err := a.Topics(ctx)
+	topics, err := a.topicOffsets(ctx)
 	if err != nil {
 		a.log.Debug("metrics: topics", "err", err)
 		up = 0
