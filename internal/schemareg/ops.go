@@ -220,11 +220,13 @@ func (r *Registry) parse(s schemas.Schema) (p schemas.Parsed, e *Error) {
 	}()
 	p, err := schemas.Parse(s)
 	if err != nil {
+		e := invalidSchema("%v", err)
 		var pe *schemas.ParseError
 		if errors.As(err, &pe) {
-			return nil, invalidSchema("%s", pe.Error())
+			e = invalidSchema("%s", pe.Error())
 		}
-		return nil, invalidSchema("%v", err)
+		e.Err = err
+		return nil, e
 	}
 	return p, nil
 }

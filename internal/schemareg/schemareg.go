@@ -507,9 +507,15 @@ type Error struct {
 	Message string
 	// Reasons are the compatibility checker's messages (409).
 	Reasons []string
+	// Err is the cause when there is one: the parser's *schemas.ParseError of an invalid schema (42201),
+	// whose Line and Col say where.
+	Err error
 }
 
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap is the cause (nil when none).
+func (e *Error) Unwrap() error { return e.Err }
 
 // Register registers s under subject as POST /subjects/{subject}/versions does (an identical schema
 // returns its existing id and version). Schemas as code (registry.subjects in devstack.yaml) use it.

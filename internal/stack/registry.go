@@ -203,12 +203,13 @@ func (sc *schemasAsCode) register(ctx context.Context, sub subjectSpec) {
 		return
 	}
 	schema := schemas.Schema{Type: sub.typ, Text: string(data)}
-	id, version, err := sc.registerSafely(ctx, sub.subject, schema)
+	// the registry turns a panic of the schema library into an invalid-schema error itself
+	id, version, err := sc.reg.Register(ctx, sub.subject, schema, false)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}
-		sc.refuse(sub, refusal(sub, schema, err))
+		sc.refuse(sub, refusal(sub, err))
 		return
 	}
 	sc.mu.Lock()
@@ -230,17 +231,6 @@ func (sc *schemasAsCode) register(ctx context.Context, sub subjectSpec) {
 	if wasRefused && sc.report != nil {
 		sc.report()
 	}
-}
-
-// registerSafely is Register, with a panic of a schema parser turned into an error: a schema file being
-// edited must never take devstack down.
-func (sc *schemasAsCode) registerSafely(ctx context.Context, subject string, schema schemas.Schema) (id, version int, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("internal error while registering (please report it): %v", r)
-		}
-	}()
-	return sc.reg.Register(ctx, subject, schema, false)
 }
 
 // refuse records why sub's file was not registered, and says so in the log and as a notification.
@@ -268,7 +258,7 @@ func (sc *schemasAsCode) refuse(sub subjectSpec, lines []string) {
 
 // refusal turns the registry's error into lines FILE[:LINE[:COL]]: subject S: reason, one per
 // incompatibility the checker found.
-func refusal(sub subjectSpec, schema schemas.Schema, err error) []string {
+func refusal(sub subjectSpec, err error) []string {
 	at := func(line, col int) string {
 		switch {
 		case line > 0 && col > 0:
@@ -290,9 +280,9 @@ func refusal(sub subjectSpec, schema schemas.Schema, err error) []string {
 		}
 		return out
 	case re.Code == 42201:
-		// the registry parsed it with the same parser: ask it where
+		// the registry's error carries the parser's, which says where
 		var pe *schemas.ParseError
-		if perr := parseSafely(schema); errors.As(perr, &pe) {
+		if errors.As(err, &pe) {
 			return []string{fmt.Sprintf("%s: subject %s: invalid %s schema: %s", at(pe.Line, pe.Col), sub.subject, sub.typ, pe.Msg)}
 		}
 	}
@@ -304,16 +294,6 @@ func unwrapPath(err error) error {
 	if errors.As(err, &pe) {
 		return pe.Err
 	}
-	return err
-}
-
-func parseSafely(s schemas.Schema) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	_, err = schemas.Parse(s)
 	return err
 }
 
