@@ -15,16 +15,34 @@ import (
 	"testing"
 )
 
-// FreePort is a TCP port on 127.0.0.1 that nothing listened on a moment ago.
+// FreePort is a TCP port on 127.0.0.1 that nothing listened on a moment ago and that no earlier
+// FreePort call in this test process returned: the kernel may hand the same ephemeral port to two
+// listeners opened one after the other, and a test that asks for a broker port and a registry port must
+// get two.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+	freePorts.Lock()
+	defer freePorts.Unlock()
+	for range 1000 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !freePorts.given[port] {
+			freePorts.given[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("find a free port: 1000 tries returned only ports handed out before")
+	return 0
 }
+
+var freePorts = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
 
 // RepoRoot is the root of the devstack checkout these sources are in.
 func RepoRoot() string {

@@ -31,3 +31,16 @@ func TestSyncBufferConcurrentWrites(t *testing.T) {
 		t.Fatalf("len = %d, want 800", n)
 	}
 }
+
+// TestFreePortNeverRepeats: ports asked for one after the other are distinct (a stack's broker and
+// registry once got the same one, and the config refused it).
+func TestFreePortNeverRepeats(t *testing.T) {
+	seen := map[int]bool{}
+	for range 2000 {
+		p := FreePort(t)
+		if seen[p] {
+			t.Fatalf("FreePort returned %d twice", p)
+		}
+		seen[p] = true
+	}
+}
