@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/devstack-dev/devstack/internal/event"
 	"github.com/devstack-dev/devstack/internal/fsperm"
 	"github.com/devstack-dev/devstack/internal/kafkaname"
 )
@@ -61,6 +62,9 @@ type Options struct {
 	// Topics exist (with at least these partitions and these configs) before Start returns.
 	Topics []TopicSpec
 	Logger *slog.Logger
+	// Spans receives the broker's produce and fetch spans for records that carry a W3C traceparent
+	// header; nil: the broker makes no spans.
+	Spans event.SpanSink
 }
 
 // TopicSpec declares a topic.

@@ -86,6 +86,9 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*http.R
 		if resp.StatusCode == http.StatusNotFound {
 			return nil, fmt.Errorf("%s: %w", e.Error, ErrNotFound)
 		}
+		if resp.StatusCode == http.StatusServiceUnavailable && e.Error == ErrNoTelemetry.Error() {
+			return nil, ErrNoTelemetry
+		}
 		return nil, errors.New(e.Error)
 	}
 	return resp, nil
@@ -257,5 +260,19 @@ func (c *Client) Produce(ctx context.Context, topic string, msgs []event.Message
 func (c *Client) Routes(ctx context.Context) ([]event.RouteStats, error) {
 	var out []event.RouteStats
 	err := c.getJSON(ctx, http.MethodGet, "/v1/routes", nil, &out)
+	return out, err
+}
+
+// Traces implements Controller.
+func (c *Client) Traces(ctx context.Context, q event.TraceQuery) ([]event.TraceSummary, error) {
+	var out []event.TraceSummary
+	err := c.getJSON(ctx, http.MethodPost, "/v1/traces", q, &out)
+	return out, err
+}
+
+// Trace implements Controller.
+func (c *Client) Trace(ctx context.Context, traceID string) ([]event.Span, error) {
+	var out []event.Span
+	err := c.getJSON(ctx, http.MethodGet, "/v1/traces/"+url.PathEscape(traceID), nil, &out)
 	return out, err
 }

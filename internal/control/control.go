@@ -4,6 +4,7 @@ package control
 
 import (
 	"context"
+	"errors"
 
 	"github.com/devstack-dev/devstack/internal/event"
 )
@@ -33,7 +34,16 @@ type Controller interface {
 	Produce(ctx context.Context, topic string, msgs []event.Message) error
 
 	Routes(ctx context.Context) ([]event.RouteStats, error)
+
+	// Traces lists the kept traces that match q, newest first. Without telemetry it returns
+	// ErrNoTelemetry (wrapped).
+	Traces(ctx context.Context, q event.TraceQuery) ([]event.TraceSummary, error)
+	// Trace returns every kept span of one trace (ErrNotFound, wrapped, for an unknown id).
+	Trace(ctx context.Context, traceID string) ([]event.Span, error)
 }
+
+// ErrNoTelemetry is returned (wrapped) by Traces and Trace when the stack runs no telemetry receiver.
+var ErrNoTelemetry = errors.New("this stack runs no telemetry receiver (telemetry.enabled is false in devstack.yaml)")
 
 // LogQuery selects log lines.
 type LogQuery struct {

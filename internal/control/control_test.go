@@ -70,6 +70,40 @@ func (b *busController) Routes(context.Context) ([]event.RouteStats, error) {
 	return []event.RouteStats{{Route: "/api", Service: "users", Requests: 7}}, nil
 }
 
+func (b *busController) Traces(_ context.Context, q event.TraceQuery) ([]event.TraceSummary, error) {
+	if q.Service == "nobody" {
+		return nil, ErrNoTelemetry
+	}
+	return []event.TraceSummary{{TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", RootService: q.Service, Spans: 2}}, nil
+}
+func (b *busController) Trace(_ context.Context, id string) ([]event.Span, error) {
+	if id != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		return nil, fmt.Errorf("trace %s: %w", id, ErrNotFound)
+	}
+	return []event.Span{{TraceID: id, SpanID: "00f067aa0ba902b7", Service: "gateway", Name: "GET /api", Attrs: map[string]string{"http.status_code": "200"}}}, nil
+}
+
+// TestTracesRoundTrip: the trace list and one trace cross the API, with ErrNotFound and ErrNoTelemetry
+// kept for errors.Is.
+func TestTracesRoundTrip(t *testing.T) {
+	_, c := startServer(t)
+	ctx := context.Background()
+	ts, err := c.Traces(ctx, event.TraceQuery{Service: "users", Limit: 5})
+	if err != nil || len(ts) != 1 || ts[0].RootService != "users" || ts[0].Spans != 2 {
+		t.Fatalf("Traces = %+v, %v", ts, err)
+	}
+	if _, err := c.Traces(ctx, event.TraceQuery{Service: "nobody"}); !errors.Is(err, ErrNoTelemetry) {
+		t.Errorf("Traces without telemetry: %v, want ErrNoTelemetry", err)
+	}
+	spans, err := c.Trace(ctx, "4bf92f3577b34da6a3ce929d0e0e4736")
+	if err != nil || len(spans) != 1 || spans[0].Attrs["http.status_code"] != "200" {
+		t.Fatalf("Trace = %+v, %v", spans, err)
+	}
+	if _, err := c.Trace(ctx, "ffff"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown trace: %v, want ErrNotFound", err)
+	}
+}
+
 func startServer(t *testing.T) (*busController, *Client) {
 	t.Helper()
 	bc := &busController{bus: event.NewBus("t"), logs: event.NewLogs(100), actions: make(chan string, 10)}

@@ -23,15 +23,18 @@ type Endpoints struct {
 	Gateway string `json:"gateway,omitempty"`
 	// Registry is the schema registry's host:port; "" without a registry.
 	Registry string `json:"registry,omitempty"`
+	// Telemetry is the OTLP/HTTP receiver's host:port; "" without telemetry.
+	Telemetry string `json:"telemetry,omitempty"`
 }
 
 // Component names as the stack publishes them on the bus (see internal/stack).
 const (
-	compControl  = "control"
-	compBroker   = "broker"
-	compPostgres = "postgres"
-	compGateway  = "gateway"
-	compRegistry = "registry"
+	compControl   = "control"
+	compBroker    = "broker"
+	compPostgres  = "postgres"
+	compGateway   = "gateway"
+	compRegistry  = "registry"
+	compTelemetry = "telemetry"
 )
 
 // EndpointsOf reads the addresses of the ready components of st.
@@ -52,6 +55,8 @@ func EndpointsOf(st event.State, stateDir string) Endpoints {
 			e.Gateway = c.Addr
 		case compRegistry:
 			e.Registry = c.Addr
+		case compTelemetry:
+			e.Telemetry = c.Addr
 		}
 	}
 	return e

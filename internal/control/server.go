@@ -144,6 +144,19 @@ func (s *Server) routes() http.Handler {
 		rs, err := s.ctrl.Routes(r.Context())
 		reply(w, rs, err)
 	})
+	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
+		var q event.TraceQuery
+		if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
+			reply(w, nil, badRequest(err))
+			return
+		}
+		ts, err := s.ctrl.Traces(r.Context(), q)
+		reply(w, ts, err)
+	})
+	mux.HandleFunc("GET /v1/traces/{id}", func(w http.ResponseWriter, r *http.Request) {
+		spans, err := s.ctrl.Trace(r.Context(), r.PathValue("id"))
+		reply(w, spans, err)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+s.token {
 			http.Error(w, `{"error":"missing or wrong control token (read it from .devstack/control.json)"}`, http.StatusUnauthorized)
@@ -167,6 +180,8 @@ func reply(w http.ResponseWriter, v any, err error) {
 			code = http.StatusBadRequest
 		case errors.Is(err, ErrNotFound):
 			code = http.StatusNotFound
+		case errors.Is(err, ErrNoTelemetry):
+			code = http.StatusServiceUnavailable
 		}
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})

@@ -15,6 +15,12 @@ type LogLine struct {
 	Replica int       `json:"replica,omitempty"` // 0-based replica index for services
 	Stream  string    `json:"stream,omitempty"`  // stdout, stderr, build, setup, access, system
 	Text    string    `json:"text"`
+	// Severity, TraceID, SpanID and Fields are set for a line that was JSON or logfmt, or that came as an
+	// OTLP log record: its level (error, warn, info, debug, trace), trace context and other fields.
+	Severity string            `json:"severity,omitempty"`
+	TraceID  string            `json:"trace_id,omitempty"`
+	SpanID   string            `json:"span_id,omitempty"`
+	Fields   map[string]string `json:"fields,omitempty"`
 }
 
 // Level guesses a log line's level from its text: error, warn, info, debug, or "".

@@ -137,6 +137,9 @@ type Options struct {
 	// Collectors are other components' metrics, served at /__devstack/metrics next to the gateway's
 	// (the stack builds them; the gateway knows nothing of what they measure).
 	Collectors []prometheus.Collector
+	// Spans receives a server span per request (continuing an incoming traceparent or starting a
+	// trace); nil: tracing is off and the gateway neither makes spans nor sends traceparent upstream.
+	Spans event.SpanSink
 }
 
 // validate collects every problem in the config.

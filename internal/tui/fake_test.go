@@ -228,3 +228,10 @@ func (f *fakeCtrl) Messages(ctx context.Context, q control.MessageQuery) (<-chan
 	})
 	return ch, nil
 }
+
+func (f *fakeCtrl) Traces(context.Context, event.TraceQuery) ([]event.TraceSummary, error) {
+	return nil, control.ErrNoTelemetry
+}
+func (f *fakeCtrl) Trace(context.Context, string) ([]event.Span, error) {
+	return nil, control.ErrNoTelemetry
+}
