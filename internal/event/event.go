@@ -180,6 +180,8 @@ type Access struct {
 	Subject   string        `json:"subject,omitempty"` // authenticated JWT subject
 	Auth      string        `json:"auth,omitempty"`    // decision: none, ok, missing, invalid: …, forbidden: …
 	ClientIP  string        `json:"client_ip,omitempty"`
+	// TraceID is the trace of the request's span ("" when tracing is off).
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 // Apply folds a state-changing event (a component or a service, added or replaced by name) into s and

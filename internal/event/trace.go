@@ -72,3 +72,56 @@ type TraceQuery struct {
 	MinDuration time.Duration `json:"min_duration,omitempty"` // only traces at least this long
 	Limit       int           `json:"limit,omitempty"`        // at most this many (0: all that are kept)
 }
+
+// ParseTraceparent reads a W3C traceparent header ("00-<trace id>-<parent id>-<flags>"). ok is false
+// for anything the W3C Trace Context spec says to ignore: a wrong length or separator, non-lowercase-hex
+// digits, version ff, an all-zero trace or parent id, or a version 00 header with extra text. A later
+// version may carry more fields after the flags, as the spec allows. The ids returned are substrings
+// of h (no allocation).
+func ParseTraceparent(h string) (traceID, parentID string, flags byte, ok bool) {
+	if len(h) < 55 || h[2] != '-' || h[35] != '-' || h[52] != '-' {
+		return "", "", 0, false
+	}
+	if !lowerHex(h[0:2]) || h[0:2] == "ff" || !lowerHex(h[3:35]) || !lowerHex(h[36:52]) || !lowerHex(h[53:55]) {
+		return "", "", 0, false
+	}
+	if len(h) > 55 && (h[0:2] == "00" || h[55] != '-') {
+		return "", "", 0, false
+	}
+	traceID, parentID = h[3:35], h[36:52]
+	if allZero(traceID) || allZero(parentID) {
+		return "", "", 0, false
+	}
+	return traceID, parentID, hexByte(h[53])<<4 | hexByte(h[54]), true
+}
+
+// FormatTraceparent writes a version 00 traceparent header.
+func FormatTraceparent(traceID, spanID string, flags byte) string {
+	const digits = "0123456789abcdef"
+	return "00-" + traceID + "-" + spanID + "-" + string([]byte{digits[flags>>4], digits[flags&15]})
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func allZero(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '0' {
+			return false
+		}
+	}
+	return true
+}
+
+func hexByte(c byte) byte {
+	if c >= 'a' {
+		return c - 'a' + 10
+	}
+	return c - '0'
+}
