@@ -119,7 +119,7 @@ func (s *Stack) Trace(_ context.Context, id string) ([]event.Span, error) {
 	}
 	spans, ok := st.Trace(strings.ToLower(id))
 	if !ok {
-		return nil, fmt.Errorf("trace %s: %w (it may have been evicted: telemetry.max_spans)", id, control.ErrNotFound)
+		return nil, fmt.Errorf("no trace %s is kept (never received, or dropped with the oldest past telemetry.max_spans): %w", id, control.ErrNotFound)
 	}
 	return spans, nil
 }
