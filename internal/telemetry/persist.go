@@ -36,7 +36,7 @@ type segments struct {
 	curSpans int
 	unflushd int
 	buf      []byte // one encoded span
-	err      error // the first write error (logged once; persistence stops)
+	err      error  // the first write error (logged once; persistence stops)
 }
 
 // openSegments reads every segment in dir, oldest first, and opens a new one to append to. It returns
