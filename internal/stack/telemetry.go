@@ -50,7 +50,15 @@ func (s *Stack) telemetryComponent() Component {
 		so, ro := telemetryOptions(s.cfg)
 		log := s.log.With("component", CompTelemetry)
 		so.Logger, ro.Logger = log, log
+		var problems []string
 		store, err := telemetry.OpenStore(so)
+		if err != nil && so.Dir != "" {
+			// saved traces that cannot be read must not keep the stack from starting: this run's are kept in memory
+			log.Warn("saved traces unusable; keeping this run's traces in memory only", "err", err)
+			problems = append(problems, fmt.Sprintf("traces are not saved: %v", err))
+			so.Dir = ""
+			store, err = telemetry.OpenStore(so)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -75,9 +83,10 @@ func (s *Stack) telemetryComponent() Component {
 			detail = "grpc " + a + ", " + detail
 		}
 		return &Running{
-			Addr:   rcv.HTTPAddr(),
-			Detail: detail,
-			Failed: failed,
+			Addr:     rcv.HTTPAddr(),
+			Detail:   detail,
+			Problems: problems,
+			Failed:   failed,
 			Stop: func() error {
 				stop()
 				// the store stays readable (Traces, Trace); what it still had queued is written
