@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"math/rand/v2"
-	"net"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -154,36 +154,65 @@ func (g *Gateway) publishSpans(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
+	names := map[spanName]string{}
 	g.spans.run(ctx, func(batch []spanRec) {
 		out := make([]event.Span, len(batch))
+		// the span and parent ids of the whole batch in one block
+		ids := make([]byte, 2*spanIDLen*len(batch))
 		for i := range batch {
-			out[i] = batch[i].span()
+			s := &batch[i]
+			sp := &out[i]
+			b := ids[2*spanIDLen*i : 2*spanIDLen*(i+1)]
+			copy(b, s.trace.spanID[:])
+			sp.SpanID = unsafe.String(&b[0], spanIDLen)
+			if s.trace.hasParent {
+				copy(b[spanIDLen:], s.trace.parentID[:])
+				sp.ParentID = unsafe.String(&b[spanIDLen], spanIDLen)
+			}
+			s.fill(sp, names)
 		}
 		g.opts.Spans(out)
+		if len(names) > 4096 {
+			clear(names) // the names of routes that were reloaded away, or of odd methods
+		}
 	})
 }
 
-// span builds the event.Span (attribute names from OpenTelemetry's semantic conventions).
-func (s *spanRec) span() event.Span {
-	sp := event.Span{TraceID: s.trace.traceID, SpanID: string(s.trace.spanID[:]), Service: "gateway", Kind: "server",
-		Start: s.start, End: s.end}
-	if s.trace.hasParent {
-		sp.ParentID = string(s.trace.parentID[:])
+// spanName is the key of a span name: "POST /api/orders" is made once per method and route.
+type spanName struct{ method, route string }
+
+// statusText holds the status codes as text (no allocation per span).
+var statusText = func() (t [600]string) {
+	for i := 100; i < len(t); i++ {
+		t[i] = strconv.Itoa(i)
 	}
-	a := make(map[string]string, 16)
+	return
+}()
+
+func statusString(code int) string {
+	if code >= 100 && code < len(statusText) {
+		return statusText[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// fill completes the event.Span but for its span and parent ids (attribute names from
+// OpenTelemetry's semantic conventions); names caches span names.
+func (s *spanRec) fill(sp *event.Span, names map[spanName]string) {
+	sp.TraceID, sp.Service, sp.Kind, sp.Start, sp.End = s.trace.traceID, "gateway", "server", s.start, s.end
+	a := make(map[string]string, 12)
 	a["http.request.method"] = s.method
 	a["url.path"] = s.path
 	a["url.scheme"] = s.scheme
-	a["network.protocol.name"] = "http"
 	a["client.address"] = s.ip
 	a["devstack.request_id"] = s.requestID
 	if s.status != 0 {
-		a["http.response.status_code"] = strconv.Itoa(s.status)
+		a["http.response.status_code"] = statusString(s.status)
 	}
-	if host, port, err := net.SplitHostPort(s.host); err == nil {
-		a["server.address"], a["server.port"] = host, port
+	if i := strings.LastIndexByte(s.host, ':'); i > strings.LastIndexByte(s.host, ']') {
+		a["server.address"], a["server.port"] = strings.Trim(s.host[:i], "[]"), s.host[i+1:]
 	} else if s.host != "" {
-		a["server.address"] = s.host
+		a["server.address"] = strings.Trim(s.host, "[]")
 	}
 	route := s.route
 	if s.reserved {
@@ -191,7 +220,11 @@ func (s *spanRec) span() event.Span {
 	}
 	if route != "" {
 		a["http.route"] = route
-		sp.Name = s.method + " " + route
+		k := spanName{s.method, route}
+		if sp.Name = names[k]; sp.Name == "" {
+			sp.Name = s.method + " " + route
+			names[k] = sp.Name
+		}
 	} else {
 		sp.Name = s.method
 	}
@@ -210,11 +243,10 @@ func (s *spanRec) span() event.Span {
 	switch {
 	case s.errMsg != "":
 		sp.Status, sp.StatusMessage = "error", s.errMsg
-		a["error.type"] = strconv.Itoa(s.status)
+		a["error.type"] = statusString(s.status)
 	case s.status >= 500:
-		sp.Status, sp.StatusMessage = "error", "the upstream answered "+strconv.Itoa(s.status)
-		a["error.type"] = strconv.Itoa(s.status)
+		sp.Status, sp.StatusMessage = "error", "the upstream answered "+statusString(s.status)
+		a["error.type"] = statusString(s.status)
 	}
 	sp.Attrs = a
-	return sp
 }
