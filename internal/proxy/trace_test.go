@@ -99,6 +99,8 @@ func TestGatewayTraceContext(t *testing.T) {
 			tracestate: "vendor=abc", continued: true, wantFlags: 1, wantState: "vendor=abc"},
 		{name: "the client's sampling flag is kept", traceparent: []string{"00-" + clientTrace + "-" + clientSpan + "-00"},
 			continued: true, wantFlags: 0},
+		{name: "flags not defined yet are not passed on", traceparent: []string{"00-" + clientTrace + "-" + clientSpan + "-ff"},
+			continued: true, wantFlags: 0x03},
 		{name: "an invalid traceparent starts a new trace", traceparent: []string{"00-" + strings.ToUpper(clientTrace) + "-" + clientSpan + "-01"},
 			tracestate: "vendor=abc", wantFlags: 1},
 		{name: "two traceparents start a new trace", traceparent: []string{"00-" + clientTrace + "-" + clientSpan + "-01",
