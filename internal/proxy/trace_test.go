@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -182,8 +183,9 @@ func TestGatewayTraceContext(t *testing.T) {
 					}
 				})
 			}
-			if f := gw.fast.Load(); !p.netHTTP && (f == nil || f.served.Load() != int64(len(cases))) {
-				t.Errorf("the event loops served %d of %d requests", f.served.Load(), len(cases))
+			// (DEVSTACK_GATEWAY_NETHTTP=1 runs both variants on net/http)
+			if f := gw.fast.Load(); !p.netHTTP && os.Getenv("DEVSTACK_GATEWAY_NETHTTP") != "1" && (f == nil || f.served.Load() != int64(len(cases))) {
+				t.Errorf("the event loops did not serve all %d requests", len(cases))
 			}
 		})
 	}
