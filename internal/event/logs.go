@@ -88,21 +88,25 @@ func NewLogs(capacity int) *Logs {
 // Severity, TraceID, SpanID and Fields (see ParseStructured). A line that already carries a severity
 // or fields (an OTLP log record) and every other stream are stored as they come.
 func (l *Logs) Append(line LogLine) {
-	if (line.Stream == "stdout" || line.Stream == "stderr") && line.Severity == "" && line.Fields == nil {
-		structure(&line)
-	}
+	line = Structure(line)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.appendLocked(line, nil)
 }
 
-// structure parses a service's line in place when it is JSON or logfmt.
-func structure(line *LogLine) {
+// Structure returns line with what ParseStructured reads from it when it is a service's output
+// (stream stdout or stderr) that is JSON or logfmt and carries no severity or fields yet; any other
+// line as it is.
+func Structure(line LogLine) LogLine {
+	if (line.Stream != "stdout" && line.Stream != "stderr") || line.Severity != "" || line.Fields != nil {
+		return line
+	}
 	s, ok := ParseStructured(line.Text)
 	if !ok {
-		return
+		return line
 	}
 	line.Text, line.Severity, line.TraceID, line.SpanID, line.Fields = s.Message, s.Severity, s.TraceID, s.SpanID, s.Fields
+	return line
 }
 
 // AppendAccess stores a gateway access record as a line (source gateway, stream access) whose
