@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devstack-dev/devstack/internal/event"
 	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
@@ -156,5 +157,76 @@ func TestLogsJSONIsECS(t *testing.T) {
 	late := base("debug", "late", "stdout")
 	if last := docs[len(docs)-1]; !reflect.DeepEqual(last, late) {
 		t.Fatalf("logs --follow --json, last line = %v, want %v", last, late)
+	}
+}
+
+func TestToECS(t *testing.T) {
+	at := time.Date(2026, 12, 3, 13, 0, 0, 123e6, time.FixedZone("CET", 3600))
+	tests := []struct {
+		name string
+		in   event.LogLine
+		want string
+	}{
+		{"an OTLP log record", event.LogLine{Seq: 9, Time: at, Source: "orders", Replica: 1, Stream: "otlp", Text: "order created",
+			Severity: "info", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7",
+			Fields: map[string]string{"code.function": "create", "logger": "OrdersService"}},
+			`{"@timestamp":"2026-12-03T12:00:00.123Z","log.level":"info","message":"order created","ecs.version":"` + ecsVersion +
+				`","service.name":"orders","service.node.name":"orders.1","event.dataset":"orders.log","log.logger":"OrdersService",` +
+				`"trace.id":"4bf92f3577b34da6a3ce929d0e0e4736","span.id":"00f067aa0ba902b7","labels":{"code_function":"create"},` +
+				`"devstack.stream":"otlp","devstack.seq":9}`},
+		{"a gateway access line", event.LogLine{Seq: 3, Time: at, Source: "gateway", Stream: "access", Text: "GET /api/orders 200 1ms 2B"},
+			`{"@timestamp":"2026-12-03T12:00:00.123Z","message":"GET /api/orders 200 1ms 2B","ecs.version":"` + ecsVersion +
+				`","service.name":"gateway","event.dataset":"gateway.log","devstack.stream":"access","devstack.seq":3}`},
+		{"a plain line whose text names its level", event.LogLine{Seq: 4, Time: at, Source: "orders", Stream: "stderr", Text: "Error: <boom> & co"},
+			`{"@timestamp":"2026-12-03T12:00:00.123Z","log.level":"error","message":"Error: <boom> & co","ecs.version":"` + ecsVersion +
+				`","service.name":"orders","service.node.name":"orders.0","event.dataset":"orders.log","devstack.stream":"stderr","devstack.seq":4}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := newECSWriter(&b).write(tt.in); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(b.String()); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseLogFileLine(t *testing.T) {
+	l, ok := parseLogFileLine("orders", `2026-12-03T13:00:00.123Z stderr r2 | {"level":"warn","msg":"x | y"}`)
+	want := event.LogLine{Time: time.Date(2026, 12, 3, 13, 0, 0, 123e6, time.UTC), Source: "orders", Replica: 2, Stream: "stderr", Text: `{"level":"warn","msg":"x | y"}`}
+	if !ok || !l.Time.Equal(want.Time) || l.Source != want.Source || l.Replica != 2 || l.Stream != "stderr" || l.Text != want.Text {
+		t.Fatalf("parseLogFileLine = %+v, %v", l, ok)
+	}
+	for _, bad := range []string{"", "no separator", "yesterday stdout r0 | x", "2026-12-03T13:00:00.123Z stdout 0 | x"} {
+		if _, ok := parseLogFileLine("orders", bad); ok {
+			t.Errorf("parseLogFileLine(%q) ok", bad)
+		}
+	}
+}
+
+func TestLogsJSONFromLogFile(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "devstack.yaml")
+	if err := os.WriteFile(cfg, []byte("name: t\nservices:\n  orders:\n    command: sleep 1000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logs := filepath.Join(dir, ".devstack", "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := "2026-12-03T13:00:00.123Z stdout r0 | level=warn msg=slow ms=812\n" +
+		"2026-12-03T13:00:00.124Z system r0 | devstack: log rotation deleted 3 lines\n"
+	if err := os.WriteFile(filepath.Join(logs, "orders.log"), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := mustCLI(t, "", "logs", "orders", "--json", "--file", cfg)
+	want := `{"@timestamp":"2026-12-03T13:00:00.123Z","log.level":"warn","message":"slow","ecs.version":"` + ecsVersion +
+		`","service.name":"orders","service.node.name":"orders.0","event.dataset":"orders.log","labels":{"ms":"812"},"devstack.stream":"stdout"}`
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || lines[0] != want {
+		t.Fatalf("logs --json from the log file:\n%s\nwant first line:\n%s", out, want)
 	}
 }
