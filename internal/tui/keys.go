@@ -18,7 +18,7 @@ type keyMap struct {
 
 	Restart, Rebuild, StopStart, OpenLogs key.Binding
 
-	Follow, Filter, ClearFilter, NextSource, PrevSource, AllSources, ErrorsOnly, Wrap, JSON, ClearLogs key.Binding
+	Follow, Filter, ClearFilter, NextSource, PrevSource, AllSources, Level, Wrap, JSON, ClearLogs key.Binding
 
 	OpenTopic, Internal key.Binding
 
@@ -59,7 +59,7 @@ func defaultKeys() keyMap {
 		NextSource:  kb([]string{"]", "s"}, "]/s", "next source"),
 		PrevSource:  kb([]string{"[", "S"}, "[/S", "previous source"),
 		AllSources:  kb([]string{"a"}, "a", "all sources"),
-		ErrorsOnly:  kb([]string{"e"}, "e", "only warnings and errors"),
+		Level:       kb([]string{"e"}, "e", "level: error, warn+, info+, debug+, all"),
 		Wrap:        kb([]string{"w"}, "w", "wrap long lines"),
 		JSON:        kb([]string{"J"}, "J", "pretty-print JSON lines"),
 		ClearLogs:   kb([]string{"c"}, "c", "clear the screen's buffer"),
