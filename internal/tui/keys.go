@@ -61,7 +61,7 @@ func defaultKeys() keyMap {
 		AllSources:  kb([]string{"a"}, "a", "all sources"),
 		Level:       kb([]string{"e"}, "e", "level: error, warn+, info+, debug+, all"),
 		Wrap:        kb([]string{"w"}, "w", "wrap long lines"),
-		JSON:        kb([]string{"J"}, "J", "pretty-print JSON lines"),
+		JSON:        kb([]string{"J"}, "J", "pretty-print JSON lines, fields one a row"),
 		ClearLogs:   kb([]string{"c"}, "c", "clear the screen's buffer"),
 
 		OpenTopic: kb([]string{"enter"}, "enter", "tail topic in Messages"),

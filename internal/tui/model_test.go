@@ -462,6 +462,20 @@ func TestLogsJSONAndWrap(t *testing.T) {
 	}
 }
 
+func TestLogsStructuredLineFields(t *testing.T) {
+	m := newTestModel(t, newFake("x"), config{}, 80, 24)
+	press(m, "2")
+	m.Update(logsMsg{gen: m.logs.gen, lines: []event.LogLine{{Seq: 1, Source: "scorer", Text: "scored", Severity: "warn",
+		Fields: map[string]string{"order": "17", "note": "two words"}}}})
+	if v := m.View(); !strings.Contains(v, `WARN  scored  note="two words" order=17`) {
+		t.Fatalf("structured line not shown as level, message, fields:\n%s", v)
+	}
+	press(m, "J") // one field a row
+	if v := m.View(); !strings.Contains(v, "WARN  scored\n") || !strings.Contains(v, "    order=17") {
+		t.Fatalf("J did not put the fields one a row:\n%s", v)
+	}
+}
+
 func TestServicesActions(t *testing.T) {
 	tests := []struct {
 		name   string
