@@ -29,7 +29,7 @@ func newLogsCmd(app *App) *cobra.Command {
 A service line that is JSON or logfmt prints as its level, message and fields. With --json every
 line is one JSON document a line (NDJSON) in the Elastic Common Schema: @timestamp, log.level,
 message, service.name, service.node.name, trace.id, span.id, the line's fields under labels
-(see docs/observability.md).`,
+(see docs/logs.md).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			source := ""
