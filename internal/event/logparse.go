@@ -1,8 +1,8 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
-	"io"
 	"strconv"
 	"strings"
 
@@ -189,13 +189,8 @@ func hexID(v string, n int) (string, bool) {
 // parseJSONLine decodes one JSON object and flattens it: nested objects become dotted keys, arrays
 // stay JSON text, numbers keep their digits. Anything after the object makes it not JSON.
 func parseJSONLine(t string) (map[string]string, bool) {
-	dec := json.NewDecoder(strings.NewReader(t))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil || len(obj) == 0 {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(t), &obj); err != nil || len(obj) == 0 {
 		return nil, false
 	}
 	flat := make(map[string]string, len(obj))
@@ -203,35 +198,37 @@ func parseJSONLine(t string) (map[string]string, bool) {
 	return flat, true
 }
 
-func flatten(dst map[string]string, prefix string, obj map[string]any) {
-	for k, v := range obj {
+func flatten(dst map[string]string, prefix string, obj map[string]json.RawMessage) {
+	for k, raw := range obj {
 		if len(dst) >= maxFields {
 			return
 		}
 		if prefix != "" {
 			k = prefix + "." + k
 		}
-		switch v := v.(type) {
-		case map[string]any:
-			if len(v) == 0 {
+		switch raw[0] {
+		case '"':
+			var v string
+			if json.Unmarshal(raw, &v) == nil {
+				dst[k] = v
+			}
+		case '{':
+			var sub map[string]json.RawMessage
+			if json.Unmarshal(raw, &sub) != nil {
+				continue
+			}
+			if len(sub) == 0 {
 				dst[k] = "{}"
 				continue
 			}
-			flatten(dst, k, v)
-		case string:
-			dst[k] = v
-		case json.Number:
-			dst[k] = v.String()
-		case bool:
-			dst[k] = strconv.FormatBool(v)
-		case nil:
-			dst[k] = "null"
-		default: // arrays
-			b, err := json.Marshal(v)
-			if err != nil {
-				continue
+			flatten(dst, k, sub)
+		case '[':
+			var b bytes.Buffer
+			if json.Compact(&b, raw) == nil {
+				dst[k] = b.String()
 			}
-			dst[k] = string(b)
+		default: // a number, true, false or null, as written
+			dst[k] = string(raw)
 		}
 	}
 }

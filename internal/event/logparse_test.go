@@ -159,3 +159,19 @@ func FuzzParseStructured(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseStructured: what a line costs where it enters the log ring.
+func BenchmarkParseStructured(b *testing.B) {
+	for _, bc := range []struct{ name, line string }{
+		{"plain", "[Nest] 4242  - 12/03/2026, 1:00:00 PM     LOG [OrdersService] order 1042 placed by u-7 (3 items)"},
+		{"pino", `{"level":30,"time":1764766800000,"pid":4242,"hostname":"box","msg":"order created","orderId":7,"trace_id":"` + tid + `"}`},
+		{"slog_text", `time=2026-12-03T13:00:00.123Z level=WARN msg="lag high" group=scorer lag=12 trace_id=` + tid},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ParseStructured(bc.line)
+			}
+		})
+	}
+}
