@@ -90,7 +90,7 @@ func (k keyMap) sections() []helpSection {
 		{"Global", []key.Binding{h("1…6", "jump to view"), h("tab →", "next view"), h("⇧tab ←", "previous view"), h("?", "this help"), h("M", "mouse on/off"), h("q ^c", "quit")}},
 		{"Lists", []key.Binding{h("↑↓ j k", "move"), h("pgup pgdn", "page"), h("g G", "first / last")}},
 		{"Services", []key.Binding{h("r", "restart"), h("b", "rebuild"), h("s", "stop / start"), h("enter", "its logs")}},
-		{"Logs", []key.Binding{h("f space", "follow / pause"), h("/", "filter"), h("tab", "(in /) regex"), h("esc", "clear filter"), h("s ]", "next source"), h("S [", "prev source"), h("a", "all sources"), h("e", "warn+error only"), h("w", "wrap lines"), h("J", "pretty JSON"), h("c", "clear buffer")}},
+		{"Logs", []key.Binding{h("f space", "follow / pause"), h("/", "filter, k=v"), h("tab", "(in /) regex"), h("esc", "clear filter"), h("s ]", "next source"), h("S [", "prev source"), h("a", "all sources"), h("e", "level (cycles)"), h("w", "wrap lines"), h("J", "pretty JSON"), h("c", "clear buffer")}},
 		{"Topics", []key.Binding{h("enter", "tail messages"), h("i", "internal topics")}},
 		{"Messages", []key.Binding{h("t", "choose topic"), h("f", "follow / pause"), h("o", "read from…"), h("p", "partition"), h("P", "produce"), h("/", "filter records"), h("x", "hex value"), h("enter", "expand record")}},
 		{"Groups", []key.Binding{h("R", "reset offsets")}},
