@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -67,11 +69,12 @@ func TestLogsJSONIsECS(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	yaml := fmt.Sprintf("name: logstest\ncontrol: {port: %d}\nbroker: {enabled: false}\nservices:\n  app:\n    command: %s\n",
-		testkit.FreePort(t), script)
+	const tid, sid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	telemetryAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	yaml := fmt.Sprintf("name: logstest\ncontrol: {port: %d}\nbroker: {enabled: false}\ntelemetry: {http_port: %s, grpc_port: -1}\n"+
+		"services:\n  app:\n    command: %s\n", testkit.FreePort(t), strings.TrimPrefix(telemetryAddr, "127.0.0.1:"), script)
 	cfg, _ := runTestStack(t, dir, yaml)
 
-	const tid, sid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	base := func(level, msg, stream string) map[string]any {
 		d := map[string]any{"message": msg, "ecs.version": ecsVersion, "service.name": "app", "service.node.name": "app.0",
 			"event.dataset": "app.log", "devstack.stream": stream}
@@ -92,6 +95,26 @@ func TestLogsJSONIsECS(t *testing.T) {
 	want[1]["labels"] = map[string]any{"time": "2026-12-03T13:00:00.123Z", "order": "7"}
 	want[3]["trace.id"], want[3]["span.id"], want[3]["log.logger"] = tid, sid, "shop.orders"
 	want[3]["labels"] = map[string]any{"asctime": "2026-12-03 13:00:00,123", "http_status": "201"}
+
+	// an OTLP log record the service sends (OTLP/HTTP JSON, as an SDK's exporter does) is a line like the others
+	otlp := fmt.Sprintf(`{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"app"}},
+		{"key":"devstack.replica","value":{"intValue":"1"}}]},"scopeLogs":[{"scope":{"name":"shop"},"logRecords":[{
+		"timeUnixNano":"%d","severityNumber":13,"severityText":"WARN","body":{"stringValue":"otlp record"},
+		"traceId":"%s","spanId":"%s","attributes":[{"key":"order.id","value":{"intValue":"7"}},{"key":"logger","value":{"stringValue":"OrdersService"}}]}]}]}]}`,
+		time.Now().UnixNano(), tid, sid)
+	resp, err := http.Post("http://"+telemetryAddr+"/v1/logs", "application/json", strings.NewReader(otlp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("OTLP logs export: %s %s", resp.Status, body)
+	}
+	otlpDoc := base("warn", "otlp record", "otlp")
+	otlpDoc["service.node.name"], otlpDoc["trace.id"], otlpDoc["span.id"], otlpDoc["log.logger"] = "app.1", tid, sid, "OrdersService"
+	otlpDoc["labels"] = map[string]any{"order_id": "7"}
+	want = append(want, otlpDoc)
 
 	// the service's lines are there once the stack is ready, but give its output a moment
 	var docs []map[string]any
