@@ -1,6 +1,8 @@
 package event
 
 import (
+	"context"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -171,6 +173,47 @@ func BenchmarkParseStructured(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				ParseStructured(bc.line)
+			}
+		})
+	}
+}
+
+// TestParseSlogOutput parses what Go's log/slog handlers really write.
+func TestParseSlogOutput(t *testing.T) {
+	for _, name := range []string{"json", "text"} {
+		t.Run(name, func(t *testing.T) {
+			var b strings.Builder
+			var h slog.Handler
+			if name == "json" {
+				h = slog.NewJSONHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})
+			} else {
+				h = slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})
+			}
+			log := slog.New(h)
+			log.Warn("lag is high", "group", "scorer", "lag", 12, slog.Group("http", "status", 201), "trace_id", tid, "span_id", sid)
+			log.Log(context.Background(), slog.LevelInfo+2, "custom level", "note", `two "words"`)
+			log.Debug("details")
+			lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+			want := []Structured{
+				{Severity: "warn", Message: "lag is high", TraceID: tid, SpanID: sid, Fields: map[string]string{"group": "scorer", "lag": "12", "http.status": "201"}},
+				{Severity: "info", Message: "custom level", Fields: map[string]string{"note": `two "words"`}},
+				{Severity: "debug", Message: "details", Fields: map[string]string{}},
+			}
+			for i, line := range lines {
+				got, ok := ParseStructured(line)
+				if !ok {
+					t.Fatalf("slog's %s line not parsed: %s", name, line)
+				}
+				if _, ok := got.Fields["time"]; !ok {
+					t.Errorf("no time field in %+v", got)
+				}
+				delete(got.Fields, "time")
+				if len(got.Fields) == 0 {
+					got.Fields = map[string]string{}
+				}
+				if !reflect.DeepEqual(got, want[i]) {
+					t.Errorf("%s\n = %+v\nwant %+v", line, got, want[i])
+				}
 			}
 		})
 	}
