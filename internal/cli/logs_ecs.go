@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +64,18 @@ func toECS(l event.LogLine) ecsLine {
 			fields = without(fields, k)
 			break
 		}
+	}
+	if e.Message == "" && len(fields) > 0 {
+		// ECS: a structured line without a message gets its fields as one
+		keys := make([]string, 0, len(fields))
+		for k := range fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for i, k := range keys {
+			keys[i] = k + "=" + logfmtValue(fields[k])
+		}
+		e.Message = strings.Join(keys, " ")
 	}
 	if len(fields) > 0 {
 		e.Labels = make(map[string]string, len(fields))

@@ -197,6 +197,10 @@ func TestToECS(t *testing.T) {
 				`","service.name":"orders","service.node.name":"orders.1","event.dataset":"orders.log","log.logger":"OrdersService",` +
 				`"trace.id":"4bf92f3577b34da6a3ce929d0e0e4736","span.id":"00f067aa0ba902b7","labels":{"code_function":"create"},` +
 				`"devstack.stream":"otlp","devstack.seq":9}`},
+		{"a structured line without a message", event.LogLine{Seq: 5, Time: at, Source: "orders", Stream: "stdout", Severity: "info",
+			Fields: map[string]string{"order": "7", "note": "two words"}},
+			`{"@timestamp":"2026-12-03T12:00:00.123Z","log.level":"info","message":"note=\"two words\" order=7","ecs.version":"` + ecsVersion +
+				`","service.name":"orders","service.node.name":"orders.0","event.dataset":"orders.log","labels":{"note":"two words","order":"7"},"devstack.stream":"stdout","devstack.seq":5}`},
 		{"a gateway access line", event.LogLine{Seq: 3, Time: at, Source: "gateway", Stream: "access", Text: "GET /api/orders 200 1ms 2B"},
 			`{"@timestamp":"2026-12-03T12:00:00.123Z","message":"GET /api/orders 200 1ms 2B","ecs.version":"` + ecsVersion +
 				`","service.name":"gateway","event.dataset":"gateway.log","devstack.stream":"access","devstack.seq":3}`},

@@ -476,6 +476,17 @@ func TestLogsStructuredLineFields(t *testing.T) {
 	}
 }
 
+func TestServicesShowStructuredOutput(t *testing.T) {
+	f := newFake("x")
+	f.bus.SetService(event.Service{Name: "scorer", Status: event.StatusReady, Replicas: 1})
+	m := newTestModel(t, f, config{}, 120, 30)
+	m.Update(logsMsg{gen: m.logs.gen, lines: []event.LogLine{{Seq: 1, Source: "scorer", Stream: "stderr", Text: "slow score",
+		Severity: "warn", Fields: map[string]string{"order": "1043"}}}})
+	if v := m.View(); !strings.Contains(v, "WARN  slow score  order=1043") {
+		t.Fatalf("the service's latest output does not show level, message and fields:\n%s", v)
+	}
+}
+
 func TestServicesActions(t *testing.T) {
 	tests := []struct {
 		name   string
