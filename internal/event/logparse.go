@@ -29,8 +29,8 @@ type Structured struct {
 var (
 	levelKeys   = []string{"level", "lvl", "severity", "log.level", "levelname", "severity_text", "loglevel"}
 	messageKeys = []string{"msg", "message", "event"}
-	traceKeys   = []string{"trace_id", "traceId", "traceID", "trace.id", "otelTraceID", "dd.trace_id"}
-	spanKeys    = []string{"span_id", "spanId", "spanID", "span.id", "otelSpanID", "dd.span_id"}
+	traceKeys   = []string{"trace_id", "traceId", "traceID", "trace.id", "otelTraceID"}
+	spanKeys    = []string{"span_id", "spanId", "spanID", "span.id", "otelSpanID"}
 )
 
 // ParseStructured reads a log line that is a JSON object or logfmt (key=value pairs, as Go's slog
@@ -52,11 +52,11 @@ func ParseStructured(text string) (s Structured, ok bool) {
 		flat, ok = parseJSONLine(t)
 	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '@':
 		// logfmt: the first token must be key=value before the decoder is worth running
-		first := t
+		tok := t
 		if i := strings.IndexAny(t, " \t"); i >= 0 {
-			first = t[:i]
+			tok = t[:i]
 		}
-		if strings.IndexByte(first, '=') <= 0 {
+		if strings.IndexByte(tok, '=') <= 0 {
 			return s, false
 		}
 		flat, ok = parseLogfmtLine(t)
