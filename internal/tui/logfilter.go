@@ -103,34 +103,32 @@ func (t fieldTerm) match(l *event.LogLine) bool {
 
 // fieldsText is a structured line's fields as "key=value …", sorted, then its trace context.
 func fieldsText(l *event.LogLine) string {
+	return strings.Join(fieldItems(l), " ")
+}
+
+// fieldItems is a structured line's fields as "key=value" items (a value with a space, a quote or an
+// equals sign quoted), sorted by key, then "trace=<the trace id's first 8 digits>".
+func fieldItems(l *event.LogLine) []string {
 	if len(l.Fields) == 0 && l.TraceID == "" {
-		return ""
+		return nil
 	}
 	keys := make([]string, 0, len(l.Fields))
 	for k := range l.Fields {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var b strings.Builder
+	items := make([]string, 0, len(keys)+1)
 	for _, k := range keys {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(k)
-		b.WriteByte('=')
 		v := l.Fields[k]
 		if v == "" || strings.ContainsAny(v, " \"=") {
 			v = `"` + strings.ReplaceAll(v, `"`, `\"`) + `"`
 		}
-		b.WriteString(v)
+		items = append(items, oneLine(k+"="+v))
 	}
 	if l.TraceID != "" {
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString("trace=" + l.TraceID[:min(8, len(l.TraceID))])
+		items = append(items, "trace="+l.TraceID[:min(8, len(l.TraceID))])
 	}
-	return oneLine(b.String())
+	return items
 }
 
 // structuredLine reports whether a line came parsed (JSON, logfmt, OTLP).

@@ -500,9 +500,8 @@ func (m *Model) renderLogLine(e *logEntry, w, srcW int) []string {
 		last := len(rows) - 1
 		switch {
 		case m.logs.pretty:
-			fieldRows = strings.Split(strings.ReplaceAll(fields, " ", "\n"), "\n")
-			for i := range fieldRows {
-				fieldRows[i] = trunc("  "+fieldRows[i], max(textW, 1))
+			for _, f := range fieldItems(&e.line) {
+				fieldRows = append(fieldRows, trunc("  "+f, max(textW, 1)))
 			}
 		case !m.logs.wrap || textW <= 10:
 			if room := max(textW, 1) - width(rows[last]) - 2; room > 0 {

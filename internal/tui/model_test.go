@@ -473,7 +473,7 @@ func TestLogsStructuredLineFields(t *testing.T) {
 		t.Fatalf("structured line not shown as level, message, fields:\n%s", v)
 	}
 	press(m, "J") // one field a row
-	if v := m.View(); !strings.Contains(v, "WARN  scored\n") || !strings.Contains(v, "    order=17") {
+	if v := m.View(); !strings.Contains(v, "WARN  scored\n") || !strings.Contains(v, "    order=17") || !strings.Contains(v, `    note="two words"`) {
 		t.Fatalf("J did not put the fields one a row:\n%s", v)
 	}
 }
