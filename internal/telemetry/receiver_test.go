@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -360,11 +361,33 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"zz"}]}]}]}`))
 	f.Add([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"kvlistValue":{"values":[{"key":"a","value":{"arrayValue":{}}}]}}}]}]}]}`))
 	f.Add([]byte(`[[[[[[[[[[`))
+	st, err := OpenStore(StoreOptions{MaxSpans: 1000})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer st.Close()
+	r, err := Listen(Options{Store: st, MaxBodyBytes: 1 << 20, Logs: func(event.LogLine) {}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := r.Handler()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, dec := range []decoder{DecodeProtobuf, DecodeJSON} {
 			var tr coltracepb.ExportTraceServiceRequest
 			if dec(b, &tr) == nil {
 				convertTraces(&tr)
+			}
+		}
+		// through the handler, as a request body: an answer of 200 or 400, never a panic
+		for _, path := range []string{PathTraces, PathLogs, PathMetrics} {
+			for _, ct := range []string{ctProtobuf, ctJSON} {
+				w := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(b))
+				req.Header.Set("Content-Type", ct)
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
+					t.Errorf("POST %s (%s): %d", path, ct, w.Code)
+				}
 			}
 		}
 	})
