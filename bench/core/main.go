@@ -76,6 +76,7 @@ control: {port: %d}
 broker: {port: %d, topics: {orders: {partitions: 3}}}
 postgres: {port: %d}
 gateway: {http_port: %d, https_port: -1, routes: [{path: /, service: hello}]}
+telemetry: {http_port: 0, grpc_port: 0}
 services:
   hello:
     dir: hello
@@ -324,7 +325,7 @@ func measureDevstack(c reloadCase) time.Duration {
 	must(os.MkdirAll(stackDir, 0o755))
 	must(os.Rename(dir, filepath.Join(stackDir, "app")))
 	gw := freePort()
-	yaml := fmt.Sprintf("name: reload\ncontrol: {port: %d}\nbroker: {enabled: false}\npostgres: {enabled: false}\n"+
+	yaml := fmt.Sprintf("name: reload\ncontrol: {port: %d}\nbroker: {enabled: false}\npostgres: {enabled: false}\ntelemetry: {http_port: 0, grpc_port: 0}\n"+
 		"gateway: {http_port: %d, https_port: -1, routes: [{path: /, service: app}]}\nservices:\n  app:\n    dir: app\n%s\n    ready: {http: /}\n",
 		freePort(), gw, c.devYAML)
 	must(os.WriteFile(filepath.Join(stackDir, "devstack.yaml"), []byte(yaml), 0o644))
