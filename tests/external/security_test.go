@@ -82,7 +82,7 @@ func TestCLIOnRealKafkaWithSASLAndTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := fmt.Sprintf("127.0.0.1:%d", ports[tc.listener])
 			cfg := func(password string) string {
-				y := fmt.Sprintf("name: sec\ncontrol: {port: %d}\nbroker:\n  source: external\n  external:\n    bootstrap_servers: [%q]\n", testkit.FreePort(t), addr)
+				y := fmt.Sprintf("name: sec\ncontrol: {port: %d}\ntelemetry: {http_port: 0, grpc_port: 0}\nbroker:\n  source: external\n  external:\n    bootstrap_servers: [%q]\n", testkit.FreePort(t), addr)
 				if tc.mech != "" {
 					y += fmt.Sprintf("    sasl: {mechanism: %s, username: app, password: %q}\n", tc.mech, password)
 				}
