@@ -67,6 +67,7 @@ func TestExternalPostgresDBCommands(t *testing.T) {
 	yaml := fmt.Sprintf(`name: ext
 control: {port: %d}
 broker: {enabled: false}
+telemetry: {http_port: 0, grpc_port: 0}
 postgres:
   source: external
   external:
