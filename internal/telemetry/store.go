@@ -199,19 +199,39 @@ func (s *Store) run() {
 	defer close(s.done)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	handle := func(it item) {
-		if it.spans != nil {
-			s.pending.Add(-int64(len(it.spans)))
-			s.apply(it.spans)
-			if s.seg != nil {
-				s.seg.append(it.spans)
+	// handle applies a run of queued items under one lock, then writes their spans and answers the
+	// flushes among them (a flush waits only for what was queued before it).
+	batch := make([]item, 0, 256)
+	handle := func(first item) {
+		batch = append(batch[:0], first)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case it := <-s.in:
+				batch = append(batch, it)
+			default:
+				break more
 			}
 		}
-		if it.flush != nil {
-			if s.seg != nil {
-				s.seg.flush()
+		s.mu.Lock()
+		for _, it := range batch {
+			if it.spans != nil {
+				s.pending.Add(-int64(len(it.spans)))
+				s.applyLocked(it.spans)
 			}
-			close(it.flush)
+		}
+		s.mu.Unlock()
+		for i, it := range batch {
+			if it.spans != nil && s.seg != nil {
+				s.seg.append(it.spans)
+			}
+			if it.flush != nil {
+				if s.seg != nil {
+					s.seg.flush()
+				}
+				close(it.flush)
+			}
+			batch[i] = item{}
 		}
 	}
 	for {
@@ -245,6 +265,10 @@ func (s *Store) run() {
 func (s *Store) apply(spans []event.Span) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.applyLocked(spans)
+}
+
+func (s *Store) applyLocked(spans []event.Span) {
 	for i := range spans {
 		sp := &spans[i]
 		t := s.traces[sp.TraceID]
