@@ -289,3 +289,60 @@ services:
 		t.Errorf("defaults: upstream_conn_lifetime %s, want %s", g.UpstreamConnLifetime, config.DefaultUpstreamConnLifetime.D())
 	}
 }
+
+// The OpenTelemetry variables: with telemetry on, devstack's endpoint, protocol and service name replace
+// the shell's, and the user's .env, env: and the service's env: replace devstack's; each instance's
+// OTEL_RESOURCE_ATTRIBUTES adds its id and replica to the user's (unless they set them). Off, devstack
+// sets none and the shell's pass through.
+func TestServiceEnvOTel(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://outer:4318")
+	t.Setenv("OTEL_SERVICE_NAME", "outer")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=outer-0")
+	on := coordinates{otlpEndpoint: "http://127.0.0.1:4318"}
+	tests := []struct {
+		name     string
+		dotEnv   map[string]string
+		env      map[string]string
+		svcEnv   map[string]string
+		co       coordinates
+		want     map[string]string // "" : unset
+		replica1 string            // OTEL_RESOURCE_ATTRIBUTES of replica 1 ("-": no per-instance env)
+	}{
+		{"on", nil, nil, nil, on,
+			map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_SERVICE_NAME": "api", "OTEL_RESOURCE_ATTRIBUTES": ""},
+			"service.instance.id=api-1,devstack.replica=1"},
+		{"the user's own win", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318"},
+			map[string]string{"OTEL_SERVICE_NAME": "api-v2", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=dev"}, on,
+			map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_SERVICE_NAME": "api-v2", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=dev"},
+			"deployment.environment=dev,service.instance.id=api-1,devstack.replica=1"},
+		{"the user's instance id stays", nil, map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "service.instance.id=mine"}, nil, on,
+			map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "service.instance.id=mine"},
+			"service.instance.id=mine,devstack.replica=1"},
+		{"off: the shell's pass", nil, nil, nil, coordinates{},
+			map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://outer:4318", "OTEL_SERVICE_NAME": "outer", "OTEL_EXPORTER_OTLP_PROTOCOL": ""},
+			"-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &config.Config{DotEnv: tt.dotEnv, Env: tt.env, Services: map[string]*config.Service{}}
+			svc := &config.Service{Name: "api", Env: tt.svcEnv}
+			env := serviceEnv(cfg, svc, tt.co)
+			m := envMap(env)
+			for k, v := range tt.want {
+				if m[k] != v {
+					t.Errorf("%s = %q, want %q", k, m[k], v)
+				}
+			}
+			f := instanceEnv(env, "api", tt.co.otlpEndpoint != "")
+			if tt.replica1 == "-" {
+				if f != nil {
+					t.Errorf("per-instance env without telemetry: %q", f(1))
+				}
+				return
+			}
+			if got := f(1); len(got) != 1 || got[0] != "OTEL_RESOURCE_ATTRIBUTES="+tt.replica1 {
+				t.Errorf("replica 1's env %q, want OTEL_RESOURCE_ATTRIBUTES=%s", got, tt.replica1)
+			}
+		})
+	}
+}
