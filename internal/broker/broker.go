@@ -194,7 +194,6 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		return nil, fmt.Errorf("broker: start: %w", err)
 	}
 	b.cluster = c
-	b.obs.cluster.Store(c)
 	b.addr = c.ListenAddrs()[0]
 	c.ControlKey(int16(kmsg.Metadata), b.onMetadata)
 	c.ControlKey(int16(kmsg.CreateTopics), b.onCreateTopics)

@@ -5,15 +5,14 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -75,9 +74,8 @@ type fetchKey struct {
 }
 
 type observer struct {
-	cluster atomic.Pointer[kfake.Cluster]
-	spans   event.SpanSink
-	dec     kgo.Decompressor
+	spans event.SpanSink
+	dec   kgo.Decompressor
 
 	mu      sync.Mutex
 	out     map[string]flowCount         // topic -> records and bytes fetched by consumers
@@ -105,7 +103,7 @@ func newObserver(spans event.SpanSink) *observer {
 // wants reports whether requests with this key are read whole and handed to request.
 func (o *observer) wants(key int16) bool {
 	switch kmsg.Key(key) {
-	case kmsg.Fetch, kmsg.DeleteTopics:
+	case kmsg.Fetch, kmsg.DeleteTopics, kmsg.Metadata:
 		return true
 	case kmsg.Produce, kmsg.JoinGroup, kmsg.ConsumerGroupHeartbeat:
 		return o.spans != nil
@@ -130,29 +128,17 @@ type producedGroup struct {
 	deltas            []int64 // offsets relative to the partition's base offset in the response
 }
 
-// name resolves a topic given by name or (newer request versions) by id.
+// name resolves a topic given by name or (newer request versions) by id. Ids are learned from the
+// Metadata responses the broker sends (a client learns a topic's id from one before it uses it), not from
+// kfake's TopicIDInfo: that call blocks for good once the cluster has stopped, and the connections'
+// goroutines may still run then. "" when the id is unknown.
 func (o *observer) name(topic string, id [16]byte) string {
 	if topic != "" || id == [16]byte{} {
 		return topic
 	}
 	o.mu.Lock()
-	n, ok := o.ids[id]
-	o.mu.Unlock()
-	if ok {
-		return n
-	}
-	c := o.cluster.Load()
-	if c == nil {
-		return ""
-	}
-	ti := c.TopicIDInfo(id)
-	if ti == nil {
-		return ""
-	}
-	o.mu.Lock()
-	o.ids[id] = ti.Topic
-	o.mu.Unlock()
-	return ti.Topic
+	defer o.mu.Unlock()
+	return o.ids[id]
 }
 
 // request handles one whole request (header included) that wants asked for; start is when it arrived.
@@ -180,6 +166,10 @@ func (o *observer) request(c *clientConn, body []byte, start time.Time) {
 		o.fetchRequest(c, req, client, corr, start)
 	case *kmsg.ProduceRequest:
 		o.produceRequest(c, req, client, corr, start)
+	case *kmsg.MetadataRequest:
+		c.mu.Lock()
+		c.addPending(corr, &pendingReq{key: kmsg.Metadata, version: req.Version})
+		c.mu.Unlock()
 	case *kmsg.JoinGroupRequest:
 		o.member(client, req.Group)
 	case *kmsg.ConsumerGroupHeartbeatRequest:
@@ -223,6 +213,11 @@ func (o *observer) forget(names []string) {
 	defer o.mu.Unlock()
 	for _, n := range names {
 		delete(o.out, n)
+	}
+	for id, n := range o.ids {
+		if slices.Contains(names, n) {
+			delete(o.ids, id)
+		}
 	}
 	for tp := range o.traced {
 		for _, n := range names {
@@ -410,6 +405,14 @@ func (o *observer) response(c *clientConn, frame []byte, end time.Time) {
 		return
 	}
 	switch resp := kresp.(type) {
+	case *kmsg.MetadataResponse:
+		o.mu.Lock()
+		for _, t := range resp.Topics {
+			if t.Topic != nil && t.TopicID != [16]byte{} && t.ErrorCode == 0 {
+				o.ids[t.TopicID] = *t.Topic
+			}
+		}
+		o.mu.Unlock()
 	case *kmsg.FetchResponse:
 		o.fetched1(c, pr, resp, end)
 	case *kmsg.ProduceResponse:
