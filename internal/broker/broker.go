@@ -475,13 +475,13 @@ func (c *clientConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write passes a response to the observer before it goes out, so what the observer learns from it (topic
+// ids, appended records) is there before the client can act on it.
 func (c *clientConn) Write(p []byte) (int, error) {
-	end := time.Now()
-	n, err := c.Conn.Write(p)
-	if err == nil && c.npending.Load() > 0 {
-		c.b.obs.response(c, p, end)
+	if c.npending.Load() > 0 {
+		c.b.obs.response(c, p, time.Now())
 	}
-	return n, err
+	return c.Conn.Write(p)
 }
 
 // addPending registers a request whose response the observer waits for; c.mu is held.
