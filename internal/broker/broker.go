@@ -447,9 +447,12 @@ type clientConn struct {
 	reqLen int64   // size of the current request body
 	nkey   int     // bytes of the request's api key read so far (2: known)
 	key    [2]byte
-	body   []byte // the whole current request, while the observer wants it
-	start  time.Time
-	lost   bool // framing lost (a negative size without a limit): observe nothing more
+	body   []byte // the whole current request, while the observer wants it (copied)...
+	// ...or, when the reader reads it into one buffer, that buffer and how much of it has arrived
+	inPlace []byte
+	filled  int
+	start   time.Time
+	lost    bool // framing lost (a negative size without a limit): observe nothing more
 
 	mu       sync.Mutex
 	pending  map[int32]*pendingReq // by correlation id
@@ -505,19 +508,43 @@ func (c *clientConn) frame(data []byte) error {
 			c.left -= k
 			data = data[k:]
 			if c.nkey < len(c.key) {
+				atStart := c.nkey == 0
 				m := copy(c.key[c.nkey:], chunk)
 				c.nkey += m
-				chunk = chunk[m:]
 				if c.nkey == len(c.key) && c.b.obs.wants(int16(binary.BigEndian.Uint16(c.key[:]))) {
-					c.body = append(make([]byte, 0, c.reqLen), c.key[:]...)
 					c.start = time.Now()
+					if atStart && int64(cap(chunk)) >= c.reqLen {
+						// kfake reads a request into one buffer of its size: the bytes still to come
+						// land right after these, so the request is read where it is, not copied.
+						c.inPlace, c.filled = chunk[:c.reqLen], len(chunk)
+						chunk = nil
+					} else {
+						c.body = append(make([]byte, 0, c.reqLen), c.key[:]...)
+						chunk = chunk[m:]
+					}
+				} else {
+					chunk = nil
 				}
 			}
-			if c.body != nil {
+			switch {
+			case c.inPlace != nil && len(chunk) > 0:
+				if &chunk[0] != &c.inPlace[c.filled] {
+					// Not read into one buffer after all: the first bytes may be gone, so this
+					// request goes unobserved.
+					c.inPlace = nil
+					break
+				}
+				c.filled += len(chunk)
+			case c.body != nil:
 				c.body = append(c.body, chunk...)
-				if c.left == 0 {
-					body := c.body
-					c.body = nil
+			}
+			if c.left == 0 {
+				body := c.body
+				if c.inPlace != nil {
+					body = c.inPlace
+				}
+				c.body, c.inPlace = nil, nil
+				if body != nil {
 					c.b.obs.request(c, body, c.start)
 				}
 			}
