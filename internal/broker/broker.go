@@ -212,6 +212,11 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, fmt.Errorf("broker: declared topics: %w", err)
 	}
+	// The observer learns topic ids from Metadata responses; a client that knew the topics before a
+	// restart may fetch by id without asking again, so ask once for all of them now.
+	if _, err := admin.adm.ListTopicsWithInternal(ctx); err != nil {
+		log.Debug("broker: list topics at start", "err", err)
+	}
 	log.Info("broker started", "addr", b.addr, "data_dir", o.DataDir, "auto_create", o.AutoCreate,
 		"retention", o.RetentionTime.String(), "retention_bytes", o.RetentionBytes)
 	return b, nil
