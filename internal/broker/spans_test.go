@@ -239,3 +239,65 @@ func TestProduceSpanError(t *testing.T) {
 		t.Errorf("status %q message %q offset %q, want an error with its message and no offset", s.Status, s.StatusMessage, s.Attrs["messaging.kafka.offset"])
 	}
 }
+
+// Two traces in one batch make a span each, on produce and on fetch; a consumer outside any group gets
+// fetch spans without a group name, once per client id.
+func TestSpansPerTraceAndGrouplessConsumer(t *testing.T) {
+	rec := &spanRecorder{}
+	b := startBroker(t, Options{Spans: rec.sink, Topics: []TopicSpec{{Name: "orders", Partitions: 1}}})
+	ctx := testCtx(t)
+	prod := newClient(t, b.Addr(), kgo.ClientID("users"), kgo.ProducerLinger(50*time.Millisecond))
+	other := event.FormatTraceparent("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", 1)
+	var rs []*kgo.Record
+	for i := range 4 {
+		tp := testTraceparent
+		if i%2 == 1 {
+			tp = other
+		}
+		rs = append(rs, &kgo.Record{Topic: "orders", Value: []byte("o"), Headers: []kgo.RecordHeader{{Key: "traceparent", Value: []byte(tp)}}})
+	}
+	if err := prod.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	ps := rec.waitFor(t, "produce orders", 2)
+	read := func() {
+		cl := newClient(t, b.Addr(), kgo.ClientID("tailer"), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			"orders": {0: kgo.NewOffset().AtStart()}}))
+		defer cl.Close()
+		for n := 0; n < 4; {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatal(ctx.Err())
+			}
+			n += fs.NumRecords()
+		}
+	}
+	read()
+	read() // the same client id again: no new spans
+	fs := rec.waitFor(t, "fetch orders", 2)
+	time.Sleep(200 * time.Millisecond)
+	if n := len(rec.byName("fetch orders")); n != 2 {
+		t.Fatalf("%d fetch spans after a second read by the same client id, want 2", n)
+	}
+	for _, spans := range [][]event.Span{ps, fs} {
+		traces := map[string]string{}
+		for _, s := range spans {
+			traces[s.TraceID] = s.ParentID
+			if s.Attrs["messaging.batch.message_count"] != "2" {
+				t.Errorf("%s of trace %s: batch count %q, want 2", s.Name, s.TraceID, s.Attrs["messaging.batch.message_count"])
+			}
+			if _, ok := s.Attrs["messaging.consumer.group.name"]; ok {
+				t.Errorf("%s: group name %q for a consumer in no group", s.Name, s.Attrs["messaging.consumer.group.name"])
+			}
+		}
+		want := map[string]string{testTraceID: testParent, "0af7651916cd43dd8448eb211c80319c": "b7ad6b7169203331"}
+		if !maps.Equal(traces, want) {
+			t.Errorf("%s spans: traces and parents %v, want %v", spans[0].Name, traces, want)
+		}
+	}
+	for _, s := range fs {
+		if s.Attrs["messaging.client.id"] != "tailer" {
+			t.Errorf("fetch span client id %q, want tailer", s.Attrs["messaging.client.id"])
+		}
+	}
+}
