@@ -1,5 +1,7 @@
 // Package broker runs devstack's embedded Kafka-compatible broker (franz-go's kfake) and provides an
-// admin and tap layer that works against any Kafka cluster, embedded or real.
+// admin and tap layer that works against any Kafka cluster, embedded or real. The embedded broker also
+// watches its own traffic (observe.go): the records and bytes consumers fetch per topic, and produce and
+// fetch spans for records that carry a W3C traceparent header.
 package broker
 
 import (
