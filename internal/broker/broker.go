@@ -428,7 +428,7 @@ func (b *Broker) createTopic(st *kmsg.CreateTopicsResponseTopic, rt *kmsg.Create
 // read, unlike a control hook on Produce, which kfake runs on a goroutine of its own per request. It
 // follows the request framing (a 4-byte big-endian size, then that many bytes): it closes a connection
 // that announces a request over MaxRequestBytes before kfake allocates a buffer for it, and hands the
-// requests the observer wants (Fetch always; Produce and group joins with spans on) and their responses to
+// requests the observer wants (Produce, Fetch, Metadata and DeleteTopics always; group joins with spans on) and their responses to
 // the observer.
 type connListener struct {
 	net.Listener

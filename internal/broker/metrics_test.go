@@ -180,3 +180,23 @@ func TestRecordsOutAfterRestartByTopicID(t *testing.T) {
 		t.Errorf("devstack_broker_topic_records_out_total{m} = %v, want 5", v)
 	}
 }
+
+// bytes in counts the record batches the broker accepted per topic, not the ones it refused.
+func TestCollectorBytesIn(t *testing.T) {
+	b := startBroker(t, Options{Topics: []TopicSpec{{Name: "m", Partitions: 2}, {Name: "small", Partitions: 1,
+		Configs: map[string]string{"max.message.bytes": "300"}}}})
+	ctx := testCtx(t)
+	prod := newClient(t, b.Addr(), kgo.RecordRetries(0), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	produceN(t, ctx, prod, "m", 0, 10)
+	produceN(t, ctx, prod, "small", 0, 1)
+	if err := prod.ProduceSync(ctx, &kgo.Record{Topic: "small", Value: make([]byte, 1000)}).FirstErr(); err == nil {
+		t.Fatal("a 1000-byte record to a topic with max.message.bytes 300 was accepted")
+	}
+	got := gathered(t, NewCollector(b.Admin, 5*time.Second))
+	for _, topic := range []string{"m", "small"} {
+		in, stored := got["devstack_broker_topic_bytes_in_total{"+topic+"}"], got["devstack_broker_topic_bytes{"+topic+"}"]
+		if in != stored || in == 0 {
+			t.Errorf("devstack_broker_topic_bytes_in_total{%s} = %v, want the %v bytes the topic holds", topic, in, stored)
+		}
+	}
+}
