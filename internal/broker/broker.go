@@ -20,8 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/devstack-dev/devstack/internal/event"
@@ -214,14 +216,26 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, fmt.Errorf("broker: declared topics: %w", err)
 	}
-	// The observer learns topic ids from Metadata responses; a client that knew the topics before a
-	// restart may fetch by id without asking again, so ask once for all of them now.
-	if _, err := admin.adm.ListTopicsWithInternal(ctx); err != nil {
-		log.Debug("broker: list topics at start", "err", err)
-	}
+	b.learnTopicIDs(ctx)
 	log.Info("broker started", "addr", b.addr, "data_dir", o.DataDir, "auto_create", o.AutoCreate,
 		"retention", o.RetentionTime.String(), "retention_bytes", o.RetentionBytes)
 	return b, nil
+}
+
+// learnTopicIDs asks for every topic's metadata once: the observer learns topic ids from Metadata
+// responses, and a client that knew the topics before a restart may fetch by id without asking again. A
+// client of its own, since the admin's would answer its next listings from this answer for a while
+// (franz-go caches metadata) and miss topics created in the meantime.
+func (b *Broker) learnTopicIDs(ctx context.Context) {
+	cl, err := kgo.NewClient(clientOpts([]string{b.addr}, nil, b.log)...)
+	if err != nil {
+		b.log.Debug("broker: list topics at start", "err", err)
+		return
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).ListTopicsWithInternal(ctx); err != nil {
+		b.log.Debug("broker: list topics at start", "err", err)
+	}
 }
 
 // Addr is the broker's host:port for clients' bootstrap servers.
