@@ -241,6 +241,11 @@ func (b *Broker) learnTopicIDs(ctx context.Context) {
 // Addr is the broker's host:port for clients' bootstrap servers.
 func (b *Broker) Addr() string { return b.addr }
 
+// AttachTraffic makes the metrics read through a (NewCollector) carry this broker's traffic, which only
+// the broker sees: bytes in, records and bytes out per topic. For an admin made apart from the broker's
+// own (Admin has it already).
+func (b *Broker) AttachTraffic(a *Admin) { a.obs = b.obs }
+
 // Admin is an admin client connected to this broker; it is closed by Close.
 func (b *Broker) Admin() *Admin { return b.admin }
 
