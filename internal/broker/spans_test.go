@@ -2,13 +2,17 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/devstack-dev/devstack/internal/event"
@@ -299,5 +303,98 @@ func TestSpansPerTraceAndGrouplessConsumer(t *testing.T) {
 		if s.Attrs["messaging.client.id"] != "tailer" {
 			t.Errorf("fetch span client id %q, want tailer", s.Attrs["messaging.client.id"])
 		}
+	}
+}
+
+// saramaGroup hands the consumed messages to got.
+type saramaGroup struct {
+	got chan<- *sarama.ConsumerMessage
+}
+
+func (saramaGroup) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (saramaGroup) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (h saramaGroup) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	for {
+		select {
+		case m, ok := <-c.Messages():
+			if !ok {
+				return nil
+			}
+			select {
+			case h.got <- m:
+			case <-s.Context().Done():
+				return nil
+			}
+		case <-s.Context().Done():
+			return nil
+		}
+	}
+}
+
+// Another client, on the protocol versions that name topics instead of giving their ids: IBM/sarama
+// producing gzip batches and consuming in a group.
+func TestSpansWithSarama(t *testing.T) {
+	rec := &spanRecorder{}
+	b := startBroker(t, Options{Spans: rec.sink, Topics: []TopicSpec{{Name: "orders", Partitions: 1}}})
+	ctx := testCtx(t)
+	cfg := sarama.NewConfig()
+	cfg.ClientID = "billing"
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Compression = sarama.CompressionGZIP
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	pr, err := sarama.NewSyncProducer([]string{b.Addr()}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	if err := pr.SendMessages([]*sarama.ProducerMessage{
+		{Topic: "orders", Value: sarama.StringEncoder("a"), Headers: []sarama.RecordHeader{{Key: []byte("traceparent"), Value: []byte(testTraceparent)}}},
+		{Topic: "orders", Value: sarama.StringEncoder("b"), Headers: []sarama.RecordHeader{{Key: []byte("traceparent"), Value: []byte(testTraceparent)}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cg, err := sarama.NewConsumerGroup([]string{b.Addr()}, "ledger", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make(chan *sarama.ConsumerMessage)
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for cctx.Err() == nil && err == nil {
+			err = cg.Consume(cctx, []string{"orders"}, saramaGroup{got})
+		}
+		done <- err
+	}()
+	for range 2 {
+		select {
+		case <-got:
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("consume: %v", err)
+	}
+
+	// The sync producer sends its messages one request each here: a produce span each.
+	pss := rec.waitFor(t, "produce orders", 2)
+	slices.SortFunc(pss, func(a, b event.Span) int {
+		return strings.Compare(a.Attrs["messaging.kafka.offset"], b.Attrs["messaging.kafka.offset"])
+	})
+	for i, ps := range pss {
+		checkAttrs(t, ps, map[string]string{"messaging.client.id": "billing", "messaging.batch.message_count": "1", "messaging.kafka.offset": strconv.Itoa(i)})
+	}
+	ps := pss[0]
+	fs := rec.waitFor(t, "fetch orders", 1)[0]
+	checkAttrs(t, fs, map[string]string{"messaging.client.id": "billing", "messaging.consumer.group.name": "ledger",
+		"messaging.batch.message_count": "2", "messaging.kafka.offset": "0"})
+	if ps.ParentID != testParent || fs.ParentID != testParent {
+		t.Errorf("parents %s and %s, want %s", ps.ParentID, fs.ParentID, testParent)
 	}
 }
