@@ -274,3 +274,44 @@ func TestPromDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsDocExamples: what docs/metrics.md shows `devstack metrics prometheus` print for the sample
+// devstack.yaml (no stack running) and `devstack metrics grafana --out grafana` write is what they do.
+func TestMetricsDocExamples(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	root := testkit.RepoRoot()
+	b, err := os.ReadFile(filepath.Join(root, "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Prometheus and Grafana\n")
+	if !ok {
+		t.Fatal(`docs/metrics.md has no "## Prometheus and Grafana"`)
+	}
+	var blocks []string
+	for rest := section; ; {
+		_, after, ok := strings.Cut(rest, "\n```text\n")
+		if !ok {
+			break
+		}
+		body, tail, _ := strings.Cut(after, "\n```\n")
+		blocks = append(blocks, body+"\n")
+		rest = tail
+	}
+	if len(blocks) != 2 {
+		t.Fatalf("want 2 text blocks (the scrape config, the Grafana files), found %d", len(blocks))
+	}
+	if _, err := os.Stat(filepath.Join(root, ".devstack", control.EndpointFile)); err == nil {
+		t.Skip("a stack runs from the repository's devstack.yaml; the example is the one without a stack")
+	}
+	out := mustCLI(t, "", "metrics", "prometheus", "--file", filepath.Join(root, "devstack.yaml"))
+	if out != blocks[0] {
+		t.Errorf("docs/metrics.md shows the scrape config\n%s\nbut the command prints\n%s", blocks[0], out)
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	out = mustCLI(t, "", "metrics", "grafana", "--out", "grafana")
+	if out != blocks[1] {
+		t.Errorf("docs/metrics.md lists the Grafana files\n%s\nbut the command writes\n%s", blocks[1], out)
+	}
+}
