@@ -15,6 +15,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+
+	"github.com/devstack-dev/devstack/internal/event"
 )
 
 // MetricStoreOptions bound a MetricStore. The config decides every value.
@@ -250,27 +252,14 @@ func (s *MetricStore) Dropped() uint64 {
 	return s.dropped
 }
 
-// ServiceMetric is one series of a service as Service lists it: its Prometheus name and labels (the
-// attributes; the instance apart), type, and current value (a histogram's or summary's: count and sum).
-type ServiceMetric struct {
-	Name     string            `json:"name"`
-	Type     string            `json:"type"`
-	Instance string            `json:"instance,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Value    float64           `json:"value"`
-	Count    uint64            `json:"count,omitempty"`
-	Sum      float64           `json:"sum,omitempty"`
-	Updated  time.Time         `json:"updated"`
-}
-
 // Service lists the series of one service sorted by name, instance and labels (nil: none).
-func (s *MetricStore) Service(name string) []ServiceMetric {
+func (s *MetricStore) Service(name string) []event.ServiceMetric {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire(s.now())
-	var out []ServiceMetric
+	var out []event.ServiceMetric
 	for _, ser := range s.services[name] {
-		m := ServiceMetric{Name: ser.name, Type: ser.kind.String(), Instance: ser.instance, Value: ser.value, Count: ser.count, Sum: ser.sum, Updated: ser.updated}
+		m := event.ServiceMetric{Name: ser.name, Type: ser.kind.String(), Instance: ser.instance, Value: ser.value, Count: ser.count, Sum: ser.sum, Updated: ser.updated}
 		if len(ser.labels) > 0 {
 			m.Labels = map[string]string{}
 			for _, l := range ser.labels {

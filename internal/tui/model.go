@@ -74,6 +74,7 @@ type Model struct {
 	rec    recordsState
 	groups groupsState
 	gw     gatewayState
+	otlp   otlpMetricsState // the selected service's OTLP metrics
 
 	modal modal
 	flash flash
@@ -220,6 +221,9 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 		m.fetching["routes"] = false
 		m.gw.applyRoutes(msg)
 		return nil, m.tab == tabGateway
+	case svcMetricsMsg:
+		m.fetching["svcmetrics"] = false
+		return nil, m.otlp.apply(msg) && m.tab == tabServices
 
 	case actionMsg:
 		if msg.err != nil {
@@ -322,6 +326,8 @@ func (m *Model) refresh() tea.Cmd {
 		return m.fetch("groups")
 	case tabGateway:
 		return m.fetch("routes")
+	case tabServices:
+		return m.fetchSelectedMetrics()
 	}
 	return nil
 }
