@@ -261,6 +261,9 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 	if !reflect.DeepEqual(nc.Postgres, s.cfg.Postgres) {
 		changed = append(changed, "postgres")
 	}
+	if !reflect.DeepEqual(nc.Telemetry, s.cfg.Telemetry) {
+		changed = append(changed, "telemetry")
+	}
 	// registry.subjects follow devstack.yaml (the registry component watches it); the rest needs a restart
 	ro, rn := s.cfg.Registry, nc.Registry
 	ro.Subjects, rn.Subjects = nil, nil
@@ -272,15 +275,4 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 		s.systemLog("devstack", "%s", msg)
 		s.bus.Notify("warn", msg)
 	}
-}
-
-// Traces implements control.Controller.
-func (s *Stack) Traces(context.Context, event.TraceQuery) ([]event.TraceSummary, error) {
-	// the telemetry component fills this in
-	return nil, control.ErrNoTelemetry
-}
-
-// Trace implements control.Controller.
-func (s *Stack) Trace(context.Context, string) ([]event.Span, error) {
-	return nil, control.ErrNoTelemetry
 }
