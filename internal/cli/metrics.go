@@ -128,6 +128,7 @@ type promGlobal struct {
 type scrapeConfig struct {
 	JobName       string         `yaml:"job_name"`
 	MetricsPath   string         `yaml:"metrics_path"`
+	HonorLabels   bool           `yaml:"honor_labels"`
 	ScrapeTimeout string         `yaml:"scrape_timeout"`
 	StaticConfigs []staticConfig `yaml:"static_configs"`
 }
@@ -146,6 +147,7 @@ func prometheusConfig(name, target string, interval time.Duration) ([]byte, erro
 		ScrapeConfigs: []scrapeConfig{{
 			JobName:       metricsJob,
 			MetricsPath:   metricsPath,
+			HonorLabels:   true, // the services' OTLP series carry their own instance label
 			ScrapeTimeout: promDuration(timeout),
 			StaticConfigs: []staticConfig{{Targets: []string{target}, Labels: map[string]string{"stack": name}}},
 		}},

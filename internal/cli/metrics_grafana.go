@@ -252,6 +252,25 @@ var dashboardRows = []rowSpec{
 		{title: "Registrations refused", queries: []query{
 			{`sum(devstack_registry_registrations_refused_total{` + sel + `})`, "refused"}}},
 	}},
+	{"Telemetry (OTLP)", []panelSpec{
+		{title: "Spans received /s", unit: "ops", queries: []query{
+			{`sum(rate(devstack_telemetry_spans_received_total{` + sel + `}[$__rate_interval]))`, "received"}}},
+		{title: "Spans not kept /s", unit: "ops", queries: []query{
+			{`sum(rate(devstack_telemetry_spans_dropped_total{` + sel + `}[$__rate_interval]))`, "dropped"},
+			{`sum(rate(devstack_telemetry_spans_evicted_total{` + sel + `}[$__rate_interval]))`, "evicted"},
+			{`sum(rate(devstack_telemetry_spans_rejected_total{` + sel + `}[$__rate_interval]))`, "rejected"}}},
+		{title: "Traces and spans kept", queries: []query{
+			{`sum(devstack_telemetry_traces_stored{` + sel + `})`, "traces"},
+			{`sum(devstack_telemetry_spans_stored{` + sel + `})`, "spans"}}},
+		{title: "OTLP logs and metrics received /s", unit: "ops", queries: []query{
+			{`sum(rate(devstack_telemetry_log_records_received_total{` + sel + `}[$__rate_interval]))`, "log records"},
+			{`sum(rate(devstack_telemetry_metrics_received_total{` + sel + `}[$__rate_interval]))`, "metrics"}}},
+		{title: "OTLP requests failed /s", unit: "reqps", queries: []query{
+			{`sum(rate(devstack_telemetry_requests_failed_total{` + sel + `}[$__rate_interval]))`, "failed"}}},
+		{title: "Service metric series kept", description: "The services' own OTLP metrics are on the same endpoint, labelled service and instance.", queries: []query{
+			{`sum(devstack_telemetry_metric_series{` + sel + `})`, "series"},
+			{`sum(increase(devstack_telemetry_metric_points_dropped_total{` + sel + `}[$__rate_interval]))`, "points dropped"}}},
+	}},
 	{"PostgreSQL", []panelSpec{
 		{title: "Connections by database", queries: []query{
 			{`sum by (database) (devstack_postgres_connections{` + sel + `})`, "{{database}}"}}},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/devstack-dev/devstack/internal/testkit"
 )
@@ -156,7 +163,7 @@ services:
     command: exec python3 -u -m http.server $PORT --bind 127.0.0.1
     ready: {http: /}
 `, testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t), gwPort)
-	cfg, _ := runTestStack(t, dir, yaml)
+	cfg, sdb := runTestStack(t, dir, yaml)
 
 	// what a user does: write the config for the running stack and start Prometheus with it
 	promFile := filepath.Join(t.TempDir(), "prometheus.yml")
@@ -187,6 +194,34 @@ services:
 		resp.Body.Close()
 	}
 
+	// a service's own metrics, exported with the Go OpenTelemetry SDK to the stack's OTLP receiver
+	otlpAddr := sdb.st.Addrs()["telemetry"]
+	if otlpAddr == "" {
+		t.Fatal("the stack runs no OTLP receiver")
+	}
+	ctx := context.Background()
+	exp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL("http://"+otlpAddr+"/v1/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))),
+		sdkmetric.WithResource(resource.NewSchemaless(attribute.String("service.name", "web"), attribute.String("service.instance.id", "web-0"))))
+	defer mp.Shutdown(ctx)
+	placed, _ := mp.Meter("web").Int64Counter("orders.placed", metric.WithUnit("{order}"))
+	placed.Add(ctx, 3, metric.WithAttributes(attribute.String("status", "ok")))
+	if err := mp.ForceFlush(ctx); err != nil {
+		t.Fatalf("export to the stack's OTLP receiver: %v", err)
+	}
+	// the TUI's source: the control API
+	client, err := (&App{ConfigPath: cfg}).Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := client.ServiceMetrics(ctx, "web")
+	if err != nil || len(sm) != 1 || sm[0].Name != "orders_placed_total" || sm[0].Value != 3 || sm[0].Instance != "web-0" || sm[0].Labels["status"] != "ok" {
+		t.Fatalf("ServiceMetrics(web) through the control API = %+v, %v", sm, err)
+	}
+
 	p := startPrometheus(t, promFile)
 	up := p.waitSeries(t, "the scrape", `up{job="devstack"}`, func(v float64) bool { return v == 1 })
 	if up.Metric["stack"] != "promtest" {
@@ -205,6 +240,9 @@ services:
 		{"gateway", `devstack_gateway_requests_total{stack="promtest",service="web",code="2xx"}`},
 		{"gateway", `devstack_gateway_request_duration_seconds_count{stack="promtest",service="web"}`},
 		{"gateway", `devstack_gateway_upstream_healthy{stack="promtest",service="web"}`},
+		{"telemetry", `devstack_telemetry_metrics_received_total{stack="promtest"}`},
+		{"telemetry", `devstack_telemetry_metric_series{stack="promtest"}`},
+		{"a service's OTLP metric", `orders_placed_total{stack="promtest",service="web",instance="web-0",status="ok"} == 3`},
 	} {
 		p.waitSeries(t, c.component, c.q, positive)
 	}

@@ -252,7 +252,7 @@ func TestMetricsPrometheusWithoutStack(t *testing.T) {
 				t.Fatalf("%v\n%s", err, out)
 			}
 			want := promConfig{Global: promGlobal{ScrapeInterval: c.interval}, ScrapeConfigs: []scrapeConfig{{
-				JobName: "devstack", MetricsPath: "/__devstack/metrics", ScrapeTimeout: c.timeout,
+				JobName: "devstack", MetricsPath: "/__devstack/metrics", HonorLabels: true, ScrapeTimeout: c.timeout,
 				StaticConfigs: []staticConfig{{Targets: []string{c.target}, Labels: map[string]string{"stack": "shop"}}},
 			}}}
 			if fmt.Sprint(pc) != fmt.Sprint(want) {

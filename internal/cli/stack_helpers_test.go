@@ -31,11 +31,15 @@ func (d stackDB) Port() int {
 }
 
 // runTestStack writes yaml into dir and runs its stack until the test ends. A yaml without a registry: key
-// gets one on a free port (the schema registry runs wherever the broker does; 8081 is no test's to take).
+// gets one on a free port (the schema registry runs wherever the broker does; 8081 is no test's to take),
+// one without telemetry: its OTLP receiver on free ports.
 func runTestStack(t *testing.T, dir, yaml string) (cfgPath string, s stackDB) {
 	t.Helper()
 	if !regexp.MustCompile(`(?m)^registry:`).MatchString(yaml) {
 		yaml = strings.TrimRight(yaml, "\n") + fmt.Sprintf("\nregistry: {port: %d}\n", testkit.FreePort(t))
+	}
+	if !regexp.MustCompile(`(?m)^telemetry:`).MatchString(yaml) { // OTLP's 4318 and 4317 are no test's either
+		yaml = strings.TrimRight(yaml, "\n") + "\ntelemetry: {http_port: 0, grpc_port: 0}\n"
 	}
 	cfgPath = filepath.Join(dir, "devstack.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {

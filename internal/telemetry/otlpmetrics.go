@@ -303,12 +303,25 @@ type otlpMetricsCollector struct{ s *MetricStore }
 // Describe implements prometheus.Collector: it describes nothing, the series come with the exports.
 func (otlpMetricsCollector) Describe(chan<- *prometheus.Desc) {}
 
+var (
+	descMetricSeries = prometheus.NewDesc("devstack_telemetry_metric_series",
+		"Series of the services' OTLP metrics kept now (served on this endpoint).", nil, nil)
+	descMetricDropped = prometheus.NewDesc("devstack_telemetry_metric_points_dropped_total",
+		"OTLP metric points not kept: past a bound, a name exported as two types or used by devstack, an exponential histogram.", nil, nil)
+)
+
 // Collect implements prometheus.Collector.
 func (c otlpMetricsCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire(s.now())
+	n := 0
+	for _, svc := range s.services {
+		n += len(svc)
+	}
+	ch <- prometheus.MustNewConstMetric(descMetricSeries, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(descMetricDropped, prometheus.CounterValue, float64(s.dropped))
 	for _, svc := range s.services {
 		for _, ser := range svc {
 			names := []string{"service", "instance"}
