@@ -2,9 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -23,7 +20,6 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 func TestPromMetricName(t *testing.T) {
@@ -58,23 +54,30 @@ func TestPromMetricName(t *testing.T) {
 	}
 }
 
-// otlpSink is an OTLP/HTTP metrics endpoint for the SDK's exporter that hands each export to a store.
+// otlpSink runs the OTLP receiver (HTTP) with the store behind its metrics callback, as the stack
+// does, and returns its base URL.
 func otlpSink(t *testing.T, s *MetricStore) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		req := &colmetricspb.ExportMetricsServiceRequest{}
-		if r.URL.Path != "/v1/metrics" || proto.Unmarshal(b, req) != nil {
-			http.Error(w, "bad export", http.StatusBadRequest)
-			return
+	st, err := OpenStore(StoreOptions{MaxSpans: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Listen(Options{HTTPAddr: "127.0.0.1:0", Store: st, MaxBodyBytes: 1 << 20, Metrics: s.Add})
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
 		}
-		s.Add(req)
-		out, _ := proto.Marshal(&colmetricspb.ExportMetricsServiceResponse{})
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.Write(out)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+		st.Close()
+	})
+	return "http://" + r.HTTPAddr()
 }
 
 // meterProvider is the Go SDK exporting to url over OTLP/HTTP as service/instance.
