@@ -1,3 +1,7 @@
+//go:build linux
+
+// The stack here runs PostgreSQL as postgres_cmds_test.go does (Linux only); Debian's prometheus is Linux too.
+
 package cli
 
 import (
