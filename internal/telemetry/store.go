@@ -374,3 +374,7 @@ func (s *Store) Len() (spans, traces int) {
 	defer s.mu.RUnlock()
 	return s.spans, len(s.traces)
 }
+
+// Dropped returns how many spans were not kept: the queue was full, the store closed, or a trace
+// outgrew the store (evictions of whole old traces are not counted here).
+func (s *Store) Dropped() uint64 { return s.dropped.Load() }
