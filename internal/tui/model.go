@@ -223,7 +223,11 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 		return nil, m.tab == tabGateway
 	case svcMetricsMsg:
 		m.fetching["svcmetrics"] = false
-		return nil, m.otlp.apply(msg) && m.tab == tabServices
+		changed := m.otlp.apply(msg) && m.tab == tabServices
+		if sv, ok := m.selectedService(); ok && sv.Name != msg.service && m.tab == tabServices {
+			return m.fetchSelectedMetrics(), changed // the selection moved while this one was asked
+		}
+		return nil, changed
 
 	case actionMsg:
 		if msg.err != nil {

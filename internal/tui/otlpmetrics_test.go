@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/event"
 )
@@ -23,15 +25,32 @@ func (f *fakeCtrl) ServiceMetrics(_ context.Context, service string) ([]event.Se
 	return v.(map[string][]event.ServiceMetric)[service], nil
 }
 
+// selectService moves the cursor to service name as a user does and runs the metric fetches that
+// follow until the detail has that service's.
 func selectService(t *testing.T, m *Model, name string) {
 	t.Helper()
-	for range 20 {
+	var cmds []tea.Cmd
+	for i := 0; ; i++ {
 		if sv, ok := m.selectedService(); ok && sv.Name == name {
-			return
+			break
 		}
-		press(m, "down")
+		if i == 20 {
+			t.Fatalf("service %s not reachable with down", name)
+		}
+		if c := press(m, "down"); c != nil {
+			cmds = append(cmds, c)
+		}
 	}
-	t.Fatalf("service %s not reachable with down", name)
+	cmd := tea.Batch(cmds...)
+	if cmd == nil {
+		cmd = m.refresh()
+	}
+	for cmd != nil {
+		_, cmd = m.Update(await[svcMetricsMsg](t, cmd))
+	}
+	if m.otlp.service != name {
+		t.Fatalf("the detail has %q's metrics, want %q's", m.otlp.service, name)
+	}
 }
 
 // TestServiceDetailShowsOTLPMetrics: the selected service's detail lists the OTLP metrics it exported
@@ -49,7 +68,6 @@ func TestServiceDetailShowsOTLPMetrics(t *testing.T) {
 	t.Cleanup(func() { fakeOTLP.Delete(f) })
 	m := newTestModel(t, f, config{}, 120, 40)
 	selectService(t, m, "users")
-	m.Update(await[svcMetricsMsg](t, m.refresh()))
 	v := m.View()
 	for _, want := range []string{
 		"OTLP metrics",
@@ -68,7 +86,6 @@ func TestServiceDetailShowsOTLPMetrics(t *testing.T) {
 
 	// another service selected: its own (none), not the previous one's
 	selectService(t, m, "scorer")
-	m.Update(await[svcMetricsMsg](t, m.refresh()))
 	if v := m.View(); strings.Contains(v, "OTLP metrics") {
 		t.Errorf("scorer exported nothing, yet:\n%s", v)
 	}
@@ -78,11 +95,6 @@ func TestServiceDetailWithoutTelemetry(t *testing.T) {
 	f := fixture()
 	m := newTestModel(t, f, config{}, 120, 40)
 	selectService(t, m, "users")
-	msg := await[svcMetricsMsg](t, m.refresh())
-	if msg.err == nil {
-		t.Fatalf("the fake runs no telemetry, got %+v", msg)
-	}
-	m.Update(msg)
 	if v := m.View(); strings.Contains(v, "OTLP metrics") {
 		t.Errorf("no telemetry, yet:\n%s", v)
 	}

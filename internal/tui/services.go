@@ -44,7 +44,7 @@ func (m *Model) servicesKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	n := len(m.state.Services) + len(m.state.Components)
 	if k.moveCursor(msg, &m.svc.cursor, n) {
-		return nil
+		return m.fetchSelectedMetrics()
 	}
 	switch {
 	case key.Matches(msg, k.Restart, k.Rebuild, k.StopStart):
