@@ -382,9 +382,13 @@ func metricResource(r *resourcepb.Resource) (service, instance string) {
 	return service, instance
 }
 
-// metricLabels are a point's attributes as Prometheus labels, sorted; one that sanitises to service or
-// instance (devstack's) becomes exported_service or exported_instance, and two that sanitise to one name
-// are joined with ";" as Prometheus' translation does.
+// reservedLabels are the labels devstack sets (service, instance) or the scrape config does (job, stack,
+// with honor_labels): an attribute of one of these names gets "exported_" before it.
+var reservedLabels = map[string]bool{"service": true, "instance": true, "job": true, "stack": true}
+
+// metricLabels are a point's attributes as Prometheus labels, sorted; one named as a reserved label
+// becomes exported_<name>, and two that sanitise to one name are joined with ";" as Prometheus'
+// translation does.
 func metricLabels(attrs []*commonpb.KeyValue) []omLabel {
 	if len(attrs) == 0 {
 		return nil
@@ -395,7 +399,7 @@ func metricLabels(attrs []*commonpb.KeyValue) []omLabel {
 		if n == "" {
 			continue
 		}
-		if n == "service" || n == "instance" {
+		if reservedLabels[n] {
 			n = "exported_" + n
 		}
 		v := attrString(kv.GetValue())

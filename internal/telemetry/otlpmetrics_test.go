@@ -132,7 +132,7 @@ func TestOTLPMetricsFromTheSDK(t *testing.T) {
 	depth, _ := m.Int64Gauge("queue.depth")
 	conns, _ := m.Float64UpDownCounter("db.connections", metric.WithUnit("{connection}"))
 	orders.Add(ctx, 3, metric.WithAttributes(attribute.String("status", "ok"), attribute.String("service", "shadow")))
-	orders.Add(ctx, 1, metric.WithAttributes(attribute.String("status", "failed")))
+	orders.Add(ctx, 1, metric.WithAttributes(attribute.String("status", "failed"), attribute.String("stack", "x"), attribute.String("job", "y")))
 	dur.Record(ctx, 0.05, metric.WithAttributes(attribute.String("http.route", "/users")))
 	dur.Record(ctx, 0.3, metric.WithAttributes(attribute.String("http.route", "/users")))
 	depth.Record(ctx, 7)
@@ -154,10 +154,12 @@ func TestOTLPMetricsFromTheSDK(t *testing.T) {
 		value  float64
 	}
 	for name, w := range map[string]want{
-		"orders_placed_total": {dto.MetricType_COUNTER, "exported_service=shadow,instance=users-0,service=users,status=ok", 5},
-		"queue_depth":         {dto.MetricType_GAUGE, "instance=users-0,service=users", 4},
-		"db_connections":      {dto.MetricType_GAUGE, "instance=users-0,service=users", 2},
+		"orders_placed_total":        {dto.MetricType_COUNTER, "exported_service=shadow,instance=users-0,service=users,status=ok", 5},
+		"queue_depth":                {dto.MetricType_GAUGE, "instance=users-0,service=users", 4},
+		"orders_placed_total/failed": {dto.MetricType_COUNTER, "exported_job=y,exported_stack=x,instance=users-0,service=users,status=failed", 1},
+		"db_connections":             {dto.MetricType_GAUGE, "instance=users-0,service=users", 2},
 	} {
+		name, _, _ = strings.Cut(name, "/")
 		mf := mfs[name]
 		if mf == nil {
 			t.Errorf("no family %s; have %v", name, keys(mfs))
