@@ -257,6 +257,7 @@ func (s *Store) apply(spans []event.Span) {
 			s.dropped.Add(1)
 			continue
 		}
+		sp.TraceID = t.id // the trace's spans share one copy of its id
 		t.add(*sp)
 		s.spans++
 	}
