@@ -50,13 +50,22 @@ func (s *Stack) telemetryComponent() Component {
 		so, ro := telemetryOptions(s.cfg)
 		log := s.log.With("component", CompTelemetry)
 		so.Logger, ro.Logger = log, log
+		var problems []string
 		store, err := telemetry.OpenStore(so)
+		if err != nil && so.Dir != "" {
+			// saved traces that cannot be read must not keep the stack from starting: this run's are kept in memory
+			log.Warn("saved traces unusable; keeping this run's traces in memory only", "err", err)
+			problems = append(problems, fmt.Sprintf("traces are not saved: %v", err))
+			so.Dir = ""
+			store, err = telemetry.OpenStore(so)
+		}
 		if err != nil {
 			return nil, err
 		}
 		ro.Store = store
 		ro.Logs = s.logs.Append
-		// ro.Metrics stays nil until the stack keeps OTLP metrics: the receiver counts and drops them
+		metrics := telemetry.NewMetricStore(otlpMetricOptions())
+		ro.Metrics = metrics.Add
 		rcv, err := telemetry.Listen(ro)
 		if err != nil {
 			store.Close()
@@ -64,7 +73,7 @@ func (s *Stack) telemetryComponent() Component {
 		}
 		failed, stop := serve(rcv.Serve)
 		s.mu.Lock()
-		s.spans, s.otlp = store, rcv
+		s.spans, s.otlp, s.otlpMetrics = store, rcv, metrics
 		s.mu.Unlock()
 		spans, traces := store.Len()
 		detail := fmt.Sprintf("%d traces kept", traces)
@@ -75,9 +84,10 @@ func (s *Stack) telemetryComponent() Component {
 			detail = "grpc " + a + ", " + detail
 		}
 		return &Running{
-			Addr:   rcv.HTTPAddr(),
-			Detail: detail,
-			Failed: failed,
+			Addr:     rcv.HTTPAddr(),
+			Detail:   detail,
+			Problems: problems,
+			Failed:   failed,
 			Stop: func() error {
 				stop()
 				// the store stays readable (Traces, Trace); what it still had queued is written

@@ -218,3 +218,36 @@ func TestStackTelemetryDisabled(t *testing.T) {
 		t.Errorf("without telemetry web was told %q", line)
 	}
 }
+
+// Saved traces that cannot be read (a file where .devstack/traces should be) do not stop the stack: the
+// receiver runs with this run's traces in memory and says why they are not saved.
+func TestStackTelemetryUnusableTracesDir(t *testing.T) {
+	rs := newRealStack(t, `
+name: teltest
+broker: {enabled: false}
+postgres: {enabled: false}
+services:
+  idle: {command: exec sleep 60, settle: 0s}
+`)
+	if err := os.MkdirAll(rs.dir+"/.devstack", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rs.dir+"/.devstack/traces", []byte("not a dir"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rs.load(t)
+	st := start(t, cfg, Options{NoControl: true})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := st.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady with an unusable traces dir: %v", err)
+	}
+	for _, c := range st.Bus().Snapshot().Components {
+		if c.Name == CompTelemetry && (c.Status != event.StatusReady || len(c.Problems) != 1 || !strings.Contains(c.Problems[0], "traces are not saved")) {
+			t.Errorf("telemetry component %+v, want ready with the problem", c)
+		}
+	}
+	if _, err := st.Traces(ctx, event.TraceQuery{}); err != nil {
+		t.Errorf("Traces: %v", err)
+	}
+}

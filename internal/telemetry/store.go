@@ -257,6 +257,7 @@ func (s *Store) apply(spans []event.Span) {
 			s.dropped.Add(1)
 			continue
 		}
+		sp.TraceID = t.id // the trace's spans share one copy of its id
 		t.add(*sp)
 		s.spans++
 	}
@@ -374,3 +375,7 @@ func (s *Store) Len() (spans, traces int) {
 	defer s.mu.RUnlock()
 	return s.spans, len(s.traces)
 }
+
+// Dropped returns how many spans were not kept: the queue was full, the store closed, or a trace
+// outgrew the store (evictions of whole old traces are not counted here).
+func (s *Store) Dropped() uint64 { return s.dropped.Load() }

@@ -3,10 +3,12 @@ package telemetry
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -275,4 +277,45 @@ func TestStoreDirUnusable(t *testing.T) {
 	if _, err := OpenStore(StoreOptions{MaxSpans: 10, Dir: filepath.Join(file, "traces")}); err == nil || !strings.Contains(err.Error(), "traces") {
 		t.Errorf("OpenStore under a file: %v, want an error naming the dir", err)
 	}
+}
+
+// The segment encoder writes what encoding/json reads back as the same span, whatever the strings hold.
+func TestAppendSpanJSONRoundTrips(t *testing.T) {
+	full := event.Span{TraceID: tid(1), SpanID: "0102030405060708", ParentID: "1112131415161718", Service: "users", Instance: "users-0",
+		Name: "POST \"/orders\"\n\\", Kind: "server", Start: t0, End: t0.Add(1500 * time.Microsecond), Status: "error", StatusMessage: "boom\t\x01\x7f",
+		Attrs:  map[string]string{"a": "1", "ü€😀": "<b>&</b>", "bad\xffutf8": "\xfe", "line\u2028sep": ""},
+		Events: []event.SpanEvent{{Time: t0.Add(time.Millisecond), Name: "exception", Attrs: map[string]string{"exception.message": "x"}}, {Time: t0, Name: "bare"}},
+		Links:  []event.SpanLink{{TraceID: tid(2), SpanID: "0000000000000009", Attrs: map[string]string{"k": "v"}}, {TraceID: tid(3), SpanID: "000000000000000a"}}}
+	for _, s := range []event.Span{full, {TraceID: tid(0), SpanID: "0000000000000001", Start: time.Unix(0, 1).In(time.FixedZone("x", 3600))}} {
+		line := appendSpanJSON(nil, &s)
+		if line[len(line)-1] != '\n' || bytes.Count(line, []byte("\n")) != 1 {
+			t.Errorf("not one line: %q", line)
+		}
+		var got, want event.Span
+		if err := json.Unmarshal(line, &got); err != nil {
+			t.Fatalf("%q does not decode: %v", line, err)
+		}
+		std, _ := json.Marshal(s)
+		json.Unmarshal(std, &want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("round trip\n got %+v\nwant %+v\nline %s", got, want, line)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\\n\r\t\x00\x1f", "ü€😀", "\xff\xfe", "a\u2028b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got, want string
+		if err := json.Unmarshal(appendJSONString(nil, s), &got); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		std, _ := json.Marshal(s)
+		json.Unmarshal(std, &want)
+		if got != want {
+			t.Errorf("%q: got %q, encoding/json %q", s, got, want)
+		}
+	})
 }
