@@ -225,6 +225,9 @@ func TestStackRunsTheRealParts(t *testing.T) {
 	if _, ok := value(mfs, "devstack_postgres_connections", map[string]string{"database": "web"}); !ok {
 		t.Errorf("no devstack_postgres_connections{database=web}")
 	}
+	if _, ok := value(mfs, "devstack_telemetry_spans_received_total", nil); !ok {
+		t.Errorf("no devstack_telemetry_spans_received_total: the receiver's collector is not served")
+	}
 
 	// routes follow devstack.yaml (watchConfig)
 	other := fmt.Sprintf("http://127.0.0.1:%d/other/", rs.ports["GATEWAY_PORT"])
