@@ -399,3 +399,22 @@ func TestSpanBar(t *testing.T) {
 		}
 	}
 }
+
+// TestExpandedSpanWrapsLongValues: the span's full details wrap a long attribute (a SQL statement)
+// instead of cutting it, and scroll.
+func TestExpandedSpanWrapsLongValues(t *testing.T) {
+	f := traceFixture()
+	long := "SELECT " + strings.Repeat("column_name, ", 30) + "END_OF_STATEMENT FROM orders"
+	f.addSpans(event.Span{TraceID: "00000000000000000000000000000def", SpanID: "0000000000000def", Service: "users", Name: "SELECT shop",
+		Start: fixedNow, End: fixedNow.Add(time.Millisecond), Attrs: map[string]string{"db.statement": long}})
+	m := newTestModel(t, f, config{}, 80, 24)
+	press(m, "7")
+	m.Update(await[traceMsg](t, m.openTrace("00000000000000000000000000000def", tabTraces)))
+	if strings.Contains(m.View(), "END_OF_STATEMENT") {
+		t.Fatalf("the panel below the waterfall shows the whole statement on one 80-column line?\n%s", m.View())
+	}
+	press(m, "enter")
+	if v := m.View(); !strings.Contains(v, "END_OF_STATEMENT") || !strings.Contains(v, "db.statement = SELECT column_name") {
+		t.Fatalf("the expanded span does not wrap the statement:\n%s", v)
+	}
+}
