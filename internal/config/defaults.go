@@ -58,6 +58,9 @@ const (
 	DefaultProbeTimeout         = Duration(60 * time.Second)
 	DefaultDebounce             = Duration(50 * time.Millisecond)
 	DefaultTestTimeout          = Duration(10 * time.Minute)
+	DefaultOTLPHTTPPort         = 4318
+	DefaultOTLPGRPCPort         = 4317
+	DefaultMaxSpans             = 100000
 )
 
 // The gateway's limits that devstack.yaml does not set: reading a request's headers, and each wait for
@@ -67,6 +70,8 @@ const (
 	GatewaySendTimeout   = 60 * time.Second
 	// RegistryTopic keeps the schema registry's schemas (Confluent's registry uses the same name).
 	RegistryTopic = "_schemas"
+	// TelemetryMaxBody bounds one OTLP request body (decompressed).
+	TelemetryMaxBody = 16 << 20
 	// PostgresStartTimeout bounds waiting for PostgreSQL to accept connections (crash recovery after
 	// a kill can take a while on a big data directory).
 	PostgresStartTimeout = 2 * time.Minute
@@ -177,6 +182,19 @@ func (l *loader) applyDefaults(c *Config) {
 		}
 		r.Subjects[name] = sub
 	}
+
+	t := &c.Telemetry
+	setBool(&t.Enabled, true)
+	if !l.has("telemetry.http_port") { // 0 written in the file: a free port
+		t.HTTPPort = DefaultOTLPHTTPPort
+	}
+	if !l.has("telemetry.grpc_port") { // 0: a free port, -1: none
+		t.GRPCPort = DefaultOTLPGRPCPort
+	}
+	if !l.has("telemetry.max_spans") {
+		t.MaxSpans = DefaultMaxSpans
+	}
+	setBool(&t.Persist, true)
 
 	g := &c.Gateway
 	if g.Enabled == nil {

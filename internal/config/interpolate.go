@@ -24,6 +24,8 @@ import (
 var injectedVars = map[string]bool{
 	"PORT": true, "DEVSTACK_SERVICE": true, "DEVSTACK_REPLICA": true, "DEVSTACK_STACK": true,
 	"KAFKA_BROKERS": true, "DATABASE_URL": true, "GATEWAY_URL": true, "SCHEMA_REGISTRY_URL": true,
+	"OTEL_EXPORTER_OTLP_ENDPOINT": true, "OTEL_EXPORTER_OTLP_PROTOCOL": true, "OTEL_SERVICE_NAME": true,
+	"OTEL_RESOURCE_ATTRIBUTES": true,
 }
 
 // lookupFunc returns a variable's value and whether it is set.

@@ -437,6 +437,12 @@ func (c *Config) PostgresEnabled() bool {
 // broker runs.
 func (c *Config) RegistryEnabled() bool { return boolOr(c.Registry.Enabled, c.BrokerEnabled()) }
 
+// TelemetryEnabled reports whether the OTLP receiver runs (telemetry.enabled, default true).
+func (c *Config) TelemetryEnabled() bool { return boolOr(c.Telemetry.Enabled, true) }
+
+// TelemetryPersist reports whether spans are kept in <state_dir>/traces (telemetry.persist, default true).
+func (c *Config) TelemetryPersist() bool { return boolOr(c.Telemetry.Persist, true) }
+
 // GatewayEnabled reports whether the gateway runs: gateway.enabled when set, else whether any
 // route exists.
 func (c *Config) GatewayEnabled() bool {

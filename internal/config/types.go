@@ -18,14 +18,15 @@ type Config struct {
 	// Env is added to every service's environment (a service's own env wins).
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty" jsonschema_description:"Environment for every service (a service's own env wins). A mapping or a list of KEY=VALUE."`
 
-	Control  Control             `yaml:"control,omitempty" json:"control,omitempty" jsonschema_description:"The loopback control API used by devstack status, logs and restart."`
-	Broker   Broker              `yaml:"broker,omitempty" json:"broker,omitempty" jsonschema_description:"The embedded Kafka-compatible broker."`
-	Postgres Postgres            `yaml:"postgres,omitempty" json:"postgres,omitempty" jsonschema_description:"The embedded PostgreSQL server."`
-	Gateway  Gateway             `yaml:"gateway,omitempty" json:"gateway,omitempty" jsonschema_description:"The API gateway in front of the services."`
-	Registry Registry            `yaml:"registry,omitempty" json:"registry,omitempty" jsonschema_description:"The Confluent-compatible schema registry next to the broker, and the schemas devstack registers in it (schemas as code)."`
-	Services map[string]*Service `yaml:"services,omitempty" json:"services,omitempty" jsonschema_description:"The processes devstack runs, by name ([a-z0-9][a-z0-9_-]*)."`
-	Tests    []Test              `yaml:"tests,omitempty" json:"tests,omitempty" jsonschema_description:"Commands devstack test runs once every service is ready."`
-	Logs     Logs                `yaml:"logs,omitempty" json:"logs,omitempty" jsonschema_description:"How much of each service's output is kept in <state_dir>/logs."`
+	Control   Control             `yaml:"control,omitempty" json:"control,omitempty" jsonschema_description:"The loopback control API used by devstack status, logs and restart."`
+	Broker    Broker              `yaml:"broker,omitempty" json:"broker,omitempty" jsonschema_description:"The embedded Kafka-compatible broker."`
+	Postgres  Postgres            `yaml:"postgres,omitempty" json:"postgres,omitempty" jsonschema_description:"The embedded PostgreSQL server."`
+	Gateway   Gateway             `yaml:"gateway,omitempty" json:"gateway,omitempty" jsonschema_description:"The API gateway in front of the services."`
+	Registry  Registry            `yaml:"registry,omitempty" json:"registry,omitempty" jsonschema_description:"The Confluent-compatible schema registry next to the broker, and the schemas devstack registers in it (schemas as code)."`
+	Services  map[string]*Service `yaml:"services,omitempty" json:"services,omitempty" jsonschema_description:"The processes devstack runs, by name ([a-z0-9][a-z0-9_-]*)."`
+	Tests     []Test              `yaml:"tests,omitempty" json:"tests,omitempty" jsonschema_description:"Commands devstack test runs once every service is ready."`
+	Logs      Logs                `yaml:"logs,omitempty" json:"logs,omitempty" jsonschema_description:"How much of each service's output is kept in <state_dir>/logs."`
+	Telemetry Telemetry           `yaml:"telemetry,omitempty" json:"telemetry,omitempty" jsonschema_description:"The OTLP receiver that keeps the services' traces (and takes their OTLP logs and metrics), and the span store behind it."`
 
 	// Set by Load, not from YAML.
 	Path       string            `yaml:"-" json:"-"` // absolute path of the file
@@ -80,6 +81,22 @@ type Registry struct {
 	Compatibility string `yaml:"compatibility,omitempty" json:"compatibility,omitempty" jsonschema_description:"Global compatibility level until PUT /config changes it. Default BACKWARD." jsonschema:"enum=NONE,enum=BACKWARD,enum=BACKWARD_TRANSITIVE,enum=FORWARD,enum=FORWARD_TRANSITIVE,enum=FULL,enum=FULL_TRANSITIVE"`
 	// Subjects are registered at start, before the services, and again when their file is saved.
 	Subjects map[string]Subject `yaml:"subjects,omitempty" json:"subjects,omitempty" jsonschema_description:"Schemas as code: subject name to schema file. Each is registered once the registry is up (before any service starts) and again whenever its file is saved; a refused schema is reported and the registered version stays."`
+}
+
+// Telemetry configures the OTLP receiver (HTTP and gRPC on 127.0.0.1) and the span store. Services and
+// test commands get OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES pointing at it.
+type Telemetry struct {
+	// Enabled defaults to true.
+	Enabled *bool `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema_description:"Run the OTLP receiver and keep traces. Default true."`
+	// HTTPPort on 127.0.0.1. Default 4318; 0 written in the file means a free port.
+	HTTPPort int `yaml:"http_port,omitempty" json:"http_port,omitempty" jsonschema_description:"Port of OTLP/HTTP (protobuf and JSON) on 127.0.0.1. Default 4318; 0 picks a free port (services get the real one in OTEL_EXPORTER_OTLP_ENDPOINT)." jsonschema:"minimum=0,maximum=65535"`
+	// GRPCPort on 127.0.0.1. Default 4317; 0 means a free port, -1 no gRPC listener.
+	GRPCPort int `yaml:"grpc_port,omitempty" json:"grpc_port,omitempty" jsonschema_description:"Port of OTLP/gRPC on 127.0.0.1. Default 4317; 0 picks a free port; -1 runs no gRPC listener." jsonschema:"minimum=-1,maximum=65535"`
+	// MaxSpans bounds the spans kept (in memory and on disk); the oldest traces are evicted whole.
+	MaxSpans int `yaml:"max_spans,omitempty" json:"max_spans,omitempty" jsonschema_description:"Spans kept in memory and in <state_dir>/traces; past it the oldest traces are dropped whole. At least 1. Default 100000." jsonschema:"minimum=1,maximum=10000000"`
+	// Persist keeps spans in <state_dir>/traces across restarts (default true).
+	Persist *bool `yaml:"persist,omitempty" json:"persist,omitempty" jsonschema_description:"Keep spans in <state_dir>/traces so the last runs' traces survive a restart. Default true."`
 }
 
 // Subject is one schema file registered under a subject (registry.subjects).

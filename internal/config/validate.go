@@ -31,6 +31,7 @@ var validators = []func(*loader, *Config){
 	validateSources,
 	validateGateway,
 	validateRegistry,
+	validateTelemetry,
 	validateTests,
 }
 
@@ -447,6 +448,10 @@ func validatePorts(l *loader, c *Config) {
 	}
 	if c.RegistryEnabled() {
 		add("registry.port", c.Registry.Port, 1)
+	}
+	if c.TelemetryEnabled() {
+		add("telemetry.http_port", c.Telemetry.HTTPPort, 1)
+		add("telemetry.grpc_port", c.Telemetry.GRPCPort, 1)
 	}
 	if c.GatewayEnabled() {
 		add("gateway.http_port", c.Gateway.HTTPPort, 1)

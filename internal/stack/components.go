@@ -26,6 +26,10 @@ func (s *Stack) components() []Component {
 		// before it starts anything)
 		cs = append(cs, s.controlComponent())
 	}
+	if s.cfg.TelemetryEnabled() {
+		// before the broker and the gateway, which send their spans to its store
+		cs = append(cs, s.telemetryComponent())
+	}
 	if s.cfg.BrokerEnabled() {
 		cs = append(cs, s.brokerComponent(s.infra.StartKafka))
 	}
@@ -60,9 +64,10 @@ func (s *Stack) controlComponent() Component {
 
 // brokerComponent runs the Kafka-compatible broker that start starts (an Infra's StartKafka).
 func (s *Stack) brokerComponent(start func(context.Context, broker.Options) (Kafka, error)) Component {
-	return Component{Name: CompBroker, After: []string{CompControl}, Start: func(ctx context.Context) (*Running, error) {
+	return Component{Name: CompBroker, After: []string{CompControl, CompTelemetry}, Start: func(ctx context.Context) (*Running, error) {
 		o := brokerOptions(s.cfg)
 		o.Logger = s.log.With("component", CompBroker)
+		o.Spans = s.spanSink()
 		k, err := start(ctx, o)
 		if err != nil {
 			return nil, err
@@ -156,10 +161,10 @@ func (s *Stack) ensureDatabases(ctx context.Context, db Database) (map[string]st
 
 // gatewayComponent runs the API gateway; its upstreams follow the services, its routes devstack.yaml.
 func (s *Stack) gatewayComponent() Component {
-	return Component{Name: CompGateway, After: []string{CompControl}, Start: func(ctx context.Context) (*Running, error) {
+	return Component{Name: CompGateway, After: []string{CompControl, CompTelemetry}, Start: func(ctx context.Context) (*Running, error) {
 		sm := newServiceMetrics(s.bus)
 		gw, err := proxy.New(gatewayConfig(s.cfg), proxy.Options{Bus: s.bus, Logs: s.logs, Logger: s.log.With("component", CompGateway),
-			Collectors: s.collectors(sm)})
+			Collectors: s.collectors(sm), Spans: s.spanSink()})
 		if err != nil {
 			return nil, err
 		}
@@ -216,6 +221,9 @@ func (s *Stack) servicesComponent() Component {
 			}
 			if s.reg != nil {
 				co.registryURL = s.reg.URL()
+			}
+			if s.otlp != nil {
+				co.otlpEndpoint = "http://" + s.otlp.HTTPAddr()
 			}
 			s.mu.Unlock()
 			if co.dbURL == nil {

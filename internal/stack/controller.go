@@ -273,14 +273,3 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 		s.bus.Notify("warn", msg)
 	}
 }
-
-// Traces implements control.Controller.
-func (s *Stack) Traces(context.Context, event.TraceQuery) ([]event.TraceSummary, error) {
-	// the telemetry component fills this in
-	return nil, control.ErrNoTelemetry
-}
-
-// Trace implements control.Controller.
-func (s *Stack) Trace(context.Context, string) ([]event.Span, error) {
-	return nil, control.ErrNoTelemetry
-}

@@ -42,6 +42,7 @@ broker:
   topics:
     orders: {partitions: 2}
 registry: {port: 0}
+telemetry: {http_port: 0, grpc_port: 0}
 services:
   env:
     command: env > env.txt; exec sleep 60

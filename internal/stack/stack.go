@@ -24,6 +24,7 @@ import (
 	"github.com/devstack-dev/devstack/internal/proxy"
 	"github.com/devstack-dev/devstack/internal/schemareg"
 	"github.com/devstack-dev/devstack/internal/supervisor"
+	"github.com/devstack-dev/devstack/internal/telemetry"
 )
 
 // Component names on the event bus.
@@ -99,6 +100,8 @@ type Stack struct {
 	gw    *proxy.Gateway
 	reg   *schemareg.Registry
 	sup   *supervisor.Supervisor
+	spans *telemetry.Store    // nil without telemetry
+	otlp  *telemetry.Receiver // nil without telemetry
 
 	stopping   atomic.Bool   // set when Run begins to stop everything
 	infraReady chan struct{} // closed when infrastructure is up and services are starting

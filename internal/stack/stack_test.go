@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -62,7 +63,12 @@ func newRealStack(t *testing.T, yaml string) realStack {
 	rs := realStack{dir: t.TempDir()}
 	rs.path = filepath.Join(rs.dir, "devstack.yaml")
 	rs.ports = map[string]int{}
-	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "PG_PORT", "GATEWAY_PORT", "REGISTRY_PORT"} {
+	// the OTLP receiver runs by default: a file without telemetry: gets it on free ports, as 4318 and 4317
+	// are no test's to take
+	if !regexp.MustCompile(`(?m)^telemetry:`).MatchString(yaml) {
+		yaml = strings.TrimRight(yaml, "\n") + "\ntelemetry: {http_port: ${TELEMETRY_PORT}, grpc_port: ${OTLP_GRPC_PORT}}\n"
+	}
+	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "PG_PORT", "GATEWAY_PORT", "REGISTRY_PORT", "TELEMETRY_PORT", "OTLP_GRPC_PORT"} {
 		rs.ports[k] = testkit.FreePort(t)
 		yaml = strings.ReplaceAll(yaml, "${"+k+"}", fmt.Sprint(rs.ports[k]))
 	}
@@ -174,7 +180,8 @@ func TestStackRunsTheRealParts(t *testing.T) {
 	}
 	addrs := st.Addrs()
 	want := map[string]int{CompControl: rs.ports["CONTROL_PORT"], CompBroker: rs.ports["BROKER_PORT"],
-		CompPostgres: rs.ports["PG_PORT"], CompGateway: rs.ports["GATEWAY_PORT"], CompRegistry: rs.ports["REGISTRY_PORT"]}
+		CompPostgres: rs.ports["PG_PORT"], CompGateway: rs.ports["GATEWAY_PORT"], CompRegistry: rs.ports["REGISTRY_PORT"],
+		CompTelemetry: rs.ports["TELEMETRY_PORT"]}
 	for name, port := range want {
 		if !strings.HasSuffix(addrs[name], fmt.Sprintf(":%d", port)) {
 			t.Errorf("%s ready on %q, want port %d", name, addrs[name], port)
@@ -253,8 +260,9 @@ func TestStackRunsTheRealParts(t *testing.T) {
 			stopped = append(stopped, "services")
 		}
 	}
-	if len(stopped) != 6 || stopped[0] != "services" || stopped[5] != CompControl || slices.Index(stopped, CompRegistry) > slices.Index(stopped, CompBroker) {
-		t.Errorf("stopped in order %q; want the services first, the registry before the broker, control last", stopped)
+	if len(stopped) != 7 || stopped[0] != "services" || stopped[6] != CompControl || slices.Index(stopped, CompRegistry) > slices.Index(stopped, CompBroker) ||
+		slices.Index(stopped, CompTelemetry) < slices.Index(stopped, CompBroker) || slices.Index(stopped, CompTelemetry) < slices.Index(stopped, CompGateway) {
+		t.Errorf("stopped in order %q; want the services first, the registry before the broker, telemetry after the broker and the gateway, control last", stopped)
 	}
 	for name, port := range want {
 		if !portFree(port) {
@@ -316,7 +324,7 @@ func TestStackFailedStartStopsTheStartedParts(t *testing.T) {
 			t.Errorf("service %s started although the stack failed to start", sv.Name)
 		}
 	}
-	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "PG_PORT", "REGISTRY_PORT"} {
+	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "PG_PORT", "REGISTRY_PORT", "TELEMETRY_PORT", "OTLP_GRPC_PORT"} {
 		if !portFree(rs.ports[k]) {
 			t.Errorf("%s %d still in use after the failed start", k, rs.ports[k])
 		}
@@ -349,7 +357,7 @@ func TestStackCtxEndsMidStart(t *testing.T) {
 			t.Errorf("%s is still %s after Run returned", c.Name, c.Status)
 		}
 	}
-	for _, k := range []string{"BROKER_PORT", "PG_PORT", "GATEWAY_PORT", "REGISTRY_PORT"} {
+	for _, k := range []string{"BROKER_PORT", "PG_PORT", "GATEWAY_PORT", "REGISTRY_PORT", "TELEMETRY_PORT", "OTLP_GRPC_PORT"} {
 		if !portFree(rs.ports[k]) {
 			t.Errorf("%s %d still in use after Run returned", k, rs.ports[k])
 		}
@@ -359,9 +367,10 @@ func TestStackCtxEndsMidStart(t *testing.T) {
 	}
 }
 
-// The stack's parts and what each waits for: the broker, the database and the gateway start together once
-// the control API listens, the schema registry once the broker is ready, the services after every part; a
-// disabled part is not a component (without a broker, no registry).
+// The stack's parts and what each waits for: the telemetry receiver and the database start once the
+// control API listens, the broker and the gateway once telemetry is ready (they send it their spans), the
+// schema registry once the broker is ready, the services after every part; a disabled part is not a
+// component (without a broker, no registry; without telemetry, nothing waits for it).
 func TestStackComponents(t *testing.T) {
 	tests := []struct {
 		name string
@@ -370,17 +379,19 @@ func TestStackComponents(t *testing.T) {
 		want []string // name<-after,after
 	}{
 		{"every part", fullStack, Options{},
-			[]string{"control<-", "broker<-control", "registry<-broker", "postgres<-control", "gateway<-control", "services<-control,broker,registry,postgres,gateway"}},
+			[]string{"control<-", "telemetry<-control", "broker<-control,telemetry", "registry<-broker", "postgres<-control", "gateway<-control,telemetry", "services<-control,telemetry,broker,registry,postgres,gateway"}},
 		{"no control API", fullStack, Options{NoControl: true},
-			[]string{"broker<-control", "registry<-broker", "postgres<-control", "gateway<-control", "services<-broker,registry,postgres,gateway"}},
+			[]string{"telemetry<-control", "broker<-control,telemetry", "registry<-broker", "postgres<-control", "gateway<-control,telemetry", "services<-telemetry,broker,registry,postgres,gateway"}},
 		{"registry disabled", strings.Replace(fullStack, "registry: {port: ${REGISTRY_PORT}}", "registry: {enabled: false}", 1), Options{},
-			[]string{"control<-", "broker<-control", "postgres<-control", "gateway<-control", "services<-control,broker,postgres,gateway"}},
+			[]string{"control<-", "telemetry<-control", "broker<-control,telemetry", "postgres<-control", "gateway<-control,telemetry", "services<-control,telemetry,broker,postgres,gateway"}},
+		{"telemetry disabled", fullStack + "telemetry: {enabled: false}\n", Options{},
+			[]string{"control<-", "broker<-control,telemetry", "registry<-broker", "postgres<-control", "gateway<-control,telemetry", "services<-control,broker,registry,postgres,gateway"}},
 		{"broker and postgres disabled", strings.NewReplacer(
 			"broker: {port: ${BROKER_PORT}, persist: false, topics: {events: {partitions: 2}}}", "broker: {enabled: false}",
 			"postgres: {port: ${PG_PORT}}", "postgres: {enabled: false}",
 			"registry: {port: ${REGISTRY_PORT}}\n", "",
 			"    database: true\n", "").Replace(fullStack), Options{},
-			[]string{"control<-", "gateway<-control", "services<-control,gateway"}},
+			[]string{"control<-", "telemetry<-control", "gateway<-control,telemetry", "services<-control,telemetry,gateway"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

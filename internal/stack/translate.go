@@ -170,17 +170,24 @@ type coordinates struct {
 	kafka       string
 	gatewayURL  string
 	registryURL string
-	dbURL       map[string]string // service -> DATABASE_URL
+	// otlpEndpoint is the OTLP/HTTP receiver's URL ("" without telemetry).
+	otlpEndpoint string
+	dbURL        map[string]string // service -> DATABASE_URL
 }
 
-// serviceEnv builds a service's environment: the process environment, then .env, then the stack-wide
-// env:, then the stack's coordinates, then the service's own env: (which may override anything).
+// serviceEnv builds a service's environment: the process environment, then the OpenTelemetry SDK's
+// variables, then .env, then the stack-wide env:, then the stack's coordinates, then the service's own
+// env: (which may override anything). OTEL_RESOURCE_ATTRIBUTES gets its instance attributes per
+// replica (instanceEnv).
 func serviceEnv(c *config.Config, s *config.Service, co coordinates) []string {
 	m := map[string]string{}
 	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok && !stackOwned(k) {
+		if k, v, ok := strings.Cut(kv, "="); ok && !stackOwned(k) && (co.otlpEndpoint == "" || !otelOwned(k)) {
 			m[k] = v
 		}
+	}
+	if co.otlpEndpoint != "" { // the user's own OTEL_* in .env or env: win
+		maps.Copy(m, otelEnv(co.otlpEndpoint, s.Name))
 	}
 	for k, v := range c.DotEnv {
 		m[k] = v
@@ -215,6 +222,33 @@ func serviceEnv(c *config.Config, s *config.Service, co coordinates) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// otelOwned names the OpenTelemetry variables devstack sets when telemetry runs: a value inherited from
+// the shell (another stack's endpoint) must not reach a service; the user's .env and env: still win.
+func otelOwned(k string) bool {
+	switch k {
+	case envOTLPEndpoint, envOTLPProtocol, envServiceName, envResourceAttr:
+		return true
+	}
+	return false
+}
+
+// instanceEnv returns the per-instance variables of a service whose environment is env: its
+// OTEL_RESOURCE_ATTRIBUTES with the instance's id and replica added (nil without telemetry).
+func instanceEnv(env []string, service string, telemetryOn bool) func(int) []string {
+	if !telemetryOn {
+		return nil
+	}
+	base := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, envResourceAttr+"="); ok {
+			base = v
+		}
+	}
+	return func(replica int) []string {
+		return []string{envResourceAttr + "=" + instanceResourceAttrs(base, service, replica)}
+	}
 }
 
 // stackOwned names the variables devstack sets for each service: values inherited from the shell that
@@ -256,6 +290,7 @@ func supervisorSpecs(c *config.Config, co coordinates) ([]supervisor.Spec, error
 			StopGrace:   s.StopGrace.D(),
 			Settle:      s.Settle.D(),
 		}
+		sp.InstanceEnv = instanceEnv(sp.Env, name, co.otlpEndpoint != "")
 		for dep, d := range s.DependsOn {
 			if ds := c.Services[dep]; ds != nil && ds.Disabled {
 				continue

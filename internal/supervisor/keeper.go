@@ -93,13 +93,23 @@ func (k *keeper) update(fn func(in *event.Instance)) {
 }
 
 func (k *keeper) env() []string {
-	env := make([]string, 0, len(k.sv.spec.Env)+2)
+	var extra []string
+	if f := k.sv.spec.InstanceEnv; f != nil {
+		extra = f(k.replica)
+	}
+	replaced := map[string]bool{"PORT": true, "DEVSTACK_REPLICA": true}
+	for _, kv := range extra {
+		name, _, _ := strings.Cut(kv, "=")
+		replaced[name] = true
+	}
+	env := make([]string, 0, len(k.sv.spec.Env)+2+len(extra))
 	for _, kv := range k.sv.spec.Env {
-		if strings.HasPrefix(kv, "PORT=") || strings.HasPrefix(kv, "DEVSTACK_REPLICA=") {
+		if name, _, _ := strings.Cut(kv, "="); replaced[name] {
 			continue
 		}
 		env = append(env, kv)
 	}
+	env = append(env, extra...)
 	return append(env, "PORT="+strconv.Itoa(k.port), "DEVSTACK_REPLICA="+strconv.Itoa(k.replica))
 }
 

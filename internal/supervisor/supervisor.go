@@ -44,6 +44,9 @@ type Spec struct {
 	// Settle: without a probe, an instance is ready once it has run this long, so a crash loop never
 	// counts as ready; 0 means ready as soon as it started.
 	Settle time.Duration
+	// InstanceEnv returns more "K=V" for one replica, replacing Env's values of the same keys (the
+	// stack's per-instance OTEL_RESOURCE_ATTRIBUTES). nil: none.
+	InstanceEnv func(replica int) []string
 }
 
 // Probe decides when an instance is ready; with none set it is ready once it has run Spec.Settle.

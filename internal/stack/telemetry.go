@@ -1,0 +1,173 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/devstack-dev/devstack/internal/config"
+	"github.com/devstack-dev/devstack/internal/control"
+	"github.com/devstack-dev/devstack/internal/event"
+	"github.com/devstack-dev/devstack/internal/telemetry"
+)
+
+// CompTelemetry is the OTLP receiver's component name on the bus (control.Endpoints.Telemetry reads
+// its Addr, the OTLP/HTTP host:port).
+const CompTelemetry = "telemetry"
+
+// The OpenTelemetry SDK variables every service instance and test command gets when telemetry runs.
+const (
+	envOTLPEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	envOTLPProtocol = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	envServiceName  = "OTEL_SERVICE_NAME"
+	envResourceAttr = "OTEL_RESOURCE_ATTRIBUTES"
+)
+
+// telemetryOptions are the span store's and the receiver's settings from the config (the receiver's
+// store and callbacks are added by the caller).
+func telemetryOptions(c *config.Config) (telemetry.StoreOptions, telemetry.Options) {
+	t := c.Telemetry
+	so := telemetry.StoreOptions{MaxSpans: t.MaxSpans}
+	if c.TelemetryPersist() {
+		so.Dir = filepath.Join(c.StateDirPath(), "traces")
+	}
+	ro := telemetry.Options{HTTPAddr: hostPort("127.0.0.1", t.HTTPPort), MaxBodyBytes: config.TelemetryMaxBody}
+	if t.GRPCPort >= 0 {
+		ro.GRPCAddr = hostPort("127.0.0.1", t.GRPCPort)
+	}
+	return so, ro
+}
+
+// telemetryComponent runs the OTLP receiver and the span store. It starts before the broker and the
+// gateway, which add their own spans to the store.
+func (s *Stack) telemetryComponent() Component {
+	return Component{Name: CompTelemetry, After: []string{CompControl}, Start: func(context.Context) (*Running, error) {
+		so, ro := telemetryOptions(s.cfg)
+		log := s.log.With("component", CompTelemetry)
+		so.Logger, ro.Logger = log, log
+		store, err := telemetry.OpenStore(so)
+		if err != nil {
+			return nil, err
+		}
+		ro.Store = store
+		ro.Logs = s.logs.Append
+		// ro.Metrics stays nil until the stack keeps OTLP metrics: the receiver counts and drops them
+		rcv, err := telemetry.Listen(ro)
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		failed, stop := serve(rcv.Serve)
+		s.mu.Lock()
+		s.spans, s.otlp = store, rcv
+		s.mu.Unlock()
+		spans, traces := store.Len()
+		detail := fmt.Sprintf("%d traces kept", traces)
+		if spans > 0 && so.Dir != "" {
+			detail = fmt.Sprintf("%d traces kept from the last run", traces)
+		}
+		if a := rcv.GRPCAddr(); a != "" {
+			detail = "grpc " + a + ", " + detail
+		}
+		return &Running{
+			Addr:   rcv.HTTPAddr(),
+			Detail: detail,
+			Failed: failed,
+			Stop: func() error {
+				stop()
+				// the store stays readable (Traces, Trace); what it still had queued is written
+				return store.Close()
+			},
+		}, nil
+	}}
+}
+
+// spanSink is where the broker and the gateway send their spans: the store's AddSpans, or nil (tracing
+// off) without telemetry.
+func (s *Stack) spanSink() event.SpanSink {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spans == nil {
+		return nil
+	}
+	return s.spans.AddSpans
+}
+
+// Traces implements control.Controller.
+func (s *Stack) Traces(_ context.Context, q event.TraceQuery) ([]event.TraceSummary, error) {
+	s.mu.Lock()
+	st := s.spans
+	s.mu.Unlock()
+	if st == nil {
+		return nil, control.ErrNoTelemetry
+	}
+	return st.Traces(q), nil
+}
+
+// Trace implements control.Controller.
+func (s *Stack) Trace(_ context.Context, id string) ([]event.Span, error) {
+	s.mu.Lock()
+	st := s.spans
+	s.mu.Unlock()
+	if st == nil {
+		return nil, control.ErrNoTelemetry
+	}
+	spans, ok := st.Trace(strings.ToLower(id))
+	if !ok {
+		return nil, fmt.Errorf("trace %s: %w (it may have been evicted: telemetry.max_spans)", id, control.ErrNotFound)
+	}
+	return spans, nil
+}
+
+// telemetryCollector is the receiver's collector once it runs (nothing before, or without telemetry).
+type telemetryCollector struct{ s *Stack }
+
+// Describe implements prometheus.Collector: it describes nothing (unchecked, like the registry's).
+func (telemetryCollector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect implements prometheus.Collector.
+func (c telemetryCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.mu.Lock()
+	r := c.s.otlp
+	c.s.mu.Unlock()
+	if r != nil {
+		r.Collector().Collect(ch)
+	}
+}
+
+// otelEnv is what a service (or test command) gets so a stock OpenTelemetry SDK exports to the stack:
+// the endpoint, the protocol and the service's name. A user's own values (.env, env:, the service's
+// env:) are applied after these and win.
+func otelEnv(endpoint, service string) map[string]string {
+	return map[string]string{
+		envOTLPEndpoint: endpoint,
+		envOTLPProtocol: "http/protobuf",
+		envServiceName:  service,
+	}
+}
+
+// instanceResourceAttrs adds service.instance.id=<service>-<replica> and devstack.replica=<replica> to
+// a user's OTEL_RESOURCE_ATTRIBUTES (base, maybe ""), unless base sets them itself.
+func instanceResourceAttrs(base, service string, replica int) string {
+	has := map[string]bool{}
+	for kv := range strings.SplitSeq(base, ",") {
+		if k, _, ok := strings.Cut(kv, "="); ok {
+			has[strings.TrimSpace(k)] = true
+		}
+	}
+	parts := []string{}
+	if strings.TrimSpace(base) != "" {
+		parts = append(parts, base)
+	}
+	if !has[telemetry.InstanceAttr] {
+		parts = append(parts, telemetry.InstanceAttr+"="+service+"-"+strconv.Itoa(replica))
+	}
+	if !has[telemetry.ReplicaAttr] {
+		parts = append(parts, telemetry.ReplicaAttr+"="+strconv.Itoa(replica))
+	}
+	return strings.Join(parts, ",")
+}
