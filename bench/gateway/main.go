@@ -1,5 +1,6 @@
 // Command gateway runs the devstack gateway (internal/proxy) with one route for the benchmark:
-// plain, or with JWT auth and a (never reached) rate limit.
+// plain, or with JWT auth and a (never reached) rate limit; with -tracing, with a server span per
+// request (Options.Spans).
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +28,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here until exit")
 	accessLog := flag.Bool("access-log", true, "publish access records to an event bus and log ring, as devstack up does")
 	memProfile := flag.String("memprofile", "", "write an allocation profile here at exit")
+	tracing := flag.Bool("tracing", false, "make a server span per request (the sink counts them, as cheap as a sink can be: what is measured is the gateway's cost)")
 	connLifetime := flag.Duration("conn-lifetime", config.DefaultUpstreamConnLifetime.D(), "gateway.upstream_conn_lifetime (0: no limit)")
 	flag.Parse()
 	if *tokenFile != "" {
@@ -48,6 +51,10 @@ func main() {
 	opts := proxy.Options{}
 	if *accessLog {
 		opts.Bus, opts.Logs = event.NewBus("bench"), event.NewLogs(10000)
+	}
+	var spans atomic.Int64
+	if *tracing {
+		opts.Spans = func(b []event.Span) { spans.Add(int64(len(b))) }
 	}
 	// devstack's defaults (internal/config owns them; proxy.New defaults nothing)
 	g, err := proxy.New(proxy.Config{Host: "127.0.0.1", HTTPPort: *port, HTTPSPort: -1, StateDir: *state, Routes: []proxy.Route{route},
@@ -75,6 +82,9 @@ func main() {
 	}()
 	if err := g.Run(ctx); err != nil {
 		log.Print(err)
+	}
+	if *tracing {
+		log.Printf("spans: %d", spans.Load())
 	}
 	if *memProfile != "" {
 		f, err := os.Create(*memProfile)

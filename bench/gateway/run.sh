@@ -58,7 +58,7 @@ echo "building ..." >&2
 # reference point, not part of devstack: a bare fasthttp proxy (its own module, pinned in its go.mod)
 (cd "$ROOT/bench/gateway/fasthttpref" && go build -o "$TMP/fasthttpref" .)
 
-UP=$(free_port); NGX=$(free_port); GW=$(free_port); GWA=$(free_port); REF=$(free_port)
+UP=$(free_port); NGX=$(free_port); GW=$(free_port); GWA=$(free_port); REF=$(free_port); GWT=$(free_port); GWAT=$(free_port)
 "$TMP/upstream" -addr "127.0.0.1:$UP" 2>"$TMP/upstream.log" & PIDS+=($!)
 UPPID=$!
 mkdir -p "$TMP/nginx" "$TMP/state"
@@ -120,10 +120,15 @@ NGXPID=$!
 GWPID=$!
 "$TMP/gateway" -port "$GWA" -upstream "127.0.0.1:$UP" -state "$TMP/state" -auth 2>"$TMP/gwa.log" & PIDS+=($!)
 GWAPID=$!
+# the same two gateways with tracing on (a server span per request, traceparent upstream)
+"$TMP/gateway" -port "$GWT" -upstream "127.0.0.1:$UP" -state "$TMP/state" -tracing 2>"$TMP/gwt.log" & PIDS+=($!)
+GWTPID=$!
+"$TMP/gateway" -port "$GWAT" -upstream "127.0.0.1:$UP" -state "$TMP/state" -auth -tracing 2>"$TMP/gwat.log" & PIDS+=($!)
+GWATPID=$!
 "$TMP/fasthttpref" -addr "127.0.0.1:$REF" -upstream "127.0.0.1:$UP" 2>"$TMP/ref.log" & PIDS+=($!)
 REFPID=$!
 TOKEN=$(cat "$TMP/token")
-for p in $UP $NGX $GW $GWA $REF; do wait_port "$p"; done
+for p in $UP $NGX $GW $GWA $REF $GWT $GWAT; do wait_port "$p"; done
 NGXPIDS="$NGXPID $(pgrep -d' ' -P "$NGXPID" || true)" # master and workers
 
 # name|url|extra wrk args|pids whose CPU time is the proxy's cost (the upstream's for the direct row)
@@ -136,10 +141,14 @@ CASES=(
   "nginx + limit_req, same bearer token and headers (token not verified)|http://127.0.0.1:$NGX/same/|auth|$NGXPIDS"
   "devstack gateway + JWT + rate limit|http://127.0.0.1:$GWA/|auth|$GWAPID"
   "reference: bare fasthttp proxy (not devstack)|http://127.0.0.1:$REF/||$REFPID"
+  "devstack gateway, tracing on|http://127.0.0.1:$GWT/||$GWTPID"
+  "devstack gateway + JWT + rate limit, tracing on|http://127.0.0.1:$GWAT/|auth|$GWATPID"
 )
 # each devstack row and the nginx row that sends the upstream the same request and the client the
 # same response headers (CASES indexes)
 LIKE=([3]=2 [5]=4)
+# each tracing row and the same gateway with tracing off (CASES indexes)
+TRACED=([7]=3 [8]=5)
 # cpu_ticks PIDS: user+system CPU time of the processes, in clock ticks
 cpu_ticks() { local t=0 p; for p in $1; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
 HZ=$(getconf CLK_TCK)
@@ -199,7 +208,7 @@ paired() {
   paste -d' ' <(printf '%s' "${RUNS[$1]}") <(printf '%s' "${RUNS[$2]}") |
     awk -v f="$3" '{ if ($(f+4) > 0) print $f / $(f+4) }' | sort -n | awk '{a[NR]=$0} END{ if (NR) printf "%.2f×", a[int((NR+1)/2)]; else print "-" }'
 }
-SUMMARY=()
+SUMMARY=(); TSUMMARY=()
 for i in "${!CASES[@]}"; do
   IFS='|' read -r n _ _ <<<"${CASES[$i]}"
   read -r rps p50 p99 bad <<<"$(median "$n")"
@@ -211,6 +220,11 @@ for i in "${!CASES[@]}"; do
     lr=$(paired "$n" "$ln" 1); lp=$(paired "$n" "$ln" 3)
     SUMMARY+=("- $n vs $ln: $lr the req/s, $lp the p99 (median of the per-round ratios).")
   fi
+  if [ -n "${TRACED[$i]:-}" ]; then
+    IFS='|' read -r ln _ <<<"${CASES[${TRACED[$i]}]}"
+    tr=$(paired "$n" "$ln" 1); tp=$(paired "$n" "$ln" 3)
+    TSUMMARY+=("- $n vs $ln: $tr the req/s, $tp the p99 (median of the per-round ratios); CPU $(median_cpu "$n") vs $(median_cpu "$ln") µs/req.")
+  fi
   all=$(printf '%s' "${RUNS[$n]}" | awk '{printf "%s%.0f", (NR>1?", ":""), $1}')
   cpr=$(median_cpu "$n")
   printf '| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$rps" "$p50" "$p99" "$ratio" "$pr" "${lr:--}" "${lp:--}" "$cpr" "$bad" "$all"
@@ -218,6 +232,9 @@ done
 echo
 echo "Like for like (each devstack row against the nginx row that sends the upstream the same request and the client the same response headers):"
 printf '%s\n' "${SUMMARY[@]}"
+echo
+echo "Tracing on vs off (the same gateway with a server span per request: a new trace each, traceparent sent upstream, traceresponse to the client; spans handed to a sink that counts them):"
+printf '%s\n' "${TSUMMARY[@]}"
 echo
 echo "Gateway event-loop counters after the run (devstack_gateway_fastpath_total): plain: $FAST_GW; JWT + rate limit: $FAST_GWA."
 cat <<'NOTES'

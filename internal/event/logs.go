@@ -239,5 +239,9 @@ func (a *Access) Line() string {
 	b = append(b, a.ClientIP...)
 	b = append(b, " rid="...)
 	b = append(b, a.RequestID...)
+	if a.TraceID != "" {
+		b = append(b, " trace="...)
+		b = append(b, a.TraceID...)
+	}
 	return string(b)
 }

@@ -9,28 +9,34 @@ import (
 	"github.com/devstack-dev/devstack/internal/event"
 )
 
-// Access records leave the request path through accessQueue: a request appends its record under a
-// mutex (no channel send, no goroutine wake-up per request) and the publisher drains a whole batch
-// at most every accessBatchDelay. When nothing is logged the publisher sleeps (no ticker).
+// Access records (and the gateway's spans) leave the request path through a batchQueue: a request
+// appends its record under a mutex (no channel send, no goroutine wake-up per request) and the
+// publisher drains a whole batch at most every accessBatchDelay. When nothing is logged the
+// publisher sleeps (no ticker).
 const (
 	accessQueueMax   = 8192                  // records held at most; beyond that they are dropped and counted
 	accessBatchDelay = 20 * time.Millisecond // how long the publisher lets a batch grow before draining it
 )
 
-type accessQueue struct {
+type batchQueue[T any] struct {
 	mu      sync.Mutex
-	buf     []event.Access
-	spare   []event.Access // the previous batch's storage, reused
-	kick    chan struct{}  // one token: the queue went from empty to non-empty
+	buf     []T
+	spare   []T           // the previous batch's storage, reused
+	kick    chan struct{} // one token: the queue went from empty to non-empty
 	dropped atomic.Int64
 }
 
-func newAccessQueue() *accessQueue {
-	return &accessQueue{buf: make([]event.Access, 0, 256), kick: make(chan struct{}, 1)}
+// accessQueue carries access records to the bus and the log ring.
+type accessQueue = batchQueue[event.Access]
+
+func newAccessQueue() *accessQueue { return newBatchQueue[event.Access]() }
+
+func newBatchQueue[T any]() *batchQueue[T] {
+	return &batchQueue[T]{buf: make([]T, 0, 256), kick: make(chan struct{}, 1)}
 }
 
 // push queues a record; it never blocks.
-func (q *accessQueue) push(a event.Access) {
+func (q *batchQueue[T]) push(a T) {
 	q.mu.Lock()
 	if len(q.buf) >= accessQueueMax {
 		q.mu.Unlock()
@@ -48,14 +54,14 @@ func (q *accessQueue) push(a event.Access) {
 	}
 }
 
-// drain hands every queued record, oldest first, to emit.
-func (q *accessQueue) drain(emit func(*event.Access)) {
+// drain hands every queued record, oldest first, to emit, in one batch (which emit must not keep).
+func (q *batchQueue[T]) drain(emit func([]T)) {
 	q.mu.Lock()
 	batch := q.buf
 	q.buf = q.spare[:0]
 	q.mu.Unlock()
-	for i := range batch {
-		emit(&batch[i])
+	if len(batch) > 0 {
+		emit(batch)
 	}
 	clear(batch) // do not keep the strings of old records alive
 	q.mu.Lock()
@@ -64,7 +70,7 @@ func (q *accessQueue) drain(emit func(*event.Access)) {
 }
 
 // run drains the queue until ctx ends, then drains what is left.
-func (q *accessQueue) run(ctx context.Context, emit func(*event.Access)) {
+func (q *batchQueue[T]) run(ctx context.Context, emit func([]T)) {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	defer t.Stop()

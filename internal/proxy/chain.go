@@ -276,6 +276,17 @@ type reqLog struct {
 	upstream string
 	subject  string
 	auth     string
+	// errMsg is the gateway's own failure (no ready instance, upstream timeout or error) for the span
+	errMsg string
+	// switched is when a protocol upgrade's 101 went out: the span covers the handshake only
+	switched time.Time
+	trace    traceCtx // on: tracing is on
+}
+
+// gatewayError answers with one of the gateway's own failures (a 5xx: the span's status is error).
+func (lg *reqLog) gatewayError(w http.ResponseWriter, status int, code, msg string) {
+	lg.status = writeError(w, status, code, msg)
+	lg.errMsg = msg
 }
 
 // ServeHTTP is the whole gateway pipeline for one request.
@@ -296,14 +307,40 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := clientIP(r)
 	var lg reqLog
+	if c.g.spans != nil {
+		tp := r.Header["Traceparent"]
+		v := ""
+		if len(tp) == 1 {
+			v = tp[0]
+		}
+		lg.trace = newTrace(v, len(tp), nil)
+		w.Header()["Traceresponse"] = []string{lg.trace.header()}
+	}
 	var rt *route
 	p := r.URL.Path
+	reserved := false
 	defer func() {
-		d := time.Since(start)
+		end := time.Now()
+		d := end.Sub(start)
 		if rt != nil {
 			rt.stats.record(lg.status, d, start)
 		}
 		c.g.logAccess(r, rt, rid, ip, start, d, &lg, p)
+		if lg.trace.on {
+			if !lg.switched.IsZero() {
+				end = lg.switched
+			}
+			s := spanRec{trace: lg.trace, start: start, end: end, method: r.Method, scheme: "http", host: r.Host, path: p,
+				reserved: reserved, upstream: lg.upstream, subject: lg.subject, auth: lg.auth, ip: ip, requestID: rid,
+				status: lg.status, errMsg: lg.errMsg}
+			if r.TLS != nil {
+				s.scheme = "https"
+			}
+			if rt != nil {
+				s.route, s.service = rt.Path, rt.Service
+			}
+			c.g.pushSpan(s)
+		}
 	}()
 
 	if raw := r.URL.RawPath; raw != "" {
@@ -323,6 +360,7 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// reserved paths are served by the gateway itself, before any route
 	if len(p) > 2 && (p[1] == '.' || p[1] == 'o' || p[1] == '_') {
 		if c.serveReserved(w, r, p, &lg) {
+			reserved = true
 			return
 		}
 	}
@@ -383,7 +421,7 @@ func (c *chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		release, ok := rt.acquireSlot(r)
 		if !ok {
 			w.Header()["Retry-After"] = []string{"1"}
-			lg.status = writeError(w, http.StatusServiceUnavailable, "overloaded", fmt.Sprintf("service %s has %d requests in flight (max_concurrent) and the queue is full", rt.Service, rt.MaxConcurrent))
+			lg.gatewayError(w, http.StatusServiceUnavailable, "overloaded", fmt.Sprintf("service %s has %d requests in flight (max_concurrent) and the queue is full", rt.Service, rt.MaxConcurrent))
 			return
 		}
 		defer release()
@@ -560,7 +598,8 @@ func (g *Gateway) logAccess(r *http.Request, rt *route, rid, ip string, start ti
 		return
 	}
 	a := event.Access{Time: start, RequestID: rid, Method: r.Method, Host: r.Host, Path: p, Status: lg.status,
-		Latency: d, Bytes: lg.bytes, Subject: lg.subject, Auth: lg.auth, ClientIP: ip, Upstream: lg.upstream}
+		Latency: d, Bytes: lg.bytes, Subject: lg.subject, Auth: lg.auth, ClientIP: ip, Upstream: lg.upstream,
+		TraceID: lg.trace.traceID}
 	if rt != nil {
 		a.Route, a.Service = rt.name, rt.Service
 	}

@@ -146,12 +146,16 @@ func (s *fastServer) finishDetached(up *prefixConn, clCh <-chan detachedClient, 
 	out := sendWriter{c: cl, timeout: s.sendTO}
 	if rerr != nil {
 		r.status = 502
-		_, _ = out.Write(errorResponse(nil, 502, "bad_gateway", fmt.Sprintf("service %q (%s): %v", r.rt.Service, r.upstream, rerr), r.rid, r.rl, true, d.method == http.MethodHead, date))
+		r.errMsg = fmt.Sprintf("service %q (%s): %v", r.rt.Service, r.upstream, rerr)
+		_, _ = out.Write(errorResponse(nil, 502, "bad_gateway", r.errMsg, r.rid, r.rl, true, d.method == http.MethodHead, date))
 		return
 	}
 	h := res.Header
 	removeHopHeaders(h)
 	delete(h, "X-Request-Id")
+	if r.trace.on {
+		delete(h, "Traceresponse") // the gateway's (in r.rl) names the client's server span
+	}
 	bw := bufio.NewWriterSize(out, 16<<10)
 	bw.Write(statusLine(nil, res.StatusCode))
 	_ = h.Write(bw)
@@ -261,16 +265,21 @@ func (s *fastServer) record(r *fastReq, method, host, path, ip string, now time.
 	}
 	d := now.Sub(r.start)
 	r.rt.stats.record(r.status, d, r.start)
+	var sub string
+	if r.prin != nil {
+		sub = r.prin.sub
+	}
+	if r.trace.on {
+		s.g.pushSpan(spanRec{trace: r.trace, start: r.start, end: now, method: method, scheme: "http", host: host,
+			path: path, route: r.rt.Path, service: r.rt.Service, upstream: r.upstream, subject: sub, auth: r.auth,
+			ip: ip, requestID: r.rid, status: r.status, errMsg: r.errMsg})
+	}
 	if s.g.access == nil {
 		return
 	}
-	a := event.Access{Time: r.start, RequestID: r.rid, Method: method, Host: host, Path: path,
+	s.g.access.push(event.Access{Time: r.start, RequestID: r.rid, Method: method, Host: host, Path: path,
 		Status: r.status, Latency: d, Bytes: r.bytes, Auth: r.auth, ClientIP: ip, Upstream: r.upstream,
-		Route: r.rt.name, Service: r.rt.Service}
-	if r.prin != nil {
-		a.Subject = r.prin.sub
-	}
-	s.g.access.push(a)
+		Route: r.rt.name, Service: r.rt.Service, Subject: sub, TraceID: r.trace.traceID})
 }
 
 // sendWriter bounds every write to a client connection by timeout (nginx's send_timeout): a client

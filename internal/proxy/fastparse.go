@@ -43,6 +43,9 @@ const (
 	hHop // Keep-Alive, Proxy-Connection, Proxy-Authorization, Proxy-Authenticate, TE, Trailer
 	hOrigin
 	hDate
+	hTraceparent
+	hTracestate
+	hTraceresponse
 )
 
 // span is one header line: offsets into the head buffer.
@@ -90,19 +93,21 @@ var lflf, lfcrlf = []byte("\n\n"), []byte("\n\r\n")
 
 // reqHead is a parsed request head. Strings point into the buffer the head was parsed from.
 type reqHead struct {
-	method      string
-	path, query string
-	host        string
-	contentLen  int64 // -1: no Content-Length
-	auth        string
-	nAuth       int
-	requestID   string
-	nRequestID  int
-	origin      bool
-	connClose   bool
-	headEnd     int // length of the head including the blank line
-	hdrs        []span
-	xffPrior    int // number of X-Forwarded-For lines
+	method       string
+	path, query  string
+	host         string
+	contentLen   int64 // -1: no Content-Length
+	auth         string
+	nAuth        int
+	requestID    string
+	nRequestID   int
+	traceparent  string
+	nTraceparent int
+	origin       bool
+	connClose    bool
+	headEnd      int // length of the head including the blank line
+	hdrs         []span
+	xffPrior     int // number of X-Forwarded-For lines
 }
 
 func lower(c byte) byte {
@@ -159,6 +164,13 @@ func headerKind(n []byte) uint8 {
 		if eqFold(n, "keep-alive") {
 			return hHop
 		}
+		if eqFold(n, "tracestate") {
+			return hTracestate
+		}
+	case 11:
+		if eqFold(n, "traceparent") {
+			return hTraceparent
+		}
 	case 12:
 		if eqFold(n, "x-request-id") {
 			return hRequestID
@@ -166,6 +178,9 @@ func headerKind(n []byte) uint8 {
 	case 13:
 		if eqFold(n, "authorization") {
 			return hAuthorization
+		}
+		if eqFold(n, "traceresponse") {
+			return hTraceresponse
 		}
 	case 14:
 		if eqFold(n, "content-length") {
@@ -446,6 +461,9 @@ func parseRequest(b []byte, bstr string, h *reqHead) bool {
 		case hRequestID:
 			h.nRequestID++
 			h.requestID = bstr[s.vs:s.ve]
+		case hTraceparent:
+			h.nTraceparent++
+			h.traceparent = bstr[s.vs:s.ve]
 		case hXFF:
 			h.xffPrior++
 		case hOrigin:

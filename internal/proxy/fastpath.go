@@ -140,6 +140,8 @@ type fastReq struct {
 	close    bool
 	fwdPath  string // the path sent upstream (strip_prefix / rewrite applied)
 	upstream string
+	trace    traceCtx // on: tracing is on
+	errMsg   string   // the gateway's own failure (502, 504) for the span
 }
 
 // upstream connection states
@@ -535,6 +537,12 @@ func (fc *fconn) authorized(p *principal) {
 	r.prin = p
 	ch, rt, h := r.ch, r.rt, &fc.h
 	r.rid = fc.requestID()
+	if fc.loop.s.g.spans != nil {
+		r.trace = newTrace(h.traceparent, h.nTraceparent, &fc.loop.ids)
+		r.rl = append(r.rl, "Traceresponse: "...)
+		r.rl = r.trace.appendHeader(r.rl)
+		r.rl = append(r.rl, "\r\n"...)
+	}
 	bstr := unsafe.String(unsafe.SliceData(fc.buf), h.headEnd)
 	var ok bool
 	if ch.global != nil {
@@ -597,6 +605,14 @@ func (fc *fconn) buildForward() {
 		switch s.kind {
 		case hHost, hContentLength, hConnection, hHop, hRequestID, hXFF, hXFProto, hXFHost, hXAuth:
 			continue
+		case hTraceparent:
+			if r.trace.on {
+				continue // replaced: the upstream's parent is the gateway's span
+			}
+		case hTracestate:
+			if r.trace.on && !r.trace.keepState {
+				continue // belongs to a trace that is not continued
+			}
 		}
 		w = appendHeaderLine(w, b, s)
 	}
@@ -620,6 +636,11 @@ func (fc *fconn) buildForward() {
 		w = append(w, p.sub...)
 		w = append(w, "\r\nX-Auth-Scopes: "...)
 		w = append(w, p.scopesHeader...)
+		w = append(w, "\r\n"...)
+	}
+	if r.trace.on {
+		w = append(w, "Traceparent: "...)
+		w = r.trace.appendHeader(w)
 		w = append(w, "\r\n"...)
 	}
 	if h.contentLen > 0 {
@@ -904,7 +925,7 @@ func (l *floop) responseHead(fc *fconn, head []byte, rh *respHead) []byte {
 	out := statusLine(l.out[:0], rh.status)
 	for i := range rh.hdrs {
 		s := &rh.hdrs[i]
-		if rh.drop(head, s) {
+		if rh.drop(head, s) || s.kind == hTraceresponse && r.trace.on {
 			continue
 		}
 		out = appendHeaderLine(out, head, s)
@@ -978,6 +999,9 @@ func (fc *fconn) nativeError(status int, code, msg string) {
 	out := errorResponse(l.out[:0], status, code, msg, r.rid, r.rl, r.close, fc.h.method == "HEAD", l.httpDate(time.Now()))
 	l.out = out
 	r.status, r.started = status, true
+	if status >= 500 {
+		r.errMsg = msg
+	}
 	_, _ = fc.c.Write(out)
 	if fc.st == cGone {
 		fc.endRequest()

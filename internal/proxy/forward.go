@@ -210,6 +210,7 @@ func isDialError(err error) bool {
 type extraHeaders struct {
 	requestID, xff, proto, host string
 	prin                        *principal
+	trace                       *traceCtx // nil when tracing is off
 }
 
 func (x *extraHeaders) addTo(h http.Header) {
@@ -220,6 +221,9 @@ func (x *extraHeaders) addTo(h http.Header) {
 	if x.prin != nil {
 		h["X-Auth-Subject"] = x.prin.subHdr
 		h["X-Auth-Scopes"] = x.prin.scopesHdr
+	}
+	if x.trace != nil {
+		h["Traceparent"] = []string{x.trace.header()}
 	}
 }
 
@@ -247,6 +251,15 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 	for _, k := range [...]string{"X-Request-Id", "X-Forwarded-Proto", "X-Forwarded-Host"} {
 		if _, ok := h[k]; ok {
 			delete(h, k)
+		}
+	}
+	if lg.trace.on {
+		// the upstream's parent is the gateway's span; a tracestate goes on only with the trace it
+		// belongs to
+		x.trace = &lg.trace
+		delete(h, "Traceparent")
+		if !lg.trace.keepState {
+			delete(h, "Tracestate")
 		}
 	}
 	var b *body
@@ -308,7 +321,7 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 				return
 			}
 			w.Header()["Retry-After"] = []string{"1"}
-			lg.status = writeError(w, http.StatusServiceUnavailable, "service_unavailable", rt.pool.unavailable(c.cfg.WaitReady))
+			lg.gatewayError(w, http.StatusServiceUnavailable, "service_unavailable", rt.pool.unavailable(c.cfg.WaitReady))
 			return
 		}
 		lg.upstream = in.addr
@@ -358,11 +371,11 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			lg.status = writeError(w, http.StatusGatewayTimeout, "upstream_timeout", fmt.Sprintf("service %q (%s) did not answer in time", rt.Service, in.addr))
+			lg.gatewayError(w, http.StatusGatewayTimeout, "upstream_timeout", fmt.Sprintf("service %q (%s) did not answer in time", rt.Service, in.addr))
 			return
 		}
 		c.g.log.Debug("upstream error", "service", rt.Service, "addr", in.addr, "err", err)
-		lg.status = writeError(w, http.StatusBadGateway, "bad_gateway", fmt.Sprintf("service %q (%s): %v", rt.Service, in.addr, err))
+		lg.gatewayError(w, http.StatusBadGateway, "bad_gateway", fmt.Sprintf("service %q (%s): %v", rt.Service, in.addr, err))
 		return
 	}
 	defer in.inFlight.Add(-1)
@@ -375,12 +388,12 @@ func (c *chain) forward(w http.ResponseWriter, r *http.Request, rt *route, fwdPa
 	}()
 
 	if res.StatusCode == http.StatusSwitchingProtocols {
-		lg.status = c.switchProtocols(w, res, upgrade)
+		lg.status = c.switchProtocols(w, res, upgrade, lg)
 		return
 	}
 	wh := w.Header()
 	for k, vv := range res.Header {
-		if k == "X-Request-Id" {
+		if k == "X-Request-Id" || k == "Traceresponse" && lg.trace.on {
 			continue
 		}
 		if prev, ok := wh[k]; ok && (k == "Vary" || k == "Ratelimit" || k == "Ratelimit-Policy") {
@@ -463,7 +476,7 @@ func copyResponse(w http.ResponseWriter, src io.Reader, buf []byte, flush bool, 
 }
 
 // switchProtocols completes a WebSocket (or other) upgrade by splicing the two connections.
-func (c *chain) switchProtocols(w http.ResponseWriter, res *http.Response, want string) int {
+func (c *chain) switchProtocols(w http.ResponseWriter, res *http.Response, want string, lg *reqLog) int {
 	up, ok := res.Body.(io.ReadWriteCloser)
 	if !ok || want == "" || !strings.EqualFold(want, res.Header.Get("Upgrade")) {
 		return writeError(w, http.StatusBadGateway, "bad_gateway", "upstream switched to a protocol the client did not ask for")
@@ -479,10 +492,15 @@ func (c *chain) switchProtocols(w http.ResponseWriter, res *http.Response, want 
 	_ = conn.SetDeadline(time.Time{})
 	h := res.Header.Clone()
 	h["X-Request-Id"] = w.Header()["X-Request-Id"]
+	if lg.trace.on {
+		h["Traceresponse"] = w.Header()["Traceresponse"]
+	}
 	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\n")
 	_ = h.Write(brw)
 	_, _ = brw.WriteString("\r\n")
-	if err := brw.Flush(); err != nil {
+	err = brw.Flush()
+	lg.switched = time.Now() // the span is the handshake's, not the tunnel's
+	if err != nil {
 		return http.StatusSwitchingProtocols
 	}
 	errc := make(chan error, 2)

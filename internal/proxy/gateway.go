@@ -41,7 +41,8 @@ type Gateway struct {
 	stats      statsSet
 	metrics    http.Handler
 
-	access *accessQueue // nil without a bus and a log ring
+	access *accessQueue         // nil without a bus and a log ring
+	spans  *batchQueue[spanRec] // nil when tracing is off (Options.Spans nil)
 
 	tokenFails *failThrottle // failed POST /oauth/token authentications (kept across reloads)
 
@@ -79,6 +80,9 @@ func New(cfg Config, o Options) (*Gateway, error) {
 	}
 	if o.Bus != nil || o.Logs != nil {
 		g.access = newAccessQueue()
+	}
+	if o.Spans != nil {
+		g.spans = newBatchQueue[spanRec]()
 	}
 	var err error
 	if cfg.StateDir != "" {
@@ -327,7 +331,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	logCtx, stopLog := context.WithCancel(context.Background())
 	logDone := make(chan struct{})
+	spanDone := make(chan struct{})
 	go func() { defer close(logDone); g.publishAccess(logCtx) }()
+	go func() { defer close(spanDone); g.publishSpans(logCtx) }()
 	close(g.started)
 	g.log.Info("gateway listening", "http", g.Addr(), "https", g.HTTPSAddr())
 
@@ -357,6 +363,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Wait()
 	stopLog()
 	<-logDone
+	<-spanDone
 	g.poolsMu.Lock()
 	for _, t := range g.transports {
 		t.t.CloseIdleConnections()
@@ -396,12 +403,15 @@ func (g *Gateway) publishAccess(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
-	g.access.run(ctx, func(a *event.Access) {
-		if g.opts.Bus != nil {
-			g.opts.Bus.PublishAccess(*a)
-		}
-		if g.opts.Logs != nil {
-			g.opts.Logs.AppendAccess(a)
+	g.access.run(ctx, func(batch []event.Access) {
+		for i := range batch {
+			a := &batch[i]
+			if g.opts.Bus != nil {
+				g.opts.Bus.PublishAccess(*a)
+			}
+			if g.opts.Logs != nil {
+				g.opts.Logs.AppendAccess(a)
+			}
 		}
 	})
 }

@@ -103,9 +103,11 @@ func TestAccessQueue(t *testing.T) {
 			q := newAccessQueue()
 			var mu sync.Mutex
 			var got []string
-			emit := func(a *event.Access) {
+			emit := func(batch []event.Access) {
 				mu.Lock()
-				got = append(got, a.Path)
+				for i := range batch {
+					got = append(got, batch[i].Path)
+				}
 				mu.Unlock()
 			}
 			for i := 0; i < tc.before; i++ {

@@ -202,6 +202,12 @@ func (uc *upConn) writeRequest(d *directReq) error {
 		writeHeader(w, "X-Auth-Subject", x.prin.sub)
 		writeHeader(w, "X-Auth-Scopes", x.prin.scopesHeader)
 	}
+	if x.trace != nil {
+		var a [traceparentLn]byte
+		w.WriteString("Traceparent: ")
+		w.Write(x.trace.appendHeader(a[:0]))
+		w.WriteString("\r\n")
+	}
 	if d.contentLength > 0 {
 		w.WriteString("Content-Length: ")
 		var nb [20]byte
