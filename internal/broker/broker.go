@@ -91,6 +91,7 @@ type Broker struct {
 	sweepNow   chan struct{}
 	sweeps     atomic.Int64
 	closing    atomic.Bool
+	obs        *observer // the traffic the metrics' out series and the spans come from
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -126,6 +127,7 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		log:      log,
 		sweepNow: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
+		obs:      newObserver(o.Spans),
 	}
 	b.sweepBytes = max(o.RetentionBytes/8, 64<<10)
 	if o.RetentionBytes == 0 { // no byte bound: the periodic sweep serves retention.time
@@ -204,6 +206,7 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	admin.obs = b.obs
 	b.admin = admin
 	if err := admin.EnsureTopics(ctx, o.Topics); err != nil {
 		b.Close()
@@ -416,8 +419,10 @@ func (b *Broker) createTopic(st *kmsg.CreateTopicsResponseTopic, rt *kmsg.Create
 // connListener wraps every client connection: it counts the bytes clients send (nearly all of it
 // produced records) to wake the retention sweeper when enough arrived, which costs one atomic add per
 // read, unlike a control hook on Produce, which kfake runs on a goroutine of its own per request. It
-// also follows the request framing (a 4-byte big-endian size, then that many bytes) and closes a
-// connection that announces a request over MaxRequestBytes before kfake allocates a buffer for it.
+// follows the request framing (a 4-byte big-endian size, then that many bytes): it closes a connection
+// that announces a request over MaxRequestBytes before kfake allocates a buffer for it, and hands the
+// requests the observer wants (Fetch always; Produce and group joins with spans on) and their responses to
+// the observer.
 type connListener struct {
 	net.Listener
 	b *Broker
@@ -431,18 +436,30 @@ func (l connListener) Accept() (net.Conn, error) {
 	return &clientConn{Conn: c, b: l.b}, nil
 }
 
-// clientConn is read by one goroutine at a time (kfake's reader for that connection).
+// clientConn is read by one goroutine at a time (kfake's reader for that connection) and written by
+// another (its writer, one response per Write call).
 type clientConn struct {
 	net.Conn
-	b    *Broker
-	size [4]byte // the size field being read
-	nsz  int     // bytes of it read so far
-	left int64   // bytes of the current request body still to come
+	b      *Broker
+	size   [4]byte // the size field being read
+	nsz    int     // bytes of it read so far
+	left   int64   // bytes of the current request body still to come
+	reqLen int64   // size of the current request body
+	nkey   int     // bytes of the request's api key read so far (2: known)
+	key    [2]byte
+	body   []byte // the whole current request, while the observer wants it
+	start  time.Time
+	lost   bool // framing lost (a negative size without a limit): observe nothing more
+
+	mu       sync.Mutex
+	pending  map[int32]*pendingReq // by correlation id
+	session  map[topicPart]int64   // the fetch session's offsets
+	npending atomic.Int32
 }
 
 func (c *clientConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.b.opts.MaxRequestBytes > 0 {
+	if n > 0 && !c.lost {
 		if ferr := c.frame(p[:n]); ferr != nil {
 			c.b.log.Warn("broker: closed a client connection", "client", c.RemoteAddr().String(), "err", ferr)
 			c.Conn.Close()
@@ -458,13 +475,52 @@ func (c *clientConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// frame advances the framing state over data and fails on a size field out of bounds.
+// Write passes a response to the observer before it goes out, so what the observer learns from it (topic
+// ids, appended records) is there before the client can act on it.
+func (c *clientConn) Write(p []byte) (int, error) {
+	if c.npending.Load() > 0 {
+		c.b.obs.response(c, p, time.Now())
+	}
+	return c.Conn.Write(p)
+}
+
+// addPending registers a request whose response the observer waits for; c.mu is held.
+func (c *clientConn) addPending(corr int32, pr *pendingReq) {
+	if c.pending == nil {
+		c.pending = make(map[int32]*pendingReq)
+	}
+	if _, dup := c.pending[corr]; !dup {
+		c.npending.Add(1)
+	}
+	c.pending[corr] = pr
+}
+
+// frame advances the framing state over data, fails on a size field out of bounds and hands whole
+// requests the observer wants to it.
 func (c *clientConn) frame(data []byte) error {
 	for len(data) > 0 {
 		if c.left > 0 {
 			k := min(c.left, int64(len(data)))
+			chunk := data[:k]
 			c.left -= k
 			data = data[k:]
+			if c.nkey < len(c.key) {
+				m := copy(c.key[c.nkey:], chunk)
+				c.nkey += m
+				chunk = chunk[m:]
+				if c.nkey == len(c.key) && c.b.obs.wants(int16(binary.BigEndian.Uint16(c.key[:]))) {
+					c.body = append(make([]byte, 0, c.reqLen), c.key[:]...)
+					c.start = time.Now()
+				}
+			}
+			if c.body != nil {
+				c.body = append(c.body, chunk...)
+				if c.left == 0 {
+					body := c.body
+					c.body = nil
+					c.b.obs.request(c, body, c.start)
+				}
+			}
 			continue
 		}
 		k := copy(c.size[c.nsz:], data)
@@ -475,10 +531,14 @@ func (c *clientConn) frame(data []byte) error {
 		}
 		c.nsz = 0
 		size := int64(int32(binary.BigEndian.Uint32(c.size[:])))
-		if size < 0 || size > c.b.opts.MaxRequestBytes {
-			return fmt.Errorf("request size %d is outside 0..%d bytes (broker.max_request_bytes in devstack.yaml); a client sent a bad frame or a request larger than the limit", size, c.b.opts.MaxRequestBytes)
+		if limit := c.b.opts.MaxRequestBytes; limit > 0 && (size < 0 || size > limit) {
+			return fmt.Errorf("request size %d is outside 0..%d bytes (broker.max_request_bytes in devstack.yaml); a client sent a bad frame or a request larger than the limit", size, limit)
 		}
-		c.left = size
+		if size < 0 {
+			c.lost = true
+			return nil
+		}
+		c.left, c.reqLen, c.nkey = size, size, 0
 	}
 	return nil
 }
