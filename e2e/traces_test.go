@@ -16,48 +16,76 @@ import (
 	"github.com/devstack-dev/devstack/internal/event"
 )
 
-// TestOneOrderIsOneTrace places an order through the gateway with a W3C traceparent, as a traced client
-// would, and finds that trace through the control API (what `devstack traces` and the TUI read). The
-// order's whole way is one trace, each hop under the one before it:
+// TestOneOrderIsOneTrace places an order through the gateway and finds its trace through the control
+// API (what `devstack traces` and the TUI read): once with a W3C traceparent, as a traced client sends
+// it, and once without, reading the trace id from the gateway's traceresponse header as
+// docs/sample-walkthrough.md does with curl. The order's whole way is one trace, each hop under the one
+// before it:
 //
 //	gateway server span
 //	└ users HTTP server span
 //	  ├ users SQL (the order and its outbox row)
 //	  └ users publish orders.placed (kafkajs, in the request's context carried through the outbox)
-//	    └ broker produce orders.placed
-//	      └ scorer receive/process orders.placed (kotel)
-//	        └ scorer publish orders.scored
-//	          └ analytics-consumer process orders.scored
-//	            └ analytics-consumer SQL (the score stored)
+//	    ├ broker produce orders.placed (the broker's spans hang under the record's traceparent)
+//	    └ scorer receive/process orders.placed (kotel)
+//	      └ scorer publish orders.scored
+//	        ├ broker produce orders.scored
+//	        └ analytics-consumer process orders.scored
+//	          └ analytics-consumer SQL (the score stored)
 //
 // Structure only (services, kinds, parent links), never timings. A hop may sit deeper than directly
-// under the one before (the broker's span between a producer and a consumer, a process span under a
-// receive span), so each is asserted to descend from the previous one.
+// under the one it names (a process span under a receive span), so each is asserted to descend from it.
 func TestOneOrderIsOneTrace(t *testing.T) {
 	g := gateway(t)
 	ctl := controlClient(t)
-
 	u := g.newUser(t, "traced")
-	traceID, clientSpan := randomHex(16), randomHex(8)
-	r := g.mustWithHeader(t, "POST", "/api/orders", u.Token, map[string]any{
+	body := map[string]any{
 		"items":    []map[string]any{{"sku": "trace-me", "quantity": 1, "unitPriceCents": 990}},
 		"currency": "EUR",
-	}, http.Header{"Traceparent": {"00-" + traceID + "-" + clientSpan + "-01"}}, 201)
-	var o order
-	r.json(t, &o)
-	g.waitScored(t, u.Token, o.ID, "the traced order scored and stored by analytics")
+	}
 
+	t.Run("client sends traceparent", func(t *testing.T) {
+		traceID, clientSpan := randomHex(16), randomHex(8)
+		r := g.mustWithHeader(t, "POST", "/api/orders", u.Token, body,
+			http.Header{"Traceparent": {"00-" + traceID + "-" + clientSpan + "-01"}}, 201)
+		var o order
+		r.json(t, &o)
+		g.waitScored(t, u.Token, o.ID, "the traced order scored and stored by analytics")
+		checkOrderTrace(t, ctl, traceID, clientSpan)
+	})
+	t.Run("gateway starts the trace and says so in traceresponse", func(t *testing.T) {
+		r := g.must(t, "POST", "/api/orders", u.Token, body, 201)
+		traceID, gwSpan, _, ok := event.ParseTraceparent(r.header.Get("Traceresponse"))
+		if !ok {
+			t.Fatalf("traceresponse = %q, want the gateway's trace context", r.header.Get("Traceresponse"))
+		}
+		var o order
+		r.json(t, &o)
+		g.waitScored(t, u.Token, o.ID, "the order scored and stored by analytics")
+		gw := checkOrderTrace(t, ctl, traceID, "")
+		if gw.SpanID != gwSpan {
+			t.Errorf("traceresponse names span %s, the gateway's span is %s", gwSpan, gw.SpanID)
+		}
+	})
+}
+
+// checkOrderTrace waits until trace traceID holds every hop of an order and checks their order;
+// clientSpan is the parent the gateway's span continues ("": none, the gateway's span is the root).
+// It returns the gateway's span.
+func checkOrderTrace(t *testing.T, ctl *control.Client, traceID, clientSpan string) event.Span {
+	t.Helper()
 	hops := []hop{
 		{name: "gateway server span", match: func(s event.Span) bool { return s.Service == "gateway" && s.Kind == "server" }},
-		{name: "users HTTP server span", match: func(s event.Span) bool { return s.Service == "users" && s.Kind == "server" }},
-		{name: "users publish orders.placed", match: producer("users", "orders.placed")},
-		{name: "broker produce orders.placed", match: func(s event.Span) bool { return s.Service == "broker" && mentions(s, "orders.placed") }},
-		{name: "scorer consume orders.placed", match: consumer("scorer", "orders.placed")},
-		{name: "scorer publish orders.scored", match: producer("scorer", "orders.scored")},
-		{name: "analytics-consumer consume orders.scored", match: consumer("analytics-consumer", "orders.scored")},
-		{name: "analytics-consumer SQL", match: sql("analytics-consumer")},
+		{name: "users HTTP server span", under: "gateway server span", match: func(s event.Span) bool { return s.Service == "users" && s.Kind == "server" }},
+		{name: "users SQL", under: "users HTTP server span", match: sql("users")},
+		{name: "users publish orders.placed", under: "users HTTP server span", match: producer("users", "orders.placed")},
+		{name: "broker produce orders.placed", under: "users publish orders.placed", match: broker("produce", "orders.placed")},
+		{name: "scorer consume orders.placed", under: "users publish orders.placed", match: consumer("scorer", "orders.placed")},
+		{name: "scorer publish orders.scored", under: "scorer consume orders.placed", match: producer("scorer", "orders.scored")},
+		{name: "broker produce orders.scored", under: "scorer publish orders.scored", match: broker("produce", "orders.scored")},
+		{name: "analytics-consumer consume orders.scored", under: "scorer publish orders.scored", match: consumer("analytics-consumer", "orders.scored")},
+		{name: "analytics-consumer SQL", under: "analytics-consumer consume orders.scored", match: sql("analytics-consumer")},
 	}
-	usersSQL := hop{name: "users SQL", match: sql("users")}
 
 	// Spans arrive in batches from four processes and devstack: wait until every hop is there.
 	var spans []event.Span
@@ -73,9 +101,9 @@ func TestOneOrderIsOneTrace(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		found = chain(spans, append(hops, usersSQL))
+		found = pick(spans, hops)
 		var missing []string
-		for _, h := range append(hops, usersSQL) {
+		for _, h := range hops {
 			if _, ok := found[h.name]; !ok {
 				missing = append(missing, h.name)
 			}
@@ -90,46 +118,37 @@ func TestOneOrderIsOneTrace(t *testing.T) {
 			t.Errorf("span %s %q is in trace %s, want %s", s.Service, s.Name, s.TraceID, traceID)
 		}
 	}
-	t.Run("every parent is in the trace", func(t *testing.T) {
-		for _, s := range spans {
-			if s.ParentID == clientSpan {
-				continue // the client's span: the test itself, which exports nothing
-			}
-			if _, ok := byID[s.ParentID]; !ok {
-				t.Errorf("%s %q: parent %q is not in the trace (a hop started a trace of its own?)\n%s", s.Service, s.Name, s.ParentID, dump(spans))
-			}
-		}
-	})
-	t.Run("the gateway's span continues the client's traceparent", func(t *testing.T) {
-		if gw := found[hops[0].name]; gw.ParentID != clientSpan {
-			t.Errorf("gateway span's parent = %q, want the client's span %s", gw.ParentID, clientSpan)
-		}
-	})
-	for i := 1; i < len(hops); i++ {
-		parent, child := hops[i-1], hops[i]
-		t.Run(child.name+" under "+parent.name, func(t *testing.T) {
-			if !descends(byID, found[child.name], found[parent.name].SpanID) {
-				t.Errorf("%s (%s) does not descend from %s (%s):\n%s", child.name, found[child.name].SpanID,
-					parent.name, found[parent.name].SpanID, dump(spans))
-			}
-		})
+	gw := found[hops[0].name]
+	if gw.ParentID != clientSpan {
+		t.Errorf("gateway span's parent = %q, want %q (the client's span, or none)", gw.ParentID, clientSpan)
 	}
-	t.Run("users SQL under users HTTP server span", func(t *testing.T) {
-		if !descends(byID, found[usersSQL.name], found[hops[1].name].SpanID) {
-			t.Errorf("users' SQL is not under its request's span:\n%s", dump(spans))
+	for _, s := range spans {
+		if s.SpanID == gw.SpanID {
+			continue
 		}
-	})
+		if _, ok := byID[s.ParentID]; !ok {
+			t.Errorf("%s %q: parent %q is not in the trace (a hop started a trace of its own?)\n%s", s.Service, s.Name, s.ParentID, dump(spans))
+		}
+	}
+	for _, h := range hops[1:] {
+		if !descends(byID, found[h.name], found[h.under].SpanID) {
+			t.Errorf("%s (%s) does not descend from %s (%s):\n%s", h.name, found[h.name].SpanID,
+				h.under, found[h.under].SpanID, dump(spans))
+		}
+	}
+	return gw
 }
 
-// hop is one span the order's trace must hold, picked by service, kind and attributes.
+// hop is one span the order's trace must hold, picked by service, kind and attributes, and the hop it
+// must descend from (under; "" for the first).
 type hop struct {
-	name  string
-	match func(event.Span) bool
+	name, under string
+	match       func(event.Span) bool
 }
 
-// chain picks, for each hop, a matching span: the first in start order that descends from the span
-// picked for the hop before it (for the first hop, and for the users SQL hop, any match).
-func chain(spans []event.Span, hops []hop) map[string]event.Span {
+// pick finds, for each hop in order, the first matching span in start order that descends from the
+// span picked for the hop it is under.
+func pick(spans []event.Span, hops []hop) map[string]event.Span {
 	sorted := append([]event.Span(nil), spans...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Start.Before(sorted[j].Start) })
 	byID := map[string]event.Span{}
@@ -137,20 +156,16 @@ func chain(spans []event.Span, hops []hop) map[string]event.Span {
 		byID[s.SpanID] = s
 	}
 	found := map[string]event.Span{}
-	var prev *event.Span
 	for _, h := range hops {
+		parent, ok := found[h.under]
+		if h.under != "" && !ok {
+			continue
+		}
 		for _, s := range sorted {
-			if !h.match(s) {
-				continue
+			if h.match(s) && (h.under == "" || descends(byID, s, parent.SpanID)) {
+				found[h.name] = s
+				break
 			}
-			if prev != nil && h.name != "users SQL" && !descends(byID, s, prev.SpanID) {
-				continue
-			}
-			found[h.name] = s
-			if h.name != "users SQL" {
-				prev = &s
-			}
-			break
 		}
 	}
 	return found
@@ -177,6 +192,13 @@ func producer(service, topic string) func(event.Span) bool {
 
 func consumer(service, topic string) func(event.Span) bool {
 	return func(s event.Span) bool { return s.Service == service && s.Kind == "consumer" && mentions(s, topic) }
+}
+
+// broker: devstack's own span of the Kafka hop (op "produce" or "fetch") for topic.
+func broker(op, topic string) func(event.Span) bool {
+	return func(s event.Span) bool {
+		return s.Service == "broker" && mentions(s, topic) && (s.Attrs["messaging.operation.name"] == op || strings.HasPrefix(s.Name, op))
+	}
 }
 
 func sql(service string) func(event.Span) bool {
