@@ -39,6 +39,7 @@ func TestOneOrderIsOneTrace(t *testing.T) {
 	g := gateway(t)
 	ctl := controlClient(t)
 	u := g.newUser(t, "traced")
+	analyst := g.clientToken(t) // analytics:read
 	body := map[string]any{
 		"items":    []map[string]any{{"sku": "trace-me", "quantity": 1, "unitPriceCents": 990}},
 		"currency": "EUR",
@@ -50,7 +51,7 @@ func TestOneOrderIsOneTrace(t *testing.T) {
 			http.Header{"Traceparent": {"00-" + traceID + "-" + clientSpan + "-01"}}, 201)
 		var o order
 		r.json(t, &o)
-		g.waitScored(t, u.Token, o.ID, "the traced order scored and stored by analytics")
+		g.waitScored(t, analyst, o.ID, "the traced order scored and stored by analytics")
 		checkOrderTrace(t, ctl, traceID, clientSpan)
 	})
 	t.Run("gateway starts the trace and says so in traceresponse", func(t *testing.T) {
@@ -61,7 +62,7 @@ func TestOneOrderIsOneTrace(t *testing.T) {
 		}
 		var o order
 		r.json(t, &o)
-		g.waitScored(t, u.Token, o.ID, "the order scored and stored by analytics")
+		g.waitScored(t, analyst, o.ID, "the order scored and stored by analytics")
 		gw := checkOrderTrace(t, ctl, traceID, "")
 		if gw.SpanID != gwSpan {
 			t.Errorf("traceresponse names span %s, the gateway's span is %s", gwSpan, gw.SpanID)
