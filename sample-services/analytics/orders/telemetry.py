@@ -42,21 +42,8 @@ def setup(*, django_requests: bool) -> bool:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ALWAYS_OFF, ParentBased, Sampler
-
-    class NoLoneClientSpans(Sampler):
-        """Roots: a client span (a query, a registry lookup) that would start a trace of its own is
-        dropped; everything else starts one."""
-
-        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
-            sampler = ALWAYS_OFF if kind == trace.SpanKind.CLIENT else ALWAYS_ON
-            return sampler.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
-
-        def get_description(self) -> str:
-            return "NoLoneClientSpans"
-
     # Resource.create(): OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; the exporter reads the endpoint.
-    provider = TracerProvider(resource=Resource.create(), sampler=ParentBased(root=NoLoneClientSpans()))
+    provider = TracerProvider(resource=Resource.create(), sampler=sampler())
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)  # flushed at exit (the SDK's atexit hook)
     PsycopgInstrumentor().instrument()
@@ -65,6 +52,22 @@ def setup(*, django_requests: bool) -> bool:
 
         DjangoInstrumentor().instrument(excluded_urls="/health$")  # probes are nobody's request
     return True
+
+
+def sampler():
+    """Children follow their parent's decision; of the spans that would start a trace, client spans (a
+    query, a registry lookup outside any request or record) are dropped and everything else is kept."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler
+
+    class NoLoneClientSpans(Sampler):
+        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
+            root = ALWAYS_OFF if kind == trace.SpanKind.CLIENT else ALWAYS_ON
+            return root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return "NoLoneClientSpans"
+
+    return ParentBased(root=NoLoneClientSpans())
 
 
 @contextlib.contextmanager
