@@ -23,8 +23,9 @@ type fakeCtrl struct {
 	routes  []event.RouteStats
 	calls   []string
 	resets  []control.ResetRequest
-	failing map[string]error // method -> error to return
-	started time.Time        // if set, replaces the bus's StartedAt (for stable golden frames)
+	failing map[string]error        // method -> error to return
+	started time.Time               // if set, replaces the bus's StartedAt (for stable golden frames)
+	spans   map[string][]event.Span // kept spans by trace id; nil: the stack runs no telemetry
 }
 
 type fakeTopic struct {
@@ -229,9 +230,72 @@ func (f *fakeCtrl) Messages(ctx context.Context, q control.MessageQuery) (<-chan
 	return ch, nil
 }
 
-func (f *fakeCtrl) Traces(context.Context, event.TraceQuery) ([]event.TraceSummary, error) {
-	return nil, control.ErrNoTelemetry
+// Traces summarises the fake's spans (nil: a stack without telemetry) the way the contract says:
+// newest first, filtered by q.
+func (f *fakeCtrl) Traces(_ context.Context, q event.TraceQuery) ([]event.TraceSummary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("traces %s/%s/%s", q.Service, q.Status, q.MinDuration))
+	if f.spans == nil {
+		return nil, fmt.Errorf("traces: %w", control.ErrNoTelemetry)
+	}
+	var out []event.TraceSummary
+	for id, spans := range f.spans {
+		ts := event.TraceSummary{TraceID: id, Spans: len(spans)}
+		start, end := event.TraceBounds(spans)
+		ts.Start, ts.Duration = start, end.Sub(start)
+		byStart := slices.Clone(spans)
+		slices.SortStableFunc(byStart, func(a, b event.Span) int { return a.Start.Compare(b.Start) })
+		ts.RootService, ts.RootName = byStart[0].Service, byStart[0].Name
+		for _, s := range byStart {
+			if s.ParentID == "" {
+				ts.RootService, ts.RootName = s.Service, s.Name
+				break
+			}
+		}
+		for _, s := range byStart {
+			if !slices.Contains(ts.Services, s.Service) {
+				ts.Services = append(ts.Services, s.Service)
+			}
+			if s.Status == "error" {
+				ts.Errors++
+			}
+		}
+		if (q.Service != "" && !slices.Contains(ts.Services, q.Service)) || (q.Status == "error" && ts.Errors == 0) ||
+			(q.Status == "ok" && ts.Errors > 0) || ts.Duration < q.MinDuration {
+			continue
+		}
+		out = append(out, ts)
+	}
+	slices.SortFunc(out, func(a, b event.TraceSummary) int { return b.Start.Compare(a.Start) })
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
 }
-func (f *fakeCtrl) Trace(context.Context, string) ([]event.Span, error) {
-	return nil, control.ErrNoTelemetry
+
+func (f *fakeCtrl) Trace(_ context.Context, id string) ([]event.Span, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "trace "+id)
+	if f.spans == nil {
+		return nil, fmt.Errorf("trace %s: %w", id, control.ErrNoTelemetry)
+	}
+	spans, ok := f.spans[id]
+	if !ok {
+		return nil, fmt.Errorf("trace %s: %w", id, control.ErrNotFound)
+	}
+	return slices.Clone(spans), nil
+}
+
+// addSpans stores spans as if they had arrived over OTLP (and turns telemetry on).
+func (f *fakeCtrl) addSpans(spans ...event.Span) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.spans == nil {
+		f.spans = map[string][]event.Span{}
+	}
+	for _, s := range spans {
+		f.spans[s.TraceID] = append(f.spans[s.TraceID], s)
+	}
 }

@@ -63,6 +63,9 @@ func (m *Model) gatewayKey(msg tea.KeyMsg) tea.Cmd {
 		g.cursor, g.follow = g.access.first(), false
 	case key.Matches(msg, k.Bottom), key.Matches(msg, k.Follow):
 		move(g.access.len())
+	case key.Matches(msg, k.JumpTrace):
+		a, _ := g.access.abs(g.cursor)
+		return m.jumpToTrace(a.TraceID, "this request has no trace id (the gateway traces requests when telemetry is on)")
 	}
 	return nil
 }
@@ -154,6 +157,9 @@ func (m *Model) gatewayView(w, h int) string {
 	}
 	if a, ok := g.access.abs(g.cursor); ok {
 		d := fmt.Sprintf("id %s  route %s → %s %s  %s  from %s", a.RequestID, a.Route, a.Service, a.Upstream, humanBytes(uint64(max(a.Bytes, 0))), a.ClientIP)
+		if a.TraceID != "" {
+			d += "  trace " + a.TraceID + " (T)"
+		}
 		lines = append(lines, s.dim.Render(trunc(oneLine(d), w)))
 	}
 	return strings.Join(lines, "\n")

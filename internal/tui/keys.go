@@ -13,8 +13,8 @@ func kb(keys []string, help, desc string) key.Binding {
 
 // keyMap holds every binding; the help screen is generated from it so it cannot drift.
 type keyMap struct {
-	Quit, Help, NextTab, PrevTab, Tab1, Tab2, Tab3, Tab4, Tab5, Tab6, Mouse key.Binding
-	Up, Down, PgUp, PgDown, Top, Bottom                                     key.Binding
+	Quit, Help, NextTab, PrevTab, Tab1, Tab2, Tab3, Tab4, Tab5, Tab6, Tab7, Mouse key.Binding
+	Up, Down, PgUp, PgDown, Top, Bottom                                           key.Binding
 
 	Restart, Rebuild, StopStart, OpenLogs key.Binding
 
@@ -25,6 +25,8 @@ type keyMap struct {
 	PickTopic, Seek, Partition, Produce, Hex, Detail key.Binding
 
 	Reset key.Binding
+
+	JumpTrace, OpenTrace, TraceService, TraceStatus, TraceMinDur, TraceAll, SpanDetail, Back key.Binding
 }
 
 func defaultKeys() keyMap {
@@ -39,6 +41,7 @@ func defaultKeys() keyMap {
 		Tab4:    kb([]string{"4"}, "4", "messages"),
 		Tab5:    kb([]string{"5"}, "5", "consumer groups"),
 		Tab6:    kb([]string{"6"}, "6", "gateway"),
+		Tab7:    kb([]string{"7"}, "7", "traces"),
 		Mouse:   kb([]string{"M"}, "M", "toggle mouse (wheel scroll, click tabs)"),
 
 		Up:     kb([]string{"up", "k"}, "↑/k", "up"),
@@ -75,6 +78,15 @@ func defaultKeys() keyMap {
 		Detail:    kb([]string{"enter"}, "enter", "expand / collapse the record"),
 
 		Reset: kb([]string{"R"}, "R", "reset offsets (asks first)"),
+
+		JumpTrace:    kb([]string{"T"}, "T", "open the trace of the request, log line or message"),
+		OpenTrace:    kb([]string{"enter"}, "enter", "open the trace's waterfall"),
+		TraceService: kb([]string{"s"}, "s", "only traces through a service (cycles)"),
+		TraceStatus:  kb([]string{"e"}, "e", "only traces with / without errors (cycles)"),
+		TraceMinDur:  kb([]string{"d"}, "d", "minimum duration (cycles)"),
+		TraceAll:     kb([]string{"a"}, "a", "clear the filters"),
+		SpanDetail:   kb([]string{"enter"}, "enter", "all of the span's attributes, events and links"),
+		Back:         kb([]string{"esc", "backspace"}, "esc", "back"),
 	}
 }
 
@@ -87,13 +99,14 @@ type helpSection struct {
 func (k keyMap) sections() []helpSection {
 	h := func(keys, desc string) key.Binding { return kb(nil, keys, desc) }
 	return []helpSection{
-		{"Global", []key.Binding{h("1…6", "jump to view"), h("tab →", "next view"), h("⇧tab ←", "previous view"), h("?", "this help"), h("M", "mouse on/off"), h("q ^c", "quit")}},
+		{"Global", []key.Binding{h("1…7", "jump to view"), h("tab →", "next view"), h("⇧tab ←", "previous view"), h("?", "this help"), h("M", "mouse on/off"), h("T", "row's trace"), h("q ^c", "quit")}},
 		{"Lists", []key.Binding{h("↑↓ j k", "move"), h("pgup pgdn", "page"), h("g G", "first / last")}},
 		{"Services", []key.Binding{h("r", "restart"), h("b", "rebuild"), h("s", "stop / start"), h("enter", "its logs")}},
 		{"Logs", []key.Binding{h("f space", "follow / pause"), h("/", "filter"), h("tab", "(in /) regex"), h("esc", "clear filter"), h("s ]", "next source"), h("S [", "prev source"), h("a", "all sources"), h("e", "warn+error only"), h("w", "wrap lines"), h("J", "pretty JSON"), h("c", "clear buffer")}},
 		{"Topics", []key.Binding{h("enter", "tail messages"), h("i", "internal topics")}},
-		{"Messages", []key.Binding{h("t", "choose topic"), h("f", "follow / pause"), h("o", "read from…"), h("p", "partition"), h("P", "produce"), h("/", "filter records"), h("x", "hex value"), h("enter", "expand record")}},
 		{"Groups", []key.Binding{h("R", "reset offsets")}},
+		{"Messages", []key.Binding{h("t", "choose topic"), h("f", "follow / pause"), h("o", "read from…"), h("p", "partition"), h("P", "produce"), h("/", "filter records"), h("x", "hex value"), h("enter", "expand record")}},
+		{"Traces", []key.Binding{h("enter", "waterfall / span"), h("s e d", "svc / err / time"), h("a", "clear filters"), h("esc", "back")}},
 		{"Prompts", []key.Binding{h("enter", "confirm"), h("esc", "cancel"), h("tab", "next field"), h("ctrl+s", "send message")}},
 	}
 }

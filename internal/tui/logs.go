@@ -313,6 +313,8 @@ func (m *Model) logsKey(msg tea.KeyMsg) tea.Cmd {
 		l.wrap = !l.wrap
 	case key.Matches(msg, k.JSON):
 		l.pretty = !l.pretty
+	case key.Matches(msg, k.JumpTrace):
+		return m.jumpToTrace(l.traceOnScreen(page), "no line on screen carries a trace id")
 	case key.Matches(msg, k.ClearLogs):
 		l.ring.reset()
 		l.matches = l.matches[:0]

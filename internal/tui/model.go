@@ -23,10 +23,11 @@ const (
 	tabMessages
 	tabGroups
 	tabGateway
+	tabTraces
 	numTabs
 )
 
-var tabNames = [numTabs]string{"Services", "Logs", "Topics", "Messages", "Groups", "Gateway"}
+var tabNames = [numTabs]string{"Services", "Logs", "Topics", "Messages", "Groups", "Gateway", "Traces"}
 
 const (
 	defaultLogCap = 10000 // log lines kept
@@ -74,6 +75,7 @@ type Model struct {
 	rec    recordsState
 	groups groupsState
 	gw     gatewayState
+	traces tracesState
 
 	modal modal
 	flash flash
@@ -220,6 +222,10 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 		m.fetching["routes"] = false
 		m.gw.applyRoutes(msg)
 		return nil, m.tab == tabGateway
+	case tracesMsg:
+		return m.applyTraces(msg)
+	case traceMsg:
+		return m.applyTrace(msg)
 
 	case actionMsg:
 		if msg.err != nil {
@@ -295,7 +301,7 @@ func (m *Model) setFlash(text string, isErr bool) tea.Cmd {
 
 // tabHasClock: views that show ages or polled data and so are re-rendered every second.
 func tabHasClock(t tab) bool {
-	return t == tabServices || t == tabTopics || t == tabGroups || t == tabGateway
+	return t == tabServices || t == tabTopics || t == tabGroups || t == tabGateway || t == tabTraces
 }
 
 // enterTab starts what the visible view needs: an immediate fetch and the refresh tick, if any.
@@ -322,6 +328,11 @@ func (m *Model) refresh() tea.Cmd {
 		return m.fetch("groups")
 	case tabGateway:
 		return m.fetch("routes")
+	case tabTraces:
+		if m.traces.wf.id != "" {
+			return m.fetch("trace")
+		}
+		return m.fetch("traces")
 	}
 	return nil
 }
@@ -339,6 +350,10 @@ func (m *Model) fetch(what string) tea.Cmd {
 		return fetchGroups(m.ctx, m.ctrl)
 	case "routes":
 		return fetchRoutes(m.ctx, m.ctrl)
+	case "traces":
+		return fetchTraces(m.ctx, m.ctrl, m.traces.query())
+	case "trace":
+		return fetchTrace(m.ctx, m.ctrl, m.traces.wf.id)
 	}
 	m.fetching[what] = false
 	return nil
@@ -414,6 +429,8 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return m.switchTab(tabGroups)
 	case key.Matches(msg, k.Tab6):
 		return m.switchTab(tabGateway)
+	case key.Matches(msg, k.Tab7):
+		return m.switchTab(tabTraces)
 	case key.Matches(msg, k.NextTab):
 		return m.switchTab((m.tab + 1) % numTabs)
 	case key.Matches(msg, k.PrevTab):
@@ -438,6 +455,8 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return m.groupsKey(msg)
 	case tabGateway:
 		return m.gatewayKey(msg)
+	case tabTraces:
+		return m.tracesKey(msg)
 	}
 	return nil
 }
@@ -512,6 +531,8 @@ func (m *Model) render() string {
 			body = m.groupsView(w, ch)
 		case tabGateway:
 			body = m.gatewayView(w, ch)
+		case tabTraces:
+			body = m.tracesView(w, ch)
 		}
 	}
 	return m.headerView(w) + "\n" + m.tabsView(w) + "\n" + padLines(body, w, ch) + "\n" + m.footerView(w)
@@ -644,7 +665,16 @@ func (m *Model) footerView(w int) string {
 	case tabGroups:
 		h = m.hint("↑↓", "select", "R", "reset offsets", "q", "quit")
 	case tabGateway:
-		h = m.hint("↑↓", "select request", "G", "follow", "q", "quit")
+		h = m.hint("↑↓", "select request", "T", "its trace", "G", "follow", "q", "quit")
+	case tabTraces:
+		switch {
+		case m.traces.wf.id == "":
+			h = m.hint("↑↓", "select", "enter", "waterfall", "s", "service", "e", "status", "d", "min duration", "a", "any")
+		case m.traces.wf.expanded:
+			h = m.hint("↑↓", "scroll", "enter/esc", "back to the waterfall")
+		default:
+			h = m.hint("↑↓", "select span", "enter", "all its details", "esc", "back")
+		}
 	}
 	return trunc(h, w)
 }

@@ -178,10 +178,12 @@ func TestTabSwitching(t *testing.T) {
 		{[]string{"4"}, tabMessages},
 		{[]string{"5"}, tabGroups},
 		{[]string{"6"}, tabGateway},
+		{[]string{"7"}, tabTraces},
 		{[]string{"6", "1"}, tabServices},
 		{[]string{"tab"}, tabLogs},
-		{[]string{"shift+tab"}, tabGateway},
-		{[]string{"6", "tab"}, tabServices},
+		{[]string{"shift+tab"}, tabTraces},
+		{[]string{"6", "tab"}, tabTraces},
+		{[]string{"7", "tab"}, tabServices},
 		{[]string{"L", "L", "H"}, tabLogs},
 	}
 	for _, tt := range tests {
@@ -756,6 +758,14 @@ func (b blockingCtrl) Routes(ctx context.Context) ([]event.RouteStats, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
 }
+func (b blockingCtrl) Traces(ctx context.Context, _ event.TraceQuery) ([]event.TraceSummary, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (b blockingCtrl) Trace(ctx context.Context, _ string) ([]event.Span, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
 func (b blockingCtrl) Messages(ctx context.Context, _ control.MessageQuery) (<-chan event.Message, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
@@ -783,7 +793,7 @@ func TestUpdateNeverWaitsForTheStack(t *testing.T) {
 		st := f.bus.Snapshot()
 		m.Update(subscribedMsg{gen: m.evGen, state: st, ch: make(chan event.Event)})
 		keys := []string{"r", "b", "s", "enter", "1", "j", "k", "/", "x", "enter", "e", "w", "J", "c", "3", "enter", "i",
-			"4", "t", "orders", "enter", "o", "10m", "enter", "p", "P", "ctrl+s", "esc", "x", "f", "5", "R", "esc", "6", "G", "?", "esc", "M"}
+			"4", "t", "orders", "enter", "o", "10m", "enter", "p", "P", "ctrl+s", "esc", "x", "f", "5", "R", "esc", "6", "G", "T", "6", "?", "esc", "M", "7", "s", "e", "d", "a", "enter", "j", "enter", "esc", "esc"}
 		for range 3 {
 			for _, k := range keys {
 				press(m, k)

@@ -274,6 +274,9 @@ func (m *Model) recordsKey(msg tea.KeyMsg) tea.Cmd {
 		return r.openTap(m, true)
 	case key.Matches(msg, k.Produce):
 		m.modal = newProduceModal(m, r.topic)
+	case key.Matches(msg, k.JumpTrace):
+		rec, _ := r.ring.abs(r.cursor)
+		return m.jumpToTrace(traceOfRecord(rec), "this record has no traceparent header")
 	case key.Matches(msg, k.Hex):
 		r.hex = !r.hex
 	case key.Matches(msg, k.Detail):

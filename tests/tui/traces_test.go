@@ -1,0 +1,171 @@
+package tui_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	otellog "go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	oteltrace "go.opentelemetry.io/otel/trace"
+
+	"github.com/devstack-dev/devstack/internal/testkit"
+)
+
+// startUp runs `devstack up` on yaml in a tmux pane of 120x40 and stops it (q, then signals) when
+// the test ends.
+func startUp(t *testing.T, yaml string) *term {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (apt-get install -y tmux)")
+	}
+	bin := testkit.DevstackBinary(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "up.stderr")
+	script := filepath.Join(dir, "run-up.sh")
+	body := "#!/bin/sh\nexport TERM=xterm-256color COLORTERM=truecolor\nexec " + strconv.Quote(bin) + " up 2>" + strconv.Quote(logPath) + "\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	tm := &term{t: t, socket: "devstack-tui-traces-" + hex.EncodeToString(b)}
+	if out, err := tm.tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "120", "-y", "40", "-c", dir, script); err != nil {
+		t.Fatalf("tmux new-session: %v %s", err, out)
+	}
+	pidOut, _ := tm.tmux("list-panes", "-t", "ui", "-F", "#{pane_pid}")
+	pid, _ := strconv.Atoi(strings.TrimSpace(pidOut))
+	t.Cleanup(func() {
+		_, _ = tm.tmux("send-keys", "-t", "ui", "q")
+		gone := func(d time.Duration) bool {
+			deadline := time.Now().Add(d)
+			for pid > 0 && syscall.Kill(pid, 0) == nil {
+				if time.Now().After(deadline) {
+					return false
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			return true
+		}
+		if pid > 0 && !gone(30*time.Second) {
+			_ = syscall.Kill(-pid, syscall.SIGINT)
+			if !gone(20 * time.Second) {
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+				gone(5 * time.Second)
+			}
+		}
+		_, _ = tm.tmux("kill-server")
+		tmp := os.Getenv("TMUX_TMPDIR")
+		if tmp == "" {
+			tmp = "/tmp"
+		}
+		_ = os.Remove(filepath.Join(tmp, fmt.Sprintf("tmux-%d", os.Getuid()), tm.socket))
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("devstack up's stderr:\n%s", b)
+		}
+	})
+	return tm
+}
+
+// sendTraceAndLog sends, like a service with the stock Go SDK, an order's trace (a request span
+// with an SQL child and a failing publish child) and an OTLP log record written inside the request
+// span, so it carries the trace id. It returns the trace id.
+func sendTraceAndLog(t *testing.T, endpoint string) string {
+	t.Helper()
+	ctx := context.Background()
+	res := resource.NewSchemaless(semconv.ServiceName("users"), semconv.ServiceInstanceID("users-0"))
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(endpoint), otlptracehttp.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithResource(res))
+	lexp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint(endpoint), otlploghttp.WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(lexp)), sdklog.WithResource(res))
+
+	tr := tp.Tracer("tui-test")
+	rctx, root := tr.Start(ctx, "POST /api/orders", oteltrace.WithSpanKind(oteltrace.SpanKindServer))
+	_, sql := tr.Start(rctx, "INSERT shop", oteltrace.WithSpanKind(oteltrace.SpanKindClient),
+		oteltrace.WithAttributes(attribute.String("db.statement", "INSERT INTO orders VALUES ($1)")))
+	time.Sleep(2 * time.Millisecond)
+	sql.End()
+	_, pub := tr.Start(rctx, "orders.placed publish", oteltrace.WithSpanKind(oteltrace.SpanKindProducer))
+	pub.SetStatus(codes.Error, "broker unreachable")
+	pub.End()
+	var rec otellog.Record
+	rec.SetBody(attribute.StringValue("order 1042 placed"))
+	rec.SetSeverity(otellog.SeverityInfo)
+	rec.SetTimestamp(time.Now())
+	lp.Logger("tui-test").Emit(rctx, rec)
+	root.End()
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatalf("export spans: %v", err)
+	}
+	if err := lp.Shutdown(ctx); err != nil {
+		t.Fatalf("export logs: %v", err)
+	}
+	return root.SpanContext().TraceID().String()
+}
+
+// TestTracesViewAgainstARealStack: `devstack up` in tmux with telemetry on; a trace and a log line
+// sent over OTLP show in the Traces view (filtered by status), enter draws the waterfall with the
+// selected span's attributes, and T on the log line opens the same trace.
+func TestTracesViewAgainstARealStack(t *testing.T) {
+	otlp := testkit.FreePort(t)
+	tm := startUp(t, fmt.Sprintf("name: traced\ncontrol: {port: %d}\nbroker: {enabled: false}\npostgres: {enabled: false}\n"+
+		"gateway: {http_port: %d, https_port: %d}\ntelemetry: {http_port: %d, grpc_port: -1, persist: false}\n",
+		testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t), otlp))
+	tm.waitFor("the UI with the telemetry receiver ready", 60*time.Second, contains("1 Services", "● telemetry"))
+	tm.keys("7")
+	tm.waitFor("an empty trace list", 20*time.Second, contains("no traces yet"))
+
+	id := sendTraceAndLog(t, fmt.Sprintf("127.0.0.1:%d", otlp))
+	s := tm.waitFor("the trace in the list", 20*time.Second, contains("users POST /api/orders", "1 trace", "✗1"))
+	if !strings.Contains(s, "trace "+id) {
+		t.Errorf("the selected trace's id %s is not shown:\n%s", id, s)
+	}
+	tm.keys("e", "e") // ok only: the order failed
+	tm.waitFor("the ok-only filter", 20*time.Second, contains("status: ok", "no trace matches the filter"))
+	tm.keys("a")
+	tm.waitFor("the filter cleared", 20*time.Second, contains("status: any", "users POST /api/orders"))
+
+	tm.keys("Enter")
+	s = tm.waitFor("the waterfall", 20*time.Second, contains("trace "+id, "3 spans", "users INSERT shop", "✗ users orders.placed publish"))
+	if strings.Index(s, "users POST /api/orders") > strings.Index(s, "  users INSERT shop") {
+		t.Errorf("the child is not under its parent:\n%s", s)
+	}
+	tm.keys("j")
+	tm.waitFor("the SQL span's attributes", 20*time.Second, contains("users (users-0) · INSERT shop", "db.statement = INSERT INTO orders VALUES ($1)"))
+	tm.keys("Escape")
+	tm.waitFor("back to the list", 20*time.Second, contains("service: any", "users POST /api/orders"))
+
+	// the OTLP log record carries the trace id: T in the Logs view opens its trace, esc returns
+	tm.keys("2")
+	tm.waitFor("the OTLP log line", 20*time.Second, contains("order 1042 placed"))
+	tm.keys("T")
+	tm.waitFor("the trace of the log line", 20*time.Second, contains("trace "+id, "3 spans", "users INSERT shop"))
+	tm.keys("Escape")
+	tm.waitFor("the Logs view again", 20*time.Second, contains("order 1042 placed", "source: all"))
+}
