@@ -4,9 +4,10 @@
  * OTEL_RESOURCE_ATTRIBUTES; OTEL_BSP_* tune the batching. Without an endpoint (or with
  * OTEL_SDK_DISABLED=true) nothing is loaded and users runs as before.
  *
- * main.ts imports this module first, so the http, pg and kafkajs instrumentations patch those modules
- * before Nest, TypeORM and the Kafka transport load them. Spans are batched and exported in the
- * background: starting never waits for the receiver.
+ * main.ts starts it first (./instrument), so the http, pg and kafkajs instrumentations patch those
+ * modules before Nest, TypeORM and the Kafka transport load them. Importing this module starts
+ * nothing (the tests import the app without it). Spans are batched and exported in the background:
+ * starting never waits for the receiver.
  */
 export function telemetryEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   if ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') return false;
@@ -22,7 +23,8 @@ export async function shutdownTelemetry(): Promise<void> {
   await s?.shutdown().catch(() => undefined);
 }
 
-function start(): void {
+/** Starts the SDK (call telemetryEnabled first); the modules to trace must not be loaded yet. */
+export function startTelemetry(): void {
   // Loaded only when tracing is on: the SDK costs nothing to a run without a receiver.
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
@@ -59,5 +61,3 @@ function start(): void {
   nodeSDK.start();
   sdk = nodeSDK;
 }
-
-if (telemetryEnabled()) start();
