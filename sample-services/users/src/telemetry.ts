@@ -42,7 +42,7 @@ export function startTelemetry(): void {
     traceExporter: new OTLPTraceExporter(), // OTLP/HTTP protobuf to OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces
     instrumentations: [
       new HttpInstrumentation({
-        // probes and the relay's schema lookups are not requests anybody follows
+        // probes are nobody's request
         ignoreIncomingRequestHook: (req) => (req.url ?? '').split('?')[0] === '/health',
         // "POST /api/orders" rather than "POST": Express (under Nest) knows the route once it answered
         applyCustomAttributesOnSpan: (span, req) => {

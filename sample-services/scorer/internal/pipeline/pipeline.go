@@ -139,8 +139,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		for _, r := range recs {
 			rctx := ctx
 			if p.opts.Tracer != nil {
-				var span trace.Span
-				rctx, span = p.opts.Tracer.WithProcessSpan(r)
+				_, span := p.opts.Tracer.WithProcessSpan(r)
 				rctx = trace.ContextWithSpan(ctx, span) // ctx's cancellation, the record's trace
 				spans = append(spans, span)
 			}
