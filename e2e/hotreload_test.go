@@ -223,7 +223,7 @@ func startStack(t *testing.T, bin, dir string) *gw {
 func startStackPorts(t *testing.T, bin, dir string) (*gw, map[string]int) {
 	t.Helper()
 	ports := map[string]int{}
-	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT", "REGISTRY_PORT", "OTLP_HTTP_PORT", "OTLP_GRPC_PORT"} {
+	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT", "REGISTRY_PORT", "TELEMETRY_PORT", "OTLP_GRPC_PORT"} {
 		ports[k] = freePort(t)
 	}
 	env := []string{}

@@ -227,7 +227,7 @@ func main() {
 
 	env := os.Environ()
 	ports := map[string]int{}
-	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "POSTGRES_PORT", "GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "REGISTRY_PORT"} {
+	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "POSTGRES_PORT", "GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "REGISTRY_PORT", "TELEMETRY_PORT", "OTLP_GRPC_PORT"} {
 		ports[k] = freePort()
 		env = append(env, fmt.Sprintf("%s=%d", k, ports[k]))
 	}

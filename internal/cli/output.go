@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,7 +71,55 @@ func (p painter) formatLogLine(l event.LogLine, width int) string {
 	if l.Stream == "stderr" && p.on && l.Level() == "error" {
 		text = p.red(text)
 	}
+	if l.Severity != "" || len(l.Fields) > 0 || l.TraceID != "" {
+		text = p.structured(l)
+	}
 	return p.source(src) + pad + p.dim(" | ") + text
+}
+
+// structured renders a JSON or logfmt line as "WARN  message key=value …", the fields sorted and dimmed.
+func (p painter) structured(l event.LogLine) string {
+	var b strings.Builder
+	if l.Severity != "" {
+		lvl := fmt.Sprintf("%-5s", strings.ToUpper(l.Severity))
+		switch l.Severity {
+		case "error":
+			lvl = p.red(lvl)
+		case "warn":
+			lvl = p.yellow(lvl)
+		case "debug", "trace":
+			lvl = p.dim(lvl)
+		}
+		b.WriteString(lvl + " ")
+	}
+	b.WriteString(l.Text)
+	keys := make([]string, 0, len(l.Fields))
+	for k := range l.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var f strings.Builder
+	for _, k := range keys {
+		f.WriteString(" " + k + "=" + logfmtValue(l.Fields[k]))
+	}
+	if l.TraceID != "" {
+		f.WriteString(" trace_id=" + l.TraceID)
+	}
+	if l.SpanID != "" {
+		f.WriteString(" span_id=" + l.SpanID)
+	}
+	if f.Len() > 0 {
+		b.WriteString(p.dim(f.String()))
+	}
+	return b.String()
+}
+
+// logfmtValue quotes a value that has spaces, quotes, an equals sign or control characters.
+func logfmtValue(v string) string {
+	if v == "" || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == '"' || r == '=' || r == 0x7f }) {
+		return strconv.Quote(v)
+	}
+	return v
 }
 
 func statusMark(p painter, st event.Status) string {

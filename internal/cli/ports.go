@@ -20,7 +20,7 @@ type portRef struct {
 }
 
 // componentPorts are the ports of the enabled components: control API, broker, PostgreSQL, schema
-// registry, gateway.
+// registry, gateway, telemetry receiver.
 // Services' own ports (services.NAME.port) are the user's and are left alone, and so are an external
 // broker's or PostgreSQL's (source: external: devstack listens on nothing for them).
 func componentPorts(cfg *config.Config) []portRef {
@@ -45,6 +45,12 @@ func componentPorts(cfg *config.Config) []portRef {
 		refs = append(refs, portRef{"gateway.http_port", or(cfg.Gateway.Host), &cfg.Gateway.HTTPPort})
 		if cfg.Gateway.HTTPSPort > 0 {
 			refs = append(refs, portRef{"gateway.https_port", or(cfg.Gateway.Host), &cfg.Gateway.HTTPSPort})
+		}
+	}
+	if cfg.TelemetryEnabled() {
+		refs = append(refs, portRef{"telemetry.http_port", local, &cfg.Telemetry.HTTPPort})
+		if cfg.Telemetry.GRPCPort >= 0 { // -1: no gRPC listener
+			refs = append(refs, portRef{"telemetry.grpc_port", local, &cfg.Telemetry.GRPCPort})
 		}
 	}
 	return refs

@@ -24,9 +24,13 @@ services:
 		want []string
 	}{
 		{"embedded", "name: e\nbroker: {enabled: true}\n" + services,
-			[]string{"control.port", "broker.port", "postgres.port", "registry.port"}},
+			[]string{"control.port", "broker.port", "postgres.port", "registry.port", "telemetry.http_port", "telemetry.grpc_port"}},
 		{"registry off", "name: e\nregistry: {enabled: false}\n" + services,
-			[]string{"control.port", "broker.port", "postgres.port"}},
+			[]string{"control.port", "broker.port", "postgres.port", "telemetry.http_port", "telemetry.grpc_port"}},
+		{"telemetry without gRPC", "name: e\ntelemetry: {grpc_port: -1}\n" + services,
+			[]string{"control.port", "broker.port", "postgres.port", "registry.port", "telemetry.http_port"}},
+		{"telemetry off", "name: e\ntelemetry: {enabled: false}\n" + services,
+			[]string{"control.port", "broker.port", "postgres.port", "registry.port"}},
 		{"external broker and postgres", `name: x
 broker:
   enabled: true
@@ -35,7 +39,7 @@ broker:
 postgres:
   source: external
   external: {admin_url: "postgres://admin:pw@127.0.0.1:5432/postgres"}
-` + services, []string{"control.port", "registry.port"}}, // the registry runs here whatever the broker
+` + services, []string{"control.port", "registry.port", "telemetry.http_port", "telemetry.grpc_port"}}, // the registry runs here whatever the broker
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,12 +30,18 @@ func (d stackDB) Port() int {
 	return n
 }
 
-// runTestStack writes yaml into dir and runs its stack until the test ends. A yaml without a registry: key
-// gets one on a free port (the schema registry runs wherever the broker does; 8081 is no test's to take).
+// runTestStack writes yaml into dir and runs its stack until the test ends. A yaml without a registry: or
+// telemetry: key gets them on free ports (the schema registry runs wherever the broker does, the OTLP
+// receiver by default; 8081 and 4318 are no test's to take).
 func runTestStack(t *testing.T, dir, yaml string) (cfgPath string, s stackDB) {
 	t.Helper()
 	if !regexp.MustCompile(`(?m)^registry:`).MatchString(yaml) {
 		yaml = strings.TrimRight(yaml, "\n") + fmt.Sprintf("\nregistry: {port: %d}\n", testkit.FreePort(t))
+	}
+	// the OTLP receiver runs by default: a yaml without telemetry: gets it on a free port and no gRPC
+	// (4318 and 4317 are no test's to take)
+	if !regexp.MustCompile(`(?m)^telemetry:`).MatchString(yaml) {
+		yaml = strings.TrimRight(yaml, "\n") + fmt.Sprintf("\ntelemetry: {http_port: %d, grpc_port: -1}\n", testkit.FreePort(t))
 	}
 	cfgPath = filepath.Join(dir, "devstack.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {

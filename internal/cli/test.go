@@ -40,12 +40,13 @@ func newTestCmd(app *App) *cobra.Command {
 		Short: "Start the stack headless, run the tests: commands (or the command after --), stop, exit with their status",
 		Long: `Start the stack without a UI, wait until every service is ready, then run each entry of tests:
 in devstack.yaml (or the command given after --) with the stack's environment (GATEWAY_URL,
-KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL of the superuser, DEVSTACK_STATE_DIR). Their output is streamed; when one
+KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL of the superuser, DEVSTACK_STATE_DIR, and the
+OTEL_* variables that send a test's OpenTelemetry spans to the stack as service "test"). Their output is streamed; when one
 fails, the last log lines of every service are printed. Everything is stopped before devstack exits
 with the tests' status. This is what CI runs.
 
 The run is isolated: its own throwaway state directory (PostgreSQL data, broker, logs; removed
-afterwards; its logs kept after a failure) and free ports for the control API, broker, PostgreSQL and gateway,
+afterwards; its logs kept after a failure) and free ports for the control API, broker, PostgreSQL, gateway and telemetry,
 so it runs beside a ` + "`devstack up`" + ` of the same checkout without touching its databases, topics or
 consumer groups. --no-isolation uses devstack.yaml's ports and state directory instead.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -194,6 +195,7 @@ func (a *App) runTests(ctx context.Context, cfg *config.Config, tests []config.T
 
 func testEnv(cfg *config.Config, st *stack.Stack) []string {
 	env := os.Environ()
+	env = append(env, st.TestOTelEnv()...) // before the env file and env:, whose OTEL_* win
 	for k, v := range cfg.DotEnv {
 		env = append(env, k+"="+v)
 	}

@@ -42,8 +42,8 @@ colour-prefixed service logs are printed instead. A second Ctrl-C stops at once.
 
 When a port of devstack.yaml is taken (say by the stack of another checkout or worktree), up says who
 holds it and, on a terminal, offers free ports for every component; --free-ports takes them without
-asking. Services get the real addresses through KAFKA_BROKERS, DATABASE_URL, GATEWAY_URL and
-SCHEMA_REGISTRY_URL, and the CLI (topics, psql, status…) asks the running stack where it listens. ` + "`devstack ls`" + ` lists the running stacks.`,
+asking. Services get the real addresses through KAFKA_BROKERS, DATABASE_URL, GATEWAY_URL,
+SCHEMA_REGISTRY_URL and OTEL_EXPORTER_OTLP_ENDPOINT, and the CLI (topics, psql, status…) asks the running stack where it listens. ` + "`devstack ls`" + ` lists the running stacks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := app.Config()
@@ -229,6 +229,9 @@ func readyBanner(st *stack.Stack) string {
 	}
 	if a, ok := addrs[stack.CompPostgres]; ok {
 		parts = append(parts, "postgres "+a)
+	}
+	if a, ok := addrs[stack.CompTelemetry]; ok {
+		parts = append(parts, "otlp http://"+a)
 	}
 	parts = append(parts, "Ctrl-C to stop")
 	return "— " + strings.Join(parts, " · ")

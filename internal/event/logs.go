@@ -23,8 +23,16 @@ type LogLine struct {
 	Fields   map[string]string `json:"fields,omitempty"`
 }
 
-// Level guesses a log line's level from its text: error, warn, info, debug, or "".
+// Level is a log line's level: error, warn, info, debug, or "". A line that carried its severity
+// (JSON, logfmt, OTLP) has that one (trace counts as debug); for others it is guessed from the text.
 func (l LogLine) Level() string {
+	switch l.Severity {
+	case "":
+	case "trace":
+		return "debug"
+	default:
+		return l.Severity
+	}
 	t := l.Text
 	if len(t) > 200 {
 		t = t[:200]
@@ -74,10 +82,31 @@ func NewLogs(capacity int) *Logs {
 
 // Append stores a line (stamping Seq and, if unset, Time) and delivers it to subscribers.
 // A subscriber that falls behind has its channel closed.
+//
+// A line a service wrote (stream stdout or stderr) that is JSON or logfmt is parsed here, once, for
+// every reader: its Text becomes the message and the level, trace context and other fields go to
+// Severity, TraceID, SpanID and Fields (see ParseStructured). A line that already carries a severity
+// or fields (an OTLP log record) and every other stream are stored as they come.
 func (l *Logs) Append(line LogLine) {
+	line = Structure(line)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.appendLocked(line, nil)
+}
+
+// Structure returns line with what ParseStructured reads from it when it is a service's output
+// (stream stdout or stderr) that is JSON or logfmt and carries no severity or fields yet; any other
+// line as it is.
+func Structure(line LogLine) LogLine {
+	if (line.Stream != "stdout" && line.Stream != "stderr") || line.Severity != "" || line.Fields != nil {
+		return line
+	}
+	s, ok := ParseStructured(line.Text)
+	if !ok {
+		return line
+	}
+	line.Text, line.Severity, line.TraceID, line.SpanID, line.Fields = s.Message, s.Severity, s.TraceID, s.SpanID, s.Fields
+	return line
 }
 
 // AppendAccess stores a gateway access record as a line (source gateway, stream access) whose

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/devstack-dev/devstack/internal/event"
 )
 
 // BenchmarkServeHTTP measures the gateway's own per-request cost (JWT + rate limit + forwarding to
@@ -36,4 +38,58 @@ func BenchmarkServeHTTP(b *testing.B) {
 			b.Fatalf("%d %s", w.Code, w.Body)
 		}
 	}
+}
+
+// BenchmarkSpanHandoff is what a request's span costs on the request path (an event loop) when it is
+// handed to the sink in batches (a compact record queued; the publisher builds the event.Spans) versus
+// built on the request path and handed over one slice per request. The sink stands for the telemetry
+// store's AddSpans (a non-blocking queue).
+func BenchmarkSpanHandoff(b *testing.B) {
+	var ids idBlock
+	rec := func() spanRec {
+		return spanRec{trace: newTrace("", 0, &ids), start: time.Now(), end: time.Now(), method: "POST", scheme: "http",
+			host: "localhost:8080", path: "/api/orders", route: "/api/orders", service: "orders", upstream: "127.0.0.1:3001",
+			ip: "127.0.0.1", requestID: "r1", status: 201, auth: "none"}
+	}
+	sink := make(chan []event.Span, 1<<16)
+	drain := func() {
+		for {
+			select {
+			case <-sink:
+			default:
+				return
+			}
+		}
+	}
+	b.Run("batched", func(b *testing.B) {
+		q := newBatchQueue[spanRec]()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			q.push(rec())
+			if i%256 == 255 { // the publisher's share, off the request path
+				b.StopTimer()
+				q.drain(func([]spanRec) {})
+				b.StartTimer()
+			}
+		}
+	})
+	b.Run("one slice per request", func(b *testing.B) {
+		names := map[spanName]string{}
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			r := rec()
+			out := make([]event.Span, 1)
+			out[0].SpanID, out[0].ParentID = string(r.trace.spanID[:]), ""
+			r.fill(&out[0], names)
+			select {
+			case sink <- out:
+			default:
+			}
+			if i%4096 == 4095 {
+				b.StopTimer()
+				drain()
+				b.StartTimer()
+			}
+		}
+	})
 }

@@ -1,5 +1,5 @@
 // Package proxy is devstack's API gateway: routing, load balancing, JWT auth, the dev OAuth2 issuer,
-// rate limiting, TLS with a local CA, access logs and metrics.
+// rate limiting, TLS with a local CA, access logs, metrics and a server span per request (W3C trace context).
 package proxy
 
 import (

@@ -28,6 +28,7 @@ const (
 	spanIDLen     = 16
 	traceparentLn = 55 // "00-" trace "-" span "-" flags
 	flagSampled   = 0x01
+	knownFlags    = 0x03 // sampled, random (W3C Trace Context Level 2)
 )
 
 // traceCtx is one request's trace context.
@@ -49,7 +50,9 @@ func newTrace(tp string, n int, ids *idBlock) traceCtx {
 	t := traceCtx{on: true, flags: flagSampled}
 	if n == 1 {
 		if tid, pid, flags, ok := event.ParseTraceparent(tp); ok {
-			t.keepState, t.hasParent, t.flags = true, true, flags
+			// the flags defined so far: sampled, and Level 2's random trace id (which stays true, as
+			// the trace id goes on unchanged); others are not passed on under version 00
+			t.keepState, t.hasParent, t.flags = true, true, flags&knownFlags
 			copy(t.parentID[:], pid)
 			if ids != nil {
 				t.traceID = ids.clone(tid)

@@ -261,6 +261,9 @@ func (s *Stack) reloadConfig(gw *proxy.Gateway) {
 	if !reflect.DeepEqual(nc.Postgres, s.cfg.Postgres) {
 		changed = append(changed, "postgres")
 	}
+	if !reflect.DeepEqual(nc.Telemetry, s.cfg.Telemetry) {
+		changed = append(changed, "telemetry")
+	}
 	// registry.subjects follow devstack.yaml (the registry component watches it); the rest needs a restart
 	ro, rn := s.cfg.Registry, nc.Registry
 	ro.Subjects, rn.Subjects = nil, nil

@@ -217,6 +217,11 @@ func TestStackRunsTheRealParts(t *testing.T) {
 	if code, _ := get(fmt.Sprintf("http://127.0.0.1:%d/web/", rs.ports["GATEWAY_PORT"])); code != http.StatusOK {
 		t.Errorf("GET /web/ through the gateway: %d", code)
 	}
+	// the gateway's span of that request is a trace in the store (the gateway's sink is the store's)
+	waitUntil(t, 10*time.Second, "the gateway's span in Stack.Traces", func() bool {
+		sums, err := st.Traces(ctx, event.TraceQuery{Service: "gateway"})
+		return err == nil && len(sums) > 0 && sums[0].RootService == "gateway"
+	})
 	// the service's database is on /__devstack/metrics
 	mfs := scrape(t, rs.ports["GATEWAY_PORT"])
 	if v, ok := value(mfs, "devstack_postgres_database_size_bytes", map[string]string{"database": "web"}); !ok || v <= 0 {
@@ -224,6 +229,9 @@ func TestStackRunsTheRealParts(t *testing.T) {
 	}
 	if _, ok := value(mfs, "devstack_postgres_connections", map[string]string{"database": "web"}); !ok {
 		t.Errorf("no devstack_postgres_connections{database=web}")
+	}
+	if _, ok := value(mfs, "devstack_telemetry_spans_received_total", nil); !ok {
+		t.Errorf("no devstack_telemetry_spans_received_total: the receiver's collector is not served")
 	}
 
 	// routes follow devstack.yaml (watchConfig)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -49,7 +50,15 @@ func (s *Stack) telemetryComponent() Component {
 		so, ro := telemetryOptions(s.cfg)
 		log := s.log.With("component", CompTelemetry)
 		so.Logger, ro.Logger = log, log
+		var problems []string
 		store, err := telemetry.OpenStore(so)
+		if err != nil && so.Dir != "" {
+			// saved traces that cannot be read must not keep the stack from starting: this run's are kept in memory
+			log.Warn("saved traces unusable; keeping this run's traces in memory only", "err", err)
+			problems = append(problems, fmt.Sprintf("traces are not saved: %v", err))
+			so.Dir = ""
+			store, err = telemetry.OpenStore(so)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -74,9 +83,10 @@ func (s *Stack) telemetryComponent() Component {
 			detail = "grpc " + a + ", " + detail
 		}
 		return &Running{
-			Addr:   rcv.HTTPAddr(),
-			Detail: detail,
-			Failed: failed,
+			Addr:     rcv.HTTPAddr(),
+			Detail:   detail,
+			Problems: problems,
+			Failed:   failed,
 			Stop: func() error {
 				stop()
 				// the store stays readable (Traces, Trace); what it still had queued is written
@@ -118,7 +128,7 @@ func (s *Stack) Trace(_ context.Context, id string) ([]event.Span, error) {
 	}
 	spans, ok := st.Trace(strings.ToLower(id))
 	if !ok {
-		return nil, fmt.Errorf("trace %s: %w (it may have been evicted: telemetry.max_spans)", id, control.ErrNotFound)
+		return nil, fmt.Errorf("no trace %s is kept (never received, or dropped with the oldest past telemetry.max_spans): %w", id, control.ErrNotFound)
 	}
 	return spans, nil
 }
@@ -170,4 +180,22 @@ func instanceResourceAttrs(base, service string, replica int) string {
 		parts = append(parts, telemetry.ReplicaAttr+"="+strconv.Itoa(replica))
 	}
 	return strings.Join(parts, ",")
+}
+
+// TestOTelEnv is what a test command of `devstack test` gets so its OpenTelemetry SDK exports to the
+// stack as service "test" (nil without telemetry). It replaces the shell's OTEL_* (another stack's);
+// the env file and env: are applied after it and win.
+func (s *Stack) TestOTelEnv() []string {
+	s.mu.Lock()
+	r := s.otlp
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for k, v := range otelEnv("http://"+r.HTTPAddr(), "test") {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return append(out, envResourceAttr+"=") // not the shell's
 }

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -9,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	otellog "go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	oteltrace "go.opentelemetry.io/otel/trace"
@@ -35,9 +40,20 @@ func otelChild(name string) int {
 		return 1
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithResource(res))
-	_, sp := tp.Tracer("child").Start(ctx, name, oteltrace.WithSpanKind(oteltrace.SpanKindServer))
+	sctx, sp := tp.Tracer("child").Start(ctx, name, oteltrace.WithSpanKind(oteltrace.SpanKindServer))
+	lexp, err := otlploghttp.New(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "log exporter:", err)
+		return 1
+	}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(lexp)), sdklog.WithResource(res))
+	var rec otellog.Record
+	rec.SetBody(attribute.StringValue(name + " done"))
+	rec.SetSeverity(otellog.SeverityInfo)
+	rec.AddAttributes(attribute.String("step", name))
+	lp.Logger("child").Emit(sctx, rec)
 	sp.End()
-	if err := tp.Shutdown(ctx); err != nil {
+	if err := errors.Join(tp.Shutdown(ctx), lp.Shutdown(ctx)); err != nil {
 		fmt.Fprintln(os.Stderr, "export:", err)
 		return 1
 	}
@@ -72,7 +88,9 @@ func TestStackTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("CHILD", exe)
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1") // the shell's: must not reach a service
+	// the shell's (another stack's): must not reach a service
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=outer-0")
 	rs := newRealStack(t, telemetryStack)
 	st := start(t, rs.load(t), Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -131,6 +149,22 @@ func TestStackTelemetry(t *testing.T) {
 		t.Errorf("span instances %q, want web-0 and web-1", instances)
 	}
 
+	// the OTLP log records are lines of their service and replica, with the span's trace context
+	traceIDs := map[string]bool{sums[0].TraceID: true, sums[1].TraceID: true}
+	replicas := map[int]bool{}
+	for _, l := range st.LogStore().Tail(200, event.SourceFilter("web")) {
+		if l.Stream != "otlp" {
+			continue
+		}
+		if l.Text != "checkout done" || l.Severity != "info" || !traceIDs[l.TraceID] || len(l.SpanID) != 16 || l.Fields["step"] != "checkout" {
+			t.Errorf("OTLP log line %+v", l)
+		}
+		replicas[l.Replica] = true
+	}
+	if !replicas[0] || !replicas[1] {
+		t.Errorf("OTLP log lines from replicas %v, want 0 and 1", replicas)
+	}
+
 	// through the control API, as `devstack traces` and the TUI read them
 	cl, err := control.Dial(st.Config().StateDirPath())
 	if err != nil {
@@ -182,5 +216,38 @@ func TestStackTelemetryDisabled(t *testing.T) {
 	})
 	if !strings.HasPrefix(line, "otel=http://127.0.0.1:1 ") || strings.Contains(line, "service.instance.id") {
 		t.Errorf("without telemetry web was told %q", line)
+	}
+}
+
+// Saved traces that cannot be read (a file where .devstack/traces should be) do not stop the stack: the
+// receiver runs with this run's traces in memory and says why they are not saved.
+func TestStackTelemetryUnusableTracesDir(t *testing.T) {
+	rs := newRealStack(t, `
+name: teltest
+broker: {enabled: false}
+postgres: {enabled: false}
+services:
+  idle: {command: exec sleep 60, settle: 0s}
+`)
+	if err := os.MkdirAll(rs.dir+"/.devstack", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rs.dir+"/.devstack/traces", []byte("not a dir"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rs.load(t)
+	st := start(t, cfg, Options{NoControl: true})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := st.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady with an unusable traces dir: %v", err)
+	}
+	for _, c := range st.Bus().Snapshot().Components {
+		if c.Name == CompTelemetry && (c.Status != event.StatusReady || len(c.Problems) != 1 || !strings.Contains(c.Problems[0], "traces are not saved")) {
+			t.Errorf("telemetry component %+v, want ready with the problem", c)
+		}
+	}
+	if _, err := st.Traces(ctx, event.TraceQuery{}); err != nil {
+		t.Errorf("Traces: %v", err)
 	}
 }

@@ -46,7 +46,7 @@ type Spec struct {
 	Settle time.Duration
 	// InstanceEnv returns more "K=V" for one replica, replacing Env's values of the same keys (the
 	// stack's per-instance OTEL_RESOURCE_ATTRIBUTES). nil: none.
-	InstanceEnv func(replica int) []string
+	InstanceEnv func(replica int) []string `json:"-"`
 }
 
 // Probe decides when an instance is ready; with none set it is ready once it has run Spec.Settle.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unique"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -56,7 +57,7 @@ func convertTraces(req *coltracepb.ExportTraceServiceRequest) (spans []event.Spa
 					ParentID: pid,
 					Service:  service,
 					Instance: instance,
-					Name:     sp.GetName(),
+					Name:     intern(sp.GetName()),
 					Kind:     spanKind(sp.GetKind()),
 					Start:    unixNano(sp.GetStartTimeUnixNano()),
 					End:      unixNano(sp.GetEndTimeUnixNano()),
@@ -73,7 +74,7 @@ func convertTraces(req *coltracepb.ExportTraceServiceRequest) (spans []event.Spa
 				}
 				s.StatusMessage = sp.GetStatus().GetMessage()
 				for _, e := range sp.GetEvents() {
-					s.Events = append(s.Events, event.SpanEvent{Time: unixNano(e.GetTimeUnixNano()), Name: e.GetName(), Attrs: attrs(e.GetAttributes())})
+					s.Events = append(s.Events, event.SpanEvent{Time: unixNano(e.GetTimeUnixNano()), Name: intern(e.GetName()), Attrs: attrs(e.GetAttributes())})
 				}
 				for _, l := range sp.GetLinks() {
 					lt, ok1 := hexID(l.GetTraceId(), 16)
@@ -173,7 +174,7 @@ func resourceNames(r *resourcepb.Resource) (service, instance string) {
 	if service == "" {
 		service = unknownService
 	}
-	return service, instance
+	return intern(service), intern(instance)
 }
 
 // hexID renders an id as lowercase hex; ok is false unless it has n bytes and is not all zero.
@@ -218,10 +219,22 @@ func attrs(kvs []*commonpb.KeyValue) map[string]string {
 	}
 	m := make(map[string]string, len(kvs))
 	for _, kv := range kvs {
-		m[kv.GetKey()] = anyText(kv.GetValue())
+		v := anyText(kv.GetValue())
+		if len(v) <= maxInterned {
+			v = intern(v)
+		}
+		m[intern(kv.GetKey())] = v
 	}
 	return m
 }
+
+// maxInterned is the longest attribute value interned: short values repeat (methods, routes, status
+// codes, host names); long ones rarely do.
+const maxInterned = 64
+
+// intern returns the canonical copy of s: the store keeps up to max_spans spans whose names, services
+// and attribute keys are mostly the same few strings, held once instead of once per span.
+func intern(s string) string { return unique.Make(s).Value() }
 
 // anyText renders an attribute value as text: strings as they are, numbers and booleans as Go prints
 // them, bytes as base64, arrays and maps as JSON.

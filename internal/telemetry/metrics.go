@@ -50,6 +50,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSpansStored, prometheus.GaugeValue, float64(spans))
 	ch <- prometheus.MustNewConstMetric(descTracesStored, prometheus.GaugeValue, float64(traces))
 	counter(descLogRecords, r.stats.logRecords.Load())
-	counter(descMetrics, r.stats.metricPoints.Load())
+	counter(descMetrics, r.stats.metrics.Load())
 	counter(descBadRequests, r.stats.badRequests.Load())
 }

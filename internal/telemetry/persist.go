@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,8 +35,8 @@ type segments struct {
 	w        *bufio.Writer
 	curSpans int
 	unflushd int
-	buf      bytes.Buffer
-	err      error // the first write error (logged once; persistence stops)
+	buf      []byte // one encoded span
+	err      error  // the first write error (logged once; persistence stops)
 }
 
 // openSegments reads every segment in dir, oldest first, and opens a new one to append to. It returns
@@ -143,7 +142,6 @@ func (sg *segments) append(spans []event.Span) {
 	if sg.err != nil {
 		return
 	}
-	enc := json.NewEncoder(&sg.buf)
 	for i := range spans {
 		if sg.cur == nil {
 			next := 1
@@ -169,11 +167,8 @@ func (sg *segments) append(spans []event.Span) {
 				return
 			}
 		}
-		sg.buf.Reset()
-		if err := enc.Encode(&spans[i]); err != nil { // cannot happen for event.Span
-			continue
-		}
-		if _, err := sg.w.Write(sg.buf.Bytes()); err != nil {
+		sg.buf = appendSpanJSON(sg.buf[:0], &spans[i])
+		if _, err := sg.w.Write(sg.buf); err != nil {
 			sg.fail(err)
 			return
 		}

@@ -56,9 +56,9 @@ type Receiver struct {
 
 // stats are the receiver's own counters (the store counts spans).
 type stats struct {
-	logRecords, logDropped   atomic.Uint64
-	metricPoints, metricsOff atomic.Uint64
-	rejected, badRequests    atomic.Uint64
+	logRecords, logDropped atomic.Uint64
+	metrics                atomic.Uint64 // metrics received (kept or not: Options.Metrics decides)
+	rejected, badRequests  atomic.Uint64
 }
 
 // Listen binds the receiver's listeners; Serve serves them.
@@ -198,10 +198,8 @@ func (r *Receiver) exportMetrics(req *colmetricspb.ExportMetricsServiceRequest) 
 			n += len(sm.GetMetrics())
 		}
 	}
-	if r.o.Metrics == nil {
-		r.stats.metricsOff.Add(uint64(n))
-	} else {
-		r.stats.metricPoints.Add(uint64(n))
+	r.stats.metrics.Add(uint64(n))
+	if r.o.Metrics != nil {
 		r.o.Metrics(req)
 	}
 	return &colmetricspb.ExportMetricsServiceResponse{}

@@ -29,6 +29,10 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -364,4 +368,29 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A store that cannot take spans (devstack stopping) answers 503 with Retry-After over HTTP and
+// Unavailable over gRPC: both are what OTLP exporters retry.
+func TestUnavailableWhenStoreClosed(t *testing.T) {
+	tr := startReceiver(t, 100, "")
+	tr.store.Close()
+	good, _ := proto.Marshal(exportRequest(bytes.Repeat([]byte{3}, 16), bytes.Repeat([]byte{4}, 8)))
+	resp, err := http.Post("http://"+tr.HTTPAddr()+"/v1/traces", "application/x-protobuf", bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("HTTP export to a closed store: %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	conn, err := grpc.NewClient(tr.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = coltracepb.NewTraceServiceClient(conn).Export(context.Background(), exportRequest(bytes.Repeat([]byte{3}, 16), bytes.Repeat([]byte{4}, 8)))
+	if grpcstatus.Code(err) != grpccodes.Unavailable {
+		t.Errorf("gRPC export to a closed store: %v, want Unavailable", err)
+	}
 }

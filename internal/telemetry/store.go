@@ -119,9 +119,13 @@ func (s *Store) AddSpans(spans []event.Span) {
 		return
 	}
 	select {
-	case <-s.quit:
+	case <-s.quit: // checked first: a closed store's queue is not read any more
 		s.pending.Add(-n)
 		s.dropped.Add(uint64(n))
+		return
+	default:
+	}
+	select {
 	case s.in <- item{spans: spans}:
 	default:
 		s.pending.Add(-n)
@@ -137,6 +141,12 @@ func (s *Store) Ingest(ctx context.Context, spans []event.Span) error {
 	}
 	s.received.Add(uint64(len(spans)))
 	n := int64(len(spans))
+	select {
+	case <-s.quit:
+		s.dropped.Add(uint64(n))
+		return ErrClosed
+	default:
+	}
 	s.pending.Add(n)
 	select {
 	case s.in <- item{spans: spans}:
@@ -247,6 +257,7 @@ func (s *Store) apply(spans []event.Span) {
 			s.dropped.Add(1)
 			continue
 		}
+		sp.TraceID = t.id // the trace's spans share one copy of its id
 		t.add(*sp)
 		s.spans++
 	}
@@ -364,3 +375,7 @@ func (s *Store) Len() (spans, traces int) {
 	defer s.mu.RUnlock()
 	return s.spans, len(s.traces)
 }
+
+// Dropped returns how many spans were not kept: the queue was full, the store closed, or a trace
+// outgrew the store (evictions of whole old traces are not counted here).
+func (s *Store) Dropped() uint64 { return s.dropped.Load() }

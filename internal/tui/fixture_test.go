@@ -53,6 +53,7 @@ func fixture() *fakeCtrl {
 		{Time: t(39 * time.Second), Source: "analytics", Stream: "stderr", Text: `Traceback (most recent call last): File "manage.py", line 22, in <module>`},
 		{Time: t(30 * time.Second), Source: "users", Stream: "stdout", Text: `[Nest] 4242  - LOG [OrdersService] order 1043 placed by u-9 (1 items)`},
 		{Time: t(29 * time.Second), Source: "scorer", Stream: "stdout", Text: `{"level":"debug","msg":"window","user":"u-9","orders_last_10m":4}`},
+		{Time: t(28 * time.Second), Source: "scorer", Stream: "stderr", Text: `time=2026-12-03T09:26:25Z level=WARN msg="slow score" order=1043 ms=812 trace_id=4bf92f3577b34da6a3ce929d0e0e4736`},
 	}
 	for _, l := range lines {
 		f.logs.Append(l)

@@ -38,6 +38,8 @@ func TestGoldenFrames(t *testing.T) {
 		{name: "services_nocolor", noColor: true, steps: []step{{wait: []string{"analytics", "order 1043 placed"}}}},
 		{name: "logs", steps: []step{{wait: []string{"analytics"}}, {keys: "2", wait: []string{"following", "u-9"}}}},
 		{name: "logs_filtered", steps: []step{{wait: []string{"analytics"}}, {keys: "2/order\r", wait: []string{"filter:"}}}},
+		{name: "logs_level", steps: []step{{wait: []string{"analytics"}}, {keys: "2ee", wait: []string{"level: warn+"}}}},
+		{name: "logs_field", steps: []step{{wait: []string{"analytics"}}, {keys: "2/order=1043\r", wait: []string{"filter:"}}}},
 		{name: "topics", steps: []step{{wait: []string{"analytics"}}, {keys: "3", wait: []string{"orders.scored"}}}},
 		{name: "messages", steps: []step{{wait: []string{"analytics"}}, {keys: "3", wait: []string{"orders.scored"}}, {keys: "\r", wait: []string{"1042", "live"}}}},
 		{name: "messages_binary", steps: []step{{wait: []string{"analytics"}}, {keys: "3", wait: []string{"orders.scored"}}, {keys: "j\r", wait: []string{"binary, hex"}}}},

@@ -18,7 +18,7 @@ type keyMap struct {
 
 	Restart, Rebuild, StopStart, OpenLogs key.Binding
 
-	Follow, Filter, ClearFilter, NextSource, PrevSource, AllSources, ErrorsOnly, Wrap, JSON, ClearLogs key.Binding
+	Follow, Filter, ClearFilter, NextSource, PrevSource, AllSources, Level, Wrap, JSON, ClearLogs key.Binding
 
 	OpenTopic, Internal key.Binding
 
@@ -62,9 +62,9 @@ func defaultKeys() keyMap {
 		NextSource:  kb([]string{"]", "s"}, "]/s", "next source"),
 		PrevSource:  kb([]string{"[", "S"}, "[/S", "previous source"),
 		AllSources:  kb([]string{"a"}, "a", "all sources"),
-		ErrorsOnly:  kb([]string{"e"}, "e", "only warnings and errors"),
+		Level:       kb([]string{"e"}, "e", "level: error, warn+, info+, debug+, all"),
 		Wrap:        kb([]string{"w"}, "w", "wrap long lines"),
-		JSON:        kb([]string{"J"}, "J", "pretty-print JSON lines"),
+		JSON:        kb([]string{"J"}, "J", "pretty-print JSON lines, fields one a row"),
 		ClearLogs:   kb([]string{"c"}, "c", "clear the screen's buffer"),
 
 		OpenTopic: kb([]string{"enter"}, "enter", "tail topic in Messages"),
@@ -102,7 +102,7 @@ func (k keyMap) sections() []helpSection {
 		{"Global", []key.Binding{h("1…7", "jump to view"), h("tab →", "next view"), h("⇧tab ←", "previous view"), h("?", "this help"), h("M", "mouse on/off"), h("T", "row's trace"), h("q ^c", "quit")}},
 		{"Lists", []key.Binding{h("↑↓ j k", "move"), h("pgup pgdn", "page"), h("g G", "first / last")}},
 		{"Services", []key.Binding{h("r", "restart"), h("b", "rebuild"), h("s", "stop / start"), h("enter", "its logs")}},
-		{"Logs", []key.Binding{h("f space", "follow / pause"), h("/", "filter"), h("tab", "(in /) regex"), h("esc", "clear filter"), h("s ]", "next source"), h("S [", "prev source"), h("a", "all sources"), h("e", "warn+error only"), h("w", "wrap lines"), h("J", "pretty JSON"), h("c", "clear buffer")}},
+		{"Logs", []key.Binding{h("f space", "follow / pause"), h("/", "filter, k=v"), h("tab", "(in /) regex"), h("esc", "clear filter"), h("s ]", "next source"), h("S [", "prev source"), h("a", "all sources"), h("e", "level (cycles)"), h("w", "wrap lines"), h("J", "pretty JSON"), h("c", "clear buffer")}},
 		{"Topics", []key.Binding{h("enter", "tail messages"), h("i", "internal topics")}},
 		{"Groups", []key.Binding{h("R", "reset offsets")}},
 		{"Messages", []key.Binding{h("t", "choose topic"), h("f", "follow / pause"), h("o", "read from…"), h("p", "partition"), h("P", "produce"), h("/", "filter records"), h("x", "hex value"), h("enter", "expand record")}},

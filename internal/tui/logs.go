@@ -33,13 +33,14 @@ type logsState struct {
 
 	sources []string // every source seen, in first-seen order
 
-	source     string         // "" for all
-	query      string         // applied filter text
-	regex      bool           // query is a regular expression
-	re         *regexp.Regexp // compiled query (nil: no text filter)
-	errorsOnly bool
-	wrap       bool
-	pretty     bool
+	source string         // "" for all
+	query  string         // applied filter text
+	regex  bool           // query is a regular expression
+	re     *regexp.Regexp // compiled query (nil: no text filter)
+	terms  []fieldTerm    // the query's key=value words
+	level  string         // show lines at least this level ("" all; see logLevels)
+	wrap   bool
+	pretty bool
 
 	follow  bool
 	pos     uint64   // absolute index of the bottom line on screen while paused
@@ -60,10 +61,15 @@ func (l *logsState) match(e *logEntry) bool {
 	if l.source != "" && e.line.Source != l.source {
 		return false
 	}
-	if l.errorsOnly && e.level != "error" && e.level != "warn" {
+	if l.level != "" && levelRank(e.level) < levelRank(l.level) {
 		return false
 	}
-	if l.re != nil && !l.re.MatchString(e.line.Text) {
+	for _, t := range l.terms {
+		if !t.match(&e.line) {
+			return false
+		}
+	}
+	if l.re != nil && !l.re.MatchString(e.line.Text) && (!structuredLine(&e.line) || !l.re.MatchString(fieldsText(&e.line))) {
 		return false
 	}
 	return true
@@ -284,7 +290,7 @@ func (m *Model) logsKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Filter):
 		ti := textinput.New()
 		ti.Prompt = ""
-		ti.Placeholder = "text to show (empty: everything)"
+		ti.Placeholder = "text or key=value to show (empty: everything)"
 		ti.Cursor.SetMode(cursor.CursorStatic)
 		ti.SetValue(l.query)
 		ti.Focus()
@@ -292,7 +298,7 @@ func (m *Model) logsKey(msg tea.KeyMsg) tea.Cmd {
 		l.saved[0], l.savedRegex = l.query, l.regex
 	case key.Matches(msg, k.ClearFilter):
 		if l.query != "" {
-			l.query, l.re = "", nil
+			l.query, l.re, l.terms = "", nil, nil
 			l.refilter()
 		}
 	case key.Matches(msg, k.NextSource, k.PrevSource):
@@ -306,8 +312,8 @@ func (m *Model) logsKey(msg tea.KeyMsg) tea.Cmd {
 		l.setSource(m, list[i])
 	case key.Matches(msg, k.AllSources):
 		l.setSource(m, "")
-	case key.Matches(msg, k.ErrorsOnly):
-		l.errorsOnly = !l.errorsOnly
+	case key.Matches(msg, k.Level):
+		l.level = nextLevel(l.level)
 		l.refilter()
 	case key.Matches(msg, k.Wrap):
 		l.wrap = !l.wrap
@@ -329,7 +335,7 @@ func (m *Model) logsFilterKey(msg tea.KeyMsg) tea.Cmd {
 	switch msg.Type {
 	case tea.KeyEsc:
 		l.query, l.regex = l.saved[0], l.savedRegex
-		l.re, _ = compileFilter(l.query, l.regex)
+		l.re, l.terms, _ = parseLogQuery(l.query, l.regex)
 		l.input = nil
 		l.refilter()
 		return nil
@@ -352,13 +358,13 @@ func (m *Model) logsFilterKey(msg tea.KeyMsg) tea.Cmd {
 
 func (l *logsState) applyInput() {
 	q := l.input.Value()
-	re, err := compileFilter(q, l.inputRegex)
+	re, terms, err := parseLogQuery(q, l.inputRegex)
 	if err != nil {
 		l.inputErr = err.Error()
 		return
 	}
 	l.inputErr = ""
-	l.query, l.regex, l.re = q, l.inputRegex, re
+	l.query, l.regex, l.re, l.terms = q, l.inputRegex, re, terms
 	l.refilter()
 }
 
@@ -388,8 +394,12 @@ func (m *Model) logsView(w, h int) string {
 		}
 		parts = append(parts, s.bold.Render("filter: ")+s.accent.Render(l.query)+s.dim.Render(mode))
 	}
-	if l.errorsOnly {
-		parts = append(parts, s.warn.Render("warn+error only"))
+	switch l.level {
+	case "":
+	case "error":
+		parts = append(parts, s.warn.Render("level: error"))
+	default:
+		parts = append(parts, s.warn.Render("level: "+l.level+"+"))
 	}
 	parts = append(parts, s.dim.Render(fmt.Sprintf("%d/%d lines", len(l.matches), l.ring.len())))
 	if l.follow {
@@ -412,7 +422,7 @@ func (m *Model) logsView(w, h int) string {
 	if len(l.matches) == 0 {
 		msg := "no log lines yet"
 		if l.ring.len() > 0 {
-			msg = "no line matches the filter (esc clears it, a shows all sources, e toggles errors only)"
+			msg = "no line matches the filter (esc clears it, a shows all sources, e cycles the level)"
 		}
 		return bar + "\n" + s.dim.Render(" "+msg)
 	}
@@ -461,6 +471,11 @@ func (m *Model) renderLogLine(e *logEntry, w, srcW int) []string {
 	if e.line.Stream == "build" || e.line.Stream == "setup" {
 		text = "[" + e.line.Stream + "] " + text
 	}
+	var fields string // a structured line's fields, shown dimmed after its message
+	if structuredLine(&e.line) {
+		text = levelTag(e.line.Severity) + text
+		fields = fieldsText(&e.line)
+	}
 	var body []string
 	if m.logs.pretty {
 		if p, ok := prettyJSON([]byte(text)); ok {
@@ -478,8 +493,30 @@ func (m *Model) renderLogLine(e *logEntry, w, srcW int) []string {
 			rows = append(rows, trunc(b, max(textW, 1)))
 		}
 	}
+	// fieldRows follow the message: on its last row when they fit, else below it (one a row with J)
+	var fieldRows []string
+	sameRow := false // fieldRows[0] goes on the message's last row
+	if fields != "" {
+		last := len(rows) - 1
+		switch {
+		case m.logs.pretty:
+			for _, f := range fieldItems(&e.line) {
+				fieldRows = append(fieldRows, trunc("  "+f, max(textW, 1)))
+			}
+		case !m.logs.wrap || textW <= 10:
+			if room := max(textW, 1) - width(rows[last]) - 2; room > 0 {
+				rows[last] += "  "
+				fieldRows, sameRow = []string{trunc(fields, room)}, true
+			}
+		case width(rows[last])+2+width(fields) <= textW:
+			rows[last] += "  "
+			fieldRows, sameRow = []string{fields}, true
+		default:
+			fieldRows = wrapLines(fields, textW)
+		}
+	}
 	lvl, hasLvl := s.level(e.level)
-	out := make([]string, len(rows))
+	out := make([]string, 0, len(rows)+len(fieldRows))
 	pad := strings.Repeat(" ", prefixW)
 	for i, r := range rows {
 		var styled string
@@ -490,11 +527,18 @@ func (m *Model) renderLogLine(e *logEntry, w, srcW int) []string {
 		} else {
 			styled = r
 		}
-		if i == 0 {
-			out[i] = prefix + " " + styled
-		} else {
-			out[i] = pad + styled
+		if i == len(rows)-1 && sameRow {
+			styled += s.dim.Render(fieldRows[0])
+			fieldRows = fieldRows[1:]
 		}
+		if i == 0 {
+			out = append(out, prefix+" "+styled)
+		} else {
+			out = append(out, pad+styled)
+		}
+	}
+	for _, r := range fieldRows {
+		out = append(out, pad+s.dim.Render(r))
 	}
 	return out
 }

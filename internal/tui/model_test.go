@@ -354,7 +354,10 @@ func TestLogsFilter(t *testing.T) {
 		{Seq: 2, Source: "scorer", Text: "scored order 17 in 3ms"},
 		{Seq: 3, Source: "users", Text: "ERROR cannot reach Postgres"},
 		{Seq: 4, Source: "analytics", Text: "warning: slow query 1200ms"},
-		{Seq: 5, Source: "gateway", Text: "POST /api/orders 201"},
+		{Seq: 5, Source: "gateway", Text: "POST /api/orders 201 service=users"},
+		// lines that were JSON or logfmt
+		{Seq: 6, Source: "scorer", Text: "scored", Severity: "info", TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Fields: map[string]string{"order": "1042"}},
+		{Seq: 7, Source: "scorer", Text: "window", Severity: "debug", Fields: map[string]string{"user": "u-9"}},
 	}
 	tests := []struct {
 		name  string
@@ -363,19 +366,31 @@ func TestLogsFilter(t *testing.T) {
 		input bool     // prompt still open
 		err   string
 	}{
-		{"all", nil, []uint64{1, 2, 3, 4, 5}, false, ""},
+		{"all", nil, []uint64{1, 2, 3, 4, 5, 6, 7}, false, ""},
 		{"substring is case-insensitive", []string{"/", "postgres", "enter"}, []uint64{3}, false, ""},
 		{"upper case makes it exact", []string{"/", "Api", "enter"}, nil, false, ""},
 		{"live while typing", []string{"/", "api"}, []uint64{1, 5}, true, ""},
 		{"regex", []string{"/", "tab", `\d+ms$`, "enter"}, []uint64{2, 4}, false, ""},
-		{"bad regex keeps the prompt open", []string{"/", "tab", "(", "enter"}, []uint64{1, 2, 3, 4, 5}, true, "bad regexp"},
+		{"bad regex keeps the prompt open", []string{"/", "tab", "(", "enter"}, []uint64{1, 2, 3, 4, 5, 6, 7}, true, "bad regexp"},
 		{"substring treats ( literally", []string{"/", "(", "enter"}, nil, false, ""},
-		{"esc restores", []string{"/", "order", "enter", "/", "xyz", "esc"}, []uint64{2, 5}, false, ""},
-		{"esc clears an applied filter", []string{"/", "order", "enter", "esc"}, []uint64{1, 2, 3, 4, 5}, false, ""},
-		{"errors only", []string{"e"}, []uint64{3, 4}, false, ""},
+		{"text matches a structured line's fields too", []string{"/", "1042", "enter"}, []uint64{6}, false, ""},
+		{"esc restores", []string{"/", "order", "enter", "/", "xyz", "esc"}, []uint64{2, 5, 6}, false, ""},
+		{"esc clears an applied filter", []string{"/", "order", "enter", "esc"}, []uint64{1, 2, 3, 4, 5, 6, 7}, false, ""},
+		{"level error", []string{"e"}, []uint64{3}, false, ""},
+		{"level warn and up", []string{"e", "e"}, []uint64{3, 4}, false, ""},
+		{"level info and up (a line with no level counts as info)", []string{"e", "e", "e"}, []uint64{1, 2, 3, 4, 5, 6}, false, ""},
+		{"level debug and up", []string{"e", "e", "e", "e"}, []uint64{1, 2, 3, 4, 5, 6, 7}, false, ""},
+		{"level cycles back to all", []string{"e", "e", "e", "e", "e"}, []uint64{1, 2, 3, 4, 5, 6, 7}, false, ""},
+		{"field", []string{"/", "order=1042", "enter"}, []uint64{6}, false, ""},
+		{"field and text", []string{"/", "user=u-9 win", "enter"}, []uint64{7}, false, ""},
+		{"field that is no line's", []string{"/", "order=7", "enter"}, nil, false, ""},
+		{"level as a field", []string{"/", "level=warning", "enter"}, []uint64{4}, false, ""},
+		{"trace id as a field", []string{"/", "trace_id=4bf92f3577b34da6a3ce929d0e0e4736", "enter"}, []uint64{6}, false, ""},
+		{"key=value in a plain line's text", []string{"/", "service=users", "enter"}, []uint64{5}, false, ""},
+		{"field in regex mode is a regex", []string{"/", "tab", "order=1042", "enter"}, []uint64{6}, false, ""},
 		{"next source", []string{"s"}, []uint64{1, 3}, false, ""},
 		{"previous source wraps to the others", []string{"S"}, []uint64{5}, false, ""},
-		{"all sources", []string{"s", "s", "a"}, []uint64{1, 2, 3, 4, 5}, false, ""},
+		{"all sources", []string{"s", "s", "a"}, []uint64{1, 2, 3, 4, 5, 6, 7}, false, ""},
 		{"source and text", []string{"s", "/", "api", "enter"}, []uint64{1}, false, ""},
 	}
 	for _, tt := range tests {
@@ -446,6 +461,31 @@ func TestLogsJSONAndWrap(t *testing.T) {
 	press(m, "J")
 	if !strings.Contains(m.View(), `"msg": "scored",`) {
 		t.Fatalf("J did not pretty-print:\n%s", m.View())
+	}
+}
+
+func TestLogsStructuredLineFields(t *testing.T) {
+	m := newTestModel(t, newFake("x"), config{}, 80, 24)
+	press(m, "2")
+	m.Update(logsMsg{gen: m.logs.gen, lines: []event.LogLine{{Seq: 1, Source: "scorer", Text: "scored", Severity: "warn",
+		Fields: map[string]string{"order": "17", "note": "two words"}}}})
+	if v := m.View(); !strings.Contains(v, `WARN  scored  note="two words" order=17`) {
+		t.Fatalf("structured line not shown as level, message, fields:\n%s", v)
+	}
+	press(m, "J") // one field a row
+	if v := m.View(); !strings.Contains(v, "WARN  scored\n") || !strings.Contains(v, "    order=17") || !strings.Contains(v, `    note="two words"`) {
+		t.Fatalf("J did not put the fields one a row:\n%s", v)
+	}
+}
+
+func TestServicesShowStructuredOutput(t *testing.T) {
+	f := newFake("x")
+	f.bus.SetService(event.Service{Name: "scorer", Status: event.StatusReady, Replicas: 1})
+	m := newTestModel(t, f, config{}, 120, 30)
+	m.Update(logsMsg{gen: m.logs.gen, lines: []event.LogLine{{Seq: 1, Source: "scorer", Stream: "stderr", Text: "slow score",
+		Severity: "warn", Fields: map[string]string{"order": "1043"}}}})
+	if v := m.View(); !strings.Contains(v, "WARN  slow score  order=1043") {
+		t.Fatalf("the service's latest output does not show level, message and fields:\n%s", v)
 	}
 }
 
@@ -891,7 +931,7 @@ func TestKeysReadTogetherAreTakenOneByOne(t *testing.T) {
 		{"tab then dialog", "4P", func(m *Model) bool { _, ok := m.modal.(*produceModal); return m.tab == tabMessages && ok }},
 		{"prompt takes the rest", "2/err", func(m *Model) bool { return m.logs.input != nil && m.logs.input.Value() == "err" }},
 		{"records filter", "4/c-1", func(m *Model) bool { return m.rec.input != nil && m.rec.filter == "c-1" }},
-		{"view keys", "2ew", func(m *Model) bool { return m.logs.errorsOnly && !m.logs.wrap }},
+		{"view keys", "2ew", func(m *Model) bool { return m.logs.level == "error" && !m.logs.wrap }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

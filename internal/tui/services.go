@@ -393,9 +393,15 @@ func (m *Model) serviceDetail(w, h int) string {
 			lines = append(lines, s.dim.Render("latest output (enter: all logs)"))
 			for _, e := range recent {
 				t := oneLine(stripANSI(e.line.Text))
+				if structuredLine(&e.line) {
+					t = levelTag(e.line.Severity) + t
+				}
 				l := s.dim.Render(m.fmtTime(e.line.Time, "15:04:05")) + " " + t
 				if st, ok := s.level(e.level); ok {
 					l = s.dim.Render(m.fmtTime(e.line.Time, "15:04:05")) + " " + st.Render(t)
+				}
+				if f := fieldsText(&e.line); f != "" {
+					l += "  " + s.dim.Render(f)
 				}
 				lines = append(lines, trunc(l, w))
 			}

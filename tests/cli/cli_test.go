@@ -55,15 +55,20 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// stackDir writes devstack.yaml (with ${BROKER_PORT}, ${GATEWAY_PORT}, ${CONTROL_PORT}, ${PG_PORT} and
-// ${REGISTRY_PORT} filled in) into a temp dir. A file without a registry: key gets one on a free port: the
-// schema registry runs wherever the broker does, and its default 8081 is no test's to take.
+// stackDir writes devstack.yaml (with ${BROKER_PORT}, ${GATEWAY_PORT}, ${CONTROL_PORT}, ${PG_PORT},
+// ${REGISTRY_PORT}, ${TELEMETRY_PORT} and ${OTLP_GRPC_PORT} filled in) into a temp dir. A file without a
+// registry: key gets one on a free port: the schema registry runs wherever the broker does, and its
+// default 8081 is no test's to take; the same for telemetry: (OTLP on 4318 and 4317 by default).
 func stackDir(t *testing.T, yaml string) (dir string, ports map[string]int) {
 	t.Helper()
 	dir = t.TempDir()
-	ports = map[string]int{"BROKER_PORT": testkit.FreePort(t), "GATEWAY_PORT": testkit.FreePort(t), "CONTROL_PORT": testkit.FreePort(t), "PG_PORT": testkit.FreePort(t), "REGISTRY_PORT": testkit.FreePort(t)}
+	ports = map[string]int{"BROKER_PORT": testkit.FreePort(t), "GATEWAY_PORT": testkit.FreePort(t), "CONTROL_PORT": testkit.FreePort(t), "PG_PORT": testkit.FreePort(t), "REGISTRY_PORT": testkit.FreePort(t),
+		"TELEMETRY_PORT": testkit.FreePort(t), "OTLP_GRPC_PORT": testkit.FreePort(t)}
 	if !regexp.MustCompile(`(?m)^registry:`).MatchString(yaml) && regexp.MustCompile(`(?m)^[a-z_]+:`).MatchString(yaml) {
 		yaml = strings.TrimRight(yaml, "\n") + "\nregistry: {port: ${REGISTRY_PORT}}\n"
+	}
+	if !regexp.MustCompile(`(?m)^telemetry:`).MatchString(yaml) && regexp.MustCompile(`(?m)^[a-z_]+:`).MatchString(yaml) {
+		yaml = strings.TrimRight(yaml, "\n") + "\ntelemetry: {http_port: ${TELEMETRY_PORT}, grpc_port: ${OTLP_GRPC_PORT}}\n"
 	}
 	for k, v := range ports {
 		yaml = strings.ReplaceAll(yaml, "${"+k+"}", fmt.Sprint(v))

@@ -22,6 +22,7 @@ const sideYAML = `name: %s
 control: {port: %d}
 broker: {port: %d}
 registry: {port: %d}
+telemetry: {http_port: %d, grpc_port: %d}
 gateway:
   http_port: %d
   https_port: -1
@@ -39,13 +40,14 @@ func twoCheckouts(t *testing.T) (a, b string, controlPort, brokerPort int) {
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	controlPort, brokerPort = testkit.FreePort(t), testkit.FreePort(t)
 	gatewayPort, registryPort := testkit.FreePort(t), testkit.FreePort(t)
+	otlpPort, otlpGRPCPort := testkit.FreePort(t), testkit.FreePort(t)
 	root := t.TempDir()
 	a, b = filepath.Join(root, "checkout-a"), filepath.Join(root, "checkout-b")
 	for _, d := range []string{a, b} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		yaml := fmt.Sprintf(sideYAML, filepath.Base(d), controlPort, brokerPort, registryPort, gatewayPort)
+		yaml := fmt.Sprintf(sideYAML, filepath.Base(d), controlPort, brokerPort, registryPort, otlpPort, otlpGRPCPort, gatewayPort)
 		if err := os.WriteFile(filepath.Join(d, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
 			t.Fatal(err)
 		}

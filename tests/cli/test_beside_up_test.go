@@ -109,7 +109,7 @@ func TestDevstackTestBesideUp(t *testing.T) {
 	}
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	// up on free ports through the sample's variables; the test run sees the same (taken) ports
-	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "POSTGRES_PORT", "GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "REGISTRY_PORT"} {
+	for _, k := range []string{"CONTROL_PORT", "BROKER_PORT", "POSTGRES_PORT", "GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "REGISTRY_PORT", "TELEMETRY_PORT", "OTLP_GRPC_PORT"} {
 		t.Setenv(k, itoa(testkit.FreePort(t)))
 	}
 	u := startUp(t, dir)

@@ -106,7 +106,7 @@ func TestSampleSuiteWithContainers(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin, "test", "--containers", "--junit", report)
 	cmd.Dir = dir
 	cmd.Env = os.Environ()
-	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT", "REGISTRY_PORT"} {
+	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT", "REGISTRY_PORT", "TELEMETRY_PORT", "OTLP_GRPC_PORT"} {
 		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", k, testkit.FreePort(t)))
 	}
 	cmd.Env = append(cmd.Env, "GATEWAY_URL=", "KAFKA_BROKERS=", "DATABASE_URL=")

@@ -347,7 +347,8 @@ func TestSampleStackOnExternalKafkaAndPostgres(t *testing.T) {
 		// free ports for everything the copy still runs itself; the defaults may be taken by another stack
 		fmt.Sprintf("CONTROL_PORT=%d", testkit.FreePort(t)), fmt.Sprintf("GATEWAY_PORT=%d", testkit.FreePort(t)),
 		fmt.Sprintf("GATEWAY_HTTPS_PORT=%d", testkit.FreePort(t)), fmt.Sprintf("BROKER_PORT=%d", testkit.FreePort(t)),
-		fmt.Sprintf("POSTGRES_PORT=%d", testkit.FreePort(t)), fmt.Sprintf("REGISTRY_PORT=%d", testkit.FreePort(t)))
+		fmt.Sprintf("POSTGRES_PORT=%d", testkit.FreePort(t)), fmt.Sprintf("REGISTRY_PORT=%d", testkit.FreePort(t)),
+		fmt.Sprintf("TELEMETRY_PORT=%d", testkit.FreePort(t)), fmt.Sprintf("OTLP_GRPC_PORT=%d", testkit.FreePort(t)))
 	cmd.WaitDelay = 30 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -145,7 +145,7 @@ func startStack(t *testing.T, registry bool) *brokerProc {
 		// ports so concurrent runs on this machine do not collide.
 		controlPort := testkit.FreePort(t)
 		b.control = net.JoinHostPort("127.0.0.1", strconv.Itoa(controlPort))
-		yaml := fmt.Sprintf("broker:\n  enabled: true\n  port: %d\ncontrol:\n  port: %d\npostgres:\n  enabled: false\ngateway:\n  enabled: false\n", b.port, controlPort)
+		yaml := fmt.Sprintf("broker:\n  enabled: true\n  port: %d\ncontrol:\n  port: %d\npostgres:\n  enabled: false\ngateway:\n  enabled: false\ntelemetry:\n  enabled: false\n", b.port, controlPort)
 		if registry {
 			rport := testkit.FreePort(t)
 			b.registry = net.JoinHostPort("127.0.0.1", strconv.Itoa(rport))

@@ -124,7 +124,7 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 
 	// free ports, so this copy runs beside any other stack on the machine
 	var env strings.Builder
-	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT", "REGISTRY_PORT"} {
+	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT", "REGISTRY_PORT", "TELEMETRY_PORT", "OTLP_GRPC_PORT"} {
 		fmt.Fprintf(&env, "export %s=%d\n", k, testkit.FreePort(t))
 	}
 	script := filepath.Join(dir, "run-up.sh")
