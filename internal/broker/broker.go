@@ -1,5 +1,7 @@
 // Package broker runs devstack's embedded Kafka-compatible broker (franz-go's kfake) and provides an
-// admin and tap layer that works against any Kafka cluster, embedded or real.
+// admin and tap layer that works against any Kafka cluster, embedded or real. The embedded broker also
+// watches its own traffic (observe.go): the records and bytes consumers fetch per topic, and produce and
+// fetch spans for records that carry a W3C traceparent header.
 package broker
 
 import (
@@ -18,8 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/devstack-dev/devstack/internal/event"
@@ -212,13 +216,35 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, fmt.Errorf("broker: declared topics: %w", err)
 	}
+	b.learnTopicIDs(ctx)
 	log.Info("broker started", "addr", b.addr, "data_dir", o.DataDir, "auto_create", o.AutoCreate,
 		"retention", o.RetentionTime.String(), "retention_bytes", o.RetentionBytes)
 	return b, nil
 }
 
+// learnTopicIDs asks for every topic's metadata once: the observer learns topic ids from Metadata
+// responses, and a client that knew the topics before a restart may fetch by id without asking again. A
+// client of its own, since the admin's would answer its next listings from this answer for a while
+// (franz-go caches metadata) and miss topics created in the meantime.
+func (b *Broker) learnTopicIDs(ctx context.Context) {
+	cl, err := kgo.NewClient(clientOpts([]string{b.addr}, nil, b.log)...)
+	if err != nil {
+		b.log.Debug("broker: list topics at start", "err", err)
+		return
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).ListTopicsWithInternal(ctx); err != nil {
+		b.log.Debug("broker: list topics at start", "err", err)
+	}
+}
+
 // Addr is the broker's host:port for clients' bootstrap servers.
 func (b *Broker) Addr() string { return b.addr }
+
+// AttachTraffic makes the metrics read through a (NewCollector) carry this broker's traffic, which only
+// the broker sees: bytes in, records and bytes out per topic. For an admin made apart from the broker's
+// own (Admin has it already).
+func (b *Broker) AttachTraffic(a *Admin) { a.obs = b.obs }
 
 // Admin is an admin client connected to this broker; it is closed by Close.
 func (b *Broker) Admin() *Admin { return b.admin }
@@ -421,7 +447,7 @@ func (b *Broker) createTopic(st *kmsg.CreateTopicsResponseTopic, rt *kmsg.Create
 // read, unlike a control hook on Produce, which kfake runs on a goroutine of its own per request. It
 // follows the request framing (a 4-byte big-endian size, then that many bytes): it closes a connection
 // that announces a request over MaxRequestBytes before kfake allocates a buffer for it, and hands the
-// requests the observer wants (Fetch always; Produce and group joins with spans on) and their responses to
+// requests the observer wants (Produce, Fetch, Metadata and DeleteTopics always; group joins with spans on) and their responses to
 // the observer.
 type connListener struct {
 	net.Listener
@@ -447,9 +473,12 @@ type clientConn struct {
 	reqLen int64   // size of the current request body
 	nkey   int     // bytes of the request's api key read so far (2: known)
 	key    [2]byte
-	body   []byte // the whole current request, while the observer wants it
-	start  time.Time
-	lost   bool // framing lost (a negative size without a limit): observe nothing more
+	body   []byte // the whole current request, while the observer wants it (copied)...
+	// ...or, when the reader reads it into one buffer, that buffer and how much of it has arrived
+	inPlace []byte
+	filled  int
+	start   time.Time
+	lost    bool // framing lost (a negative size without a limit): observe nothing more
 
 	mu       sync.Mutex
 	pending  map[int32]*pendingReq // by correlation id
@@ -505,19 +534,43 @@ func (c *clientConn) frame(data []byte) error {
 			c.left -= k
 			data = data[k:]
 			if c.nkey < len(c.key) {
+				atStart := c.nkey == 0
 				m := copy(c.key[c.nkey:], chunk)
 				c.nkey += m
-				chunk = chunk[m:]
 				if c.nkey == len(c.key) && c.b.obs.wants(int16(binary.BigEndian.Uint16(c.key[:]))) {
-					c.body = append(make([]byte, 0, c.reqLen), c.key[:]...)
 					c.start = time.Now()
+					if atStart && int64(cap(chunk)) >= c.reqLen {
+						// kfake reads a request into one buffer of its size: the bytes still to come
+						// land right after these, so the request is read where it is, not copied.
+						c.inPlace, c.filled = chunk[:c.reqLen], len(chunk)
+						chunk = nil
+					} else {
+						c.body = append(make([]byte, 0, c.reqLen), c.key[:]...)
+						chunk = chunk[m:]
+					}
+				} else {
+					chunk = nil
 				}
 			}
-			if c.body != nil {
+			switch {
+			case c.inPlace != nil && len(chunk) > 0:
+				if &chunk[0] != &c.inPlace[c.filled] {
+					// Not read into one buffer after all: the first bytes may be gone, so this
+					// request goes unobserved.
+					c.inPlace = nil
+					break
+				}
+				c.filled += len(chunk)
+			case c.body != nil:
 				c.body = append(c.body, chunk...)
-				if c.left == 0 {
-					body := c.body
-					c.body = nil
+			}
+			if c.left == 0 {
+				body := c.body
+				if c.inPlace != nil {
+					body = c.inPlace
+				}
+				c.body, c.inPlace = nil, nil
+				if body != nil {
 					c.b.obs.request(c, body, c.start)
 				}
 			}

@@ -23,14 +23,14 @@ import (
 // that sees a response: each client connection (clientConn) hands it the requests it cares about as they
 // arrive and their responses as kfake writes them (kfake writes a response in one Write call, and handles
 // the requests of one connection one at a time). From that it keeps
-//   - the records and bytes consumers fetched per topic (every Fetch request and response: the metrics'
-//     "out" series), and
+//   - the records and bytes consumers fetched per topic (every Fetch request and response) and the bytes
+//     producers had accepted (every Produce request and response): the metrics' in and out series;
 //   - with Options.Spans set, a produce span for the records of a Produce request that carry a W3C
 //     traceparent header and a fetch span when a consumer first fetches them.
 //
-// Without Spans a Produce request is not looked at at all; with Spans, a request whose batches hold no
-// "traceparent" bytes costs one copy and one bytes.Index per batch (compressed batches are decompressed
-// first, since their bytes cannot be searched).
+// A request is read in kfake's own buffer, not copied. Without Spans a Produce request's batches are not
+// looked into; with Spans, a batch without "traceparent" bytes costs one bytes.Index (a compressed batch
+// is decompressed first, since its bytes cannot be searched).
 
 // Bounds of what the observer keeps.
 const (
@@ -66,7 +66,8 @@ type tracedRecord struct {
 	at                time.Time // when the broker acknowledged it
 }
 
-type flowCount struct{ records, bytes int64 }
+// flowCount is a topic's traffic: records and bytes consumers fetched, bytes producers had accepted.
+type flowCount struct{ records, bytes, bytesIn int64 }
 
 type fetchKey struct {
 	consumer string // "group <name>" or "client <id>"
@@ -78,7 +79,7 @@ type observer struct {
 	dec   kgo.Decompressor
 
 	mu      sync.Mutex
-	out     map[string]flowCount         // topic -> records and bytes fetched by consumers
+	flow    map[string]flowCount         // by topic
 	ids     map[[16]byte]string          // topic id -> name (ids are never reused)
 	traced  map[topicPart][]tracedRecord // by offset
 	fetched map[fetchKey]int64           // highest offset a fetch span was made for
@@ -88,7 +89,7 @@ type observer struct {
 func newObserver(spans event.SpanSink) *observer {
 	o := &observer{
 		spans:   spans,
-		out:     map[string]flowCount{},
+		flow:    map[string]flowCount{},
 		ids:     map[[16]byte]string{},
 		traced:  map[topicPart][]tracedRecord{},
 		fetched: map[fetchKey]int64{},
@@ -103,9 +104,9 @@ func newObserver(spans event.SpanSink) *observer {
 // wants reports whether requests with this key are read whole and handed to request.
 func (o *observer) wants(key int16) bool {
 	switch kmsg.Key(key) {
-	case kmsg.Fetch, kmsg.DeleteTopics, kmsg.Metadata:
+	case kmsg.Produce, kmsg.Fetch, kmsg.DeleteTopics, kmsg.Metadata:
 		return true
-	case kmsg.Produce, kmsg.JoinGroup, kmsg.ConsumerGroupHeartbeat:
+	case kmsg.JoinGroup, kmsg.ConsumerGroupHeartbeat:
 		return o.spans != nil
 	}
 	return false
@@ -119,6 +120,7 @@ type pendingReq struct {
 	start   time.Time
 	offsets map[topicPart]int64 // Fetch: the offsets the request asked for
 	groups  []producedGroup     // Produce: traced records by trace and partition
+	in      map[topicPart]int64 // Produce: bytes of record batches per partition
 }
 
 // producedGroup is the records of one Produce request with the same traceparent parent on one partition.
@@ -212,7 +214,7 @@ func (o *observer) forget(names []string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, n := range names {
-		delete(o.out, n)
+		delete(o.flow, n)
 	}
 	for id, n := range o.ids {
 		if slices.Contains(names, n) {
@@ -267,31 +269,45 @@ func (o *observer) fetchRequest(c *clientConn, req *kmsg.FetchRequest, client st
 
 func (o *observer) produceRequest(c *clientConn, req *kmsg.ProduceRequest, client string, corr int32, start time.Time) {
 	var groups []producedGroup
+	in := make(map[topicPart]int64)
 	for _, t := range req.Topics {
-		var name string
+		name := o.name(t.Topic, t.TopicID)
+		if name == "" {
+			continue
+		}
 		for _, p := range t.Partitions {
-			if !bytes.Contains(p.Records, traceparentKey) && !compressed(p.Records) {
+			tp := topicPart{name, p.Partition}
+			in[tp] += int64(len(p.Records))
+			if o.spans == nil || !bytes.Contains(p.Records, traceparentKey) && !compressed(p.Records) {
 				continue
 			}
-			if name == "" {
-				if name = o.name(t.Topic, t.TopicID); name == "" {
-					break
-				}
-			}
-			groups = o.tracedIn(groups, topicPart{name, p.Partition}, p.Records)
+			groups = o.tracedIn(groups, tp, p.Records)
 		}
 	}
-	if len(groups) == 0 {
-		return
-	}
-	pr := &pendingReq{key: kmsg.Produce, version: req.Version, client: client, start: start, groups: groups}
-	if req.Acks == 0 { // no response: the span has no offset
-		o.produceSpans(pr, nil, time.Now())
+	pr := &pendingReq{key: kmsg.Produce, version: req.Version, client: client, start: start, groups: groups, in: in}
+	if req.Acks == 0 { // no response: count what was sent; the spans have no offset
+		o.addIn(pr, nil)
+		if len(groups) > 0 {
+			o.produceSpans(pr, nil, time.Now())
+		}
 		return
 	}
 	c.mu.Lock()
 	c.addPending(corr, pr)
 	c.mu.Unlock()
+}
+
+// addIn counts the bytes of pr's partitions that ok accepts (nil: all) as bytes in.
+func (o *observer) addIn(pr *pendingReq, ok func(topicPart) bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for tp, n := range pr.in {
+		if ok == nil || ok(tp) {
+			fc := o.flow[tp.topic]
+			fc.bytesIn += n
+			o.flow[tp.topic] = fc
+		}
+	}
 }
 
 // compressed reports whether any batch in a partition's records is compressed (its bytes cannot be
@@ -427,10 +443,16 @@ func (o *observer) response(c *clientConn, frame []byte, end time.Time) {
 				results[topicPart{name, p.Partition}] = result{p.ErrorCode, p.BaseOffset}
 			}
 		}
-		o.produceSpans(pr, func(tp topicPart) (int16, int64, bool) {
+		o.addIn(pr, func(tp topicPart) bool {
 			r, ok := results[tp]
-			return r.code, r.base, ok
-		}, end)
+			return ok && r.code == 0
+		})
+		if len(pr.groups) > 0 {
+			o.produceSpans(pr, func(tp topicPart) (int16, int64, bool) {
+				r, ok := results[tp]
+				return r.code, r.base, ok
+			}, end)
+		}
 	}
 }
 
@@ -525,10 +547,10 @@ func (o *observer) fetched1(c *clientConn, pr *pendingReq, resp *kmsg.FetchRespo
 	}
 	o.mu.Lock()
 	for name, fc := range counts {
-		tot := o.out[name]
+		tot := o.flow[name]
 		tot.records += fc.records
 		tot.bytes += fc.bytes
-		o.out[name] = tot
+		o.flow[name] = tot
 	}
 	if o.spans == nil || len(o.traced) == 0 {
 		o.mu.Unlock()
@@ -674,12 +696,12 @@ func newSpanID() string {
 	}
 }
 
-// outCounts returns the records and bytes consumers fetched per topic so far.
-func (o *observer) outCounts() map[string]flowCount {
+// counts returns each topic's traffic so far.
+func (o *observer) counts() map[string]flowCount {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	m := make(map[string]flowCount, len(o.out))
-	for k, v := range o.out {
+	m := make(map[string]flowCount, len(o.flow))
+	for k, v := range o.flow {
 		m[k] = v
 	}
 	return m

@@ -2,13 +2,17 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/devstack-dev/devstack/internal/event"
@@ -237,5 +241,160 @@ func TestProduceSpanError(t *testing.T) {
 	s := rec.waitFor(t, "produce orders", 1)[0]
 	if s.Status != "error" || s.StatusMessage == "" || s.Attrs["messaging.kafka.offset"] != "" {
 		t.Errorf("status %q message %q offset %q, want an error with its message and no offset", s.Status, s.StatusMessage, s.Attrs["messaging.kafka.offset"])
+	}
+}
+
+// Two traces in one batch make a span each, on produce and on fetch; a consumer outside any group gets
+// fetch spans without a group name, once per client id.
+func TestSpansPerTraceAndGrouplessConsumer(t *testing.T) {
+	rec := &spanRecorder{}
+	b := startBroker(t, Options{Spans: rec.sink, Topics: []TopicSpec{{Name: "orders", Partitions: 1}}})
+	ctx := testCtx(t)
+	prod := newClient(t, b.Addr(), kgo.ClientID("users"), kgo.ProducerLinger(50*time.Millisecond))
+	other := event.FormatTraceparent("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", 1)
+	var rs []*kgo.Record
+	for i := range 4 {
+		tp := testTraceparent
+		if i%2 == 1 {
+			tp = other
+		}
+		rs = append(rs, &kgo.Record{Topic: "orders", Value: []byte("o"), Headers: []kgo.RecordHeader{{Key: "traceparent", Value: []byte(tp)}}})
+	}
+	if err := prod.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	ps := rec.waitFor(t, "produce orders", 2)
+	read := func() {
+		cl := newClient(t, b.Addr(), kgo.ClientID("tailer"), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			"orders": {0: kgo.NewOffset().AtStart()}}))
+		defer cl.Close()
+		for n := 0; n < 4; {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatal(ctx.Err())
+			}
+			n += fs.NumRecords()
+		}
+	}
+	read()
+	read() // the same client id again: no new spans
+	fs := rec.waitFor(t, "fetch orders", 2)
+	time.Sleep(200 * time.Millisecond)
+	if n := len(rec.byName("fetch orders")); n != 2 {
+		t.Fatalf("%d fetch spans after a second read by the same client id, want 2", n)
+	}
+	for _, spans := range [][]event.Span{ps, fs} {
+		traces := map[string]string{}
+		for _, s := range spans {
+			traces[s.TraceID] = s.ParentID
+			if s.Attrs["messaging.batch.message_count"] != "2" {
+				t.Errorf("%s of trace %s: batch count %q, want 2", s.Name, s.TraceID, s.Attrs["messaging.batch.message_count"])
+			}
+			if _, ok := s.Attrs["messaging.consumer.group.name"]; ok {
+				t.Errorf("%s: group name %q for a consumer in no group", s.Name, s.Attrs["messaging.consumer.group.name"])
+			}
+		}
+		want := map[string]string{testTraceID: testParent, "0af7651916cd43dd8448eb211c80319c": "b7ad6b7169203331"}
+		if !maps.Equal(traces, want) {
+			t.Errorf("%s spans: traces and parents %v, want %v", spans[0].Name, traces, want)
+		}
+	}
+	for _, s := range fs {
+		if s.Attrs["messaging.client.id"] != "tailer" {
+			t.Errorf("fetch span client id %q, want tailer", s.Attrs["messaging.client.id"])
+		}
+	}
+}
+
+// saramaGroup hands the consumed messages to got.
+type saramaGroup struct {
+	got chan<- *sarama.ConsumerMessage
+}
+
+func (saramaGroup) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (saramaGroup) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (h saramaGroup) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	for {
+		select {
+		case m, ok := <-c.Messages():
+			if !ok {
+				return nil
+			}
+			select {
+			case h.got <- m:
+			case <-s.Context().Done():
+				return nil
+			}
+		case <-s.Context().Done():
+			return nil
+		}
+	}
+}
+
+// Another client, on the protocol versions that name topics instead of giving their ids: IBM/sarama
+// producing gzip batches and consuming in a group.
+func TestSpansWithSarama(t *testing.T) {
+	rec := &spanRecorder{}
+	b := startBroker(t, Options{Spans: rec.sink, Topics: []TopicSpec{{Name: "orders", Partitions: 1}}})
+	ctx := testCtx(t)
+	cfg := sarama.NewConfig()
+	cfg.ClientID = "billing"
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Compression = sarama.CompressionGZIP
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	pr, err := sarama.NewSyncProducer([]string{b.Addr()}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	if err := pr.SendMessages([]*sarama.ProducerMessage{
+		{Topic: "orders", Value: sarama.StringEncoder("a"), Headers: []sarama.RecordHeader{{Key: []byte("traceparent"), Value: []byte(testTraceparent)}}},
+		{Topic: "orders", Value: sarama.StringEncoder("b"), Headers: []sarama.RecordHeader{{Key: []byte("traceparent"), Value: []byte(testTraceparent)}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cg, err := sarama.NewConsumerGroup([]string{b.Addr()}, "ledger", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make(chan *sarama.ConsumerMessage)
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for cctx.Err() == nil && err == nil {
+			err = cg.Consume(cctx, []string{"orders"}, saramaGroup{got})
+		}
+		done <- err
+	}()
+	for range 2 {
+		select {
+		case <-got:
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("consume: %v", err)
+	}
+
+	// The sync producer sends its messages one request each here: a produce span each.
+	pss := rec.waitFor(t, "produce orders", 2)
+	slices.SortFunc(pss, func(a, b event.Span) int {
+		return strings.Compare(a.Attrs["messaging.kafka.offset"], b.Attrs["messaging.kafka.offset"])
+	})
+	for i, ps := range pss {
+		checkAttrs(t, ps, map[string]string{"messaging.client.id": "billing", "messaging.batch.message_count": "1", "messaging.kafka.offset": strconv.Itoa(i)})
+	}
+	ps := pss[0]
+	fs := rec.waitFor(t, "fetch orders", 1)[0]
+	checkAttrs(t, fs, map[string]string{"messaging.client.id": "billing", "messaging.consumer.group.name": "ledger",
+		"messaging.batch.message_count": "2", "messaging.kafka.offset": "0"})
+	if ps.ParentID != testParent || fs.ParentID != testParent {
+		t.Errorf("parents %s and %s, want %s", ps.ParentID, fs.ParentID, testParent)
 	}
 }
