@@ -92,11 +92,11 @@ func TestGoldenTraceFrames(t *testing.T) {
 	}{
 		{name: "traces", steps: list},
 		{name: "traces_errors", steps: append(slices.Clone(list), step{keys: "e", wait: []string{"2 traces"}})},
-		{name: "traces_waterfall", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"10 spans"}})},
-		{name: "traces_span", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"10 spans"}}, step{keys: "jj", wait: []string{"INSERT INTO orders"}})},
-		{name: "traces_span_nocolor", noColor: true, steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"10 spans"}}, step{keys: "jj", wait: []string{"INSERT INTO orders"}})},
-		{name: "traces_span_events", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"10 spans"}}, step{keys: "jjjjjjjj\r", wait: []string{"UndefinedTable"}})},
-		{name: "traces_orphan", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"10 spans"}}, step{keys: "G", wait: []string{"was not received"}})},
+		{name: "traces_waterfall", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"INSERT shop"}})},
+		{name: "traces_span", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"INSERT shop"}}, step{keys: "jj", wait: []string{"INSERT INTO orders"}})},
+		{name: "traces_span_nocolor", noColor: true, steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"INSERT shop"}}, step{keys: "jj", wait: []string{"INSERT INTO orders"}})},
+		{name: "traces_span_events", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"INSERT shop"}}, step{keys: "jjjjjjjj\r", wait: []string{"UndefinedTable"}})},
+		{name: "traces_orphan", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"INSERT shop"}}, step{keys: "G", wait: []string{"was not received"}})},
 		{name: "traces_no_telemetry", noTel: true, steps: []step{{wait: []string{"analytics"}}, {keys: "7", wait: []string{"enabled: true"}}}},
 	} {
 		for _, size := range [][2]int{{80, 24}, {120, 40}} {
