@@ -106,13 +106,15 @@ bench: build
 	./scripts/bench.sh $(AREAS)
 
 ## fuzz: run the config loader's fuzzers (any input; inputs at the nesting, size and ${VAR} expansion limits),
-## the gateway's parsers and the schema registry's API
+## the gateway's parsers, the schema registry's API and the OTLP receiver's decoding
 fuzz:
 	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzLoad -fuzztime 60s -fuzzminimizetime 3s
 	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzLimits -fuzztime 30s -fuzzminimizetime 3s
 	$(GO) test ./internal/proxy/ -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s
 	$(GO) test ./internal/proxy/ -run '^$$' -fuzz FuzzParseResponse -fuzztime 30s
 	$(GO) test ./internal/schemareg/ -run '^$$' -fuzz FuzzRequest -fuzztime 60s
+	$(GO) test ./internal/telemetry/ -run '^$$' -fuzz FuzzDecode -fuzztime 60s
+	$(GO) test ./internal/telemetry/ -run '^$$' -fuzz FuzzAppendJSONString -fuzztime 30s
 
 clean:
 	rm -rf bin .devstack .devstack-junit.xml
