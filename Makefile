@@ -24,9 +24,11 @@ tools:
 	./scripts/ensure-tools.sh
 
 ## test-deps: dependencies of the integration tests (real Kafka clients in Node and Python, sample services,
-## Apache Kafka's jars for tests/external, Apache Avro's jars for internal/schemas' differential test)
+## Apache Kafka's jars for tests/external, Apache Avro's jars for internal/schemas' differential test,
+## Debian's prometheus for internal/cli's scrape test)
 test-deps: tools
 	$(GO) mod download
+	./scripts/prometheus.sh
 	./scripts/kafka-jars.sh >/dev/null
 	./scripts/avro-jars.sh >/dev/null
 	./tests/kafkaclients/setup.sh

@@ -63,6 +63,11 @@ func (r resp) String() string { return fmt.Sprintf("%d %s", r.status, bytes.Trim
 
 // do sends a request; body is JSON-encoded unless it is already url.Values (form) or nil.
 func (g *gw) do(ctx context.Context, method, path, token string, body any) (resp, error) {
+	return g.doWithHeader(ctx, method, path, token, body, nil)
+}
+
+// doWithHeader is do with extra request headers (h may be nil).
+func (g *gw) doWithHeader(ctx context.Context, method, path, token string, body any, h http.Header) (resp, error) {
 	var rd io.Reader
 	ctype := ""
 	switch b := body.(type) {
@@ -85,6 +90,9 @@ func (g *gw) do(ctx context.Context, method, path, token string, body any) (resp
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	res, err := g.hc.Do(req)
 	if err != nil {

@@ -34,6 +34,8 @@ type Admin struct {
 	log   *slog.Logger
 	cl    *kgo.Client // admin requests and Produce
 	adm   *kadm.Client
+	// obs is the embedded broker's traffic observer (records and bytes out); nil for a real cluster.
+	obs *observer
 
 	mu      sync.Mutex
 	samples map[string][]sample // topic -> end-offset sums, oldest first

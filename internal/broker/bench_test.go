@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/devstack-dev/devstack/internal/event"
 )
 
 // rssKiB reads this process's resident set (VmRSS) or its peak (VmHWM) from /proc.
@@ -60,4 +62,50 @@ func BenchmarkProduceRetained(b *testing.B) {
 	runtime.GC()
 	b.ReportMetric(rssKiB("VmHWM")/1024, "peak-rss-MiB")
 	b.ReportMetric(rssKiB("VmRSS")/1024, "rss-MiB")
+}
+
+// BenchmarkProduceSpans produces records without a traceparent header with the broker's spans off and
+// on, uncompressed and snappy (franz-go's default): spans on should cost nothing measurable for them.
+//
+//	go test ./internal/broker -run '^$' -bench ProduceSpans -benchtime 200000x -count 5
+func BenchmarkProduceSpans(b *testing.B) {
+	for _, spans := range []string{"off", "on"} {
+		for _, codec := range []string{"none", "snappy"} {
+			b.Run(spans+"/"+codec, func(b *testing.B) {
+				o := Options{Topics: []TopicSpec{{Name: "bulk", Partitions: 1}}, RetentionBytes: 64 << 20}
+				if spans == "on" {
+					o.Spans = func([]event.Span) {}
+				}
+				br, err := Start(context.Background(), o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer br.Close()
+				cc := kgo.NoCompression()
+				if codec == "snappy" {
+					cc = kgo.SnappyCompression()
+				}
+				cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()), kgo.ProducerBatchCompression(cc))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer cl.Close()
+				val := make([]byte, 256)
+				rand.Read(val)
+				ctx := context.Background()
+				b.SetBytes(int64(len(val)))
+				b.ResetTimer()
+				const round = 2000
+				for i := 0; i < b.N; i += round {
+					rs := make([]*kgo.Record, 0, round)
+					for j := 0; j < round && i+j < b.N; j++ {
+						rs = append(rs, &kgo.Record{Topic: "bulk", Value: val, Headers: []kgo.RecordHeader{{Key: "x-request-id", Value: []byte("abc")}}})
+					}
+					if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }

@@ -1,5 +1,7 @@
 // Package broker runs devstack's embedded Kafka-compatible broker (franz-go's kfake) and provides an
-// admin and tap layer that works against any Kafka cluster, embedded or real.
+// admin and tap layer that works against any Kafka cluster, embedded or real. The embedded broker also
+// watches its own traffic (observe.go): the records and bytes consumers fetch per topic, and produce and
+// fetch spans for records that carry a W3C traceparent header.
 package broker
 
 import (
@@ -18,8 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/devstack-dev/devstack/internal/event"
@@ -91,6 +95,7 @@ type Broker struct {
 	sweepNow   chan struct{}
 	sweeps     atomic.Int64
 	closing    atomic.Bool
+	obs        *observer // the traffic the metrics' out series and the spans come from
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -126,6 +131,7 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		log:      log,
 		sweepNow: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
+		obs:      newObserver(o.Spans),
 	}
 	b.sweepBytes = max(o.RetentionBytes/8, 64<<10)
 	if o.RetentionBytes == 0 { // no byte bound: the periodic sweep serves retention.time
@@ -204,18 +210,41 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	admin.obs = b.obs
 	b.admin = admin
 	if err := admin.EnsureTopics(ctx, o.Topics); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("broker: declared topics: %w", err)
 	}
+	b.learnTopicIDs(ctx)
 	log.Info("broker started", "addr", b.addr, "data_dir", o.DataDir, "auto_create", o.AutoCreate,
 		"retention", o.RetentionTime.String(), "retention_bytes", o.RetentionBytes)
 	return b, nil
 }
 
+// learnTopicIDs asks for every topic's metadata once: the observer learns topic ids from Metadata
+// responses, and a client that knew the topics before a restart may fetch by id without asking again. A
+// client of its own, since the admin's would answer its next listings from this answer for a while
+// (franz-go caches metadata) and miss topics created in the meantime.
+func (b *Broker) learnTopicIDs(ctx context.Context) {
+	cl, err := kgo.NewClient(clientOpts([]string{b.addr}, nil, b.log)...)
+	if err != nil {
+		b.log.Debug("broker: list topics at start", "err", err)
+		return
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).ListTopicsWithInternal(ctx); err != nil {
+		b.log.Debug("broker: list topics at start", "err", err)
+	}
+}
+
 // Addr is the broker's host:port for clients' bootstrap servers.
 func (b *Broker) Addr() string { return b.addr }
+
+// AttachTraffic makes the metrics read through a (NewCollector) carry this broker's traffic, which only
+// the broker sees: bytes in, records and bytes out per topic. For an admin made apart from the broker's
+// own (Admin has it already).
+func (b *Broker) AttachTraffic(a *Admin) { a.obs = b.obs }
 
 // Admin is an admin client connected to this broker; it is closed by Close.
 func (b *Broker) Admin() *Admin { return b.admin }
@@ -416,8 +445,10 @@ func (b *Broker) createTopic(st *kmsg.CreateTopicsResponseTopic, rt *kmsg.Create
 // connListener wraps every client connection: it counts the bytes clients send (nearly all of it
 // produced records) to wake the retention sweeper when enough arrived, which costs one atomic add per
 // read, unlike a control hook on Produce, which kfake runs on a goroutine of its own per request. It
-// also follows the request framing (a 4-byte big-endian size, then that many bytes) and closes a
-// connection that announces a request over MaxRequestBytes before kfake allocates a buffer for it.
+// follows the request framing (a 4-byte big-endian size, then that many bytes): it closes a connection
+// that announces a request over MaxRequestBytes before kfake allocates a buffer for it, and hands the
+// requests the observer wants (Produce, Fetch, Metadata and DeleteTopics always; group joins with spans on) and their responses to
+// the observer.
 type connListener struct {
 	net.Listener
 	b *Broker
@@ -431,18 +462,33 @@ func (l connListener) Accept() (net.Conn, error) {
 	return &clientConn{Conn: c, b: l.b}, nil
 }
 
-// clientConn is read by one goroutine at a time (kfake's reader for that connection).
+// clientConn is read by one goroutine at a time (kfake's reader for that connection) and written by
+// another (its writer, one response per Write call).
 type clientConn struct {
 	net.Conn
-	b    *Broker
-	size [4]byte // the size field being read
-	nsz  int     // bytes of it read so far
-	left int64   // bytes of the current request body still to come
+	b      *Broker
+	size   [4]byte // the size field being read
+	nsz    int     // bytes of it read so far
+	left   int64   // bytes of the current request body still to come
+	reqLen int64   // size of the current request body
+	nkey   int     // bytes of the request's api key read so far (2: known)
+	key    [2]byte
+	body   []byte // the whole current request, while the observer wants it (copied)...
+	// ...or, when the reader reads it into one buffer, that buffer and how much of it has arrived
+	inPlace []byte
+	filled  int
+	start   time.Time
+	lost    bool // framing lost (a negative size without a limit): observe nothing more
+
+	mu       sync.Mutex
+	pending  map[int32]*pendingReq // by correlation id
+	session  map[topicPart]int64   // the fetch session's offsets
+	npending atomic.Int32
 }
 
 func (c *clientConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.b.opts.MaxRequestBytes > 0 {
+	if n > 0 && !c.lost {
 		if ferr := c.frame(p[:n]); ferr != nil {
 			c.b.log.Warn("broker: closed a client connection", "client", c.RemoteAddr().String(), "err", ferr)
 			c.Conn.Close()
@@ -458,13 +504,76 @@ func (c *clientConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// frame advances the framing state over data and fails on a size field out of bounds.
+// Write passes a response to the observer before it goes out, so what the observer learns from it (topic
+// ids, appended records) is there before the client can act on it.
+func (c *clientConn) Write(p []byte) (int, error) {
+	if c.npending.Load() > 0 {
+		c.b.obs.response(c, p, time.Now())
+	}
+	return c.Conn.Write(p)
+}
+
+// addPending registers a request whose response the observer waits for; c.mu is held.
+func (c *clientConn) addPending(corr int32, pr *pendingReq) {
+	if c.pending == nil {
+		c.pending = make(map[int32]*pendingReq)
+	}
+	if _, dup := c.pending[corr]; !dup {
+		c.npending.Add(1)
+	}
+	c.pending[corr] = pr
+}
+
+// frame advances the framing state over data, fails on a size field out of bounds and hands whole
+// requests the observer wants to it.
 func (c *clientConn) frame(data []byte) error {
 	for len(data) > 0 {
 		if c.left > 0 {
 			k := min(c.left, int64(len(data)))
+			chunk := data[:k]
 			c.left -= k
 			data = data[k:]
+			if c.nkey < len(c.key) {
+				atStart := c.nkey == 0
+				m := copy(c.key[c.nkey:], chunk)
+				c.nkey += m
+				if c.nkey == len(c.key) && c.b.obs.wants(int16(binary.BigEndian.Uint16(c.key[:]))) {
+					c.start = time.Now()
+					if atStart && int64(cap(chunk)) >= c.reqLen {
+						// kfake reads a request into one buffer of its size: the bytes still to come
+						// land right after these, so the request is read where it is, not copied.
+						c.inPlace, c.filled = chunk[:c.reqLen], len(chunk)
+						chunk = nil
+					} else {
+						c.body = append(make([]byte, 0, c.reqLen), c.key[:]...)
+						chunk = chunk[m:]
+					}
+				} else {
+					chunk = nil
+				}
+			}
+			switch {
+			case c.inPlace != nil && len(chunk) > 0:
+				if &chunk[0] != &c.inPlace[c.filled] {
+					// Not read into one buffer after all: the first bytes may be gone, so this
+					// request goes unobserved.
+					c.inPlace = nil
+					break
+				}
+				c.filled += len(chunk)
+			case c.body != nil:
+				c.body = append(c.body, chunk...)
+			}
+			if c.left == 0 {
+				body := c.body
+				if c.inPlace != nil {
+					body = c.inPlace
+				}
+				c.body, c.inPlace = nil, nil
+				if body != nil {
+					c.b.obs.request(c, body, c.start)
+				}
+			}
 			continue
 		}
 		k := copy(c.size[c.nsz:], data)
@@ -475,10 +584,14 @@ func (c *clientConn) frame(data []byte) error {
 		}
 		c.nsz = 0
 		size := int64(int32(binary.BigEndian.Uint32(c.size[:])))
-		if size < 0 || size > c.b.opts.MaxRequestBytes {
-			return fmt.Errorf("request size %d is outside 0..%d bytes (broker.max_request_bytes in devstack.yaml); a client sent a bad frame or a request larger than the limit", size, c.b.opts.MaxRequestBytes)
+		if limit := c.b.opts.MaxRequestBytes; limit > 0 && (size < 0 || size > limit) {
+			return fmt.Errorf("request size %d is outside 0..%d bytes (broker.max_request_bytes in devstack.yaml); a client sent a bad frame or a request larger than the limit", size, limit)
 		}
-		c.left = size
+		if size < 0 {
+			c.lost = true
+			return nil
+		}
+		c.left, c.reqLen, c.nkey = size, size, 0
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ type Collector struct {
 	admin                                       func() *Admin
 	timeout                                     time.Duration
 	records, stored, bytes, partitions, lag, up *prometheus.Desc
+	recordsOut, bytesOut, bytesIn               *prometheus.Desc
 }
 
 // NewCollector reads the admin admin returns at every scrape (nil: no broker yet, no broker metrics);
@@ -35,6 +36,12 @@ func NewCollector(admin func() *Admin, timeout time.Duration) *Collector {
 			"Records the topic holds now (end minus start offset, over its partitions).", []string{"topic"}, nil),
 		bytes: prometheus.NewDesc("devstack_broker_topic_bytes",
 			"Bytes the topic's partitions hold now (record batches as stored; retention lowers it).", []string{"topic"}, nil),
+		bytesIn: prometheus.NewDesc("devstack_broker_topic_bytes_in_total",
+			"Bytes of record batches producers had accepted on the topic since the broker started (as sent, compressed or not; embedded broker only).", []string{"topic"}, nil),
+		recordsOut: prometheus.NewDesc("devstack_broker_topic_records_out_total",
+			"Records consumers fetched from the topic since the broker started (embedded broker only; devstack's own message tap left out; a record fetched twice counts twice).", []string{"topic"}, nil),
+		bytesOut: prometheus.NewDesc("devstack_broker_topic_bytes_out_total",
+			"Bytes of record batches consumers fetched from the topic since the broker started (as stored, compressed or not; embedded broker only).", []string{"topic"}, nil),
 		partitions: prometheus.NewDesc("devstack_broker_topic_partitions", "Partitions of the topic.", []string{"topic"}, nil),
 		lag: prometheus.NewDesc("devstack_broker_group_lag",
 			"Records on the partition the consumer group has not committed yet.", []string{"group", "topic", "partition"}, nil),
@@ -47,6 +54,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.records
 	ch <- c.stored
 	ch <- c.bytes
+	ch <- c.bytesIn
+	ch <- c.recordsOut
+	ch <- c.bytesOut
 	ch <- c.partitions
 	ch <- c.lag
 	ch <- c.up
@@ -71,6 +81,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		a.log.Debug("metrics: log dirs", "err", err)
 		up = 0
 	}
+	var flow map[string]flowCount
+	if a.obs != nil {
+		flow = a.obs.counts()
+	}
 	n := 0
 	for _, t := range topics {
 		if t.Internal {
@@ -87,6 +101,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.stored, prometheus.GaugeValue, float64(t.Messages), t.Name)
 		if b, ok := sizes[t.Name]; ok {
 			ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(b), t.Name)
+		}
+		if flow != nil {
+			fc := flow[t.Name]
+			ch <- prometheus.MustNewConstMetric(c.bytesIn, prometheus.CounterValue, float64(fc.bytesIn), t.Name)
+			ch <- prometheus.MustNewConstMetric(c.recordsOut, prometheus.CounterValue, float64(fc.records), t.Name)
+			ch <- prometheus.MustNewConstMetric(c.bytesOut, prometheus.CounterValue, float64(fc.bytes), t.Name)
 		}
 		ch <- prometheus.MustNewConstMetric(c.partitions, prometheus.GaugeValue, float64(len(t.Partitions)), t.Name)
 	}

@@ -276,3 +276,10 @@ func (c *Client) Trace(ctx context.Context, traceID string) ([]event.Span, error
 	err := c.getJSON(ctx, http.MethodGet, "/v1/traces/"+url.PathEscape(traceID), nil, &out)
 	return out, err
 }
+
+// ServiceMetrics implements Controller.
+func (c *Client) ServiceMetrics(ctx context.Context, service string) ([]event.ServiceMetric, error) {
+	var out []event.ServiceMetric
+	err := c.getJSON(ctx, http.MethodGet, "/v1/services/"+url.PathEscape(service)+"/metrics", nil, &out)
+	return out, err
+}

@@ -40,9 +40,12 @@ type Controller interface {
 	Traces(ctx context.Context, q event.TraceQuery) ([]event.TraceSummary, error)
 	// Trace returns every kept span of one trace (ErrNotFound, wrapped, for an unknown id).
 	Trace(ctx context.Context, traceID string) ([]event.Span, error)
+	// ServiceMetrics lists the OTLP metric series a service exported (the latest point of each), sorted
+	// by name. Without telemetry it returns ErrNoTelemetry (wrapped); ErrNotFound for an unknown service.
+	ServiceMetrics(ctx context.Context, service string) ([]event.ServiceMetric, error)
 }
 
-// ErrNoTelemetry is returned (wrapped) by Traces and Trace when the stack runs no telemetry receiver.
+// ErrNoTelemetry is returned (wrapped) by Traces, Trace and ServiceMetrics when the stack runs no telemetry receiver.
 var ErrNoTelemetry = errors.New("this stack runs no telemetry receiver (telemetry.enabled is false in devstack.yaml)")
 
 // LogQuery selects log lines.

@@ -157,6 +157,10 @@ func (s *Server) routes() http.Handler {
 		spans, err := s.ctrl.Trace(r.Context(), r.PathValue("id"))
 		reply(w, spans, err)
 	})
+	mux.HandleFunc("GET /v1/services/{name}/metrics", func(w http.ResponseWriter, r *http.Request) {
+		ms, err := s.ctrl.ServiceMetrics(r.Context(), r.PathValue("name"))
+		reply(w, ms, err)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+s.token {
 			http.Error(w, `{"error":"missing or wrong control token (read it from .devstack/control.json)"}`, http.StatusUnauthorized)

@@ -41,7 +41,7 @@ func (s *Stack) collectors(sm *serviceMetrics) []prometheus.Collector {
 		return nil // none, or one that cannot list its databases
 	}
 	return []prometheus.Collector{broker.NewCollector(admin, brokerScrapeTimeout), sm, registryCollector{s},
-		postgres.NewCollector(db, postgresScrapeTimeout), telemetryCollector{s}}
+		postgres.NewCollector(db, postgresScrapeTimeout), telemetryCollector{s}, otlpMetricsCollector{s}}
 }
 
 // registryCollector is the schema registry's collector once the registry runs (none before, or without

@@ -88,7 +88,7 @@ next:
 }
 
 // A user scrapes /__devstack/metrics through the gateway and sees the whole stack: records produced to a
-// topic, a consumer group's lag, a service's restart after it crashed, and its rebuild.
+// topic and fetched from it, a consumer group's lag, a service's restart after it crashed, and its rebuild.
 func TestStackMetricsThroughTheGateway(t *testing.T) {
 	rs := newRealStack(t, metricsStack)
 	st := start(t, rs.load(t), Options{})
@@ -180,12 +180,18 @@ func TestStackMetricsThroughTheGateway(t *testing.T) {
 	if v, ok := value(mfs, "devstack_broker_topic_bytes", map[string]string{"topic": "orders"}); !ok || v < float64(14*len("order 0")) {
 		t.Errorf("devstack_broker_topic_bytes{orders} = %v (present %v), want at least the records' values", v, ok)
 	}
+	in, _ := value(mfs, "devstack_broker_topic_bytes_in_total", map[string]string{"topic": "orders"})
+	stored, _ := value(mfs, "devstack_broker_topic_bytes", map[string]string{"topic": "orders"})
+	if in != stored {
+		t.Errorf("devstack_broker_topic_bytes_in_total{orders} = %v, want the %v bytes the topic holds", in, stored)
+	}
 	for _, c := range []struct {
 		name   string
 		labels map[string]string
 		want   float64
 	}{
 		{"devstack_broker_topic_records_in_total", map[string]string{"topic": "orders"}, 14},
+		{"devstack_broker_topic_records_out_total", map[string]string{"topic": "orders"}, 10},
 		{"devstack_broker_group_lag", map[string]string{"group": "billing", "topic": "orders", "partition": "0"}, 4},
 		{"devstack_broker_up", nil, 1},
 		{"devstack_service_restarts_total", map[string]string{"service": "web"}, 1},

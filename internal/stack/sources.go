@@ -145,8 +145,13 @@ func kafkaSecurityVar(k string) bool {
 }
 
 // newStackAdmin is the admin client of the running broker k, with the external cluster's SASL and TLS.
+// For the embedded broker its metrics carry the broker's own traffic counts too.
 func newStackAdmin(c *config.Config, k Kafka, log *slog.Logger) (*broker.Admin, error) {
-	return broker.NewSecureAdmin(kafkaAddrs(k), BrokerSecurity(c), log)
+	a, err := broker.NewSecureAdmin(kafkaAddrs(k), BrokerSecurity(c), log)
+	if b, ok := k.(*broker.Broker); ok && err == nil {
+		b.AttachTraffic(a)
+	}
+	return a, err
 }
 
 // kafkaAddrs is k's bootstrap list: Addr is comma-separated for a cluster.

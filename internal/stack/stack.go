@@ -102,6 +102,8 @@ type Stack struct {
 	sup   *supervisor.Supervisor
 	spans *telemetry.Store    // nil without telemetry
 	otlp  *telemetry.Receiver // nil without telemetry
+	// otlpMetrics keeps the services' OTLP metrics (nil without telemetry).
+	otlpMetrics *telemetry.MetricStore
 
 	stopping   atomic.Bool   // set when Run begins to stop everything
 	infraReady chan struct{} // closed when infrastructure is up and services are starting

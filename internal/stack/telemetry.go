@@ -64,7 +64,8 @@ func (s *Stack) telemetryComponent() Component {
 		}
 		ro.Store = store
 		ro.Logs = s.logs.Append
-		// ro.Metrics stays nil until the stack keeps OTLP metrics: the receiver counts and drops them
+		metrics := telemetry.NewMetricStore(otlpMetricOptions())
+		ro.Metrics = metrics.Add
 		rcv, err := telemetry.Listen(ro)
 		if err != nil {
 			store.Close()
@@ -72,7 +73,7 @@ func (s *Stack) telemetryComponent() Component {
 		}
 		failed, stop := serve(rcv.Serve)
 		s.mu.Lock()
-		s.spans, s.otlp = store, rcv
+		s.spans, s.otlp, s.otlpMetrics = store, rcv, metrics
 		s.mu.Unlock()
 		spans, traces := store.Len()
 		detail := fmt.Sprintf("%d traces kept", traces)

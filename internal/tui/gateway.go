@@ -157,8 +157,8 @@ func (m *Model) gatewayView(w, h int) string {
 	}
 	if a, ok := g.access.abs(g.cursor); ok {
 		d := fmt.Sprintf("id %s  route %s → %s %s  %s  from %s", a.RequestID, a.Route, a.Service, a.Upstream, humanBytes(uint64(max(a.Bytes, 0))), a.ClientIP)
-		if a.TraceID != "" {
-			d += "  trace " + a.TraceID + " (T)"
+		if a.TraceID != "" { // first: the request id and the route can be long
+			d = "trace " + a.TraceID + " (T)  " + d
 		}
 		lines = append(lines, s.dim.Render(trunc(oneLine(d), w)))
 	}

@@ -44,7 +44,7 @@ func TestGoldenFrames(t *testing.T) {
 		{name: "messages", steps: []step{{wait: []string{"analytics"}}, {keys: "3", wait: []string{"orders.scored"}}, {keys: "\r", wait: []string{"1042", "live"}}}},
 		{name: "messages_binary", steps: []step{{wait: []string{"analytics"}}, {keys: "3", wait: []string{"orders.scored"}}, {keys: "j\r", wait: []string{"binary, hex"}}}},
 		{name: "groups", steps: []step{{wait: []string{"analytics"}}, {keys: "5", wait: []string{"no active members"}}}},
-		{name: "gateway", access: true, steps: []step{{wait: []string{"analytics"}}, {keys: "6", wait: []string{"req-d"}}}},
+		{name: "gateway", access: true, steps: []step{{wait: []string{"analytics"}}, {keys: "6", wait: []string{"req-d", "1/1"}}}}, // 1/1: the routes have loaded too
 		{name: "help", steps: []step{{wait: []string{"analytics"}}, {keys: "?", wait: []string{"ctrl+s"}}}},
 	}
 	for _, size := range [][2]int{{80, 24}, {120, 40}} {

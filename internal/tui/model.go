@@ -75,6 +75,7 @@ type Model struct {
 	rec    recordsState
 	groups groupsState
 	gw     gatewayState
+	otlp   otlpMetricsState // the selected service's OTLP metrics
 	traces tracesState
 
 	modal modal
@@ -222,6 +223,13 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 		m.fetching["routes"] = false
 		m.gw.applyRoutes(msg)
 		return nil, m.tab == tabGateway
+	case svcMetricsMsg:
+		m.fetching["svcmetrics"] = false
+		changed := m.otlp.apply(msg) && m.tab == tabServices
+		if sv, ok := m.selectedService(); ok && sv.Name != msg.service && m.tab == tabServices {
+			return m.fetchSelectedMetrics(), changed // the selection moved while this one was asked
+		}
+		return nil, changed
 	case tracesMsg:
 		return m.applyTraces(msg)
 	case traceMsg:
@@ -328,6 +336,8 @@ func (m *Model) refresh() tea.Cmd {
 		return m.fetch("groups")
 	case tabGateway:
 		return m.fetch("routes")
+	case tabServices:
+		return m.fetchSelectedMetrics()
 	case tabTraces:
 		if m.traces.wf.id != "" {
 			return m.fetch("trace")

@@ -44,7 +44,7 @@ func (m *Model) servicesKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	n := len(m.state.Services) + len(m.state.Components)
 	if k.moveCursor(msg, &m.svc.cursor, n) {
-		return nil
+		return m.fetchSelectedMetrics()
 	}
 	switch {
 	case key.Matches(msg, k.Restart, k.Rebuild, k.StopStart):
@@ -387,6 +387,7 @@ func (m *Model) serviceDetail(w, h int) string {
 			add(s.err.Render(stripANSI(l)))
 		}
 	}
+	lines = append(lines, m.metricLines(sv.Name, w)...)
 	if room := h - len(lines) - 1; room > 0 {
 		recent := m.logs.recent(sv.Name, room, 4000)
 		if len(recent) > 0 {

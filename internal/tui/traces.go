@@ -417,7 +417,7 @@ func (m *Model) waterfallView(w, h int) string {
 		lines = append(lines, s.err.Render(" trace: "+wf.err))
 	}
 	if wf.expanded {
-		det := m.spanDetail(wf.spans[wf.rows[wf.cursor].Index], w)
+		det := m.spanDetail(wf.spans[wf.rows[wf.cursor].Index], w, true)
 		bodyH := max(h-len(lines), 1)
 		wf.scroll = min(wf.scroll, max(len(det)-bodyH, 0))
 		end := min(wf.scroll+bodyH, len(det))
@@ -462,7 +462,7 @@ func (m *Model) waterfallView(w, h int) string {
 		lines = append(lines, "")
 	}
 	lines = append(lines, s.border.Render(strings.Repeat("─", w)))
-	det := m.spanDetail(wf.spans[wf.rows[wf.cursor].Index], w)
+	det := m.spanDetail(wf.spans[wf.rows[wf.cursor].Index], w, false)
 	if len(det) > detailH {
 		det = append(det[:detailH-1], s.dim.Render(fmt.Sprintf(" … %d more lines (enter shows them all)", len(det)-detailH+1)))
 	}
@@ -485,8 +485,9 @@ func spanBar(sp event.Span, start time.Time, total time.Duration, width int) str
 }
 
 // spanDetail is what the waterfall shows of the selected span: identity, timing, status,
-// attributes, events and links.
-func (m *Model) spanDetail(sp event.Span, w int) []string {
+// attributes, events and links; lines longer than w are cut, or wrapped when wrap (the expanded view,
+// where a long SQL statement or exception message is read whole).
+func (m *Model) spanDetail(sp event.Span, w int, wrap bool) []string {
 	s := m.st
 	wf := &m.traces.wf
 	who := sp.Service
@@ -525,6 +526,13 @@ func (m *Model) spanDetail(sp event.Span, w int) []string {
 			out = append(out, fmt.Sprintf("  trace %s span %s", l.TraceID, l.SpanID))
 			out = append(out, attrLines(l.Attrs, "      ")...)
 		}
+	}
+	if wrap {
+		var wrapped []string
+		for _, l := range out {
+			wrapped = append(wrapped, wrapLines(l, w)...)
+		}
+		return wrapped
 	}
 	for i, l := range out {
 		out[i] = trunc(l, w)

@@ -92,11 +92,11 @@ func TestGoldenTraceFrames(t *testing.T) {
 	}{
 		{name: "traces", steps: list},
 		{name: "traces_errors", steps: append(slices.Clone(list), step{keys: "e", wait: []string{"2 traces"}})},
-		{name: "traces_waterfall", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"10 spans"}})},
-		{name: "traces_span", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"10 spans"}}, step{keys: "jj", wait: []string{"INSERT INTO orders"}})},
-		{name: "traces_span_nocolor", noColor: true, steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"10 spans"}}, step{keys: "jj", wait: []string{"INSERT INTO orders"}})},
-		{name: "traces_span_events", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"10 spans"}}, step{keys: "jjjjjjjj\r", wait: []string{"UndefinedTable"}})},
-		{name: "traces_orphan", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"10 spans"}}, step{keys: "G", wait: []string{"was not received"}})},
+		{name: "traces_waterfall", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"INSERT shop"}})},
+		{name: "traces_span", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"INSERT shop"}}, step{keys: "jj", wait: []string{"INSERT INTO orders"}})},
+		{name: "traces_span_nocolor", noColor: true, steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"INSERT shop"}}, step{keys: "jj", wait: []string{"INSERT INTO orders"}})},
+		{name: "traces_span_events", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"INSERT shop"}}, step{keys: "jjjjjjjj\r", wait: []string{"UndefinedTable"}})},
+		{name: "traces_orphan", steps: append(slices.Clone(list), step{keys: "jj\r", wait: []string{"INSERT shop"}}, step{keys: "G", wait: []string{"was not received"}})},
 		{name: "traces_no_telemetry", noTel: true, steps: []step{{wait: []string{"analytics"}}, {keys: "7", wait: []string{"enabled: true"}}}},
 	} {
 		for _, size := range [][2]int{{80, 24}, {120, 40}} {
@@ -397,5 +397,24 @@ func TestSpanBar(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("spanBar(%v..%v of %v, %d) = %q, want %q", tc.from, tc.to, tc.total, tc.width, got, tc.want)
 		}
+	}
+}
+
+// TestExpandedSpanWrapsLongValues: the span's full details wrap a long attribute (a SQL statement)
+// instead of cutting it, and scroll.
+func TestExpandedSpanWrapsLongValues(t *testing.T) {
+	f := traceFixture()
+	long := "SELECT " + strings.Repeat("column_name, ", 30) + "END_OF_STATEMENT FROM orders"
+	f.addSpans(event.Span{TraceID: "00000000000000000000000000000def", SpanID: "0000000000000def", Service: "users", Name: "SELECT shop",
+		Start: fixedNow, End: fixedNow.Add(time.Millisecond), Attrs: map[string]string{"db.statement": long}})
+	m := newTestModel(t, f, config{}, 80, 24)
+	press(m, "7")
+	m.Update(await[traceMsg](t, m.openTrace("00000000000000000000000000000def", tabTraces)))
+	if strings.Contains(m.View(), "END_OF_STATEMENT") {
+		t.Fatalf("the panel below the waterfall shows the whole statement on one 80-column line?\n%s", m.View())
+	}
+	press(m, "enter")
+	if v := m.View(); !strings.Contains(v, "END_OF_STATEMENT") || !strings.Contains(v, "db.statement = SELECT column_name") {
+		t.Fatalf("the expanded span does not wrap the statement:\n%s", v)
 	}
 }

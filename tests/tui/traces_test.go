@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,12 +26,13 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	oteltrace "go.opentelemetry.io/otel/trace"
 
+	"github.com/devstack-dev/devstack/internal/event"
 	"github.com/devstack-dev/devstack/internal/testkit"
 )
 
 // startUp runs `devstack up` on yaml in a tmux pane of 120x40 and stops it (q, then signals) when
-// the test ends.
-func startUp(t *testing.T, yaml string) *term {
+// the test ends. It returns the pane, the devstack binary and the stack's devstack.yaml.
+func startUp(t *testing.T, yaml string) (*term, string, string) {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed (apt-get install -y tmux)")
@@ -84,7 +86,7 @@ func startUp(t *testing.T, yaml string) *term {
 			t.Logf("devstack up's stderr:\n%s", b)
 		}
 	})
-	return tm
+	return tm, bin, filepath.Join(dir, "devstack.yaml")
 }
 
 // sendTraceAndLog sends, like a service with the stock Go SDK, an order's trace (a request span
@@ -131,12 +133,16 @@ func sendTraceAndLog(t *testing.T, endpoint string) string {
 
 // TestTracesViewAgainstARealStack: `devstack up` in tmux with telemetry on; a trace and a log line
 // sent over OTLP show in the Traces view (filtered by status), enter draws the waterfall with the
-// selected span's attributes, and T on the log line opens the same trace.
+// selected span's attributes, T on the log line opens the same trace, and T on a request in the
+// Gateway view opens the gateway's trace of it.
 func TestTracesViewAgainstARealStack(t *testing.T) {
-	otlp := testkit.FreePort(t)
-	tm := startUp(t, fmt.Sprintf("name: traced\ncontrol: {port: %d}\nbroker: {enabled: false}\npostgres: {enabled: false}\n"+
-		"gateway: {http_port: %d, https_port: %d}\ntelemetry: {http_port: %d, grpc_port: -1, persist: false}\n",
-		testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t), otlp))
+	otlp, gw := testkit.FreePort(t), testkit.FreePort(t)
+	tm, bin, cfg := startUp(t, fmt.Sprintf("name: traced\ncontrol: {port: %d}\npostgres: {enabled: false}\n"+
+		"broker: {port: %d, topics: {orders: {partitions: 1}}}\nregistry: {port: %d}\n"+
+		"gateway: {http_port: %d, https_port: %d, routes: [{path: /, service: web}]}\n"+
+		"telemetry: {http_port: %d, grpc_port: -1, persist: false}\n"+
+		"services:\n  web:\n    command: exec python3 -m http.server $$PORT --bind 127.0.0.1\n",
+		testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t), gw, testkit.FreePort(t), otlp))
 	tm.waitFor("the UI with the telemetry receiver ready", 60*time.Second, contains("1 Services", "● telemetry"))
 	tm.keys("7")
 	tm.waitFor("an empty trace list", 20*time.Second, contains("no traces yet"))
@@ -168,4 +174,39 @@ func TestTracesViewAgainstARealStack(t *testing.T) {
 	tm.waitFor("the trace of the log line", 20*time.Second, contains("trace "+id, "3 spans", "users INSERT shop"))
 	tm.keys("Escape")
 	tm.waitFor("the Logs view again", 20*time.Second, contains("order 1042 placed", "source: all"))
+
+	// a request through the gateway: the gateway traces it and says the trace id (traceresponse); in
+	// the Gateway view the request's detail line names it and T opens the gateway's span
+	tm.keys("1")
+	tm.waitFor("web ready", 60*time.Second, func(s string) bool { return statuses(s)["web"] == "ready" })
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", gw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	gid, _, _, ok := event.ParseTraceparent(resp.Header.Get("traceresponse"))
+	if resp.StatusCode != 200 || !ok {
+		t.Fatalf("GET / through the gateway: %s, traceresponse %q", resp.Status, resp.Header.Get("traceresponse"))
+	}
+	tm.keys("6")
+	tm.waitFor("the request and its trace id", 20*time.Second, contains("GET", "trace "+gid+" (T)"))
+	tm.keys("T")
+	tm.waitFor("the gateway's trace of the request", 20*time.Second, contains("trace "+gid, "1 span", "gateway GET"))
+	tm.keys("Escape")
+	tm.waitFor("the Gateway view again", 20*time.Second, contains("ROUTE", "trace "+gid+" (T)"))
+
+	// a record produced with the order's traceparent: T on it in the Messages view opens the order
+	prod := exec.Command(bin, "produce", "orders", "-c", cfg, "-H", "traceparent="+event.FormatTraceparent(id, "00f067aa0ba902b7", 1))
+	prod.Stdin = strings.NewReader(`{"orderId":1042}` + "\n")
+	if out, err := prod.CombinedOutput(); err != nil {
+		t.Fatalf("devstack produce: %v\n%s", err, out)
+	}
+	tm.keys("3")
+	tm.waitFor("the orders topic", 20*time.Second, contains("TOPIC", "orders"))
+	tm.keys("G", "Enter") // orders sorts after the registry's _schemas
+	tm.waitFor("the record in the Messages view", 20*time.Second, contains(`{"orderId":1042}`, "traceparent"))
+	tm.keys("T")
+	tm.waitFor("the order's trace from its record", 20*time.Second, contains("trace "+id, "3 spans", "users INSERT shop"))
+	tm.keys("Escape")
+	tm.waitFor("the Messages view again", 20*time.Second, contains(`{"orderId":1042}`))
 }

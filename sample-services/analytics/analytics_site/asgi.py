@@ -8,6 +8,10 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_site.settings")
+
+from orders import telemetry  # noqa: E402 - no Django import in it
+
+telemetry.setup(django_requests=True)  # before Django loads its middleware; off without OTEL_* env
 django_asgi_app = get_asgi_application()  # before importing anything that touches models
 
 from asgiref.sync import sync_to_async  # noqa: E402

@@ -1,4 +1,4 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { MiddlewareConsumer, Module, NestModule, OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from './auth/auth.module';
 import { RequestIdMiddleware } from './common/request-id.middleware';
@@ -7,6 +7,7 @@ import { APP_CONFIG, AppConfig } from './config/configuration';
 import { typeormOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
 import { OrdersModule } from './orders/orders.module';
+import { shutdownTelemetry } from './telemetry';
 import { UsersModule } from './users/users.module';
 
 @Module({
@@ -22,8 +23,13 @@ import { UsersModule } from './users/users.module';
     HealthModule,
   ],
 })
-export class AppModule implements NestModule {
+export class AppModule implements NestModule, OnApplicationShutdown {
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(RequestIdMiddleware).forRoutes('*path');
+  }
+
+  /** The spans still buffered go out before the process exits. */
+  onApplicationShutdown(): Promise<void> {
+    return shutdownTelemetry();
   }
 }

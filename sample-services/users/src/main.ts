@@ -1,3 +1,5 @@
+// First: OpenTelemetry patches http, pg and kafkajs before anything loads them (off without OTEL_* env).
+import './instrument';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';

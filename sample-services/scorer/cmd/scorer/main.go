@@ -18,11 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/plugin/kotel"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/devstack-dev/devstack/sample-services/scorer/internal/codec"
 	"github.com/devstack-dev/devstack/sample-services/scorer/internal/events"
 	"github.com/devstack-dev/devstack/sample-services/scorer/internal/pipeline"
 	"github.com/devstack-dev/devstack/sample-services/scorer/internal/risk"
+	"github.com/devstack-dev/devstack/sample-services/scorer/internal/telemetry"
 )
 
 func main() {
@@ -38,6 +41,25 @@ func main() {
 func run(ctx context.Context, log *slog.Logger) error {
 	brokers := splitList(getenv("KAFKA_BROKERS", "127.0.0.1:9092"))
 	addr := net.JoinHostPort(getenv("HOST", "127.0.0.1"), getenv("PORT", "0"))
+	group := getenv("SCORER_GROUP", "scorer")
+
+	// Traces go to OTEL_EXPORTER_OTLP_ENDPOINT (devstack sets it); without it nothing is exported.
+	tel, err := telemetry.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(flushCtx); err != nil {
+			log.Warn("spans not exported", "err", err)
+		}
+	}()
+	var tracer *kotel.Tracer
+	if tel.Provider != nil {
+		tracer = kotel.NewTracer(kotel.TracerProvider(tel.Provider), kotel.TracerPropagator(tel.Propagator),
+			kotel.ClientID("scorer"), kotel.ConsumerGroup(group))
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -58,10 +80,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	p, err := pipeline.New(pipeline.Options{
 		Brokers: brokers,
 		Codec:   cdc,
-		Group:   getenv("SCORER_GROUP", "scorer"),
+		Group:   group,
 		Scorer:  scorer,
 		Metrics: pipeline.NewMetrics(reg),
 		Logger:  log,
+		Tracer:  tracer,
 	})
 	if err != nil {
 		return err
@@ -72,7 +95,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (PORT): %w", addr, err)
 	}
-	srv := &http.Server{Handler: routes(p, reg, risk.DefaultConfig()), ReadHeaderTimeout: 5 * time.Second}
+	// A server span per request (continuing an incoming traceparent), not for probes and scrapes.
+	handler := otelhttp.NewHandler(routes(p, reg, risk.DefaultConfig()), "scorer",
+		otelhttp.WithTracerProvider(tel.TracerProvider()),
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/health" && r.URL.Path != "/metrics" }),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }))
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
 	go func() {
 		log.Info("http listening", "addr", ln.Addr().String())

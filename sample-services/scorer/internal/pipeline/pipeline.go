@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kotel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/devstack-dev/devstack/sample-services/scorer/internal/codec"
 	"github.com/devstack-dev/devstack/sample-services/scorer/internal/events"
@@ -29,6 +31,11 @@ type Options struct {
 	Codec   *codec.Codec // required: Avro through the schema registry
 	Metrics *Metrics     // nil: not recorded
 	Logger  *slog.Logger // nil: discard
+	// Tracer traces the Kafka hop (franz-go's kotel): a receive span per consumed record continuing the
+	// traceparent it carries, a process span under it, and the produced record's publish span under
+	// that, its traceparent header written so the consumer downstream continues the same trace.
+	// nil: no spans, no trace headers.
+	Tracer *kotel.Tracer
 	// Now is the clock (default time.Now); tests pin it.
 	Now func() time.Time
 }
@@ -64,7 +71,11 @@ func New(opts Options) (*Pipeline, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	p := &Pipeline{opts: opts, log: log}
-	cl, err := kgo.NewClient(
+	var hooks []kgo.Opt
+	if opts.Tracer != nil {
+		hooks = append(hooks, kgo.WithHooks(kotel.NewKotel(kotel.WithTracer(opts.Tracer)).Hooks()...))
+	}
+	cl, err := kgo.NewClient(append(hooks,
 		kgo.SeedBrokers(opts.Brokers...),
 		kgo.ClientID("scorer"),
 		kgo.ConsumerGroup(opts.Group),
@@ -85,7 +96,7 @@ func New(opts Options) (*Pipeline, error) {
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.AllowAutoTopicCreation(),
 		kgo.WithLogger(kgoLogger{log}),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: create kafka client: %w", err)
 	}
@@ -119,15 +130,33 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		start := time.Now()
 		out := make([]*kgo.Record, 0, len(recs))
+		spans := make([]trace.Span, 0, len(recs))
+		endSpans := func() {
+			for _, s := range spans {
+				s.End()
+			}
+		}
 		for _, r := range recs {
-			rec, err := p.handleRetrying(ctx, r)
+			rctx := ctx
+			if p.opts.Tracer != nil {
+				_, span := p.opts.Tracer.WithProcessSpan(r)
+				rctx = trace.ContextWithSpan(ctx, span) // ctx's cancellation, the record's trace
+				spans = append(spans, span)
+			}
+			rec, err := p.handleRetrying(rctx, r)
 			if err != nil { // ctx ended while the registry was unreachable: replayed at the next start
+				endSpans()
 				p.cl.AllowRebalance()
 				return nil
 			}
+			if p.opts.Tracer != nil {
+				rec.Context = rctx // its publish span is a child of this record's process span
+			}
 			out = append(out, rec)
 		}
-		if err := p.finishBatch(ctx, out, recs); err != nil {
+		err := p.finishBatch(ctx, out, recs)
+		endSpans()
+		if err != nil {
 			return err
 		}
 		p.opts.Metrics.observeBatch(len(recs), time.Since(start))
@@ -140,6 +169,11 @@ func (p *Pipeline) finishBatch(ctx context.Context, out, recs []*kgo.Record) err
 	defer p.cl.AllowRebalance()
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchGrace)
 	defer cancel()
+	for _, r := range out {
+		if r.Context != nil { // traced: keep the record's span, bounded by the batch's grace period
+			r.Context = trace.ContextWithSpan(bctx, trace.SpanFromContext(r.Context))
+		}
+	}
 	if err := p.cl.ProduceSync(bctx, out...).FirstErr(); err != nil {
 		return fmt.Errorf("produce %d records: %w", len(out), err)
 	}

@@ -131,14 +131,18 @@ func startBroker(t *testing.T) []string {
 	return c.ListenAddrs()
 }
 
-func startPipeline(t *testing.T, brokers []string, reg *registry) (stop func()) {
+func startPipeline(t *testing.T, brokers []string, reg *registry, with ...func(*Options)) (stop func()) {
 	t.Helper()
 	// RefreshEvery 0: every record looks up the latest orders.scored, so a new version is used at once.
 	cdc, err := codec.New(codec.Options{RegistryURL: reg.URL(), ScoredSubject: events.SubjectScored})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Options{Brokers: brokers, Group: "scorer-test", Scorer: risk.New(risk.DefaultConfig()), Codec: cdc})
+	opts := Options{Brokers: brokers, Group: "scorer-test", Scorer: risk.New(risk.DefaultConfig()), Codec: cdc}
+	for _, f := range with {
+		f(&opts)
+	}
+	p, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ import { ForbiddenException, Injectable, Logger, NotFoundException } from '@nest
 import { isUUID } from 'class-validator';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, QueryFailedError, Repository } from 'typeorm';
+import { currentTraceHeaders } from '../common/trace-context';
 import { OutboxMessage } from '../outbox/outbox-message.entity';
 import { OutboxRelay } from '../outbox/outbox.relay';
 import { PlaceOrderDto } from './dto/place-order.dto';
@@ -50,7 +51,8 @@ export class OrdersService {
         topic: ORDERS_PLACED,
         key: userId, // one user's orders stay on one partition, in order
         payload: { ...toOrderPlacedEvent(saved) },
-        headers: { [CORRELATION_HEADER]: correlationId }, // the relay adds content-type (Avro)
+        // the relay adds content-type (Avro); traceparent: the record continues this request's trace
+        headers: { [CORRELATION_HEADER]: correlationId, ...currentTraceHeaders() },
       });
       return saved;
     }).catch((err: unknown) => {

@@ -3,6 +3,7 @@ import { ClientKafka } from '@nestjs/microservices';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { lastValueFrom } from 'rxjs';
 import { DataSource, IsNull } from 'typeorm';
+import { untraced, withTraceHeaders } from '../common/trace-context';
 import { OutboxMessage } from './outbox-message.entity';
 import { AVRO_CONTENT_TYPE, ValueEncoder } from './value-encoder';
 
@@ -54,7 +55,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       this.again = true;
       return;
     }
-    this.running = this.drain().finally(() => {
+    this.running = untraced(() => this.drain()).finally(() => {
       this.running = undefined;
       if (this.again) {
         this.again = false;
@@ -93,7 +94,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         try {
           const { value } = await this.encoder.encode(row.topic, row.payload);
           const headers = { ...row.headers, 'content-type': AVRO_CONTENT_TYPE };
-          await lastValueFrom(this.kafka.emit(row.topic, { key: row.key, value, headers }), { defaultValue: undefined });
+          // Inside the placing request's trace (the row's traceparent): the publish span joins it.
+          await withTraceHeaders(row.headers, () =>
+            lastValueFrom(this.kafka.emit(row.topic, { key: row.key, value, headers }), { defaultValue: undefined }),
+          );
         } catch (err) {
           await tx.update(OutboxMessage, row.id, { attempts: row.attempts + 1, lastError: String(err) });
           throw err; // keep order: nothing after a failed row goes out before it

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from orders import codec, ingest
+from orders import codec, ingest, telemetry
 
 log = logging.getLogger("orders.consumer")
 
@@ -36,6 +36,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, brokers: str, group: str, schema_registry: str, max_messages: int, **options) -> None:
         stopping = False
+        self._group = group
+        telemetry.setup(django_requests=False)  # off without OTEL_* env
         try:
             self._decode = codec.AvroDecoder(schema_registry)
         except ValueError as e:
@@ -95,6 +97,11 @@ class Command(BaseCommand):
         headers = {k: (v or b"").decode("utf-8", "replace") for k, v in (msg.headers() or [])}
         where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
         close_old_connections()
+        # One span per record, continuing the trace of the record's traceparent (the producer's span).
+        with telemetry.consuming(msg.topic(), msg.partition(), msg.offset(), self._group, headers):
+            self._store(msg, headers, where)
+
+    def _store(self, msg: Message, headers: dict[str, str], where: str) -> None:
         for attempt in range(1, 6):
             try:
                 result = ingest.handle(msg.topic(), msg.value(), headers, self._decode, msg.partition(), msg.offset())
