@@ -80,9 +80,18 @@ func (s *Stack) brokerComponent(start func(context.Context, broker.Options) (Kaf
 		s.mu.Lock()
 		s.kafka, s.admin = k, admin
 		s.mu.Unlock()
+		detail := fmt.Sprintf("%d topics declared", len(o.Topics))
+		if _, embedded := k.(*broker.Broker); !embedded {
+			// says which Kafka runs (and so why no broker spans show: only the embedded broker makes them)
+			where := "Kafka in Docker"
+			if s.cfg.BrokerExternal() {
+				where = "external Kafka"
+			}
+			detail = where + ", " + detail
+		}
 		return &Running{
 			Addr:   k.Addr(),
-			Detail: fmt.Sprintf("%d topics declared", len(o.Topics)),
+			Detail: detail,
 			Stop: func() error {
 				admin.Close()
 				return k.Close()

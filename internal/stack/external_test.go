@@ -82,6 +82,12 @@ services:
 	if got := st.Addrs()[CompBroker]; got != addr+",127.0.0.1:1" {
 		t.Errorf("broker addr = %q", got)
 	}
+	// status says which Kafka runs (only the embedded broker makes broker spans)
+	for _, c := range st.Bus().Snapshot().Components {
+		if c.Name == CompBroker && c.Detail != "external Kafka, 1 topics declared" {
+			t.Errorf("broker detail = %q, want it to name the external Kafka", c.Detail)
+		}
+	}
 
 	ts, err := st.Topics(wctx)
 	if err != nil {
