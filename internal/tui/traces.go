@@ -474,13 +474,7 @@ func spanBar(sp event.Span, start time.Time, total time.Duration, width int) str
 	if width <= 0 {
 		return ""
 	}
-	from, n := 0, width
-	if total > 0 {
-		from = int(float64(sp.Start.Sub(start)) / float64(total) * float64(width))
-		to := int(float64(sp.End.Sub(start))/float64(total)*float64(width) + 0.5)
-		from = min(max(from, 0), width-1)
-		n = min(max(to-from, 1), width-from)
-	}
+	from, n := event.BarCells(sp, start, total, width)
 	return strings.Repeat(" ", from) + strings.Repeat("█", n)
 }
 
