@@ -118,6 +118,18 @@ func humanDuration(d time.Duration) string {
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
+// scrollOffset is the first of n rows a body of bodyH rows shows so that the cursor's row is in it:
+// offset moved as little as it can, and never so far that the body ends before the rows do.
+func scrollOffset(offset, cursor, bodyH, n int) int {
+	if cursor < offset {
+		offset = cursor
+	}
+	if cursor >= offset+bodyH {
+		offset = cursor - bodyH + 1
+	}
+	return min(offset, max(n-bodyH, 0))
+}
+
 // latency prints a request latency: 0.4ms, 12ms, 1.2s.
 func latency(d time.Duration) string {
 	if d <= 0 {
