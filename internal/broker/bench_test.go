@@ -47,16 +47,7 @@ func BenchmarkProduceRetained(b *testing.B) {
 	ctx := context.Background()
 	b.SetBytes(int64(len(val)))
 	b.ResetTimer()
-	const round = 5000
-	for i := 0; i < b.N; i += round {
-		rs := make([]*kgo.Record, 0, round)
-		for j := 0; j < round && i+j < b.N; j++ {
-			rs = append(rs, &kgo.Record{Topic: "bulk", Value: val})
-		}
-		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	produceRounds(ctx, b, cl, 5000, func() *kgo.Record { return &kgo.Record{Topic: "bulk", Value: val} })
 	b.StopTimer()
 	br.ApplyRetention()
 	runtime.GC()
@@ -95,17 +86,23 @@ func BenchmarkProduceSpans(b *testing.B) {
 				ctx := context.Background()
 				b.SetBytes(int64(len(val)))
 				b.ResetTimer()
-				const round = 2000
-				for i := 0; i < b.N; i += round {
-					rs := make([]*kgo.Record, 0, round)
-					for j := 0; j < round && i+j < b.N; j++ {
-						rs = append(rs, &kgo.Record{Topic: "bulk", Value: val, Headers: []kgo.RecordHeader{{Key: "x-request-id", Value: []byte("abc")}}})
-					}
-					if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-						b.Fatal(err)
-					}
-				}
+				produceRounds(ctx, b, cl, 2000, func() *kgo.Record {
+					return &kgo.Record{Topic: "bulk", Value: val, Headers: []kgo.RecordHeader{{Key: "x-request-id", Value: []byte("abc")}}}
+				})
 			})
+		}
+	}
+}
+
+// produceRounds produces b.N records made by rec, round of them at a time with ProduceSync.
+func produceRounds(ctx context.Context, b *testing.B, cl *kgo.Client, round int, rec func() *kgo.Record) {
+	for i := 0; i < b.N; i += round {
+		rs := make([]*kgo.Record, 0, round)
+		for j := 0; j < round && i+j < b.N; j++ {
+			rs = append(rs, rec())
+		}
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

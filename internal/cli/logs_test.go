@@ -13,31 +13,12 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/devstack-dev/devstack/internal/event"
 	"github.com/devstack-dev/devstack/internal/testkit"
 )
-
-// syncBuffer is a bytes.Buffer a command writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // ecsDocs decodes NDJSON, dropping each document's @timestamp and devstack.seq (checked to be there).
 func ecsDocs(t *testing.T, out string) []map[string]any {
@@ -157,7 +138,7 @@ func TestLogsJSONIsECS(t *testing.T) {
 	// --follow --json: the backlog, then a line the service writes later
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out}
 	root := newRoot(app)
 	root.SetArgs([]string{"logs", "app", "--json", "--follow", "--file", cfg})

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -55,15 +54,7 @@ func runTestStack(t *testing.T, dir, yaml string) (cfgPath string, s stackDB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer wcancel()
-	if err := st.WaitReady(wctx); err != nil {
-		t.Fatalf("test stack not ready: %v", err)
-	}
+	testkit.RunUntilCleanup(t, st, 2*time.Minute)
 	return cfgPath, stackDB{st}
 }
 

@@ -235,29 +235,16 @@ func sortedAttrs(m map[string]string) []string {
 
 // timeBar draws a span on a time line of width cells spanning total from start: at least one cell.
 func timeBar(sp event.Span, start time.Time, total time.Duration, width int) string {
-	from, n := 0, width
-	if total > 0 {
-		from = int(float64(sp.Start.Sub(start)) / float64(total) * float64(width))
-		to := int(float64(sp.End.Sub(start))/float64(total)*float64(width) + 0.5)
-		from = min(max(from, 0), width-1)
-		n = min(max(to-from, 1), width-from)
-	}
+	from, n := event.BarCells(sp, start, total, width)
 	return strings.Repeat(" ", from) + strings.Repeat("█", n) + strings.Repeat(" ", width-from-n)
 }
 
 // spanDur prints a span's duration: 0.30ms, 4.0ms, 48ms, 1.20s.
 func spanDur(d time.Duration) string {
-	switch {
-	case d <= 0:
+	if d <= 0 {
 		return "0ms"
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
-	case d < 10*time.Millisecond:
-		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
 	}
-	return fmt.Sprintf("%.2fs", d.Seconds())
+	return event.ShortDuration(d)
 }
 
 func padRunes(s string, w int) string {

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -93,4 +94,32 @@ func TraceBounds(spans []Span) (start, end time.Time) {
 		}
 	}
 	return start, end
+}
+
+// BarCells places sp on a time axis of width cells spanning total from start, as the waterfalls draw
+// it: the first cell and how many (at least one, never past the axis; the whole axis when total is 0).
+// width must be positive.
+func BarCells(sp Span, start time.Time, total time.Duration, width int) (from, n int) {
+	from, n = 0, width
+	if total > 0 {
+		from = int(float64(sp.Start.Sub(start)) / float64(total) * float64(width))
+		to := int(float64(sp.End.Sub(start))/float64(total)*float64(width) + 0.5)
+		from = min(max(from, 0), width-1)
+		n = min(max(to-from, 1), width-from)
+	}
+	return from, n
+}
+
+// ShortDuration prints a positive duration in a few characters: 0.30ms, 4.0ms, 48ms, 1.20s. What a
+// zero or negative one shows is the caller's to say.
+func ShortDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
 }

@@ -55,3 +55,43 @@ func TestTraceBounds(t *testing.T) {
 		t.Errorf("TraceBounds(nil) = %v, %v", s, e)
 	}
 }
+
+func TestBarCells(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		from, to, total time.Duration
+		width           int
+		wantFrom, wantN int
+	}{
+		{0, 100 * ms, 100 * ms, 10, 0, 10},
+		{50 * ms, 60 * ms, 100 * ms, 10, 5, 1},
+		{0, 15 * ms, 100 * ms, 10, 0, 2},         // the end rounds to the nearest cell
+		{99 * ms, 99 * ms, 100 * ms, 10, 9, 1},   // instant: one cell
+		{100 * ms, 100 * ms, 100 * ms, 10, 9, 1}, // at the very end
+		{-5 * ms, 20 * ms, 100 * ms, 10, 0, 2},   // starts before the axis
+		{0, 0, 0, 4, 0, 4},                       // a trace of one instant span
+	} {
+		from, n := BarCells(Span{Start: t0.Add(tc.from), End: t0.Add(tc.to)}, t0, tc.total, tc.width)
+		if from != tc.wantFrom || n != tc.wantN {
+			t.Errorf("BarCells(%v..%v of %v, %d) = %d, %d; want %d, %d", tc.from, tc.to, tc.total, tc.width, from, n, tc.wantFrom, tc.wantN)
+		}
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{300 * time.Microsecond, "0.30ms"},
+		{4 * time.Millisecond, "4.0ms"},
+		{48 * time.Millisecond, "48ms"},
+		{1200 * time.Millisecond, "1.20s"},
+		{90 * time.Second, "90.00s"},
+	} {
+		if got := ShortDuration(tc.d); got != tc.want {
+			t.Errorf("ShortDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}

@@ -1,11 +1,9 @@
 package schemareg
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,25 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/devstack-dev/devstack/internal/schemas"
+	"github.com/devstack-dev/devstack/internal/testkit"
 )
-
-// syncBuffer is a log destination tests read while the registry writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestExistingTopic: a _schemas topic made by someone else, with other settings, is used and the log
 // says what differs.
@@ -47,7 +28,7 @@ func TestExistingTopic(t *testing.T) {
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete")}, "_schemas"); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	r, err := Start(ctx, Options{
 		Addr: "127.0.0.1:0", Kafka: []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, Topic: "_schemas",
 		Compatibility: schemas.Backward, Logger: slog.New(slog.NewTextHandler(&logs, nil)),

@@ -40,25 +40,43 @@ func (s *Stack) collectors(sm *serviceMetrics) []prometheus.Collector {
 		}
 		return nil // none, or one that cannot list its databases
 	}
-	return []prometheus.Collector{broker.NewCollector(admin, brokerScrapeTimeout), sm, registryCollector{s},
-		postgres.NewCollector(db, postgresScrapeTimeout), telemetryCollector{s}, otlpMetricsCollector{s}}
+	registry := func() prometheus.Collector { // the schema registry's, once it runs
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.reg == nil {
+			return nil
+		}
+		return schemareg.NewCollector(s.reg)
+	}
+	receiver := func() prometheus.Collector { // the OTLP receiver's own, once telemetry runs
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.otlp == nil {
+			return nil
+		}
+		return s.otlp.Collector()
+	}
+	services := func() prometheus.Collector { // the services' OTLP metrics, once telemetry runs
+		if m := s.metricStore(); m != nil {
+			return m.Collector()
+		}
+		return nil
+	}
+	return []prometheus.Collector{broker.NewCollector(admin, brokerScrapeTimeout), sm, lateCollector(registry),
+		postgres.NewCollector(db, postgresScrapeTimeout), lateCollector(receiver), lateCollector(services)}
 }
 
-// registryCollector is the schema registry's collector once the registry runs (none before, or without
-// one).
-type registryCollector struct{ s *Stack }
+// lateCollector is a component's collector once the component runs (nil before, or without it). It
+// describes nothing (the component comes and goes with the config), so it is unchecked.
+type lateCollector func() prometheus.Collector
 
-// Describe implements prometheus.Collector: it describes nothing (the registry comes and goes with the
-// config), so the collector is unchecked.
-func (registryCollector) Describe(chan<- *prometheus.Desc) {}
+// Describe implements prometheus.Collector.
+func (lateCollector) Describe(chan<- *prometheus.Desc) {}
 
 // Collect implements prometheus.Collector.
-func (c registryCollector) Collect(ch chan<- prometheus.Metric) {
-	c.s.mu.Lock()
-	r := c.s.reg
-	c.s.mu.Unlock()
-	if r != nil {
-		schemareg.NewCollector(r).Collect(ch)
+func (c lateCollector) Collect(ch chan<- prometheus.Metric) {
+	if col := c(); col != nil {
+		col.Collect(ch)
 	}
 }
 

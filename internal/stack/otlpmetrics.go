@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/event"
@@ -37,17 +35,4 @@ func (s *Stack) ServiceMetrics(_ context.Context, name string) ([]event.ServiceM
 		return nil, control.ErrNoTelemetry
 	}
 	return m.Service(name), nil
-}
-
-// otlpMetricsCollector serves the services' OTLP metrics at /__devstack/metrics once telemetry runs.
-type otlpMetricsCollector struct{ s *Stack }
-
-// Describe implements prometheus.Collector: it describes nothing (unchecked, like the registry's).
-func (otlpMetricsCollector) Describe(chan<- *prometheus.Desc) {}
-
-// Collect implements prometheus.Collector.
-func (c otlpMetricsCollector) Collect(ch chan<- prometheus.Metric) {
-	if m := c.s.metricStore(); m != nil {
-		m.Collector().Collect(ch)
-	}
 }

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/devstack-dev/devstack/internal/config"
 	"github.com/devstack-dev/devstack/internal/control"
 	"github.com/devstack-dev/devstack/internal/event"
@@ -132,22 +130,6 @@ func (s *Stack) Trace(_ context.Context, id string) ([]event.Span, error) {
 		return nil, fmt.Errorf("no trace %s is kept (never received, or dropped with the oldest past telemetry.max_spans): %w", id, control.ErrNotFound)
 	}
 	return spans, nil
-}
-
-// telemetryCollector is the receiver's collector once it runs (nothing before, or without telemetry).
-type telemetryCollector struct{ s *Stack }
-
-// Describe implements prometheus.Collector: it describes nothing (unchecked, like the registry's).
-func (telemetryCollector) Describe(chan<- *prometheus.Desc) {}
-
-// Collect implements prometheus.Collector.
-func (c telemetryCollector) Collect(ch chan<- prometheus.Metric) {
-	c.s.mu.Lock()
-	r := c.s.otlp
-	c.s.mu.Unlock()
-	if r != nil {
-		r.Collector().Collect(ch)
-	}
 }
 
 // otelEnv is what a service (or test command) gets so a stock OpenTelemetry SDK exports to the stack:

@@ -133,7 +133,8 @@ func convertLogs(req *collogspb.ExportLogsServiceRequest) []event.LogLine {
 	return out
 }
 
-// severity maps an OTLP severity to devstack's levels: error (also fatal), warn, info, debug, trace.
+// severity maps an OTLP severity to devstack's levels: error (also fatal), warn, info, debug, trace;
+// the severity number when the record has one, else its severity text.
 func severity(n logspb.SeverityNumber, text string) string {
 	switch {
 	case n >= 17:
@@ -147,19 +148,8 @@ func severity(n logspb.SeverityNumber, text string) string {
 	case n >= 1:
 		return "trace"
 	}
-	switch t := strings.ToLower(text); {
-	case strings.HasPrefix(t, "err"), strings.HasPrefix(t, "fatal"), strings.HasPrefix(t, "crit"), strings.HasPrefix(t, "panic"):
-		return "error"
-	case strings.HasPrefix(t, "warn"):
-		return "warn"
-	case strings.HasPrefix(t, "info"):
-		return "info"
-	case strings.HasPrefix(t, "debug"):
-		return "debug"
-	case strings.HasPrefix(t, "trace"):
-		return "trace"
-	}
-	return ""
+	// no number: the text, as a JSON line's level is read, less OpenTelemetry's suffix (INFO2, WARN4)
+	return event.NormalizeLevel(strings.TrimRight(text, "234"))
 }
 
 func resourceNames(r *resourcepb.Resource) (service, instance string) {

@@ -62,21 +62,7 @@ func otlpSink(t *testing.T, s *MetricStore) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Listen(Options{HTTPAddr: "127.0.0.1:0", Store: st, MaxBodyBytes: 1 << 20, Metrics: s.Add})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		st.Close()
-	})
+	r := serveReceiver(t, st, Options{HTTPAddr: "127.0.0.1:0", Store: st, MaxBodyBytes: 1 << 20, Metrics: s.Add})
 	return "http://" + r.HTTPAddr()
 }
 

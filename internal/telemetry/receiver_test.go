@@ -57,7 +57,7 @@ func startReceiver(t *testing.T, maxSpans int, dir string) *testReceiver {
 		t.Fatal(err)
 	}
 	tr := &testReceiver{store: st}
-	r, err := Listen(Options{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: st, MaxBodyBytes: 1 << 20,
+	tr.Receiver = serveReceiver(t, st, Options{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", Store: st, MaxBodyBytes: 1 << 20,
 		Logs: func(l event.LogLine) {
 			tr.mu.Lock()
 			tr.logs = append(tr.logs, l)
@@ -68,11 +68,17 @@ func startReceiver(t *testing.T, maxSpans int, dir string) *testReceiver {
 			tr.metrics = append(tr.metrics, m)
 			tr.mu.Unlock()
 		}})
+	return tr
+}
+
+// serveReceiver listens with o and serves until the test ends; then it closes the store st (o's).
+func serveReceiver(t *testing.T, st *Store, o Options) *Receiver {
+	t.Helper()
+	r, err := Listen(o)
 	if err != nil {
 		st.Close()
 		t.Fatal(err)
 	}
-	tr.Receiver = r
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Serve(ctx) }()
@@ -85,7 +91,7 @@ func startReceiver(t *testing.T, maxSpans int, dir string) *testReceiver {
 			t.Errorf("store Close: %v", err)
 		}
 	})
-	return tr
+	return r
 }
 
 func (tr *testReceiver) flush(t *testing.T) {

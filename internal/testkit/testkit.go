@@ -1,11 +1,13 @@
 // Package testkit holds the helpers devstack's tests share across packages: a free loopback port, the
 // devstack binary under test, skipping (or failing under DEVSTACK_REQUIRE_ALL=1) when a real part is
-// missing, a buffer a child process and a test can share, and a test CA with a server certificate. It is
+// missing, a buffer a child process and a test can share, running a stack until
+// the test ends, and a test CA with a server certificate. It is
 // imported by tests only.
 package testkit
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +15,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // FreePort is a TCP port on 127.0.0.1 that nothing listened on a moment ago and that no earlier
@@ -121,4 +124,26 @@ func NeedEngine(t testing.TB, engineErr error) {
 		t.Fatalf("DEVSTACK_REQUIRE_CONTAINERS=1: %v", engineErr)
 	}
 	t.Skipf("skipping: %v", engineErr)
+}
+
+// Runner is what RunUntilCleanup runs: something that serves until its context ends and can say when it
+// is ready (internal/stack's Stack is one; testkit does not import it).
+type Runner interface {
+	Run(ctx context.Context) error
+	WaitReady(ctx context.Context) error
+}
+
+// RunUntilCleanup runs r until the test ends (then cancels it and waits for Run to return) and waits
+// at most readyWithin for it to be ready, failing the test if it is not.
+func RunUntilCleanup(t testing.TB, r Runner, readyWithin time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	wctx, wcancel := context.WithTimeout(ctx, readyWithin)
+	defer wcancel()
+	if err := r.WaitReady(wctx); err != nil {
+		t.Fatalf("not ready within %s: %v", readyWithin, err)
+	}
 }

@@ -1,10 +1,12 @@
 package testkit
 
 import (
+	"context"
 	"net"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestFreePortIsListenable(t *testing.T) {
@@ -42,5 +44,44 @@ func TestFreePortNeverRepeats(t *testing.T) {
 			t.Fatalf("FreePort returned %d twice", p)
 		}
 		seen[p] = true
+	}
+}
+
+// fakeRunner is ready once Run has started, and records that Run ended.
+type fakeRunner struct{ started, ended chan struct{} }
+
+func (f *fakeRunner) Run(ctx context.Context) error {
+	close(f.started)
+	<-ctx.Done()
+	time.Sleep(50 * time.Millisecond) // a stack takes a while to stop
+	close(f.ended)
+	return nil
+}
+
+func (f *fakeRunner) WaitReady(ctx context.Context) error {
+	select {
+	case <-f.started:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestRunUntilCleanup: the runner is ready when the helper returns, runs for the whole test, and has
+// returned from Run once the test's cleanups are done.
+func TestRunUntilCleanup(t *testing.T) {
+	f := &fakeRunner{started: make(chan struct{}), ended: make(chan struct{})}
+	t.Run("test", func(t *testing.T) {
+		RunUntilCleanup(t, f, time.Second)
+		select {
+		case <-f.ended:
+			t.Fatal("Run ended before the test did")
+		default:
+		}
+	})
+	select {
+	case <-f.ended:
+	default:
+		t.Fatal("Run still running after the test's cleanups")
 	}
 }

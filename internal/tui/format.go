@@ -12,6 +12,7 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/devstack-dev/devstack/internal/event"
 )
 
 // fit truncates s (which may hold ANSI styling) to w cells with an ellipsis, then pads it to w.
@@ -117,19 +118,24 @@ func humanDuration(d time.Duration) string {
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
+// scrollOffset is the first of n rows a body of bodyH rows shows so that the cursor's row is in it:
+// offset moved as little as it can, and never so far that the body ends before the rows do.
+func scrollOffset(offset, cursor, bodyH, n int) int {
+	if cursor < offset {
+		offset = cursor
+	}
+	if cursor >= offset+bodyH {
+		offset = cursor - bodyH + 1
+	}
+	return min(offset, max(n-bodyH, 0))
+}
+
 // latency prints a request latency: 0.4ms, 12ms, 1.2s.
 func latency(d time.Duration) string {
-	switch {
-	case d <= 0:
+	if d <= 0 {
 		return "-"
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
-	case d < 10*time.Millisecond:
-		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
 	}
-	return fmt.Sprintf("%.2fs", d.Seconds())
+	return event.ShortDuration(d)
 }
 
 // humanBytes prints a byte count with a binary unit: 512B, 12K, 340M, 1.2G.

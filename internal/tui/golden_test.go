@@ -23,10 +23,6 @@ func testConfig(profile termenv.Profile) config {
 // waits for the data to be on screen, and compares the final frame with testdata/*.golden.
 // Update the files with: go test ./internal/tui -run TestGoldenFrames -update
 func TestGoldenFrames(t *testing.T) {
-	type step struct {
-		keys string   // typed keys; "\r" is enter
-		wait []string // texts that must be on screen before the next step
-	}
 	views := []struct {
 		name    string
 		noColor bool
@@ -52,33 +48,54 @@ func TestGoldenFrames(t *testing.T) {
 			t.Run(fmt.Sprintf("%s_%dx%d", v.name, size[0], size[1]), func(t *testing.T) {
 				f := fixture()
 				m := newModel(context.Background(), f, Options{NoColor: v.noColor, Version: "test"}, testConfig(termenv.ANSI))
-				tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(size[0], size[1]))
-				t.Cleanup(func() { _ = tm.Quit() })
-				var out bytes.Buffer
-				for i, st := range v.steps {
-					for _, r := range st.keys {
-						switch r {
-						case '\r':
-							tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
-						default:
-							tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+				var after func(i int)
+				if v.access {
+					after = func(i int) {
+						if i == 0 {
+							publishAccess(f) // now that the model has subscribed
 						}
 					}
-					for _, w := range st.wait {
-						waitScreen(t, tm, &out, w)
-					}
-					if i == 0 && v.access {
-						publishAccess(f) // now that the model has subscribed
-					}
 				}
-				if err := tm.Quit(); err != nil {
-					t.Fatal(err)
-				}
-				fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
-				golden.RequireEqual(t, []byte(fm.render()))
+				requireGoldenFrame(t, m, size, v.steps, after)
 			})
 		}
 	}
+}
+
+// step is one step of a golden run: keys typed, then texts waited for on screen.
+type step struct {
+	keys string   // typed keys; "\r" is enter
+	wait []string // texts that must be on screen before the next step
+}
+
+// requireGoldenFrame runs the real program (teatest) on m at size (width, height), plays steps (calling
+// after, when set, with each step's index once its texts are on screen), and compares the final frame
+// with the test's testdata/*.golden.
+func requireGoldenFrame(t *testing.T, m *Model, size [2]int, steps []step, after func(i int)) {
+	t.Helper()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(size[0], size[1]))
+	t.Cleanup(func() { _ = tm.Quit() })
+	var out bytes.Buffer
+	for i, st := range steps {
+		for _, r := range st.keys {
+			if r == '\r' {
+				tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+			} else {
+				tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+			}
+		}
+		for _, w := range st.wait {
+			waitScreen(t, tm, &out, w)
+		}
+		if after != nil {
+			after(i)
+		}
+	}
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
+	golden.RequireEqual(t, []byte(fm.render()))
 }
 
 // waitScreen reads the program's output until it has shown text, or fails after a deadline.

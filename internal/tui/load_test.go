@@ -100,16 +100,82 @@ func heapMiB() float64 {
 }
 
 type loadResult struct {
-	view                            string
-	seconds                         float64
-	linesSent, recsSent             int64
-	linesSeen, recsSeen             uint64
-	resubLogs, reopenTaps           int
-	updates, views                  int64
-	updateAvg, viewAvg              time.Duration
-	maxUpdate, maxView              time.Duration
-	probeP50, probeP99, probeMax    time.Duration
+	view                  string
+	seconds               float64
+	linesSent, recsSent   int64
+	linesSeen, recsSeen   uint64
+	resubLogs, reopenTaps int
+	loopStats
 	heapBefore, heapAfter, heapPeak float64
+}
+
+// loopStats is how busy the event loop was while measuring: Update and View calls and times, and how
+// long a key press waited.
+type loopStats struct {
+	updates, views               int64
+	updateAvg, viewAvg           time.Duration
+	maxUpdate, maxView           time.Duration
+	probeP50, probeP99, probeMax time.Duration
+}
+
+// stats is what the wrapper measured since markMsg; read it once the program has ended.
+func (i *instrumented) stats() loopStats {
+	s := loopStats{updates: i.updates, views: i.views, maxUpdate: i.maxUpdate, maxView: i.maxView}
+	if i.updates > 0 {
+		s.updateAvg = time.Duration(i.updateNs / i.updates)
+	}
+	if i.views > 0 {
+		s.viewAvg = time.Duration(i.viewNs / i.views)
+	}
+	pr := slices.Clone(i.probes)
+	slices.Sort(pr)
+	if len(pr) > 0 {
+		s.probeP50, s.probeP99, s.probeMax = pr[len(pr)/2], pr[len(pr)*99/100], pr[len(pr)-1]
+	}
+	return s
+}
+
+// startInstrumented runs the real program (standard renderer, output discarded) on ctrl at 120x40;
+// done receives what Run returns.
+func startInstrumented(ctrl control.Controller) (m *Model, in *instrumented, p *tea.Program, done chan error) {
+	ansi := termenv.ANSI
+	m = newModel(context.Background(), ctrl, Options{}, config{profile: &ansi, now: time.Now, loc: time.UTC})
+	in = &instrumented{m: m}
+	p = tea.NewProgram(in, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignals())
+	done = make(chan error, 1)
+	go func() { _, err := p.Run(); done <- err }()
+	p.Send(tea.WindowSizeMsg{Width: 120, Height: 40})
+	return m, in, p, done
+}
+
+// typeKeys sends keys to p: '\r' is enter, '\t' tab, '~' waits settle (for fetches or a refresh to land).
+func typeKeys(p *tea.Program, keys string, settle time.Duration) {
+	for _, r := range keys {
+		switch r {
+		case '\r':
+			p.Send(tea.KeyMsg{Type: tea.KeyEnter})
+		case '\t':
+			p.Send(tea.KeyMsg{Type: tea.KeyTab})
+		case '~':
+			time.Sleep(settle)
+		default:
+			p.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+		}
+	}
+}
+
+// probe sends p a probeMsg every 50ms until ctx ends: how long would a key press wait?
+func probe(ctx context.Context, p *tea.Program) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			p.Send(probeMsg{sent: time.Now()})
+		}
+	}
 }
 
 // runLoad runs the real program (standard renderer, output discarded) on view for d while a
@@ -117,26 +183,9 @@ type loadResult struct {
 func runLoad(t testing.TB, view string, keys string, d time.Duration, lps, mps int) loadResult {
 	f := fixture()
 	lc := &loadCtrl{fakeCtrl: f, taps: make(chan chan event.Message, 16)}
-	ansi := termenv.ANSI
-	m := newModel(context.Background(), lc, Options{}, config{profile: &ansi, now: time.Now, loc: time.UTC})
-	in := &instrumented{m: m}
-	p := tea.NewProgram(in, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignals())
-	done := make(chan error, 1)
-	go func() { _, err := p.Run(); done <- err }()
-	p.Send(tea.WindowSizeMsg{Width: 120, Height: 40})
-	for _, r := range keys {
-		switch r {
-		case '\r':
-			p.Send(tea.KeyMsg{Type: tea.KeyEnter})
-		case '\t':
-			p.Send(tea.KeyMsg{Type: tea.KeyTab})
-		case '~': // give fetches time to land (the topic list before enter)
-			time.Sleep(300 * time.Millisecond)
-		default:
-			p.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
-		}
-	}
-	time.Sleep(300 * time.Millisecond) // let the first fetches land before measuring
+	m, in, p, done := startInstrumented(lc)
+	typeKeys(p, keys, 300*time.Millisecond) // '~': give fetches time to land (the topic list before enter)
+	time.Sleep(300 * time.Millisecond)      // let the first fetches land before measuring
 	res := loadResult{view: view, heapBefore: heapMiB()}
 	p.Send(markMsg{})
 
@@ -199,18 +248,7 @@ func runLoad(t testing.TB, view string, keys string, d time.Duration, lps, mps i
 			}
 		}
 	}()
-	go func() { // probes: how long would a key press wait?
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				p.Send(probeMsg{sent: time.Now()})
-			}
-		}
-	}()
+	go probe(ctx, p)
 	start := time.Now()
 	peak := 0.0
 	sample := time.NewTicker(time.Second)
@@ -244,19 +282,7 @@ func runLoad(t testing.TB, view string, keys string, d time.Duration, lps, mps i
 	res.linesSent, res.recsSent = linesSent.Load(), recsSent.Load()
 	res.linesSeen, res.recsSeen = m.logs.ring.total-in.linesAtMark, m.rec.ring.total-in.recsAtMark
 	res.resubLogs, res.reopenTaps = m.logs.gen-1, m.rec.gen-1
-	res.updates, res.views = in.updates, in.views
-	if in.updates > 0 {
-		res.updateAvg = time.Duration(in.updateNs / in.updates)
-	}
-	if in.views > 0 {
-		res.viewAvg = time.Duration(in.viewNs / in.views)
-	}
-	res.maxUpdate, res.maxView = in.maxUpdate, in.maxView
-	pr := slices.Clone(in.probes)
-	slices.Sort(pr)
-	if len(pr) > 0 {
-		res.probeP50, res.probeP99, res.probeMax = pr[len(pr)/2], pr[len(pr)*99/100], pr[len(pr)-1]
-	}
+	res.loopStats = in.stats()
 	res.heapPeak = peak
 	// the ring buffers are full now; measure with the model still referenced
 	res.heapAfter = heapMiB()

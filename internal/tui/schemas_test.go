@@ -11,7 +11,6 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -91,10 +90,6 @@ func typedFixture(t *testing.T, addr string) *fakeCtrl {
 // Update with: go test ./internal/tui -run TestGoldenSchemaFrames -update
 func TestGoldenSchemaFrames(t *testing.T) {
 	addr := startRegistry(t)
-	type step struct {
-		keys string   // typed keys; "\r" is enter
-		wait []string // texts on screen before the next step
-	}
 	// both records' schemas fetched: the Avro one decoded in the list, the unknown id said so
 	open := []step{{wait: []string{"analytics"}}, {keys: "3", wait: []string{"invoices"}},
 		{keys: "\r", wait: []string{"is unknown to the registry", `"total":54.5`}}}
@@ -109,26 +104,7 @@ func TestGoldenSchemaFrames(t *testing.T) {
 			t.Run(fmt.Sprintf("%s_%dx%d", v.name, size[0], size[1]), func(t *testing.T) {
 				f := typedFixture(t, addr)
 				m := newModel(context.Background(), f, Options{Version: "test"}, testConfig(termenv.ANSI))
-				tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(size[0], size[1]))
-				t.Cleanup(func() { _ = tm.Quit() })
-				var out bytes.Buffer
-				for _, st := range v.steps {
-					for _, r := range st.keys {
-						if r == '\r' {
-							tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
-						} else {
-							tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
-						}
-					}
-					for _, w := range st.wait {
-						waitScreen(t, tm, &out, w)
-					}
-				}
-				if err := tm.Quit(); err != nil {
-					t.Fatal(err)
-				}
-				fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
-				golden.RequireEqual(t, []byte(fm.render()))
+				requireGoldenFrame(t, m, size, v.steps, nil)
 			})
 		}
 	}

@@ -95,13 +95,7 @@ func (m *Model) topicsView(w, h int) string {
 
 	detailH := min(max(h/3, 4), 10)
 	bodyH := max(h-len(lines)-detailH-1, 3)
-	if t.cursor < t.offset {
-		t.offset = t.cursor
-	}
-	if t.cursor >= t.offset+bodyH {
-		t.offset = t.cursor - bodyH + 1
-	}
-	t.offset = min(t.offset, max(len(vis)-bodyH, 0))
+	t.offset = scrollOffset(t.offset, t.cursor, bodyH, len(vis))
 	for i := t.offset; i < len(vis) && i < t.offset+bodyH; i++ {
 		ti := vis[i]
 		ends := make([]string, 0, len(ti.Partitions))

@@ -326,13 +326,7 @@ func (m *Model) tracesView(w, h int) string {
 
 	detailH := min(max(h/4, 3), 5)
 	bodyH := max(h-len(lines)-detailH-1, 3)
-	if t.cursor < t.offset {
-		t.offset = t.cursor
-	}
-	if t.cursor >= t.offset+bodyH {
-		t.offset = t.cursor - bodyH + 1
-	}
-	t.offset = min(t.offset, max(len(t.list)-bodyH, 0))
+	t.offset = scrollOffset(t.offset, t.cursor, bodyH, len(t.list))
 	for i := t.offset; i < len(t.list) && i < t.offset+bodyH; i++ {
 		ts := t.list[i]
 		errs := ""
@@ -431,13 +425,7 @@ func (m *Model) waterfallView(w, h int) string {
 
 	detailH := min(max(h*2/5, 5), 16)
 	bodyH := max(h-len(lines)-detailH-1, 3)
-	if wf.cursor < wf.offset {
-		wf.offset = wf.cursor
-	}
-	if wf.cursor >= wf.offset+bodyH {
-		wf.offset = wf.cursor - bodyH + 1
-	}
-	wf.offset = min(wf.offset, max(len(wf.rows)-bodyH, 0))
+	wf.offset = scrollOffset(wf.offset, wf.cursor, bodyH, len(wf.rows))
 	total := wf.end.Sub(wf.start)
 	for i := wf.offset; i < len(wf.rows) && i < wf.offset+bodyH; i++ {
 		r := wf.rows[i]
@@ -474,13 +462,7 @@ func spanBar(sp event.Span, start time.Time, total time.Duration, width int) str
 	if width <= 0 {
 		return ""
 	}
-	from, n := 0, width
-	if total > 0 {
-		from = int(float64(sp.Start.Sub(start)) / float64(total) * float64(width))
-		to := int(float64(sp.End.Sub(start))/float64(total)*float64(width) + 0.5)
-		from = min(max(from, 0), width-1)
-		n = min(max(to-from, 1), width-from)
-	}
+	from, n := event.BarCells(sp, start, total, width)
 	return strings.Repeat(" ", from) + strings.Repeat("█", n)
 }
 

@@ -3,19 +3,15 @@ package tui
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/muesli/termenv"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -54,15 +50,7 @@ func startTracedStack(t testing.TB) (*stack.Stack, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if err := st.WaitReady(wctx); err != nil {
-		t.Fatalf("stack not ready: %v", err)
-	}
+	testkit.RunUntilCleanup(t, st, time.Minute)
 	return st, fmt.Sprintf("127.0.0.1:%d", otlp)
 }
 
@@ -144,15 +132,12 @@ func rssMiB() float64 {
 }
 
 type tracesLoadResult struct {
-	view                            string
-	seconds                         float64
-	spansSent                       int64
-	tracesKept                      int
-	listed                          int
-	updates, views                  int64
-	updateAvg, viewAvg              time.Duration
-	maxUpdate, maxView              time.Duration
-	probeP50, probeP99, probeMax    time.Duration
+	view       string
+	seconds    float64
+	spansSent  int64
+	tracesKept int
+	listed     int
+	loopStats
 	heapBefore, heapPeak, heapAfter float64
 	rssBefore, rssMid, rssAfter     float64
 }
@@ -160,47 +145,21 @@ type tracesLoadResult struct {
 // runTracesLoad runs the real program on st (as `devstack up` does) with keys typed, for d, while
 // spansPerSec spans a second arrive over OTLP.
 func runTracesLoad(t testing.TB, st *stack.Stack, endpoint, view, keys string, d time.Duration, spansPerSec int) tracesLoadResult {
-	ansi := termenv.ANSI
-	m := newModel(context.Background(), st, Options{}, config{profile: &ansi, now: time.Now, loc: time.UTC})
-	in := &instrumented{m: m}
-	p := tea.NewProgram(in, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignals())
-	done := make(chan error, 1)
-	go func() { _, err := p.Run(); done <- err }()
-	p.Send(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m, in, p, done := startInstrumented(st)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var sent atomic.Int64
 	stop := feedSpans(ctx, t, endpoint, spansPerSec, &sent)
-	time.Sleep(1500 * time.Millisecond) // let traces arrive so there is a list to open
-	for _, r := range keys {
-		switch r {
-		case '\r':
-			p.Send(tea.KeyMsg{Type: tea.KeyEnter})
-		case '~':
-			time.Sleep(1200 * time.Millisecond) // a refresh lands
-		default:
-			p.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
-		}
-	}
+	time.Sleep(1500 * time.Millisecond)      // let traces arrive so there is a list to open
+	typeKeys(p, keys, 1200*time.Millisecond) // '~': a refresh lands
 	time.Sleep(300 * time.Millisecond)
 	res := tracesLoadResult{view: view, heapBefore: heapMiB(), rssBefore: rssMiB()}
 	sentAtMark := sent.Load()
 	p.Send(markMsg{})
 	measure, endMeasure := context.WithTimeout(ctx, d)
 	defer endMeasure()
-	go func() {
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-measure.Done():
-				return
-			case <-tick.C:
-				p.Send(probeMsg{sent: time.Now()})
-			}
-		}
-	}()
+	go probe(measure, p)
 	start := time.Now()
 	sample := time.NewTicker(time.Second)
 	for measure.Err() == nil {
@@ -229,19 +188,7 @@ func runTracesLoad(t testing.TB, st *stack.Stack, endpoint, view, keys string, d
 	if all, err := st.Traces(context.Background(), event.TraceQuery{}); err == nil {
 		res.tracesKept = len(all)
 	}
-	res.updates, res.views = in.updates, in.views
-	if in.updates > 0 {
-		res.updateAvg = time.Duration(in.updateNs / in.updates)
-	}
-	if in.views > 0 {
-		res.viewAvg = time.Duration(in.viewNs / in.views)
-	}
-	res.maxUpdate, res.maxView = in.maxUpdate, in.maxView
-	pr := slices.Clone(in.probes)
-	slices.Sort(pr)
-	if len(pr) > 0 {
-		res.probeP50, res.probeP99, res.probeMax = pr[len(pr)/2], pr[len(pr)*99/100], pr[len(pr)-1]
-	}
+	res.loopStats = in.stats()
 	res.heapAfter, res.rssAfter = heapMiB(), rssMiB()
 	runtime.KeepAlive(m)
 	return res

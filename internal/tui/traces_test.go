@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -9,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/exp/golden"
-	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
 	"github.com/devstack-dev/devstack/internal/event"
@@ -79,10 +75,6 @@ func traceFixture() *fakeCtrl {
 // span's attributes, a span's full details with its events, and the view without telemetry.
 // Update with: go test ./internal/tui -run TestGoldenTraceFrames -update
 func TestGoldenTraceFrames(t *testing.T) {
-	type step struct {
-		keys string   // typed keys; "\r" is enter
-		wait []string // texts on screen before the next step
-	}
 	list := []step{{wait: []string{"analytics"}}, {keys: "7", wait: []string{"3 traces"}}}
 	for _, v := range []struct {
 		name    string
@@ -106,26 +98,7 @@ func TestGoldenTraceFrames(t *testing.T) {
 					f = fixture()
 				}
 				m := newModel(context.Background(), f, Options{NoColor: v.noColor, Version: "test"}, testConfig(termenv.ANSI))
-				tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(size[0], size[1]))
-				t.Cleanup(func() { _ = tm.Quit() })
-				var out bytes.Buffer
-				for _, st := range v.steps {
-					for _, r := range st.keys {
-						if r == '\r' {
-							tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
-						} else {
-							tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
-						}
-					}
-					for _, w := range st.wait {
-						waitScreen(t, tm, &out, w)
-					}
-				}
-				if err := tm.Quit(); err != nil {
-					t.Fatal(err)
-				}
-				fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
-				golden.RequireEqual(t, []byte(fm.render()))
+				requireGoldenFrame(t, m, size, v.steps, nil)
 			})
 		}
 	}

@@ -109,6 +109,31 @@ func (u *upProcess) output() string {
 	return u.out.String()
 }
 
+// interrupt sends devstack up Ctrl-C and returns how it exited; it fails the test if it has not
+// exited within 30s.
+func (u *upProcess) interrupt(t *testing.T) error {
+	t.Helper()
+	u.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-u.done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("devstack up did not stop within 30s of Ctrl-C")
+		return nil
+	}
+}
+
+// stopUp stops devstack up with Ctrl-C and reports (without stopping the test) an exit with an
+// error; it says whether devstack up exited cleanly.
+func stopUp(t *testing.T, u *upProcess) bool {
+	t.Helper()
+	if err := u.interrupt(t); err != nil {
+		t.Errorf("devstack up after Ctrl-C: %v", err)
+		return false
+	}
+	return true
+}
+
 // startUp runs `devstack up --no-tui` (with any extra arguments) in dir until the test ends.
 func startUp(t *testing.T, dir string, args ...string) *upProcess {
 	t.Helper()
@@ -351,15 +376,7 @@ func TestUpStatusLogsRestartAndCtrlC(t *testing.T) {
 		}
 	}
 	pids = append(pids, descendants(u.cmd.Process.Pid)...)
-	u.cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-u.done:
-		if err != nil {
-			t.Errorf("devstack up after Ctrl-C: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("devstack up did not stop within 30s of Ctrl-C")
-	}
+	stopUp(t, u)
 	waitGone(t, pids, 5*time.Second)
 	if _, code := run(t, dir, "status"); code == 0 {
 		t.Errorf("status succeeded after the stack stopped")
@@ -610,15 +627,7 @@ services:
 			t.Errorf("service %s is %s, want %s", s.Name, s.Status, want)
 		}
 	}
-	u.cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-u.done:
-		if err != nil {
-			t.Errorf("up after Ctrl-C: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("up did not stop")
-	}
+	stopUp(t, u)
 
 	out, code := run(t, dir, "up", "--no-tui", "--ready-timeout", "1m")
 	if code == 0 || !strings.Contains(out, "not ready") || !strings.Contains(out, "bad") {

@@ -110,14 +110,8 @@ services:
 	}
 
 	// without the stack: the service's own lines from .devstack/logs/web.log
-	u.cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-u.done:
-		if err != nil {
-			t.Fatalf("devstack up after Ctrl-C: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("devstack up did not stop within 30s of Ctrl-C")
+	if !stopUp(t, u) {
+		t.FailNow()
 	}
 	out, code := run(t, dir, "logs", "web", "--json")
 	if code != 0 {

@@ -112,12 +112,7 @@ func TestPostgresSecurity(t *testing.T) {
 		t.Errorf("COPY TO PROGRAM as a service role: %v %s", err, b)
 	}
 
-	u.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-u.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("devstack up did not stop within 30s of Ctrl-C")
-	}
+	_ = u.interrupt(t)
 
 	// the next start (here: devstack test) reuses the secret, and test commands get the superuser's URL
 	out, code = run(t, dir, "test", "--no-isolation") // the stack's own state dir, as up

@@ -125,14 +125,8 @@ func TestStateDirIsPrivateAndBrokerRefusesHostileClients(t *testing.T) {
 	})
 
 	// stop the stack so that everything it writes on the way out is written too
-	u.cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-u.done:
-		if err != nil {
-			t.Fatalf("devstack up after Ctrl-C: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("devstack up did not stop within 30s of Ctrl-C")
+	if !stopUp(t, u) {
+		t.FailNow()
 	}
 
 	t.Run("nothing group or world accessible", func(t *testing.T) {

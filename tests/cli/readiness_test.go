@@ -83,10 +83,5 @@ func TestUpCrashLoopNotReadyAndGatewayFailsFast(t *testing.T) {
 	if took > 3*time.Second {
 		t.Errorf("503 took %s with wait_ready 30s; want it at once after the service gave up", took)
 	}
-	u.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-u.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("up did not stop")
-	}
+	_ = u.interrupt(t)
 }

@@ -118,19 +118,6 @@ func TestUpKeepsTraces(t *testing.T) {
 	stopUp(t, u)
 }
 
-func stopUp(t *testing.T, u *upProcess) {
-	t.Helper()
-	u.cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-u.done:
-		if err != nil {
-			t.Errorf("devstack up after Ctrl-C: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("devstack up did not stop within 30s of Ctrl-C")
-	}
-}
-
 // `devstack test` gives a test command the OTEL_* variables of its own (isolated) receiver: the test's
 // span is accepted, as service "test".
 func TestTestCommandGetsOTel(t *testing.T) {

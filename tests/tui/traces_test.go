@@ -2,16 +2,12 @@ package tui_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -42,50 +38,7 @@ func startUp(t *testing.T, yaml string) (*term, string, string) {
 	if err := os.WriteFile(filepath.Join(dir, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logPath := filepath.Join(dir, "up.stderr")
-	script := filepath.Join(dir, "run-up.sh")
-	body := "#!/bin/sh\nexport TERM=xterm-256color COLORTERM=truecolor\nexec " + strconv.Quote(bin) + " up 2>" + strconv.Quote(logPath) + "\n"
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	tm := &term{t: t, socket: "devstack-tui-traces-" + hex.EncodeToString(b)}
-	if out, err := tm.tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "120", "-y", "40", "-c", dir, script); err != nil {
-		t.Fatalf("tmux new-session: %v %s", err, out)
-	}
-	pidOut, _ := tm.tmux("list-panes", "-t", "ui", "-F", "#{pane_pid}")
-	pid, _ := strconv.Atoi(strings.TrimSpace(pidOut))
-	t.Cleanup(func() {
-		_, _ = tm.tmux("send-keys", "-t", "ui", "q")
-		gone := func(d time.Duration) bool {
-			deadline := time.Now().Add(d)
-			for pid > 0 && syscall.Kill(pid, 0) == nil {
-				if time.Now().After(deadline) {
-					return false
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			return true
-		}
-		if pid > 0 && !gone(30*time.Second) {
-			_ = syscall.Kill(-pid, syscall.SIGINT)
-			if !gone(20 * time.Second) {
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-				gone(5 * time.Second)
-			}
-		}
-		_, _ = tm.tmux("kill-server")
-		tmp := os.Getenv("TMUX_TMPDIR")
-		if tmp == "" {
-			tmp = "/tmp"
-		}
-		_ = os.Remove(filepath.Join(tmp, fmt.Sprintf("tmux-%d", os.Getuid()), tm.socket))
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("devstack up's stderr:\n%s", b)
-		}
-	})
+	tm := upInTmux(t, bin, dir, "", "devstack-tui-traces-", [3]time.Duration{30 * time.Second, 20 * time.Second, 5 * time.Second})
 	return tm, bin, filepath.Join(dir, "devstack.yaml")
 }
 

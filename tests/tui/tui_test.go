@@ -45,6 +45,7 @@ type term struct {
 	t      *testing.T
 	socket string
 	last   string
+	pid    int // the pane's process (devstack up); 0 if tmux did not say
 }
 
 func (tm *term) tmux(args ...string) (string, error) {
@@ -97,6 +98,68 @@ func (tm *term) waitFor(what string, d time.Duration, ok func(string) bool) stri
 	}
 }
 
+// upInTmux runs `devstack up` (bin) in dir in a tmux pane of 120x40 on a socket of its own named
+// from prefix, after the shell lines env, with its stderr in dir/up.stderr. When the test ends it
+// quits the UI (which stops the stack) and makes sure devstack is gone before the tmux server: q,
+// then SIGINT and SIGKILL to the pane's process group, each after waiting its stop wait. A failed
+// test logs the tails of up.stderr and logs.
+func upInTmux(t *testing.T, bin, dir, env, prefix string, stopWaits [3]time.Duration, logs ...string) *term {
+	t.Helper()
+	script := filepath.Join(dir, "run-up.sh")
+	logPath := filepath.Join(dir, "up.stderr")
+	body := "#!/bin/sh\n" + env +
+		"export TERM=xterm-256color COLORTERM=truecolor\n" +
+		"exec " + strconv.Quote(bin) + " up 2>" + strconv.Quote(logPath) + "\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	tm := &term{t: t, socket: prefix + hex.EncodeToString(b)}
+	if out, err := tm.tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "120", "-y", "40", "-c", dir, script); err != nil {
+		t.Fatalf("tmux new-session: %v %s", err, out)
+	}
+	pidOut, _ := tm.tmux("list-panes", "-t", "ui", "-F", "#{pane_pid}")
+	tm.pid, _ = strconv.Atoi(strings.TrimSpace(pidOut))
+	pid := tm.pid
+	t.Cleanup(func() {
+		_, _ = tm.tmux("send-keys", "-t", "ui", "q")
+		if pid > 0 {
+			gone := func(d time.Duration) bool {
+				deadline := time.Now().Add(d)
+				for syscall.Kill(pid, 0) == nil {
+					if time.Now().After(deadline) {
+						return false
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				return true
+			}
+			if !gone(stopWaits[0]) && !func() bool { _ = syscall.Kill(-pid, syscall.SIGINT); return gone(stopWaits[1]) }() {
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+				gone(stopWaits[2])
+			}
+		}
+		_, _ = tm.tmux("kill-server")
+		// a server that ended with its last pane can leave its socket behind
+		tmp := os.Getenv("TMUX_TMPDIR")
+		if tmp == "" {
+			tmp = "/tmp"
+		}
+		_ = os.Remove(filepath.Join(tmp, fmt.Sprintf("tmux-%d", os.Getuid()), tm.socket))
+		if t.Failed() {
+			for _, p := range append([]string{logPath}, logs...) {
+				b, _ := os.ReadFile(p)
+				if len(b) > 6000 {
+					b = b[len(b)-6000:]
+				}
+				t.Logf("%s (tail):\n%s", p, b)
+			}
+		}
+	})
+	return tm
+}
+
 func contains(subs ...string) func(string) bool {
 	return func(s string) bool {
 		for _, x := range subs {
@@ -127,59 +190,10 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	for _, k := range []string{"GATEWAY_PORT", "GATEWAY_HTTPS_PORT", "BROKER_PORT", "POSTGRES_PORT", "CONTROL_PORT", "REGISTRY_PORT", "TELEMETRY_PORT", "OTLP_GRPC_PORT"} {
 		fmt.Fprintf(&env, "export %s=%d\n", k, testkit.FreePort(t))
 	}
-	script := filepath.Join(dir, "run-up.sh")
-	logPath := filepath.Join(dir, "up.stderr")
-	body := "#!/bin/sh\n" + env.String() + "unset GATEWAY_URL KAFKA_BROKERS DATABASE_URL\n" +
-		"export TERM=xterm-256color COLORTERM=truecolor\n" +
-		"exec " + strconv.Quote(bin) + " up 2>" + strconv.Quote(logPath) + "\n"
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	b := make([]byte, 6)
+	tm := upInTmux(t, bin, dir, env.String()+"unset GATEWAY_URL KAFKA_BROKERS DATABASE_URL\n", "devstack-tui-test-",
+		[3]time.Duration{60 * time.Second, 30 * time.Second, 10 * time.Second}, filepath.Join(dir, ".devstack", "devstack.log"))
+	b := make([]byte, 6) // names this run's order and user
 	_, _ = rand.Read(b)
-	tm := &term{t: t, socket: "devstack-tui-test-" + hex.EncodeToString(b)}
-	if out, err := tm.tmux("-f", "/dev/null", "new-session", "-d", "-s", "ui", "-x", "120", "-y", "40", "-c", dir, script); err != nil {
-		t.Fatalf("tmux new-session: %v %s", err, out)
-	}
-	pidOut, _ := tm.tmux("list-panes", "-t", "ui", "-F", "#{pane_pid}")
-	pid, _ := strconv.Atoi(strings.TrimSpace(pidOut))
-	t.Cleanup(func() {
-		// quit the UI (which stops the stack), then make sure devstack is gone before the server
-		_, _ = tm.tmux("send-keys", "-t", "ui", "q")
-		if pid > 0 {
-			gone := func(d time.Duration) bool {
-				deadline := time.Now().Add(d)
-				for syscall.Kill(pid, 0) == nil {
-					if time.Now().After(deadline) {
-						return false
-					}
-					time.Sleep(250 * time.Millisecond)
-				}
-				return true
-			}
-			if !gone(60*time.Second) && !func() bool { _ = syscall.Kill(-pid, syscall.SIGINT); return gone(30 * time.Second) }() {
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-				gone(10 * time.Second)
-			}
-		}
-		_, _ = tm.tmux("kill-server")
-		// a server that ended with its last pane can leave its socket behind
-		tmp := os.Getenv("TMUX_TMPDIR")
-		if tmp == "" {
-			tmp = "/tmp"
-		}
-		_ = os.Remove(filepath.Join(tmp, fmt.Sprintf("tmux-%d", os.Getuid()), tm.socket))
-		if t.Failed() {
-			for _, p := range []string{logPath, filepath.Join(dir, ".devstack", "devstack.log")} {
-				b, _ := os.ReadFile(p)
-				if len(b) > 6000 {
-					b = b[len(b)-6000:]
-				}
-				t.Logf("%s (tail):\n%s", p, b)
-			}
-		}
-	})
 
 	// 1. the services: the UI opens at once, then every service becomes ready (cold setup can
 	// install npm and pip packages on 2 cores, hence the long deadline)
@@ -267,7 +281,7 @@ func TestTUIAgainstTheSampleStack(t *testing.T) {
 	// 6. q quits the UI and stops the stack
 	tm.keys("q")
 	deadline := time.Now().Add(90 * time.Second)
-	for pid > 0 && syscall.Kill(pid, 0) == nil {
+	for tm.pid > 0 && syscall.Kill(tm.pid, 0) == nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("devstack up did not exit after q; the screen:\n%s", tm.screen())
 		}
