@@ -73,10 +73,12 @@ func (s *Stack) telemetryComponent() Component {
 		s.mu.Lock()
 		s.spans, s.otlp, s.otlpMetrics = store, rcv, metrics
 		s.mu.Unlock()
+		// the detail is set once: it says what does not change while the stack runs (a count of the
+		// traces kept would be stale at the first request; `devstack traces` and the metrics have that)
 		spans, traces := store.Len()
-		detail := fmt.Sprintf("%d traces kept", traces)
+		detail := fmt.Sprintf("keeps %d spans", so.MaxSpans)
 		if spans > 0 && so.Dir != "" {
-			detail = fmt.Sprintf("%d traces kept from the last run", traces)
+			detail += fmt.Sprintf(", %d traces from the last run", traces)
 		}
 		if a := rcv.GRPCAddr(); a != "" {
 			detail = "grpc " + a + ", " + detail

@@ -102,6 +102,13 @@ func TestStackTelemetry(t *testing.T) {
 	if a := st.Addrs()[CompTelemetry]; a != endpoint {
 		t.Errorf("telemetry ready on %q, want %s", a, endpoint)
 	}
+	// the status detail says what stays true while the stack runs (no count that is stale at the
+	// first span)
+	for _, c := range st.Bus().Snapshot().Components {
+		if want := fmt.Sprintf("grpc 127.0.0.1:%d, keeps 100000 spans", rs.ports["OTLP_GRPC_PORT"]); c.Name == CompTelemetry && c.Detail != want {
+			t.Errorf("telemetry detail %q, want %q", c.Detail, want)
+		}
+	}
 
 	said := map[string]string{} // source/replica -> the otel= line
 	waitUntil(t, 20*time.Second, "every instance's otel= line and the two children's spans", func() bool {
