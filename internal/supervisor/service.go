@@ -81,6 +81,8 @@ type service struct {
 	userStopped bool
 	standby     *standby // the warm standby waiting for the next reload
 	warmOff     bool     // the standby never loaded the preload: no more standbys
+	warmStarted bool     // a standby was started once (later ones need not wait for the import record)
+	standbyGen  int      // bumped when the standby is dropped, so one still starting is not kept
 
 	reqs     chan request
 	changeMu sync.Mutex

@@ -36,6 +36,8 @@ const (
 	warmHelloWait = 20 * time.Second
 	// warmGoWait bounds how long a reload waits for a standby still loading its dependencies.
 	warmGoWait = 30 * time.Second
+	// warmRecordWait: the first standby waits this long for Python's record of the imports.
+	warmRecordWait = 12 * time.Second
 )
 
 // warmManifests are the dependency manifests whose change discards a standby, besides the setup inputs.
@@ -172,6 +174,39 @@ func (sv *service) prepareStandby() {
 		sv.log.Warn("warm standby: cannot write the preloads", "err", err)
 		return
 	}
+	sv.mu.Lock()
+	sv.standbyGen++
+	gen := sv.standbyGen
+	first := !sv.warmStarted
+	sv.warmStarted = true
+	sv.mu.Unlock()
+	if first {
+		// Python's first standby imports what the first instance recorded (10 s after its start): wait
+		// for the record, in the background, unless there is one from an earlier run.
+		sv.drains.Add(1) // Run waits for it
+		go func() { defer sv.drains.Done(); sv.startStandby(dir, inputs, gen, true) }()
+		return
+	}
+	sv.startStandby(dir, inputs, gen, false)
+}
+
+func (sv *service) startStandby(dir, inputs string, gen int, waitRecord bool) {
+	if waitRecord {
+		deadline := time.After(warmRecordWait)
+		for {
+			if _, err := os.Stat(sv.recordPath()); err == nil {
+				break
+			}
+			select {
+			case <-sv.quit:
+				return
+			case <-deadline:
+			case <-time.After(50 * time.Millisecond):
+				continue
+			}
+			break
+		}
+	}
 	sb := &standby{inputs: inputs, began: time.Now()}
 	if sv.spec.Port > 0 {
 		sb.port = sv.spec.Port
@@ -201,8 +236,16 @@ func (sv *service) prepareStandby() {
 	}
 	sb.proc = p
 	sv.mu.Lock()
-	sv.standby = sb
+	stale := sv.standbyGen != gen || sv.standby != nil
+	if !stale {
+		sv.standby = sb
+	}
 	sv.mu.Unlock()
+	if stale { // the service stopped, or a newer standby came, meanwhile
+		p.Kill()
+		sb.release(sv)
+		return
+	}
 	sv.log.Debug("warm standby started", "pid", p.PID, "port", sb.port)
 	go sv.checkHello(sb)
 }
@@ -253,6 +296,7 @@ func (sb *standby) release(sv *service) {
 // dropStandby stops the waiting standby (if any); why, when not empty, is logged.
 func (sv *service) dropStandby(why string) {
 	sv.mu.Lock()
+	sv.standbyGen++ // one being started is not kept either
 	sb := sv.standby
 	sv.standby = nil
 	sv.mu.Unlock()

@@ -1,6 +1,6 @@
 # devstack's warm standby for Python (first on PYTHONPATH, so site imports it at start). It imports the
 # third-party modules the service's process had imported the last time (recorded in
-# DEVSTACK_WARM_RECORD a few seconds after it went), then blocks until devstack writes to
+# DEVSTACK_WARM_RECORD 10 s after it started), then blocks until devstack writes to
 # DEVSTACK_WARM_FIFO after a reload; the process then goes on to import the app's own (new) code.
 import os
 import sys
@@ -9,11 +9,11 @@ import sys
 def _warm():
     fifo = os.environ.pop("DEVSTACK_WARM_FIFO", "")
     record = os.environ.pop("DEVSTACK_WARM_RECORD", "")
-    msg = {}
+    after = float(os.environ.pop("DEVSTACK_WARM_RECORD_AFTER", "") or 10)
     if fifo:
-        msg = _standby(fifo, record)
+        _standby(fifo, record)
     if record:
-        _record(record, float(msg.get("record_after", 10)))
+        _record(record, after)
 
 
 def _standby(fifo, record):
@@ -43,7 +43,6 @@ def _standby(fifo, record):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    return msg
 
 
 def _record(record, after):
