@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -297,6 +298,7 @@ func main() {
 		floor      *side
 		per        map[string][]time.Duration
 		devTotals  []time.Duration
+		warm       int // reloads that went on a warm standby (the start phase's note)
 		peerAbsent bool
 	}
 	var rows []*row
@@ -326,6 +328,9 @@ func main() {
 					r.devTotals = append(r.devTotals, cur.Duration)
 					for _, p := range cur.Timeline {
 						r.per[p.Name] = append(r.per[p.Name], p.Took)
+						if p.Name == "start" && strings.HasPrefix(p.Note, "warm standby") {
+							r.warm++
+						}
 					}
 					break
 				}
@@ -380,15 +385,56 @@ func main() {
 	fmt.Printf("The same devstack reloads, median of each reload's timeline from `devstack status --json`: from the " +
 		"first file event to the new instance published to the gateway (switch). The drain of the old instance " +
 		"comes after and is not counted.\n\n")
-	fmt.Printf("| service | total | %s |\n|---|---:|%s\n", strings.Join(phases, " | "), strings.Repeat("---:|", len(phases)))
+	fmt.Printf("| service | total | %s | on a warm standby | standby RSS |\n|---|---:|%s---:|---:|\n", strings.Join(phases, " | "), strings.Repeat("---:|", len(phases)))
+	rss := standbyRSS(dir)
 	for _, r := range rows {
 		row := []string{r.e.service, ms(median(r.devTotals))}
 		for _, p := range phases {
 			row = append(row, ms(median(r.per[p])))
 		}
+		row = append(row, fmt.Sprintf("%d of %d", r.warm, len(r.devTotals)))
+		if b, ok := rss[r.e.service]; ok {
+			row = append(row, fmt.Sprintf("%d MiB", b>>20))
+		} else {
+			row = append(row, "-")
+		}
 		fmt.Printf("| %s |\n", strings.Join(row, " | "))
 	}
 	fmt.Println()
+}
+
+// standbyRSS is the resident memory of each service's waiting warm standby (watch.warm) in the copy at
+// dir: the processes started with a DEVSTACK_WARM_FIFO under its state dir (warm/<service>-<token>.fifo),
+// the shim excluded.
+func standbyRSS(dir string) map[string]int64 {
+	out := map[string]int64{}
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	prefix := "DEVSTACK_WARM_FIFO=" + filepath.Join(dir, ".devstack")
+	for _, p := range procs {
+		env, err := os.ReadFile(filepath.Join(p, "environ"))
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+		if strings.HasPrefix(string(cmdline), "devstack-shim") {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if !strings.HasPrefix(kv, prefix) {
+				continue
+			}
+			base := filepath.Base(kv)
+			svc := base[:max(0, strings.LastIndex(base, "-"))]
+			status, _ := os.ReadFile(filepath.Join(p, "status"))
+			for _, line := range strings.Split(string(status), "\n") {
+				if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+					kb, _ := strconv.ParseInt(f[1], 10, 64)
+					out[svc] += kb << 10
+				}
+			}
+		}
+	}
+	return out
 }
 
 // startFloor runs the scorer by hand, as a developer without any tool would: it returns the save
