@@ -1,5 +1,5 @@
 // devstack's warm standby for Node (loaded with --require through NODE_OPTIONS). It requires the
-// package's dependencies, then blocks until devstack writes to DEVSTACK_WARM_FIFO after a reload's
+// package's dependencies (those installed in node_modules), then blocks until devstack writes to DEVSTACK_WARM_FIFO after a reload's
 // build; the process then goes on to load the app's own (new) code. A dependency whose name has an
 // @opentelemetry/instrumentation-<name> in the dependencies is left for the app, so the SDK patches it
 // when the app requires it.
@@ -23,6 +23,8 @@
     for (const d of deps) {
       if (instrumented.has(d) || instrumented.has(d.replace(/^@[^/]+\//, ''))) continue;
       try {
+        // a workspace or file: dependency links to source code that a reload may change: left for the app
+        if (!fs.realpathSync(req.resolve(d)).includes(`${path.sep}node_modules${path.sep}`)) continue;
         req(d);
       } catch {}
     }

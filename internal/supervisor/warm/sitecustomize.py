@@ -1,5 +1,5 @@
 # devstack's warm standby for Python (first on PYTHONPATH, so site imports it at start). It imports the
-# third-party modules the service's process had imported the last time (recorded in
+# installed and standard-library modules the service's process had imported the last time (recorded in
 # DEVSTACK_WARM_RECORD 10 s after it started), then blocks until devstack writes to
 # DEVSTACK_WARM_FIFO after a reload; the process then goes on to import the app's own (new) code.
 import os
@@ -48,13 +48,17 @@ def _standby(fifo, record):
 def _record(record, after):
     import threading
 
-    cwd = os.getcwd() + os.sep
+    import sysconfig
+
+    # installed packages and the standard library; not the app's code, nor a package installed from
+    # source (editable, a path outside the installation) that a reload may change
+    stdlib = [os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")]
 
     def save():
         out = []
         for name, mod in list(sys.modules.items()):
-            path = getattr(mod, "__file__", None) or ""
-            if path and ("site-packages" in path or not path.startswith(cwd)):
+            path = os.path.realpath(getattr(mod, "__file__", None) or "")
+            if path and ("site-packages" in path or any(path.startswith(p) for p in stdlib)):
                 out.append(name)
         try:
             with open(record + ".tmp", "w") as f:
