@@ -53,7 +53,8 @@ type standby struct {
 	began    time.Time
 
 	mu   sync.Mutex
-	sink func(stream, text string) // the keeper's, once it adopted the standby
+	sink func(stream, text string) // the keeper's, once it adopted the standby; before, the service's log
+	sv   *service
 }
 
 func (sb *standby) line(stream, text string) {
@@ -62,7 +63,9 @@ func (sb *standby) line(stream, text string) {
 	sb.mu.Unlock()
 	if f != nil {
 		f(stream, text)
+		return
 	}
+	sb.sv.emit(0, stream, text) // what loading the dependencies prints, as a cold start would show it
 }
 
 // warmInputs hashes what a standby has loaded ahead: the setup command and inputs and the manifests.
@@ -207,7 +210,7 @@ func (sv *service) startStandby(dir, inputs string, gen int, waitRecord bool) {
 			break
 		}
 	}
-	sb := &standby{inputs: inputs, began: time.Now()}
+	sb := &standby{inputs: inputs, began: time.Now(), sv: sv}
 	if sv.spec.Port > 0 {
 		sb.port = sv.spec.Port
 	} else {
