@@ -31,14 +31,16 @@ var warmSitecustomize []byte
 const (
 	envWarmFIFO   = "DEVSTACK_WARM_FIFO"
 	envWarmRecord = "DEVSTACK_WARM_RECORD"
-	// warmHelloWait: a standby that has not loaded the preload by then is not a Node or Python process
-	// that can wait (or its runtime ignores the preload): it is stopped and warm is off for the service.
-	warmHelloWait = 20 * time.Second
 	// warmGoWait bounds how long a reload waits for a standby still loading its dependencies.
 	warmGoWait = 30 * time.Second
 	// warmRecordWait: the first standby waits this long for Python's record of the imports.
 	warmRecordWait = 12 * time.Second
 )
+
+// warmHelloWait: a standby that has not loaded the preload by then (Node and Python do within a fraction
+// of a second) is not a Node or Python process that can wait, or its runtime ignores the preload: it is
+// stopped and warm is off for the service. A var for tests.
+var warmHelloWait = 5 * time.Second
 
 // warmManifests are the dependency manifests whose change discards a standby, besides the setup inputs.
 var warmManifests = []string{"package.json", "package-lock.json", "requirements.txt", "pyproject.toml", "poetry.lock", "uv.lock"}

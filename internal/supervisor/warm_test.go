@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,4 +175,60 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 	writeFile(t, to, string(b))
+}
+
+// A warm service whose command never loads the preload (here a Go binary) has its standby stopped and
+// warm turned off, with a warning; its reloads start cold and say so.
+func TestWarmStandbyWithoutPreload(t *testing.T) {
+	defer func(d time.Duration) { warmHelloWait = d }(warmHelloWait)
+	warmHelloWait = 500 * time.Millisecond
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "VERSION"), "v1\n")
+	mark := newMark(t)
+	sp := httpSpec(t, "api", dir)
+	sp.Env = append(sp.Env, mark)
+	sp.Watch = &Watch{Debounce: 20 * time.Millisecond, Warm: true}
+	h := newHarness(t, []Spec{sp})
+	h.start()
+	if err := h.waitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	sv := h.sup.services["api"]
+	waitUntil(t, 30*time.Second, "warm turned off", func() bool {
+		sv.mu.Lock()
+		defer sv.mu.Unlock()
+		return sv.warmOff && sv.standby == nil
+	})
+	warned := false
+	for _, l := range h.logs.Tail(0, event.SourceFilter("api")) {
+		if l.Stream == "system" && strings.Contains(l.Text, "did not load devstack's preload") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Error("no log line saying the standby did not load the preload")
+	}
+	// only the running instance is left (its shim and the helper)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(markedProcs(mark)) != 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ps := markedProcs(mark); len(ps) != 2 {
+		var desc []string
+		for _, p := range ps {
+			cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
+			desc = append(desc, fmt.Sprintf("pid %d %q", p.pid, strings.ReplaceAll(string(cmd), "\x00", " ")))
+		}
+		t.Errorf("processes carrying the mark: %s; want the instance and its shim", strings.Join(desc, "; "))
+	}
+	writeFile(t, filepath.Join(dir, "VERSION"), "v2\n")
+	s := h.waitFor("api", 30*time.Second, "reloaded", func(s event.Service) bool {
+		return s.LastReload != nil && s.LastReload.OK && len(readyInstances(s)) == 1
+	})
+	if note := phaseNote(s.LastReload, "start"); note != "cold: warm is off (no preload)" {
+		t.Errorf("start phase note = %q, want a cold start because warm is off", note)
+	}
+	if body, err := get(s.Instances[0].Port); err != nil || !strings.HasPrefix(body, "v2 ") {
+		t.Errorf("new instance answers %q, %v", body, err)
+	}
 }
