@@ -37,6 +37,7 @@ func TestWarmStandby(t *testing.T) {
 			fixture: func(t *testing.T, dir, deps string) {
 				copyFile(t, "testdata/warm/python/app.py", filepath.Join(dir, "app.py"))
 				copyFile(t, "testdata/warm/python/heavy.py", filepath.Join(deps, "heavy.py"))
+				copyFile(t, "testdata/warm/python/appsettings.py", filepath.Join(dir, "appsettings.py"))
 				writeFile(t, filepath.Join(dir, "requirements.txt"), "heavy==1.0\n")
 			}},
 	}
@@ -50,10 +51,11 @@ func TestWarmStandby(t *testing.T) {
 			tc.fixture(t, dir, deps)
 			mark := newMark(t)
 			env := append(os.Environ(), mark, "DEVSTACK_WARM_RECORD_AFTER=0.3")
-			env = append(withoutEnv(env, "PYTHONPATH", "NODE_OPTIONS"), "PYTHONPATH="+deps)
+			// the app's dir on PYTHONPATH too (as in many containers): its modules are importable from the start
+			env = append(withoutEnv(env, "PYTHONPATH", "NODE_OPTIONS"), "PYTHONPATH="+deps+string(os.PathListSeparator)+dir)
 			envVar := tc.envVar
 			if envVar == "" {
-				envVar = "pythonpath=" + deps
+				envVar = "pythonpath=" + deps + string(os.PathListSeparator) + dir
 			}
 			sp := Spec{Name: "api", Dir: dir, Command: tc.command, Env: env, Replicas: 1, Restart: "no",
 				Probe: Probe{HTTP: "/health", Interval: 20 * time.Millisecond, Timeout: 30 * time.Second},
@@ -101,12 +103,19 @@ func TestWarmStandby(t *testing.T) {
 			}
 
 			// 1. the reload goes on the standby: the new code answers with its dependency preloaded
-			s := save("v2", nil)
+			s := save("v2", func() {
+				if tc.runtime == "python3" { // the app's own module changes too: the standby must not have it loaded
+					writeFile(t, filepath.Join(dir, "appsettings.py"), "VALUE = \"s2\"\n")
+				}
+			})
 			if note := phaseNote(s.LastReload, "start"); note != "warm standby (pid "+strconv.Itoa(first)+")" {
 				t.Errorf("start phase note = %q, want the standby (pid %d)", note, first)
 			}
 			if s.Instances[0].PID != first {
 				t.Errorf("new instance pid %d, want the standby's %d", s.Instances[0].PID, first)
+			}
+			if tc.runtime == "python3" {
+				envVar += " setting=s2"
 			}
 			if body, err := get(s.Instances[0].Port); err != nil || body != "v2 preloaded=true "+envVar {
 				t.Errorf("new instance answers %q, %v; want %q", body, err, "v2 preloaded=true "+envVar)

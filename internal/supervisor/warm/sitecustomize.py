@@ -31,11 +31,16 @@ def _standby(fifo, record):
             names = [n.strip() for n in f if n.strip()]
     except OSError:
         pass
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except BaseException:
-            pass
+    blocker = _AppBlocker(_installed_roots())
+    sys.meta_path.insert(0, blocker)
+    try:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except BaseException:
+                pass
+    finally:
+        sys.meta_path.remove(blocker)
     with open(fifo) as f:  # blocks until devstack writes the go message and closes it
         msg = json.loads(f.read() or "{}")
     for k, v in (msg.get("env") or {}).items():
@@ -45,20 +50,48 @@ def _standby(fifo, record):
             os.environ[k] = v
 
 
+def _installed_roots():
+    import sysconfig
+
+    return [os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")]
+
+
+def _installed(path, stdlib):
+    # installed packages and the standard library; not the app's code, nor a package installed from
+    # source (editable, a path outside the installation) that a reload may change
+    path = os.path.realpath(path)
+    return "site-packages" in path or any(path.startswith(p) for p in stdlib)
+
+
+class _AppBlocker:
+    """While the standby preloads, a module that is not installed (the app's own code, which an installed
+    package may import, e.g. Django's settings with DJANGO_SETTINGS_MODULE set) cannot be imported: it
+    would be the old code once the standby goes."""
+
+    def __init__(self, stdlib):
+        import importlib.machinery
+
+        self.stdlib = stdlib
+        self.path_finder = importlib.machinery.PathFinder
+
+    def find_spec(self, name, path=None, target=None):
+        spec = self.path_finder.find_spec(name, path)
+        origin = getattr(spec, "origin", None)
+        if spec is not None and origin and origin not in ("built-in", "frozen") and not _installed(origin, self.stdlib):
+            raise ImportError(f"devstack warm standby: {name} is the app's code, not preloaded", name=name)
+        return None
+
+
 def _record(record, after):
     import threading
 
-    import sysconfig
-
-    # installed packages and the standard library; not the app's code, nor a package installed from
-    # source (editable, a path outside the installation) that a reload may change
-    stdlib = [os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")]
+    stdlib = _installed_roots()
 
     def save():
         out = []
         for name, mod in list(sys.modules.items()):
-            path = os.path.realpath(getattr(mod, "__file__", None) or "")
-            if path and ("site-packages" in path or any(path.startswith(p) for p in stdlib)):
+            path = getattr(mod, "__file__", None) or ""
+            if path and _installed(path, stdlib):
                 out.append(name)
         try:
             with open(record + ".tmp", "w") as f:

@@ -4,6 +4,7 @@ import sys
 
 preloaded = "heavy" in sys.modules
 import heavy  # noqa: E402,F401
+import appsettings  # noqa: E402
 from http.server import BaseHTTPRequestHandler, HTTPServer  # noqa: E402
 
 VERSION = "v1"
@@ -11,7 +12,7 @@ VERSION = "v1"
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
-        body = f"{VERSION} preloaded={str(preloaded).lower()} pythonpath={os.environ.get('PYTHONPATH', '')}".encode()
+        body = f"{VERSION} preloaded={str(preloaded).lower()} pythonpath={os.environ.get('PYTHONPATH', '')} setting={appsettings.VALUE}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
