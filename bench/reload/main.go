@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -291,12 +292,21 @@ func main() {
 		time.Sleep(500 * time.Millisecond)
 	}
 
+	var warmSvcs []string
+	for _, name := range cfg.ServiceSeq {
+		if w := cfg.Services[name].Watch; w != nil && w.Warm && !w.Disabled {
+			warmSvcs = append(warmSvcs, name)
+		}
+	}
+	waitStandbysIdle(dir, warmSvcs)
+
 	type row struct {
 		e          edit
 		dev, peer  side
 		floor      *side
 		per        map[string][]time.Duration
 		devTotals  []time.Duration
+		warm       int // reloads that went on a warm standby (the start phase's note)
 		peerAbsent bool
 	}
 	var rows []*row
@@ -326,10 +336,14 @@ func main() {
 					r.devTotals = append(r.devTotals, cur.Duration)
 					for _, p := range cur.Timeline {
 						r.per[p.Name] = append(r.per[p.Name], p.Took)
+						if p.Name == "start" && strings.HasPrefix(p.Note, "warm standby") {
+							r.warm++
+						}
 					}
 					break
 				}
 			}
+			waitStandbysIdle(dir, warmSvcs) // the next standby has loaded before anyone's next save
 			time.Sleep(settle)
 			if !r.peerAbsent {
 				want := save(filepath.Join(dir, "sample-services", e.peer, e.file), e.marker, n)
@@ -380,15 +394,105 @@ func main() {
 	fmt.Printf("The same devstack reloads, median of each reload's timeline from `devstack status --json`: from the " +
 		"first file event to the new instance published to the gateway (switch). The drain of the old instance " +
 		"comes after and is not counted.\n\n")
-	fmt.Printf("| service | total | %s |\n|---|---:|%s\n", strings.Join(phases, " | "), strings.Repeat("---:|", len(phases)))
+	fmt.Printf("| service | total | %s | on a warm standby | standby RSS |\n|---|---:|%s---:|---:|\n", strings.Join(phases, " | "), strings.Repeat("---:|", len(phases)))
+	rss := standbyRSS(dir)
 	for _, r := range rows {
 		row := []string{r.e.service, ms(median(r.devTotals))}
 		for _, p := range phases {
 			row = append(row, ms(median(r.per[p])))
 		}
+		row = append(row, fmt.Sprintf("%d of %d", r.warm, len(r.devTotals)))
+		if b, ok := rss[r.e.service]; ok {
+			row = append(row, fmt.Sprintf("%d MiB", b>>20))
+		} else {
+			row = append(row, "-")
+		}
 		fmt.Printf("| %s |\n", strings.Join(row, " | "))
 	}
 	fmt.Println()
+}
+
+// warmProcs lists the pids of the copy's warm standbys (see standbyRSS) by service.
+func warmProcs(dir string) map[string][]string {
+	out := map[string][]string{}
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	prefix := "DEVSTACK_WARM_FIFO=" + filepath.Join(dir, ".devstack")
+	for _, p := range procs {
+		env, err := os.ReadFile(filepath.Join(p, "environ"))
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+		if strings.HasPrefix(string(cmdline), "devstack-shim") {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if strings.HasPrefix(kv, prefix) {
+				base := filepath.Base(kv)
+				svc := base[:max(0, strings.LastIndex(base, "-"))]
+				out[svc] = append(out[svc], p)
+			}
+		}
+	}
+	return out
+}
+
+// waitStandbysIdle waits until each warm service (want) has a standby and the standbys have stopped
+// using CPU (they loaded their dependencies and wait), at most a minute: a standby loading its
+// dependencies would otherwise take CPU from the next save's measurement, devstack's or a peer's.
+func waitStandbysIdle(dir string, want []string) {
+	cpu := func(pids map[string][]string) (ticks int64, n int) {
+		for _, svc := range want {
+			if len(pids[svc]) > 0 {
+				n++
+			}
+		}
+		for _, ps := range pids {
+			for _, p := range ps {
+				b, err := os.ReadFile(filepath.Join(p, "stat"))
+				if err != nil {
+					continue
+				}
+				f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+				if len(f) > 12 {
+					u, _ := strconv.ParseInt(f[11], 10, 64)
+					s, _ := strconv.ParseInt(f[12], 10, 64)
+					ticks += u + s
+				}
+			}
+		}
+		return ticks, n
+	}
+	deadline := time.Now().Add(time.Minute)
+	prev, _ := cpu(warmProcs(dir))
+	for time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		cur, n := cpu(warmProcs(dir))
+		if n == len(want) && cur-prev <= 1 {
+			return
+		}
+		prev = cur
+	}
+	fmt.Fprintln(os.Stderr, "reloadbench: the warm standbys were not idle within a minute")
+}
+
+// standbyRSS is the resident memory of each service's waiting warm standby (watch.warm) in the copy at
+// dir: the processes started with a DEVSTACK_WARM_FIFO under its state dir (warm/<service>-<token>.fifo),
+// the shim excluded.
+func standbyRSS(dir string) map[string]int64 {
+	out := map[string]int64{}
+	for svc, pids := range warmProcs(dir) {
+		for _, p := range pids {
+			status, _ := os.ReadFile(filepath.Join(p, "status"))
+			for _, line := range strings.Split(string(status), "\n") {
+				if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+					kb, _ := strconv.ParseInt(f[1], 10, 64)
+					out[svc] += kb << 10
+				}
+			}
+		}
+	}
+	return out
 }
 
 // startFloor runs the scorer by hand, as a developer without any tool would: it returns the save

@@ -376,6 +376,9 @@ type Watch struct {
 	Ignore   []string `yaml:"ignore,omitempty" json:"ignore,omitempty" jsonschema_description:"Globs ignored besides the defaults (.git, node_modules, .venv, dist, __pycache__, the build output)."`
 	Debounce Duration `yaml:"debounce,omitempty" json:"debounce,omitempty" jsonschema_description:"Quiet period after the last change before reloading. Default 50ms."`
 	Disabled bool     `yaml:"disabled,omitempty" json:"disabled,omitempty" jsonschema_description:"Turn hot reload off (same as watch: false)."`
+	// Warm keeps one standby process (Node or Python) that has loaded the dependencies ahead of the next
+	// reload; off by default.
+	Warm bool `yaml:"warm,omitempty" json:"warm,omitempty" jsonschema_description:"Keep one standby process (Node via NODE_OPTIONS --require, Python via sitecustomize) that has loaded the dependencies and waits; a reload tells it to go once built, so only the app's own code loads. Node and Python commands only, one replica. Default false."`
 }
 
 // Logs bounds the service log files <state_dir>/logs/<service>.log. When a file reaches max_size it

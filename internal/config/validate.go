@@ -246,6 +246,9 @@ func validateProbe(l *loader, p string, r *Probe) {
 
 func validateWatch(l *loader, p string, s *Service) {
 	w := s.Watch
+	if w.Warm && s.Replicas > 1 {
+		l.errf(p+".warm", "keeps one standby for a single instance, but the service has %d replicas; remove warm or set replicas: 1", s.Replicas)
+	}
 	for i, g := range w.Include {
 		if err := glob.Check(g); err != nil {
 			l.errf(index(p+".include", i), "%s", err)

@@ -301,7 +301,7 @@ func supervisorSpecs(c *config.Config, co coordinates) ([]supervisor.Spec, error
 			sp.Probe = supervisor.Probe{HTTP: p.HTTP, TCP: p.TCP, Log: p.Log, Exec: p.Exec, Interval: p.Interval.D(), Timeout: p.Timeout.D()}
 		}
 		if w := s.Watch; w != nil && !w.Disabled {
-			sp.Watch = &supervisor.Watch{Paths: w.Paths, Include: w.Include, Ignore: w.Ignore, Debounce: w.Debounce.D()}
+			sp.Watch = &supervisor.Watch{Paths: w.Paths, Include: w.Include, Ignore: w.Ignore, Debounce: w.Debounce.D(), Warm: w.Warm}
 		}
 		specs = append(specs, sp)
 	}

@@ -346,3 +346,27 @@ func TestServiceEnvOTel(t *testing.T) {
 		})
 	}
 }
+
+// watch.warm reaches the supervisor (a warm standby for the service's reloads).
+func TestSupervisorSpecsWarm(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.LoadBytes("devstack.yaml", []byte(`
+services:
+  web: {command: node main.js, watch: {warm: true}}
+  cold: {command: node main.js, watch: true}
+`), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, err := supervisorSpecs(cfg, coordinates{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, s := range specs {
+		got[s.Name] = s.Watch != nil && s.Watch.Warm
+	}
+	if !got["web"] || got["cold"] {
+		t.Errorf("warm per service = %v, want web only", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,30 @@ type keeper struct {
 	spawnedAt time.Time
 	readyAt   time.Time
 	probes    int
+
+	standby   *standby // a warm standby this instance becomes (its first start)
+	startNote string   // the reload timeline's note on start: warm or why cold
+}
+
+// newReloadKeeper is newKeeper for a reload: replica 0 of a warm service becomes the standby.
+func (sv *service) newReloadKeeper(ctx context.Context, replica, gen int, fastFail bool, op opKind) (*keeper, error) {
+	if replica != 0 || (op != opReload && op != opRebuild) || !sv.warmOn() {
+		return sv.newKeeper(replica, gen, fastFail)
+	}
+	sb, why := sv.takeStandby()
+	if sb == nil {
+		k, err := sv.newKeeper(replica, gen, fastFail)
+		if err == nil {
+			k.startNote = why
+			sv.log.Info("reload starts cold", "reason", why)
+		}
+		return k, err
+	}
+	k := &keeper{sv: sv, replica: replica, fastFail: fastFail, done: make(chan struct{}), first: make(chan error, 1),
+		standby: sb, port: sb.port, autoPort: sb.autoPort}
+	k.ctx, k.cancel = context.WithCancel(context.Background())
+	k.inst = event.Instance{Replica: replica, Port: k.port, Status: event.StatusStarting, Generation: gen}
+	return k, nil
 }
 
 func (sv *service) newKeeper(replica, gen int, fastFail bool) (*keeper, error) {
@@ -155,13 +180,32 @@ func (k *keeper) run() {
 		}
 		tail := newTail(20)
 		replica := k.replica
-		p, err := startProc(procSpec{Dir: spec.Dir, Command: spec.Command, Env: env, Stdout: "stdout", Stderr: "stderr",
-			PidsDir: sv.sup.pidsDir, Grace: spec.StopGrace,
-			OnLine: func(stream, text string) {
-				sv.emit(replica, stream, text)
-				tail.add(text)
-				pr.line(text)
-			}})
+		onLine := func(stream, text string) {
+			sv.emit(replica, stream, text)
+			tail.add(text)
+			pr.line(text)
+		}
+		var p *proc
+		if sb := k.standby; sb != nil {
+			k.standby = nil
+			sb.mu.Lock()
+			sb.sink = onLine
+			sb.mu.Unlock()
+			if err := goStandby(k.ctx, sb); err != nil {
+				sb.proc.Kill()
+				_ = os.Remove(sb.fifo)
+				_ = os.Remove(sb.fifo + ".hello")
+				k.startNote = "cold: " + err.Error()
+				sv.log.Info("warm standby not used; starting cold", "reason", err.Error())
+			} else {
+				p = sb.proc
+				k.startNote = fmt.Sprintf("warm standby (pid %d)", p.PID)
+			}
+		}
+		if p == nil {
+			p, err = startProc(procSpec{Dir: spec.Dir, Command: spec.Command, Env: sv.recordEnv(env), Stdout: "stdout", Stderr: "stderr",
+				PidsDir: sv.sup.pidsDir, Grace: spec.StopGrace, OnLine: onLine})
+		}
 		if err != nil {
 			k.failed(fmt.Sprintf("service %s: cannot start %q: %v", name, spec.Command, err))
 			return

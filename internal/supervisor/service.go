@@ -79,6 +79,10 @@ type service struct {
 	startedAt   time.Time // when the first deploy began
 	startedIn   time.Duration
 	userStopped bool
+	standby     *standby // the warm standby waiting for the next reload
+	warmOff     bool     // the standby never loaded the preload: no more standbys
+	warmStarted bool     // a standby was started once (later ones need not wait for the import record)
+	standbyGen  int      // bumped when the standby is dropped, so one still starting is not kept
 
 	reqs     chan request
 	changeMu sync.Mutex
@@ -390,6 +394,9 @@ func (sv *service) loop(ctx context.Context) {
 			defer close(d.done)
 			defer cancel()
 			d.err = sv.deploy(dctx, op, c)
+			if d.err == nil && dctx.Err() == nil && sv.running() {
+				sv.prepareStandby()
+			}
 			loops.deployEnded(time.Now())
 		}()
 	}
@@ -471,6 +478,7 @@ func (sv *service) clearStopped() {
 
 // stopAll stops every instance (current, candidate, draining) in parallel and marks the service.
 func (sv *service) stopAll(final event.Status) {
+	sv.dropStandby("")
 	sv.mu.Lock()
 	all := append(append(append([]*keeper{}, sv.keepers...), sv.candidates...), sv.draining...)
 	for _, k := range all {
@@ -865,7 +873,7 @@ func (sv *service) replace(ctx context.Context, began time.Time, trigger string,
 	if blueGreen {
 		news := make([]*keeper, sv.spec.Replicas)
 		for i := range news {
-			k, err := sv.newKeeper(i, gen, true)
+			k, err := sv.newReloadKeeper(ctx, i, gen, true, op)
 			if err != nil {
 				sv.stopKeepers(news[:i])
 				return sv.reloadFailed(began, trigger, err.Error())
@@ -949,7 +957,7 @@ func (sv *service) replace(ctx context.Context, began time.Time, trigger string,
 		if tentative {
 			k, err = sv.newTentativeKeeper(i, gen)
 		} else {
-			k, err = sv.newKeeper(i, gen, false)
+			k, err = sv.newReloadKeeper(ctx, i, gen, false, op)
 		}
 		if err != nil {
 			sv.stopKeepers(news[:i])

@@ -65,6 +65,9 @@ type Watch struct {
 	Include  []string      // globs of files that trigger a reload; empty means all
 	Ignore   []string      // globs ignored besides DefaultIgnore
 	Debounce time.Duration // quiet period after the last change; 0 reloads at the first; a burst is cut off after 10s
+	// Warm keeps a standby process (Node or Python, one replica) that has loaded the dependencies and
+	// waits for the next reload (warm.go).
+	Warm bool
 }
 
 // Options configures a Supervisor.
@@ -96,6 +99,8 @@ type Supervisor struct {
 	pidsDir  string
 	setupDir string
 	buildDir string
+
+	warmOnce sync.Once
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every state change

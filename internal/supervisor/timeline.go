@@ -51,7 +51,7 @@ func (t *timeline) markInstances(ks []*keeper) {
 		}
 	}
 	if !slow.spawnedAt.IsZero() {
-		t.markAt("start", "", slow.spawnedAt)
+		t.markAt("start", slow.startNote, slow.spawnedAt)
 	}
 	if !slow.readyAt.IsZero() {
 		t.markAt("ready", probesNote(slow.probes), slow.readyAt)

@@ -1,0 +1,2 @@
+# The app's own settings, which an installed package imports (see heavy.py).
+VALUE = "s1"
