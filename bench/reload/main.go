@@ -326,37 +326,48 @@ func main() {
 			}
 		}
 		// The sides take turns, save by save, so a change in the machine's load (it is shared) falls
-		// on all of them alike.
+		// on all of them alike; which side goes first rotates from save to save, so none always has the
+		// caches another side's build has just warmed.
 		for n := 1; n <= *runs; n++ {
-			prev := service(e.service).LastReload
-			want := save(filepath.Join(dir, "sample-services", e.service, e.file), e.marker, n)
-			r.dev.add(benchkit.Poll(gateway+"/bench/"+e.service, want, *interval, time.Minute))
-			for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-				if cur := service(e.service).LastReload; cur != nil && cur.OK && (prev == nil || cur.At.After(prev.At)) {
-					r.devTotals = append(r.devTotals, cur.Duration)
-					for _, p := range cur.Timeline {
-						r.per[p.Name] = append(r.per[p.Name], p.Took)
-						if p.Name == "start" && strings.HasPrefix(p.Note, "warm standby") {
-							r.warm++
+			var sides []func()
+			sides = append(sides, func() {
+				prev := service(e.service).LastReload
+				want := save(filepath.Join(dir, "sample-services", e.service, e.file), e.marker, n)
+				r.dev.add(benchkit.Poll(gateway+"/bench/"+e.service, want, *interval, time.Minute))
+				for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+					if cur := service(e.service).LastReload; cur != nil && cur.OK && (prev == nil || cur.At.After(prev.At)) {
+						r.devTotals = append(r.devTotals, cur.Duration)
+						for _, p := range cur.Timeline {
+							r.per[p.Name] = append(r.per[p.Name], p.Took)
+							if p.Name == "start" && strings.HasPrefix(p.Note, "warm standby") {
+								r.warm++
+							}
 						}
+						break
 					}
-					break
 				}
-			}
-			waitStandbysIdle(dir, warmSvcs) // the next standby has loaded before anyone's next save
-			time.Sleep(settle)
-			if !r.peerAbsent {
-				want := save(filepath.Join(dir, "sample-services", e.peer, e.file), e.marker, n)
-				took, ok, failed := benchkit.PollFresh(peerURL(service(e.peer)), want, *interval, time.Minute)
-				r.peer.add(took, ok, failed)
-				if !ok {
-					explainMiss(dir, e, n, want, gateway, service(e.peer))
-				}
+				waitStandbysIdle(dir, warmSvcs) // the next standby has loaded before anyone's next save
 				time.Sleep(settle)
+			})
+			if !r.peerAbsent {
+				sides = append(sides, func() {
+					want := save(filepath.Join(dir, "sample-services", e.peer, e.file), e.marker, n)
+					took, ok, failed := benchkit.PollFresh(peerURL(service(e.peer)), want, *interval, time.Minute)
+					r.peer.add(took, ok, failed)
+					if !ok {
+						explainMiss(dir, e, n, want, gateway, service(e.peer))
+					}
+					time.Sleep(settle)
+				})
 			}
 			if floorSave != nil {
-				r.floor.add(floorSave(n))
-				time.Sleep(settle)
+				sides = append(sides, func() {
+					r.floor.add(floorSave(n))
+					time.Sleep(settle)
+				})
+			}
+			for i := range sides {
+				sides[(n+i)%len(sides)]()
 			}
 		}
 		stopFloor()
