@@ -56,6 +56,22 @@ func PollFresh(url, want string, interval, timeout time.Duration) (took time.Dur
 	return poll(freshClient, url, want, interval, timeout)
 }
 
+// PollUntil polls url with a new connection every interval until done is closed, answers unread: the
+// load a harness that waits for new code puts on a service while it is being rebuilt.
+func PollUntil(done <-chan struct{}, url string, interval time.Duration) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-time.After(interval):
+		}
+		if resp, err := freshClient.Get(url); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+}
+
 func poll(client *http.Client, url, want string, interval, timeout time.Duration) (took time.Duration, ok bool, failed int) {
 	t0 := time.Now()
 	for time.Since(t0) < timeout {
