@@ -106,7 +106,8 @@ bench: build
 	./scripts/bench.sh $(AREAS)
 
 ## fuzz: run the config loader's fuzzers (any input; inputs at the nesting, size and ${VAR} expansion limits),
-## the gateway's parsers, the schema registry's API and the OTLP receiver's decoding
+## the gateway's parsers, the schema registry's API, the schema parsers and compatibility checkers, the
+## registry wire format's decoder, the OTLP receiver's decoding, traceparent and structured log lines
 fuzz:
 	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzLoad -fuzztime 60s -fuzzminimizetime 3s
 	$(GO) test ./internal/config/ -run '^$$' -fuzz FuzzLimits -fuzztime 30s -fuzzminimizetime 3s
@@ -115,6 +116,15 @@ fuzz:
 	$(GO) test ./internal/schemareg/ -run '^$$' -fuzz FuzzRequest -fuzztime 60s
 	$(GO) test ./internal/telemetry/ -run '^$$' -fuzz FuzzDecode -fuzztime 60s
 	$(GO) test ./internal/telemetry/ -run '^$$' -fuzz FuzzAppendJSONString -fuzztime 30s
+	$(GO) test ./internal/schemas/ -run '^$$' -fuzz FuzzParseAvro -fuzztime 30s
+	$(GO) test ./internal/schemas/ -run '^$$' -fuzz FuzzAvroCompatible -fuzztime 30s
+	$(GO) test ./internal/schemas/ -run '^$$' -fuzz FuzzParseJSON -fuzztime 30s
+	$(GO) test ./internal/schemas/ -run '^$$' -fuzz FuzzCheckJSON -fuzztime 30s
+	$(GO) test ./internal/schemas/ -run '^$$' -fuzz FuzzParseProto -fuzztime 30s
+	$(GO) test ./internal/schemas/ -run '^$$' -fuzz FuzzCheckProto -fuzztime 30s
+	$(GO) test ./internal/serde/ -run '^$$' -fuzz FuzzDecode -fuzztime 30s
+	$(GO) test ./internal/event/ -run '^$$' -fuzz FuzzParseTraceparent -fuzztime 20s
+	$(GO) test ./internal/event/ -run '^$$' -fuzz FuzzParseStructured -fuzztime 30s
 
 clean:
 	rm -rf bin .devstack .devstack-junit.xml
