@@ -159,6 +159,9 @@ type Kafka struct {
 
 // StartKafka starts (or reuses after a crash) the stack's Kafka container; data lives in a named volume.
 func StartKafka(ctx context.Context, o KafkaOptions) (*Kafka, error) {
+	if o.Port <= 0 {
+		return nil, fmt.Errorf("start Kafka container: host port %d: a port is required (config broker.port)", o.Port)
+	}
 	if err := Available(ctx); err != nil {
 		return nil, err
 	}
@@ -229,6 +232,9 @@ type Postgres struct {
 
 // StartPostgres starts the stack's PostgreSQL container; data lives in a named volume.
 func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
+	if o.Port <= 0 {
+		return nil, fmt.Errorf("start PostgreSQL container: host port %d: a port is required (config postgres.port)", o.Port)
+	}
 	if err := Available(ctx); err != nil {
 		return nil, err
 	}

@@ -249,3 +249,29 @@ func roundTrip(ctx context.Context, t *testing.T, addr string) {
 		}
 	}
 }
+
+// TestPortIsRequired: a host port of 0 is refused before any engine is asked (config always gives one;
+// a container published on port 0 would advertise 127.0.0.1:0 to its clients).
+func TestPortIsRequired(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, key string
+		start     func() error
+	}{
+		{"kafka", "broker.port", func() error {
+			_, err := StartKafka(ctx, KafkaOptions{Stack: "s", Image: "img", Port: 0})
+			return err
+		}},
+		{"postgres", "postgres.port", func() error {
+			_, err := StartPostgres(ctx, PostgresOptions{Stack: "s", Image: "img", Port: -1, User: "u", Password: "p"})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.start()
+			if err == nil || !strings.Contains(err.Error(), "a port is required (config "+tc.key+")") {
+				t.Fatalf("err = %v, want the port refused naming %s", err, tc.key)
+			}
+		})
+	}
+}

@@ -22,12 +22,9 @@ type Containers struct {
 
 // StartKafka implements Infra: a real Kafka container, then the declared topics through the admin API.
 func (c Containers) StartKafka(ctx context.Context, o broker.Options) (Kafka, error) {
-	port := o.Port
-	if port == 0 {
-		port = 9092
-	}
+	// o.Port is config's broker.port as given (config turns 0 into the default before it gets here)
 	k, err := containers.StartKafka(ctx, containers.KafkaOptions{
-		Stack: c.Stack, Image: c.KafkaImage, Port: port, AutoCreate: o.AutoCreate, Partitions: o.DefaultPartitions,
+		Stack: c.Stack, Image: c.KafkaImage, Port: o.Port, AutoCreate: o.AutoCreate, Partitions: o.DefaultPartitions,
 		RetentionMs: o.RetentionTime.Milliseconds(), RetentionBytes: o.RetentionBytes, Logger: c.Logger,
 	})
 	if err != nil {
@@ -49,15 +46,11 @@ func (c Containers) StartKafka(ctx context.Context, o broker.Options) (Kafka, er
 // StartDatabase implements Infra: a real PostgreSQL container with per-service databases, provisioned by
 // the same postgres.Admin as the embedded server (roles, CONNECT only for a database's own role, init SQL).
 func (c Containers) StartDatabase(ctx context.Context, o postgres.Options) (Database, error) {
-	port := o.Port
-	if port == 0 {
-		port = 5433
-	}
 	password, err := postgres.EnsurePassword(o, c.Logger)
 	if err != nil {
 		return nil, err
 	}
-	p, err := containers.StartPostgres(ctx, containers.PostgresOptions{Stack: c.Stack, Image: c.PostgresImage, Port: port, User: o.User, Password: password, Logger: c.Logger})
+	p, err := containers.StartPostgres(ctx, containers.PostgresOptions{Stack: c.Stack, Image: c.PostgresImage, Port: o.Port, User: o.User, Password: password, Logger: c.Logger})
 	if err != nil {
 		return nil, err
 	}
