@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -76,6 +77,7 @@ control: {port: %d}
 broker: {port: %d, topics: {orders: {partitions: 3}}}
 postgres: {port: %d}
 gateway: {http_port: %d, https_port: -1, routes: [{path: /, service: hello}]}
+registry: %s
 telemetry: {http_port: 0, grpc_port: 0}
 services:
   hello:
@@ -109,19 +111,26 @@ func upOnce(dir string, env []string) (time.Duration, map[string]time.Duration) 
 	t0 := time.Now()
 	must(cmd.Start())
 	ready := make(chan time.Duration, 1)
-	infra := make(chan time.Duration, 1) // the gateway starts last of the infrastructure
+	var (
+		mu      sync.Mutex
+		readyAt = map[string]time.Duration{} // when up printed "✓ NAME" first, from exec
+	)
 	var log strings.Builder
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "✓ gateway") {
-				select {
-				case infra <- time.Since(t0):
-				default:
+			line := sc.Text()
+			log.WriteString(line + "\n")
+			if _, rest, ok := strings.Cut(line, "✓ "); ok {
+				if f := strings.Fields(rest); len(f) > 0 {
+					mu.Lock()
+					if _, seen := readyAt[f[0]]; !seen {
+						readyAt[f[0]] = time.Since(t0)
+					}
+					mu.Unlock()
 				}
 			}
-			if strings.Contains(sc.Text(), "all ready") {
+			if strings.Contains(line, "all ready") {
 				ready <- time.Since(t0)
 			}
 		}
@@ -140,14 +149,16 @@ func upOnce(dir string, env []string) (time.Duration, map[string]time.Duration) 
 	var s status
 	must(json.Unmarshal(b, &s))
 	parts := map[string]time.Duration{}
-	select {
-	case d := <-infra:
-		parts["infra"] = d
-	default:
-	}
+	// infra ready: the last component of the infrastructure (broker, PostgreSQL, registry, telemetry,
+	// gateway, ...) reported ready; the services wait for it.
+	mu.Lock()
 	for _, c := range s.Components {
 		parts[c.Name] = c.StartedIn
+		if at, ok := readyAt[c.Name]; ok && at > parts["infra"] {
+			parts["infra"] = at
+		}
 	}
+	mu.Unlock()
 	for _, sv := range s.Services {
 		parts["service "+sv.Name] = sv.StartedIn
 	}
@@ -165,26 +176,43 @@ func upOnce(dir string, env []string) (time.Duration, map[string]time.Duration) 
 func startup() {
 	base := filepath.Join(*work, "startup")
 	type row struct {
-		name  string
-		total []time.Duration
-		parts map[string][]time.Duration
+		name     string
+		registry bool // the schema registry runs (the default); the other rows turn it off
+		fresh    bool // a new .devstack, with the initdb template cached by the cold run
+		total    []time.Duration
+		parts    map[string][]time.Duration
 	}
-	rows := []*row{{name: "cold: new stack, no initdb template cached"}, {name: "fresh: new stack, template cached"}, {name: "warm: existing .devstack"}}
+	cold := &row{name: "cold: new stack, no initdb template cached", registry: true, fresh: true}
+	fresh := &row{name: "fresh: new stack, template cached", registry: true, fresh: true}
+	warm := &row{name: "warm: existing .devstack", registry: true}
+	freshOff := &row{name: "fresh, `registry: {enabled: false}`", fresh: true}
+	warmOff := &row{name: "warm, `registry: {enabled: false}`"}
+	rows := []*row{cold, fresh, warm, freshOff, warmOff}
 	for _, r := range rows {
 		r.parts = map[string][]time.Duration{}
 	}
 	for i := 0; i < *starts; i++ {
 		dir := filepath.Join(base, fmt.Sprint(i))
 		copyDir(filepath.Join(*appsDir, "go"), filepath.Join(dir, "hello"))
-		must(os.WriteFile(filepath.Join(dir, "devstack.yaml"), []byte(fmt.Sprintf(startYAML, freePort(), freePort(), freePort(), freePort())), 0o644))
+		control, broker, pg, gw, reg := freePort(), freePort(), freePort(), freePort(), freePort()
 		// a fresh devstack cache (no initdb template) for the cold run; the Go build cache stays warm, as on
 		// any developer's machine. Under /var/tmp: as root, postgres runs as an unprivileged user that must
 		// be able to reach the cache.
 		cache := fmt.Sprintf("/var/tmp/devstack-corebench-%d-%d", os.Getpid(), i)
 		defer os.RemoveAll(cache)
 		env := []string{"DEVSTACK_CACHE_DIR=" + cache}
-		for j, r := range rows {
-			if j == 1 { // a new stack that finds the template cached by the cold run
+		// the registry's on and off rows take turns going first, so neither always starts after the other
+		order := []*row{cold, fresh, warm, freshOff, warmOff}
+		if i%2 == 1 {
+			order = []*row{cold, freshOff, warmOff, fresh, warm}
+		}
+		for _, r := range order {
+			registry := fmt.Sprintf("{port: %d}", reg)
+			if !r.registry {
+				registry = "{enabled: false}"
+			}
+			must(os.WriteFile(filepath.Join(dir, "devstack.yaml"), []byte(fmt.Sprintf(startYAML, control, broker, pg, gw, registry)), 0o644))
+			if r.fresh && r != cold { // a new stack that finds the template cached by the cold run
 				os.RemoveAll(filepath.Join(dir, ".devstack"))
 			}
 			t, parts := upOnce(dir, env)
@@ -195,14 +223,36 @@ func startup() {
 		}
 	}
 	fmt.Printf("### `devstack up` to all-ready\n\n")
-	fmt.Printf("Stack: broker (1 declared topic), PostgreSQL (1 service database), gateway (1 route), one Go service (build + HTTP probe). %d runs each.\n\n", *starts)
-	fmt.Printf("Broker and PostgreSQL start in parallel, then the gateway; \"infra ready\" is from exec to the gateway listening.\n\n")
-	fmt.Printf("| start | total | infra ready | broker | postgres | gateway | service (build+start+ready) |\n|---|---|---|---|---|---|---|\n")
+	fmt.Printf("Stack: broker (1 declared topic), PostgreSQL (1 service database), schema registry (no subjects), OTLP receiver, gateway (1 route), one Go service (build + HTTP probe). %d runs each; the rows with and without the registry take turns going first.\n\n", *starts)
+	fmt.Printf("Broker and PostgreSQL start in parallel, then the registry (after the broker), the receiver and the gateway; \"infra ready\" is from exec to the last of them ready (the services wait for all of them). Each component's column is its own start.\n\n")
+	fmt.Printf("| start | total | infra ready | broker | postgres | registry | gateway | service (build+start+ready) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", r.name, ms(median(r.total)), ms(median(r.parts["infra"])), ms(median(r.parts["broker"])),
-			ms(median(r.parts["postgres"])), ms(median(r.parts["gateway"])), ms(median(r.parts["service hello"])))
+		reg := "off"
+		if r.registry {
+			reg = ms(median(r.parts["registry"]))
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, ms(median(r.total)), ms(median(r.parts["infra"])), ms(median(r.parts["broker"])),
+			ms(median(r.parts["postgres"])), reg, ms(median(r.parts["gateway"])), ms(median(r.parts["service hello"])))
 	}
 	fmt.Println()
+	for _, p := range [][2]*row{{fresh, freshOff}, {warm, warmOff}} {
+		fmt.Printf("- infra ready, %s vs %s: %+.1f ms (median of the per-run differences)\n", p[0].name, p[1].name, pairedDiff(p[0].parts["infra"], p[1].parts["infra"]))
+	}
+	fmt.Println()
+}
+
+// pairedDiff is the median over runs of a[i]-b[i] in milliseconds: the two rows ran back to back in
+// each run, so the difference cancels what the shared machine did in between runs.
+func pairedDiff(a, b []time.Duration) float64 {
+	n := min(len(a), len(b))
+	if n == 0 {
+		return 0
+	}
+	d := make([]time.Duration, n)
+	for i := range n {
+		d[i] = a[i] - b[i]
+	}
+	return float64(median(d)) / float64(time.Millisecond)
 }
 
 // ---- hot reload ----
@@ -260,7 +310,7 @@ func reload() {
 	fmt.Printf("### Hot reload: file saved → new code answers HTTP\n\n")
 	fmt.Printf("Each of %d edits rewrites the handler's version string, then polls every 2 ms until the new string is served "+
 		"(through devstack's gateway for devstack; directly for the peer). air is given the same 200 ms debounce as devstack "+
-		"(its default is 1 s). For NestJS both sides are measured with the TypeScript compiler (devstack: `tsc` with incremental build info, a fresh process per change; nest: tsc in watch mode) and with SWC (no type check; `swc` vs `nest start --watch -b swc`). Django runs `runserver --noreload` and devstack restarts it.\n\n", *runs)
+		"(its default is 1 s). For NestJS both sides are measured with the TypeScript compiler (devstack: `tsc` with incremental build info, a fresh process per change; nest: tsc in watch mode) and with SWC (no type check; `swc` vs `nest start --watch -b swc`). Django runs `runserver --noreload` and devstack restarts it. These small apps run without `watch.warm` (a fresh process per reload): the sample services, with a warm standby, are measured in \"Hot reload on the sample services\" (bench/reload).\n\n", *runs)
 	fmt.Printf("| service | devstack | peer | peer median | ratio devstack/peer |\n|---|---|---|---|---|\n")
 	for _, c := range cases {
 		if c.lang == "Go" && *airBin == "" {
