@@ -564,6 +564,7 @@ control: {port: %d}
 broker: {port: %d}
 postgres: {port: %d}
 registry: {port: %[4]d}
+telemetry: {http_port: %[5]d, grpc_port: -1}
 services:
   app:
     command: echo app-up; exec sleep 1000
@@ -572,7 +573,7 @@ services:
 tests:
   - name: own-database
     command: psql "$DATABASE_URL" -Atc 'select current_user' && psql "postgres://app:app@127.0.0.1:%[3]d/app?sslmode=disable" -Atc 'create table t(x int); insert into t values (1); select count(*) from t'
-`, testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t))
+`, testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t))
 	if err := os.WriteFile(filepath.Join(stack, "devstack.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
