@@ -61,7 +61,7 @@ GOTESTSUM := $(GO) run gotest.tools/gotestsum@v1.13.0
 ## test-go: Go unit and integration tests (real broker, real Postgres, real processes, real clients), with
 ## the race detector; skipped tests are listed with their reasons at the end
 test-go: build
-	DEVSTACK_REQUIRE_ALL=1 DEVSTACK_BIN=$(CURDIR)/$(BIN) $(GOTESTSUM) --format pkgname -- -race -count=1 -timeout 25m ./...
+	DEVSTACK_REQUIRE_ALL=1 DEVSTACK_BIN=$(CURDIR)/$(BIN) $(GOTESTSUM) --format pkgname -- -race -count=1 -timeout 35m ./...
 	@# the gateway's net/http path alone (it serves TLS and whatever the event loops hand over)
 	DEVSTACK_GATEWAY_NETHTTP=1 $(GO) test -count=1 ./internal/proxy
 
