@@ -80,7 +80,7 @@ func (s *Stack) brokerComponent(start func(context.Context, broker.Options) (Kaf
 		s.mu.Lock()
 		s.kafka, s.admin = k, admin
 		s.mu.Unlock()
-		detail := fmt.Sprintf("%d topics declared", len(o.Topics))
+		detail := count(len(o.Topics), "topic", "topics") + " declared"
 		if _, embedded := k.(*broker.Broker); !embedded {
 			// says which Kafka runs (and so why no broker spans show: only the embedded broker makes them)
 			where := "Kafka in Docker"
@@ -136,7 +136,7 @@ func (s *Stack) postgresComponent(start func(context.Context, postgres.Options) 
 		s.mu.Unlock()
 		return &Running{
 			Addr:   databaseAddr(db),
-			Detail: fmt.Sprintf("%d databases", len(urls)+len(s.cfg.Postgres.Databases)),
+			Detail: count(len(urls)+len(s.cfg.Postgres.Databases), "database", "databases"),
 			Stop:   stop,
 		}, nil
 	}}
@@ -257,4 +257,12 @@ func (s *Stack) servicesComponent() Component {
 				return stop()
 			}}, nil
 		}}
+}
+
+// count is "1 topic", "3 topics", "0 topics": a component's detail in a user's words.
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

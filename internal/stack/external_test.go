@@ -84,7 +84,7 @@ services:
 	}
 	// status says which Kafka runs (only the embedded broker makes broker spans)
 	for _, c := range st.Bus().Snapshot().Components {
-		if c.Name == CompBroker && c.Detail != "external Kafka, 1 topics declared" {
+		if c.Name == CompBroker && c.Detail != "external Kafka, 1 topic declared" {
 			t.Errorf("broker detail = %q, want it to name the external Kafka", c.Detail)
 		}
 	}

@@ -386,3 +386,15 @@ func TestLifecycleBadGraph(t *testing.T) {
 		})
 	}
 }
+
+// A component's detail counts in words: "1 topic declared", never "1 topics declared".
+func TestCount(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{0, "0 topics"}, {1, "1 topic"}, {2, "2 topics"}, {12, "12 topics"}} {
+		if got := count(tc.n, "topic", "topics"); got != tc.want {
+			t.Errorf("count(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

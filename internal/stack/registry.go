@@ -151,10 +151,7 @@ type schemasAsCode struct {
 func (sc *schemasAsCode) status() (string, []string) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	detail := fmt.Sprintf("%d subjects", len(sc.subjects))
-	if len(sc.subjects) == 1 {
-		detail = "1 subject"
-	}
+	detail := count(len(sc.subjects), "subject", "subjects")
 	var problems []string
 	for _, sub := range sc.subjects {
 		problems = append(problems, sc.refused[sub.subject]...)
