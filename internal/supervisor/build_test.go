@@ -78,7 +78,7 @@ func TestBuildSkippedOnWarmStart(t *testing.T) {
 			}
 		}, after: func(t *testing.T, h *harness) {
 			// without a probe the instance counted as ready before it crashed: wait for the retry
-			waitUntil(t, 60*time.Second, "rebuilt", func() bool { return hasSystemLine(h, built) })
+			waitUntil(t, 60*time.Second, "rebuilt", func() bool { return hasSystemLine(h, "svc", prefixed(built)) })
 			if err := h.waitReady(60 * time.Second); err != nil {
 				t.Fatalf("WaitReady after the retry: %v", err)
 			}
@@ -304,13 +304,20 @@ func BenchmarkBuildInputs(b *testing.B) {
 	}
 }
 
-func hasSystemLine(h *harness, prefix string) bool {
-	for _, l := range h.logs.Tail(0, event.SourceFilter("svc")) {
-		if l.Stream == "system" && strings.HasPrefix(l.Text, prefix) {
+// hasSystemLine reports whether devstack logged a line of its own (stream "system") for service that
+// match accepts.
+func hasSystemLine(h *harness, service string, match func(text string) bool) bool {
+	for _, l := range h.logs.Tail(0, event.SourceFilter(service)) {
+		if l.Stream == "system" && match(l.Text) {
 			return true
 		}
 	}
 	return false
+}
+
+// prefixed matches a line that starts with prefix (for hasSystemLine).
+func prefixed(prefix string) func(string) bool {
+	return func(text string) bool { return strings.HasPrefix(text, prefix) }
 }
 
 // Outputs of earlier builds that an incremental build leaves alone stay recorded (and out of the

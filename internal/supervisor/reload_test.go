@@ -164,13 +164,7 @@ func TestHotReload(t *testing.T) {
 		return sv.LastReload != nil && len(sv.LastReload.Timeline) == 7
 	})
 	checkTimeline(t, sv.LastReload, "debounce", "setup", "build", "start", "ready", "switch", "drain")
-	logged := false
-	for _, l := range h.logs.Tail(0, event.SourceFilter("api")) {
-		if l.Stream == "system" && strings.HasPrefix(l.Text, "reload timeline: debounce ") {
-			logged = true
-		}
-	}
-	if !logged {
+	if !hasSystemLine(h, "api", prefixed("reload timeline: debounce ")) {
 		t.Error("no log line with the reload's timeline")
 	}
 
@@ -191,13 +185,7 @@ func TestHotReload(t *testing.T) {
 			t.Errorf("old instance on %d answers %q, %v", in.Port, body, err)
 		}
 	}
-	found := false
-	for _, l := range h.logs.Tail(0, event.SourceFilter("api")) {
-		if l.Stream == "system" && strings.Contains(l.Text, "build failed; keeping the running instance") {
-			found = true
-		}
-	}
-	if !found {
+	if !hasSystemLine(h, "api", func(text string) bool { return strings.Contains(text, "build failed; keeping the running instance") }) {
 		t.Error("no log line about the failed build")
 	}
 
@@ -300,13 +288,7 @@ func TestChangeDuringBuildRestartsBuild(t *testing.T) {
 	if sv.Instances[0].PID == pid {
 		t.Error("instance not replaced")
 	}
-	cancelled := false
-	for _, l := range h.logs.Tail(0, event.SourceFilter("svc")) {
-		if l.Stream == "system" && l.Text == "build cancelled" {
-			cancelled = true
-		}
-	}
-	if !cancelled {
+	if !hasSystemLine(h, "svc", func(text string) bool { return text == "build cancelled" }) {
 		t.Error("no 'build cancelled' line")
 	}
 	// the cancelled build's sleep is gone: only the shim, sh... of the running instance carry the mark

@@ -208,13 +208,7 @@ func TestWarmStandbyWithoutPreload(t *testing.T) {
 		defer sv.mu.Unlock()
 		return sv.warmOff && sv.standby == nil
 	})
-	warned := false
-	for _, l := range h.logs.Tail(0, event.SourceFilter("api")) {
-		if l.Stream == "system" && strings.Contains(l.Text, "did not load devstack's preload") {
-			warned = true
-		}
-	}
-	if !warned {
+	if !hasSystemLine(h, "api", func(text string) bool { return strings.Contains(text, "did not load devstack's preload") }) {
 		t.Error("no log line saying the standby did not load the preload")
 	}
 	// only the running instance is left (its shim and the helper)
