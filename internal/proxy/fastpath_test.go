@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -256,26 +255,11 @@ func TestFastPathForwardsLikeNetHTTP(t *testing.T) {
 	})
 }
 
+// startGatewayWith is startGateway (no HTTPS, a temp StateDir) with the given Options.
 func startGatewayWith(t *testing.T, cfg Config, o Options) *testGW {
 	t.Helper()
-	cfg.HTTPSPort = -1
-	cfg.StateDir = t.TempDir()
-	bus, logs := event.NewBus("test"), event.NewLogs(1000)
-	o.Bus, o.Logs = bus, logs
-	g, err := New(withTestValues(cfg), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-g.Started():
-	case err := <-done:
-		t.Fatal(err)
-	}
-	return &testGW{Gateway: g, base: g.URL(), bus: bus, logs: logs}
+	cfg.HTTPSPort, cfg.StateDir = -1, ""
+	return runGateway(t, withTestValues(cfg), o)
 }
 
 // A fresh token is verified off the loop and the request continues there; a refused rate limit is

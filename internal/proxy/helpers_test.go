@@ -137,11 +137,19 @@ func withTestValues(cfg Config) Config {
 // startGatewayExact runs a gateway with cfg as given (but a temp StateDir) until the test ends.
 func startGatewayExact(t *testing.T, cfg Config, now func() time.Time) *testGW {
 	t.Helper()
+	return runGateway(t, cfg, Options{Now: now})
+}
+
+// runGateway runs a gateway with cfg and o as given (but a temp StateDir when cfg has none, and the
+// test's own event bus and log ring) until the test ends.
+func runGateway(t *testing.T, cfg Config, o Options) *testGW {
+	t.Helper()
 	if cfg.StateDir == "" {
 		cfg.StateDir = t.TempDir()
 	}
 	bus, logs := event.NewBus("test"), event.NewLogs(1000)
-	g, err := New(cfg, Options{Bus: bus, Logs: logs, Now: now})
+	o.Bus, o.Logs = bus, logs
+	g, err := New(cfg, o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

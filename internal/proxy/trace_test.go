@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -373,15 +372,7 @@ func TestGatewayHTTPSSpan(t *testing.T) {
 	state := t.TempDir()
 	u := upstream(t, "s")
 	sk := &spanSink{}
-	g, err := New(withTestValues(Config{Host: "127.0.0.1", StateDir: state, Routes: []Route{{Path: "/api", Service: "s"}}}), Options{Spans: sk.sink})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-g.Started()
+	g := runGateway(t, withTestValues(Config{Host: "127.0.0.1", StateDir: state, Routes: []Route{{Path: "/api", Service: "s"}}}), Options{Spans: sk.sink})
 	g.SetUpstreams("s", []Upstream{{ID: "s", Addr: hostOf(u), Ready: true}})
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: devCAPool(t, state)}, ForceAttemptHTTP2: true}
 	defer tr.CloseIdleConnections()
